@@ -1,0 +1,62 @@
+using System.CommandLine;
+using HybridBert.Model;
+using Spectre.Console;
+
+namespace HybridBert.Cli.Commands;
+
+/// <summary><c>hybridbert model describe</c>: the layer table and parameter counts of a configuration.</summary>
+internal static class ModelCommand
+{
+    public static Command Build()
+    {
+        var preset = new Option<string>("--preset") { Description = $"Model size: {string.Join(", ", Presets.Sizes.Keys)}", DefaultValueFactory = _ => "mini" };
+        var pattern = new Option<string>("--pattern") { Description = "Layer pattern: bert, ponet, hybrid, or letters such as PPAA (A attention, P pooling, H both)", DefaultValueFactory = _ => "bert" };
+        var config = new Option<FileInfo?>("--config") { Description = "A config.json instead of --preset/--pattern" };
+        var vocabSize = new Option<int?>("--vocab-size") { Description = "Vocabulary size (default: the preset's, 30522)" };
+        var json = new Option<bool>("--json") { Description = "Print the resolved config.json instead of the table" };
+
+        var describe = new Command("describe", "Print the layer table and parameter counts of a model configuration")
+        {
+            preset, pattern, config, vocabSize, json,
+        };
+        describe.SetAction(parse => CliErrors.Run(() =>
+        {
+            var c = parse.GetValue(config) is { } file
+                ? EncoderConfig.Load(file.FullName)
+                : Presets.Build(parse.GetValue(preset)!, parse.GetValue(pattern)!, parse.GetValue(vocabSize));
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(c.ToJson());
+                return;
+            }
+            Describe(c);
+        }));
+
+        return new Command("model", "Inspect model configurations") { describe };
+    }
+
+    private static void Describe(EncoderConfig c)
+    {
+        using var model = new HybridBertModel(c);
+        var table = new Table().Title($"[bold]{c.LayerPattern}[/]: {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, {c.NumAttentionHeads} heads, FFN {c.IntermediateSize}, vocab {c.VocabSize}")
+            .AddColumn("layer").AddColumn("mixer").AddColumn(new TableColumn("mixer params").RightAligned()).AddColumn(new TableColumn("layer params").RightAligned());
+        for (var i = 0; i < c.NumHiddenLayers; i++)
+        {
+            var mixer = c.LayerPattern[i] switch
+            {
+                'A' => "self-attention",
+                'P' => "pooling (PoNet)",
+                _ => $"hybrid: {c.AttentionHeadsInHybridLayer} attention + {c.NumAttentionHeads - c.AttentionHeadsInHybridLayer} pooling heads",
+            };
+            table.AddRow(i.ToString(), mixer, $"{model.ParameterCount($"encoder.layer.{i}.attention.self."):N0}", $"{model.ParameterCount($"encoder.layer.{i}."):N0}");
+        }
+        AnsiConsole.Write(table);
+
+        var totals = new Table().HideHeaders().AddColumn("part").AddColumn(new TableColumn("params").RightAligned());
+        totals.AddRow("embeddings", $"{model.ParameterCount("embeddings."):N0}");
+        totals.AddRow("encoder", $"{model.ParameterCount("encoder."):N0}");
+        totals.AddRow("MLM head (decoder tied to word embeddings)", $"{model.ParameterCount("cls."):N0}");
+        totals.AddRow("[bold]total[/]", $"[bold]{model.ParameterCount():N0}[/]");
+        AnsiConsole.Write(totals);
+    }
+}

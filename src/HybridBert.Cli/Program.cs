@@ -1,0 +1,16 @@
+using System.CommandLine;
+using HybridBert.Cli.Commands;
+
+namespace HybridBert.Cli;
+
+public static class Program
+{
+    public static int Main(string[] args) => BuildRoot().Parse(args).Invoke();
+
+    public static RootCommand BuildRoot()
+    {
+        var root = new RootCommand("HybridBert: pre-train, fine-tune and benchmark BERT encoders whose layers mix tokens by self-attention, pooling or both.");
+        root.Subcommands.Add(ModelCommand.Build());
+        return root;
+    }
+}

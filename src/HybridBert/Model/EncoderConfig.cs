@@ -1,0 +1,119 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace HybridBert.Model;
+
+/// <summary>
+/// Hugging Face <c>BertConfig</c> fields plus the HybridBERT layer pattern. Serialized as snake_case JSON
+/// (<c>hidden_size</c>, <c>layer_pattern</c>) so a <c>config.json</c> reads like Hugging Face's.
+/// </summary>
+public sealed record EncoderConfig
+{
+    public int VocabSize { get; init; } = 30522;
+    public int HiddenSize { get; init; } = 256;
+    public int NumHiddenLayers { get; init; } = 4;
+    public int NumAttentionHeads { get; init; } = 4;
+    public int IntermediateSize { get; init; } = 1024;
+    public string HiddenAct { get; init; } = "gelu";          // erf GELU, as BERT
+    public double HiddenDropoutProb { get; init; } = 0.1;
+    public double AttentionProbsDropoutProb { get; init; } = 0.1;
+    public int MaxPositionEmbeddings { get; init; } = 512;
+    public int TypeVocabSize { get; init; } = 2;
+    public double InitializerRange { get; init; } = 0.02;
+    public double LayerNormEps { get; init; } = 1e-12;         // BERT's, not PyTorch's 1e-5
+    public int PadTokenId { get; init; } = 0;
+
+    /// <summary>One letter per layer: A self-attention, P pooling network, H both within the layer.</summary>
+    public string LayerPattern { get; init; } = "AAAA";
+
+    /// <summary>In an H layer, how many heads do self-attention (the rest pool). Null: half, rounded down.</summary>
+    public int? HybridAttentionHeads { get; init; }
+
+    // The pooling layers derive their segments from [CLS]/[SEP] when no explicit segment ids are given.
+    // bert-base-uncased's ids by default; the data pipeline writes the ids of its own vocabulary here.
+    public int ClsTokenId { get; init; } = 101;
+    public int SepTokenId { get; init; } = 102;
+
+    public static readonly IReadOnlyList<string> HiddenActs = ["gelu", "gelu_new", "relu"];
+    public const string LayerLetters = "APH";
+
+    [JsonIgnore] public int HeadSize => HiddenSize / NumAttentionHeads;
+    [JsonIgnore] public int AttentionHeadsInHybridLayer => HybridAttentionHeads ?? NumAttentionHeads / 2;
+
+    /// <summary>Throws <see cref="ConfigException"/> naming every field that is out of range.</summary>
+    public EncoderConfig Validate()
+    {
+        var errors = new List<string>();
+        void Positive(string field, double value)
+        {
+            if (value <= 0) errors.Add($"{field} must be > 0 (got {value})");
+        }
+        void Probability(string field, double value)
+        {
+            if (value is < 0 or >= 1 || double.IsNaN(value)) errors.Add($"{field} must be in [0, 1) (got {value})");
+        }
+
+        Positive("vocab_size", VocabSize);
+        Positive("hidden_size", HiddenSize);
+        Positive("num_hidden_layers", NumHiddenLayers);
+        Positive("num_attention_heads", NumAttentionHeads);
+        Positive("intermediate_size", IntermediateSize);
+        Positive("max_position_embeddings", MaxPositionEmbeddings);
+        Positive("type_vocab_size", TypeVocabSize);
+        Positive("initializer_range", InitializerRange);
+        Positive("layer_norm_eps", LayerNormEps);
+        Probability("hidden_dropout_prob", HiddenDropoutProb);
+        Probability("attention_probs_dropout_prob", AttentionProbsDropoutProb);
+        if (!HiddenActs.Contains(HiddenAct))
+            errors.Add($"hidden_act must be one of {string.Join(", ", HiddenActs)} (got '{HiddenAct}')");
+        if (NumAttentionHeads > 0 && HiddenSize % NumAttentionHeads != 0)
+            errors.Add($"num_attention_heads ({NumAttentionHeads}) must divide hidden_size ({HiddenSize})");
+        foreach (var (field, id) in new[] { ("pad_token_id", PadTokenId), ("cls_token_id", ClsTokenId), ("sep_token_id", SepTokenId) })
+            if (id < 0 || id >= VocabSize) errors.Add($"{field} must be in [0, vocab_size={VocabSize}) (got {id})");
+
+        var bad = LayerPattern.Where(c => !LayerLetters.Contains(c)).Distinct().ToArray();
+        if (bad.Length > 0)
+            errors.Add($"layer_pattern '{LayerPattern}' has unknown letter(s) {string.Join(", ", bad.Select(c => $"'{c}'"))}; " +
+                       "allowed: A (self-attention), P (pooling network), H (hybrid heads in one layer)");
+        if (LayerPattern.Length != NumHiddenLayers)
+            errors.Add($"layer_pattern '{LayerPattern}' has {LayerPattern.Length} letters but num_hidden_layers is {NumHiddenLayers}");
+        if (LayerPattern.Contains('H') && (AttentionHeadsInHybridLayer < 1 || AttentionHeadsInHybridLayer >= NumAttentionHeads))
+            errors.Add($"hybrid_attention_heads must be in [1, num_attention_heads-1 = {NumAttentionHeads - 1}] for H layers " +
+                       $"(got {AttentionHeadsInHybridLayer}{(HybridAttentionHeads is null ? ", the default half" : "")})");
+
+        if (errors.Count > 0) throw new ConfigException("Invalid encoder config: " + string.Join("; ", errors) + ".");
+        return this;
+    }
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>Parses a config.json; unknown Hugging Face fields (architectures, model_type …) are ignored.</summary>
+    public static EncoderConfig FromJson(string json, string source = "config")
+    {
+        try
+        {
+            return (JsonSerializer.Deserialize<EncoderConfig>(json, Json)
+                    ?? throw new ConfigException($"{source}: empty config")).Validate();
+        }
+        catch (JsonException e)
+        {
+            throw new ConfigException($"{source}: not a valid encoder config ({e.Message})");
+        }
+    }
+
+    public static EncoderConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new ConfigException($"Config file not found: {path}");
+        return FromJson(File.ReadAllText(path), path);
+    }
+}
+
+public sealed class ConfigException(string message) : Exception(message);

@@ -1,0 +1,55 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace HybridBert.Model;
+
+/// <summary>
+/// The masks every token mixer of one forward pass needs, computed once per batch by the encoder instead of once
+/// per layer. "Eligible" tokens are real (not padding) and not dropped by DropMask: only they may be seen by
+/// others. Dropped tokens still receive outputs, so the MLM head can predict them.
+/// </summary>
+public sealed class MixerContext
+{
+    /// <summary>[batch, seq] bool: not padding.</summary>
+    public required Tensor Real { get; init; }
+    /// <summary>[batch, seq] bool: real and not dropped — may be a key, a pooling candidate, part of the mean query.</summary>
+    public required Tensor Eligible { get; init; }
+    /// <summary>[batch, 1, 1, seq] bool, for scaled_dot_product_attention: which keys every query may see.</summary>
+    public required Tensor KeyVisible { get; init; }
+
+    // Pooling only (null when the model has no pooling heads).
+    /// <summary>[batch, seq] bool: [CLS]/[SEP] positions. They get 0 from the local and segment max.</summary>
+    public Tensor? Special { get; init; }
+    /// <summary>[batch, 1, seq] float: 1 where a token may enter a local window max.</summary>
+    public Tensor? LocalCandidate { get; init; }
+    /// <summary>[batch*seq] long: row-major segment index, unique across the batch (b*seq + segment).</summary>
+    public Tensor? FlatSegmentIndex { get; init; }
+    /// <summary>[batch, seq] bool: may enter its segment's max.</summary>
+    public Tensor? SegmentCandidate { get; init; }
+
+    public static MixerContext Build(EncoderInputs inputs, EncoderConfig config, bool needsPooling)
+    {
+        var ids = inputs.InputIds;
+        var (batch, seq) = (ids.shape[0], ids.shape[1]);
+        var real = inputs.AttentionMask.to_type(ScalarType.Bool);
+        var eligible = inputs.DropPositions is null ? real : real & inputs.DropPositions.to_type(ScalarType.Bool).logical_not();
+        var context = new MixerContext { Real = real, Eligible = eligible, KeyVisible = eligible.view(batch, 1, 1, seq) };
+        if (!needsPooling) return context;
+
+        var special = ids.eq(config.ClsTokenId) | ids.eq(config.SepTokenId);
+        var segments = inputs.SegmentIds is null ? SegmentMax.SegmentsFromSpecialTokens(special) : SegmentMax.CheckSegmentIds(inputs.SegmentIds);
+        return new MixerContext
+        {
+            Real = real,
+            Eligible = eligible,
+            KeyVisible = context.KeyVisible,
+            Special = special,
+            LocalCandidate = (eligible & special.logical_not()).unsqueeze(1).to_type(ScalarType.Float32),
+            FlatSegmentIndex = (segments + torch.arange(batch, device: ids.device).unsqueeze(1) * seq).reshape(-1),
+            // The PoNet reference masks only padding before its segment max: with explicit sentence ids a [CLS] or
+            // [SEP] that shares a segment with words takes part in that segment's max (the parity fixture
+            // `ponet_2l_sentence_segments` fixes this). With derived segments they are alone in their segment.
+            SegmentCandidate = eligible,
+        };
+    }
+}

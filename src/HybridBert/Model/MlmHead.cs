@@ -1,0 +1,58 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace HybridBert.Model;
+
+/// <summary>HF's <c>BertPredictionHeadTransform</c>: dense, activation, LayerNorm (<c>cls.predictions.transform</c>).</summary>
+public sealed class PredictionHeadTransform : nn.Module<Tensor, Tensor>
+{
+    private readonly Linear dense;
+    private readonly LayerNorm LayerNorm;
+    private readonly Func<Tensor, Tensor> activation;
+
+    public PredictionHeadTransform(EncoderConfig c) : base(nameof(PredictionHeadTransform))
+    {
+        dense = nn.Linear(c.HiddenSize, c.HiddenSize);
+        LayerNorm = nn.LayerNorm(c.HiddenSize, c.LayerNormEps);
+        activation = Activations.Get(c.HiddenAct);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => LayerNorm.call(activation(dense.call(x)));
+}
+
+/// <summary>
+/// HF's <c>BertLMPredictionHead</c> (<c>cls.predictions</c>): transform, then a decoder tied to the word
+/// embeddings plus an output bias. The decoder weight is not registered again: it is passed in at call time.
+/// </summary>
+public sealed class MlmPredictionHead : nn.Module<Tensor, Tensor, Tensor>
+{
+    private readonly PredictionHeadTransform transform;
+    private readonly Parameter bias;
+
+    public MlmPredictionHead(EncoderConfig c) : base(nameof(MlmPredictionHead))
+    {
+        transform = new PredictionHeadTransform(c);
+        bias = nn.Parameter(torch.zeros(c.VocabSize));
+        RegisterComponents();
+    }
+
+    // hidden: [..., hidden], wordEmbeddings: [vocab, hidden] -> [..., vocab]
+    public override Tensor forward(Tensor hidden, Tensor wordEmbeddings) =>
+        nn.functional.linear(transform.call(hidden), wordEmbeddings, bias);
+}
+
+/// <summary>HF's <c>BertOnlyMLMHead</c>: the container that puts the head under <c>cls.predictions</c>.</summary>
+public sealed class MlmHead : nn.Module<Tensor, Tensor, Tensor>
+{
+    private readonly MlmPredictionHead predictions;
+
+    public MlmHead(EncoderConfig c) : base(nameof(MlmHead))
+    {
+        predictions = new MlmPredictionHead(c);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor hidden, Tensor wordEmbeddings) => predictions.call(hidden, wordEmbeddings);
+}

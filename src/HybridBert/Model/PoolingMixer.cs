@@ -1,0 +1,67 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace HybridBert.Model;
+
+/// <summary>
+/// PoNet's multi-granularity pooling (Tan et al., ICLR 2022), the <c>P</c> mixer. Parameter names follow the
+/// authors' <c>PoNetSelfAttention</c>: <c>dense_q</c>, <c>dense_k</c>, <c>dense_o</c>, <c>dense_segment</c>,
+/// <c>dense_local</c>.
+/// </summary>
+public sealed class PoolingMixer : nn.Module<Tensor, MixerContext, Tensor>
+{
+    private readonly Linear dense_q;
+    private readonly Linear dense_k;
+    private readonly Linear dense_o;
+    private readonly Linear dense_segment;
+    private readonly Linear dense_local;
+    private readonly int heads;
+
+    public PoolingMixer(EncoderConfig c, int heads) : base(nameof(PoolingMixer))
+    {
+        var width = heads * c.HeadSize;
+        dense_q = nn.Linear(c.HiddenSize, width);
+        dense_k = nn.Linear(c.HiddenSize, width);
+        dense_o = nn.Linear(c.HiddenSize, width);
+        dense_segment = nn.Linear(c.HiddenSize, width);
+        dense_local = nn.Linear(c.HiddenSize, width);
+        this.heads = heads;
+        RegisterComponents();
+    }
+
+    // h: [batch, seq, hidden] -> [batch, seq, heads*head_size]
+    public override Tensor forward(Tensor h, MixerContext context) =>
+        Pool(dense_q.call(h), dense_k.call(h), dense_o.call(h), dense_segment.call(h), dense_local.call(h), heads, context);
+
+    /// <summary>
+    /// (g + SMP) ⊙ O + LMP from the five projections, each [batch, seq, heads*head_size]:
+    /// g = softmax(mean_eligible(Q)·Kᵀ/√d) · K per head (K doubles as the value), SMP the segment max of S, LMP the
+    /// max of Lc over {i-1, i, i+1}. [CLS]/[SEP] get 0 from both maxima and never enter a local window; padding
+    /// outputs 0.
+    /// </summary>
+    public static Tensor Pool(Tensor q, Tensor k, Tensor o, Tensor segment, Tensor local, int heads, MixerContext context)
+    {
+        var (batch, seq, width) = (q.shape[0], q.shape[1], q.shape[2]);
+        var headSize = width / heads;
+        Tensor Split(Tensor x) => x.view(batch, seq, heads, headSize).transpose(1, 2); // [batch, heads, seq, head_size]
+
+        // Global aggregation: one mean query per head over the eligible tokens, attending over eligible keys.
+        var eligible = context.Eligible.view(batch, 1, seq, 1);
+        var qh = Split(q).masked_fill(eligible.logical_not(), 0.0);
+        var count = eligible.sum(2, type: q.dtype).clamp_min(1.0);              // [batch, 1, 1]
+        var meanQuery = qh.sum(2) / count;                                       // [batch, heads, head_size]
+        var kh = Split(k);
+        var scores = torch.einsum("bhd,bhld->bhl", meanQuery, kh) / Math.Sqrt(headSize);
+        scores = scores.masked_fill(context.Eligible.view(batch, 1, seq).logical_not(), double.NegativeInfinity);
+        var weights = scores.softmax(-1).nan_to_num(0.0);                        // no eligible key: g = 0
+        var g = torch.einsum("bhl,bhld->bhd", weights, kh);                      // [batch, heads, head_size]
+
+        var special = context.Special!.unsqueeze(-1);
+        var segmentMax = SegmentMax.Apply(segment, context.FlatSegmentIndex!, context.SegmentCandidate!).masked_fill(special, 0.0);
+        var localMax = SegmentMax.LocalWindow(local, context.LocalCandidate!).masked_fill(special, 0.0);
+
+        var mixed = (g.unsqueeze(2) + Split(segmentMax)) * Split(o) + Split(localMax); // [batch, heads, seq, head_size]
+        return mixed.transpose(1, 2).reshape(batch, seq, width).masked_fill(context.Real.logical_not().unsqueeze(-1), 0.0);
+    }
+}

@@ -1,0 +1,53 @@
+namespace HybridBert.Model;
+
+/// <summary>Named model sizes and layer arrangements. Combine them: <c>Presets.Build("mini", "hybrid")</c>.</summary>
+public static class Presets
+{
+    public static readonly EncoderConfig Tiny = new()
+    {
+        HiddenSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 2, IntermediateSize = 256, LayerPattern = "AA",
+    };
+    public static readonly EncoderConfig Mini = new()
+    {
+        HiddenSize = 256, NumHiddenLayers = 4, NumAttentionHeads = 4, IntermediateSize = 1024, LayerPattern = "AAAA",
+    };
+    public static readonly EncoderConfig Small = new()
+    {
+        HiddenSize = 512, NumHiddenLayers = 4, NumAttentionHeads = 8, IntermediateSize = 2048, LayerPattern = "AAAA",
+    };
+    public static readonly EncoderConfig Base = new()
+    {
+        HiddenSize = 768, NumHiddenLayers = 12, NumAttentionHeads = 12, IntermediateSize = 3072,
+        LayerPattern = new string('A', 12),
+    };
+
+    public static readonly IReadOnlyDictionary<string, EncoderConfig> Sizes =
+        new Dictionary<string, EncoderConfig> { ["tiny"] = Tiny, ["mini"] = Mini, ["small"] = Small, ["base"] = Base };
+
+    public static readonly IReadOnlyList<string> PatternNames = ["bert", "ponet", "hybrid"];
+
+    /// <summary>
+    /// A pattern name for <paramref name="layers"/> layers — <c>bert</c> all attention, <c>ponet</c> all pooling,
+    /// <c>hybrid</c> pooling in the bottom half and attention on top (the paper's best arrangement) — or literal
+    /// letters such as <c>PPAA</c>, returned upper-cased.
+    /// </summary>
+    public static string Pattern(string nameOrLetters, int layers) => nameOrLetters.ToLowerInvariant() switch
+    {
+        "bert" => new string('A', layers),
+        "ponet" => new string('P', layers),
+        "hybrid" => new string('P', layers / 2) + new string('A', layers - layers / 2),
+        _ => nameOrLetters.ToUpperInvariant(),
+    };
+
+    public static EncoderConfig Size(string name) =>
+        Sizes.TryGetValue(name.ToLowerInvariant(), out var c)
+            ? c
+            : throw new ConfigException($"Unknown preset '{name}'; allowed: {string.Join(", ", Sizes.Keys)}");
+
+    public static EncoderConfig Build(string size, string pattern = "bert", int? vocabSize = null)
+    {
+        var c = Size(size);
+        c = c with { LayerPattern = Pattern(pattern, c.NumHiddenLayers), VocabSize = vocabSize ?? c.VocabSize };
+        return c.Validate();
+    }
+}
