@@ -1,0 +1,127 @@
+using HybridBert.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace HybridBert.Tests.Model;
+
+public sealed class SegmentMaxTests
+{
+    // The slow, obvious version: for every token, loop over every token of the batch row.
+    private static float[,,] BruteForceSegmentMax(float[,,] v, long[,] seg, bool[,] candidate)
+    {
+        int b = v.GetLength(0), l = v.GetLength(1), d = v.GetLength(2);
+        var result = new float[b, l, d];
+        for (var i = 0; i < b; i++)
+        for (var t = 0; t < l; t++)
+        for (var k = 0; k < d; k++)
+        {
+            var best = float.NegativeInfinity;
+            for (var u = 0; u < l; u++)
+                if (seg[i, u] == seg[i, t] && candidate[i, u]) best = Math.Max(best, v[i, u, k]);
+            result[i, t, k] = float.IsNegativeInfinity(best) ? 0 : best;
+        }
+        return result;
+    }
+
+    private static float[,,] BruteForceLocalMax(float[,,] v, bool[,] candidate)
+    {
+        int b = v.GetLength(0), l = v.GetLength(1), d = v.GetLength(2);
+        var result = new float[b, l, d];
+        for (var i = 0; i < b; i++)
+        for (var t = 0; t < l; t++)
+        for (var k = 0; k < d; k++)
+        {
+            var best = float.NegativeInfinity;
+            for (var u = Math.Max(0, t - 1); u <= Math.Min(l - 1, t + 1); u++)
+                if (candidate[i, u]) best = Math.Max(best, v[i, u, k]);
+            result[i, t, k] = float.IsNegativeInfinity(best) ? 0 : best;
+        }
+        return result;
+    }
+
+    private static T[,] To2D<T>(Tensor t) where T : unmanaged
+    {
+        var flat = t.data<T>().ToArray();
+        var r = new T[t.shape[0], t.shape[1]];
+        for (var i = 0; i < r.GetLength(0); i++)
+        for (var j = 0; j < r.GetLength(1); j++) r[i, j] = flat[i * r.GetLength(1) + j];
+        return r;
+    }
+
+    private static float[,,] To3D(Tensor t)
+    {
+        var flat = t.data<float>().ToArray();
+        var r = new float[t.shape[0], t.shape[1], t.shape[2]];
+        Buffer.BlockCopy(flat, 0, r, 0, flat.Length * sizeof(float));
+        return r;
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Segment_max_equals_a_brute_force_loop_on_random_segment_layouts(int seed)
+    {
+        torch.manual_seed(seed);
+        const int batch = 3, seq = 17, dim = 5;
+        var values = torch.randn(batch, seq, dim);
+        // Random, non-contiguous segment ids, some segments with no candidate at all.
+        var segments = torch.randint(0, 6, [batch, seq]);
+        var candidate = torch.rand(batch, seq) > 0.4;
+        var flat = (segments + torch.arange(batch).unsqueeze(1) * seq).reshape(-1);
+
+        var actual = To3D(SegmentMax.Apply(values, flat, candidate));
+
+        var expected = BruteForceSegmentMax(To3D(values), To2D<long>(segments), To2D<bool>(candidate));
+        Assert.Equal(expected.Cast<float>(), actual.Cast<float>());
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Local_window_max_equals_a_brute_force_loop_and_empty_windows_give_zero(int seed)
+    {
+        torch.manual_seed(seed);
+        const int batch = 2, seq = 13, dim = 4;
+        var values = torch.randn(batch, seq, dim);
+        var candidate = torch.rand(batch, seq) > 0.6;   // sparse: some windows are empty
+
+        var actual = To3D(SegmentMax.LocalWindow(values, candidate.unsqueeze(1).to_type(ScalarType.Float32)));
+
+        var expected = BruteForceLocalMax(To3D(values), To2D<bool>(candidate));
+        Assert.Equal(expected.Cast<float>(), actual.Cast<float>());
+        Assert.Contains(0f, actual.Cast<float>());
+    }
+
+    [Fact]
+    public void Segment_max_gradient_reaches_only_the_maximum_of_each_segment()
+    {
+        var values = torch.tensor(new float[] { 1, 5, 2, 7, 3 }).view(1, 5, 1).requires_grad_(true);
+        var segments = torch.tensor(new long[] { 0, 0, 0, 1, 1 }).view(1, 5);
+        var candidate = torch.ones(1, 5, dtype: ScalarType.Bool);
+
+        SegmentMax.Apply(values, segments.reshape(-1), candidate).sum().backward();
+
+        // Segment 0's max (5) is copied to 3 tokens, segment 1's (7) to 2.
+        Assert.Equal([0f, 3f, 0f, 2f, 0f], values.grad!.reshape(-1).data<float>().ToArray());
+    }
+
+    [Fact]
+    public void Default_segments_give_cls_and_each_sep_a_segment_of_their_own()
+    {
+        //                 [CLS] a  b [SEP] c [SEP] pad pad
+        var ids = torch.tensor(new long[] { 101, 7, 8, 102, 9, 102, 0, 0 }).view(1, 8);
+        var special = ids.eq(101) | ids.eq(102);
+
+        var segments = SegmentMax.SegmentsFromSpecialTokens(special).reshape(-1).data<long>().ToArray();
+
+        Assert.Equal([0L, 1, 1, 2, 3, 4, 5, 5], segments);
+    }
+
+    [Fact]
+    public void Explicit_segment_ids_out_of_range_are_rejected_by_name()
+    {
+        var error = Assert.Throws<ArgumentException>(() => SegmentMax.CheckSegmentIds(torch.tensor(new long[] { 0, 1, 9 }).view(1, 3)));
+        Assert.Contains("segment_ids", error.Message);
+    }
+}
