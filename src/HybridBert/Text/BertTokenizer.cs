@@ -1,0 +1,121 @@
+using System.Text;
+using Microsoft.ML.Tokenizers;
+
+namespace HybridBert.Text;
+
+/// <summary>One encoded text or pair, as Hugging Face's BERT tokenizer returns it.</summary>
+public sealed record EncodedText(int[] InputIds, int[] AttentionMask, int[] TokenTypeIds, int[] WordIds)
+{
+    public int Length => InputIds.Length;
+}
+
+/// <summary>
+/// BERT WordPiece tokenization producing Hugging Face's ids: <see cref="BasicTokenizer"/> splits words, and
+/// Microsoft.ML.Tokenizers' <c>WordPieceTokenizer</c> (with its own normalizer and pre-tokenizer switched off)
+/// does the greedy longest-match-first subword split of each word. A per-instance word cache skips WordPiece
+/// for words seen before (most of them, in running text). Not thread-safe: give each worker its own instance.
+/// </summary>
+/// <remarks>Special tokens written in raw text (a literal "[MASK]") are tokenized as text, never as specials.</remarks>
+public sealed class BertTokenizer
+{
+    private const int MaxCachedWords = 200_000;
+    private readonly WordPieceTokenizer wordPiece;
+    private readonly Dictionary<string, int[]> cache = new(StringComparer.Ordinal);
+    private readonly List<string> words = [];
+
+    public Vocabulary Vocabulary { get; }
+    public BasicTokenizer Basic { get; }
+
+    public BertTokenizer(Vocabulary vocabulary, bool lowercase = true)
+    {
+        Vocabulary = vocabulary;
+        Basic = new BasicTokenizer(lowercase);
+        using var stream = new MemoryStream(new UTF8Encoding(false).GetBytes(string.Join('\n', vocabulary.Tokens) + "\n"));
+        wordPiece = WordPieceTokenizer.Create(stream, new WordPieceOptions
+        {
+            UnknownToken = Vocabulary.Unk,
+            ContinuingSubwordPrefix = "##",
+            MaxInputCharsPerWord = 100,   // BERT's: longer words become [UNK]
+            PreTokenizer = null,
+            Normalizer = null,
+        });
+    }
+
+    public static BertTokenizer Load(string vocabPath, bool lowercase = true) => new(Vocabulary.Load(vocabPath), lowercase);
+
+    /// <summary>Word-piece ids of <paramref name="text"/> without special tokens, appended to <paramref name="ids"/>;
+    /// <paramref name="wordIds"/> (optional) gets the index of the word each piece came from, counting from
+    /// <paramref name="firstWord"/>. Returns the number of words.</summary>
+    public int AppendIds(string text, List<int> ids, List<int>? wordIds = null, int firstWord = 0)
+    {
+        words.Clear();
+        Basic.Split(text, words);
+        for (var w = 0; w < words.Count; w++)
+        {
+            var pieces = Pieces(words[w]);
+            ids.AddRange(pieces);
+            if (wordIds is not null)
+                for (var k = 0; k < pieces.Length; k++) wordIds.Add(firstWord + w);
+        }
+        return words.Count;
+    }
+
+    public int[] Tokenize(string text)
+    {
+        var ids = new List<int>();
+        AppendIds(text, ids);
+        return ids.ToArray();
+    }
+
+    private int[] Pieces(string word)
+    {
+        if (cache.TryGetValue(word, out var cached)) return cached;
+        var pieces = word.EnumerateRunes().Count() > wordPiece.MaxInputCharsPerWord
+            ? [Vocabulary.UnkId]   // counted in characters, as Hugging Face does (not UTF-16 units)
+            : wordPiece.EncodeToIds(word, considerPreTokenization: false, considerNormalization: false).ToArray();
+        if (cache.Count >= MaxCachedWords) cache.Clear();
+        cache[word] = pieces;
+        return pieces;
+    }
+
+    /// <summary>
+    /// <c>[CLS] a [SEP]</c> or <c>[CLS] a [SEP] b [SEP]</c> with token types 0/1, truncated to
+    /// <paramref name="maxLength"/> (pairs: longest first, one token at a time from the end, as Hugging Face) and
+    /// optionally padded to it. Word ids are -1 for special tokens and padding; b's words continue a's numbering.
+    /// </summary>
+    public EncodedText Encode(string text, string? pair = null, int maxLength = 512, bool padToMaxLength = false)
+    {
+        var specials = pair is null ? 2 : 3;
+        if (maxLength < specials) throw new ArgumentException($"max length {maxLength} leaves no room for the {specials} special tokens");
+        List<int> a = [], aWords = [], b = [], bWords = [];
+        var aWordCount = AppendIds(text, a, aWords);
+        if (pair is not null) AppendIds(pair, b, bWords, aWordCount);
+
+        var budget = maxLength - specials;
+        while (a.Count + b.Count > budget)
+        {
+            var from = a.Count >= b.Count ? (a, aWords) : (b, bWords);
+            from.Item1.RemoveAt(from.Item1.Count - 1);
+            from.Item2.RemoveAt(from.Item2.Count - 1);
+        }
+
+        var length = padToMaxLength ? maxLength : a.Count + b.Count + specials;
+        var ids = new int[length];
+        var mask = new int[length];
+        var types = new int[length];
+        var wordIds = new int[length];
+        Array.Fill(ids, Vocabulary.PadId);
+        Array.Fill(wordIds, -1);
+        var n = 0;
+        void Put(int id, int type, int word) { ids[n] = id; mask[n] = 1; types[n] = type; wordIds[n] = word; n++; }
+        Put(Vocabulary.ClsId, 0, -1);
+        for (var i = 0; i < a.Count; i++) Put(a[i], 0, aWords[i]);
+        Put(Vocabulary.SepId, 0, -1);
+        if (pair is not null)
+        {
+            for (var i = 0; i < b.Count; i++) Put(b[i], 1, bWords[i]);
+            Put(Vocabulary.SepId, 1, -1);
+        }
+        return new EncodedText(ids, mask, types, wordIds);
+    }
+}
