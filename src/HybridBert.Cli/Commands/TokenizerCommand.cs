@@ -1,0 +1,54 @@
+using System.CommandLine;
+using System.Diagnostics;
+using HybridBert.Data;
+using HybridBert.Text;
+using Spectre.Console;
+
+namespace HybridBert.Cli.Commands;
+
+/// <summary><c>hybridbert tokenizer train</c>: learn a WordPiece vocabulary from a corpus.</summary>
+internal static class TokenizerCommand
+{
+    public static Command Build()
+    {
+        var corpus = new Option<string[]>("--corpus") { Description = "Corpus files or directories (.txt, .txt.gz, .jsonl); default: the embedded corpus", AllowMultipleArgumentsPerToken = true };
+        var vocabSize = new Option<int>("--vocab-size") { Description = "Vocabulary size, special tokens included", DefaultValueFactory = _ => 8192 };
+        var minFrequency = new Option<int>("--min-frequency") { Description = "Never merge a pair seen fewer times", DefaultValueFactory = _ => 2 };
+        var limitAlphabet = new Option<int?>("--limit-alphabet") { Description = "Keep only this many most frequent characters (default: all)" };
+        var cased = new Option<bool>("--cased") { Description = "Keep case and accents (default: uncased, as bert-base-uncased)" };
+        var onInvalid = CommonOptions.OnInvalid();
+        var output = new Option<FileInfo>("--out") { Description = "Where to write vocab.txt", Required = true };
+
+        var train = new Command("train", "Learn a WordPiece vocabulary (Hugging Face's WordPiece trainer algorithm)")
+        {
+            corpus, vocabSize, minFrequency, limitAlphabet, cased, onInvalid, output,
+        };
+        train.SetAction(parse => CliErrors.Run(() =>
+        {
+            var sources = CommonOptions.Sources(parse.GetValue(corpus));
+            var options = new WordPieceTrainerOptions
+            {
+                VocabSize = parse.GetValue(vocabSize), MinFrequency = parse.GetValue(minFrequency), LimitAlphabet = parse.GetValue(limitAlphabet),
+            };
+            var stopwatch = Stopwatch.StartNew();
+            VocabularyTraining.Result result = null!;
+            AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+                .Start(ctx =>
+                {
+                    var counting = ctx.AddTask("counting words", maxValue: 1);
+                    var merging = ctx.AddTask("learning merges", maxValue: 1);
+                    result = VocabularyTraining.Run(sources, options, !parse.GetValue(cased), parse.GetValue(onInvalid),
+                        new SynchronousProgress<(string Stage, double Fraction)>(p => (p.Stage == "counting words" ? counting : merging).Value = p.Fraction));
+                    counting.Value = merging.Value = 1;
+                });
+            var path = parse.GetValue(output)!.FullName;
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            result.Vocabulary.Save(path);
+            CommonOptions.PrintCorpusStats(result.Corpus);
+            Console.WriteLine($"{result.Vocabulary.Count} tokens from {result.Words:N0} words ({result.DistinctWords:N0} distinct) in {stopwatch.Elapsed.TotalSeconds:F1} s -> {path}");
+            if (result.Vocabulary.Count < options.VocabSize)
+                Console.WriteLine($"note: stopped at {result.Vocabulary.Count} < {options.VocabSize}: no pair left with frequency >= {options.MinFrequency}");
+        }));
+        return new Command("tokenizer", "Train WordPiece vocabularies") { train };
+    }
+}
