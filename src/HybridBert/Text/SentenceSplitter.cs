@@ -6,8 +6,8 @@ namespace HybridBert.Text;
 /// letter, a digit, or an opening quote/bracket.
 /// <list type="bullet">
 /// <item>Decimals and dotted numbers never split ("3.14", "1.5 million"): no whitespace follows the dot.</item>
-/// <item>No split after a known abbreviation ("Mr. Smith", "Dr.", "St.", "Gen.", "e.g.", "Jan.", "No. 5") or a
-/// single letter ("J. Smith", "U.S. Senate"). The cost: a sentence that really ends in "U.S." runs on into the
+/// <item>No split after a known abbreviation ("Mr. Smith", "Dr.", "St.", "Gen.", "Jan.", "No. 5"), an upper-case
+/// initial ("J. Smith") or a dotted run ("U.S. Senate", "e.g. This"). The cost: a sentence that really ends in "U.S." runs on into the
 /// next one.</item>
 /// <item>A lower-case word after the full stop never starts a sentence ("etc. and so on").</item>
 /// </list>
@@ -57,6 +57,8 @@ public static class SentenceSplitter
         var word = text[begin..dot];
         if (word.Length == 0) return false;
         var lastPart = word[(word.LastIndexOf('.') + 1)..];
-        return lastPart.Length == 1 || Abbreviations.Contains(word.Replace(".", "")) || Abbreviations.Contains(lastPart);
+        // An upper-case initial ("J."), a dotted run ("U.S.", "e.g.", "a.m."), or a listed abbreviation. A lone
+        // lower-case letter is no initial: "Paul's." ends a sentence.
+        return (lastPart.Length == 1 && char.IsUpper(lastPart[0])) || word.Contains('.') || Abbreviations.Contains(lastPart);
     }
 }

@@ -65,6 +65,23 @@ public sealed class BertTokenizerTests : IClassFixture<BertTokenizerTests.Shared
     }
 
     [Fact]
+    public void Every_paragraph_of_the_embedded_corpus_gets_hugging_faces_ids()
+    {
+        var tokenizer = new BertTokenizer(shared.Vocabulary);
+        var paragraphs = 0;
+        foreach (var document in new HybridBert.Data.CorpusReader().Read(HybridBert.Data.CorpusSource.Default()))
+            foreach (var paragraph in document.Paragraphs)
+            {
+                var expected = shared.Oracle.Tokenize(paragraph);
+                var actual = tokenizer.Tokenize(paragraph);
+                if (!expected.SequenceEqual(actual))
+                    Assert.Fail($"{document.Source} line {document.Line}: ids differ for \"{paragraph[..Math.Min(80, paragraph.Length)]}…\"");
+                paragraphs++;
+            }
+        Assert.True(paragraphs >= 2970, $"only {paragraphs} paragraphs");
+    }
+
+    [Fact]
     public void Special_tokens_are_found_by_text_in_the_vocabulary()
     {
         var v = shared.Vocabulary;
