@@ -12,6 +12,7 @@ public static class Program
         var root = new RootCommand("HybridBert: pre-train, fine-tune and benchmark BERT encoders whose layers mix tokens by self-attention, pooling or both.");
         root.Subcommands.Add(ModelCommand.Build());
         root.Subcommands.Add(TokenizerCommand.Build());
+        root.Subcommands.Add(DataCommand.Build());
         return root;
     }
 }

@@ -14,7 +14,7 @@ public sealed record CorpusSource(string Name, long Length, Func<Stream> OpenRaw
     /// <summary>The decompressed bytes; <paramref name="rawBytesRead"/> (if given) counts the bytes taken from the file.</summary>
     public Stream Open(Action<int>? rawBytesRead = null)
     {
-        var raw = rawBytesRead is null ? OpenRaw() : new CountingStream(OpenRaw(), rawBytesRead);
+        var raw = rawBytesRead is null ? OpenRaw() : new ObservedStream(OpenRaw(), bytes => rawBytesRead(bytes.Length));
         return IsGzip ? new GZipStream(raw, CompressionMode.Decompress) : raw;
     }
 
@@ -89,19 +89,22 @@ public static class EmbeddedData
     }
 }
 
-/// <summary>A read-only pass-through stream that reports how many bytes were read (progress over compressed files).</summary>
-internal sealed class CountingStream(Stream inner, Action<int> onRead) : Stream
+public delegate void BytesObserver(ReadOnlySpan<byte> bytes);
+
+/// <summary>A read-only pass-through stream that shows every byte read to an observer: progress over compressed
+/// files, hashing a source while it is parsed.</summary>
+internal sealed class ObservedStream(Stream inner, BytesObserver onRead) : Stream
 {
     public override int Read(byte[] buffer, int offset, int count)
     {
         var n = inner.Read(buffer, offset, count);
-        onRead(n);
+        onRead(buffer.AsSpan(offset, n));
         return n;
     }
     public override int Read(Span<byte> buffer)
     {
         var n = inner.Read(buffer);
-        onRead(n);
+        onRead(buffer[..n]);
         return n;
     }
     public override bool CanRead => true;
