@@ -12,6 +12,12 @@ internal static class CommonOptions
         DefaultValueFactory = _ => InvalidUtf8Policy.Fail,
     };
 
+    public static Option<string> TextField() => new("--text-field")
+    {
+        Description = "The JSON field that holds the text in .jsonl files",
+        DefaultValueFactory = _ => "text",
+    };
+
     public static IReadOnlyList<CorpusSource> Sources(string[]? paths) =>
         paths is { Length: > 0 } ? CorpusSource.Resolve(paths) : CorpusSource.Default();
 

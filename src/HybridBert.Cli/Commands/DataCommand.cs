@@ -21,10 +21,11 @@ internal static class DataCommand
         var cased = new Option<bool>("--cased") { Description = "Keep case and accents (the vocabulary must be cased too)" };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace an existing prepared directory" };
         var onInvalid = CommonOptions.OnInvalid();
+        var textField = CommonOptions.TextField();
 
         var prepare = new Command("prepare", "Tokenize and pack a corpus into memory-mapped shards with a manifest and a validation split")
         {
-            corpus, vocab, seqLen, output, validation, seed, workers, cased, overwrite, onInvalid,
+            corpus, vocab, seqLen, output, validation, seed, workers, cased, overwrite, onInvalid, textField,
         };
         prepare.SetAction(parse => CliErrors.Run(cancel =>
         {
@@ -34,7 +35,7 @@ internal static class DataCommand
             {
                 SeqLen = parse.GetValue(seqLen), ValidationFraction = parse.GetValue(validation), Seed = parse.GetValue(seed),
                 Workers = parse.GetValue(workers), Lowercase = !parse.GetValue(cased), OnInvalid = parse.GetValue(onInvalid),
-                Overwrite = parse.GetValue(overwrite),
+                Overwrite = parse.GetValue(overwrite), TextField = parse.GetValue(textField)!,
             };
             var outDir = parse.GetValue(output)!.FullName;
             var stopwatch = Stopwatch.StartNew();

@@ -17,11 +17,12 @@ internal static class TokenizerCommand
         var limitAlphabet = new Option<int?>("--limit-alphabet") { Description = "Keep only this many most frequent characters (default: all)" };
         var cased = new Option<bool>("--cased") { Description = "Keep case and accents (default: uncased, as bert-base-uncased)" };
         var onInvalid = CommonOptions.OnInvalid();
+        var textField = CommonOptions.TextField();
         var output = new Option<FileInfo>("--out") { Description = "Where to write vocab.txt", Required = true };
 
         var train = new Command("train", "Learn a WordPiece vocabulary (Hugging Face's WordPiece trainer algorithm)")
         {
-            corpus, vocabSize, minFrequency, limitAlphabet, cased, onInvalid, output,
+            corpus, vocabSize, minFrequency, limitAlphabet, cased, onInvalid, textField, output,
         };
         train.SetAction(parse => CliErrors.Run(() =>
         {
@@ -38,7 +39,7 @@ internal static class TokenizerCommand
                     var counting = ctx.AddTask("counting words", maxValue: 1);
                     var merging = ctx.AddTask("learning merges", maxValue: 1);
                     result = VocabularyTraining.Run(sources, options, !parse.GetValue(cased), parse.GetValue(onInvalid),
-                        new SynchronousProgress<(string Stage, double Fraction)>(p => (p.Stage == "counting words" ? counting : merging).Value = p.Fraction));
+                        new SynchronousProgress<(string Stage, double Fraction)>(p => (p.Stage == "counting words" ? counting : merging).Value = p.Fraction), parse.GetValue(textField)!);
                     counting.Value = merging.Value = 1;
                 });
             var path = parse.GetValue(output)!.FullName;

@@ -11,6 +11,7 @@ public sealed record PrepareOptions
     public int Workers { get; init; } = Environment.ProcessorCount;
     public bool Lowercase { get; init; } = true;
     public InvalidUtf8Policy OnInvalid { get; init; } = InvalidUtf8Policy.Fail;
+    public string TextField { get; init; } = "text";
     public long SequencesPerShard { get; init; } = 100_000;
     public bool Overwrite { get; init; }
 }
@@ -64,7 +65,7 @@ public static class DataPreparation
         IProgress<PrepareProgress>? progress, CancellationToken cancel)
     {
         var idBytes = vocabulary.Count <= 65536 ? 2 : 4;
-        var reader = new CorpusReader(options.OnInvalid);
+        var reader = new CorpusReader(options.OnInvalid, options.TextField);
         var hashes = new SourceHashes();
         var random = new Random(options.Seed);
         var packers = new Dictionary<string, SequencePacker>

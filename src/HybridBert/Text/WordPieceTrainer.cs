@@ -132,9 +132,9 @@ public static class VocabularyTraining
     public sealed record Result(Vocabulary Vocabulary, long Words, long DistinctWords, long PrunedWords, Data.CorpusStats Corpus);
 
     public static Result Run(IReadOnlyList<Data.CorpusSource> sources, WordPieceTrainerOptions options, bool lowercase,
-        Data.InvalidUtf8Policy onInvalid, IProgress<(string Stage, double Fraction)>? progress = null)
+        Data.InvalidUtf8Policy onInvalid, IProgress<(string Stage, double Fraction)>? progress = null, string textField = "text")
     {
-        var reader = new Data.CorpusReader(onInvalid);
+        var reader = new Data.CorpusReader(onInvalid, textField);
         var counter = new WordCounter(lowercase);
         var totalBytes = Math.Max(1.0, sources.Sum(s => s.Length));
         foreach (var document in reader.Read(sources))

@@ -1,0 +1,57 @@
+using System.Diagnostics;
+using HybridBert.Data;
+using HybridBert.Text;
+
+namespace HybridBert.Benchmarks;
+
+public sealed record TextBenchmarkResult(
+    double Megabytes, long Tokens, double TokenizeSeconds, double PrepareSecondsOneWorker, double PrepareSecondsAllWorkers, int Workers)
+{
+    public double TokenizeMegabytesPerSecond => Megabytes / TokenizeSeconds;
+    public double TokensPerSecond => Tokens / TokenizeSeconds;
+}
+
+/// <summary>
+/// Tokenization throughput (one thread, text already in memory) and the wall time of a full <c>data prepare</c>
+/// with one worker and with all, on the embedded corpus or the given sources. Best of <c>repeats</c> runs.
+/// </summary>
+public static class TextBenchmark
+{
+    public static TextBenchmarkResult Run(IReadOnlyList<CorpusSource> sources, Vocabulary vocabulary, int repeats = 3, int seqLen = 128)
+    {
+        var paragraphs = new CorpusReader().Read(sources).SelectMany(d => d.Paragraphs).ToList();
+        var megabytes = paragraphs.Sum(p => System.Text.Encoding.UTF8.GetByteCount(p)) / 1e6;
+        long tokens = 0;
+        var best = double.MaxValue;
+        for (var r = 0; r < repeats; r++)
+        {
+            var tokenizer = new BertTokenizer(vocabulary);   // a cold word cache each time
+            var ids = new List<int>(1 << 16);
+            tokens = 0;
+            var stopwatch = Stopwatch.StartNew();
+            foreach (var p in paragraphs)
+            {
+                ids.Clear();
+                tokenizer.AppendIds(p, ids);
+                tokens += ids.Count;
+            }
+            best = Math.Min(best, stopwatch.Elapsed.TotalSeconds);
+        }
+
+        double Prepare(int workers)
+        {
+            var fastest = double.MaxValue;
+            for (var r = 0; r < repeats; r++)
+            {
+                var dir = Path.Combine(Path.GetTempPath(), $"hybridbert-bench-{Environment.ProcessId}-{workers}-{r}");
+                var stopwatch = Stopwatch.StartNew();
+                DataPreparation.Run(sources, vocabulary, dir, new PrepareOptions { Workers = workers, SeqLen = seqLen, Overwrite = true });
+                fastest = Math.Min(fastest, stopwatch.Elapsed.TotalSeconds);
+                Directory.Delete(dir, recursive: true);
+            }
+            return fastest;
+        }
+
+        return new TextBenchmarkResult(megabytes, tokens, best, Prepare(1), Prepare(Environment.ProcessorCount), Environment.ProcessorCount);
+    }
+}

@@ -1,0 +1,36 @@
+using HybridBert.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace HybridBert.Data;
+
+/// <summary>
+/// One pre-training batch. Tensors are [batch, seq] unless noted; seq is the longest sequence in the batch.
+/// <c>MaskedPositions</c> [n] are flat indices into batch*seq for the sparse MLM head, <c>MaskedLabels</c> [n]
+/// their original ids; <c>SentenceLabels</c> [batch] (255 = none); <c>DropPositions</c> the positions that hold
+/// [MASK] after replacement — DropMask's input. Whoever makes a batch disposes it.
+/// </summary>
+public sealed class MlmBatch : IDisposable
+{
+    public required Tensor InputIds { get; init; }
+    public required Tensor AttentionMask { get; init; }
+    public required Tensor TokenTypeIds { get; init; }
+    public required Tensor SegmentIds { get; init; }
+    public required Tensor MaskedPositions { get; init; }
+    public required Tensor MaskedLabels { get; init; }
+    public required Tensor SentenceLabels { get; init; }
+    public required Tensor DropPositions { get; init; }
+    public required int RealTokens { get; init; }
+
+    public long Size => InputIds.shape[0];
+
+    /// <summary>The encoder's inputs; with <paramref name="dropMask"/> the [MASK] positions are hidden from context.</summary>
+    public EncoderInputs ToEncoderInputs(bool dropMask, bool sentenceSegments = true) =>
+        new(InputIds, AttentionMask, TokenTypeIds, sentenceSegments ? SegmentIds : null, dropMask ? DropPositions : null);
+
+    public void Dispose()
+    {
+        foreach (var t in new[] { InputIds, AttentionMask, TokenTypeIds, SegmentIds, MaskedPositions, MaskedLabels, SentenceLabels, DropPositions })
+            t.Dispose();
+    }
+}

@@ -1,0 +1,126 @@
+using HybridBert.Text;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace HybridBert.Data;
+
+/// <summary>
+/// Builds <see cref="MlmBatch"/>es from packed sequences with masking drawn fresh on every call (dynamic masking,
+/// as RoBERTa). The draw comes from this batcher's own seeded generator: a fixed seed gives the same masks, which
+/// is how evaluation stays comparable across runs and models.
+/// </summary>
+public sealed class MlmBatcher
+{
+    private readonly MaskingOptions options;
+    private readonly Random random;
+    private readonly bool[] special;
+    private readonly bool[] wordStart;
+    private readonly int[] replacements;   // non-special ids, for the "random token" share
+    private readonly int padId, maskId;
+
+    public MlmBatcher(Vocabulary vocabulary, MaskingOptions options, int seed)
+    {
+        this.options = options.Validate();
+        random = new Random(seed);
+        special = Enumerable.Range(0, vocabulary.Count).Select(vocabulary.IsSpecial).ToArray();
+        wordStart = vocabulary.WordStarts();
+        replacements = Enumerable.Range(0, vocabulary.Count).Where(i => !special[i]).ToArray();
+        (padId, maskId) = (vocabulary.PadId, vocabulary.MaskId);
+    }
+
+    /// <summary>The generator's state, for exact resumption of a training run.</summary>
+    public Random Random => random;
+
+    public MlmBatch Build(IReadOnlyList<PackedSequence> sequences)
+    {
+        var batch = sequences.Count;
+        var seq = sequences.Max(s => s.Length);
+        var ids = new long[batch * seq];
+        var mask = new long[batch * seq];
+        var types = new long[batch * seq];
+        var segments = new long[batch * seq];
+        var drop = new bool[batch * seq];
+        var labels = new long[batch];
+        List<long> positions = [], targets = [];
+        var realTokens = 0;
+        Array.Fill(ids, padId);
+
+        for (var b = 0; b < batch; b++)
+        {
+            var s = sequences[b];
+            var row = b * seq;
+            for (var i = 0; i < s.Length; i++)
+            {
+                ids[row + i] = s.Ids[i];
+                mask[row + i] = 1;
+                types[row + i] = i >= s.TypeBoundary ? 1 : 0;
+                segments[row + i] = s.SentenceIds[i];
+            }
+            // Padding gets its own segment id, after the last sentence: it never shares a real segment.
+            for (var i = s.Length; i < seq; i++) segments[row + i] = Math.Min(seq - 1, s.Length > 0 ? s.SentenceIds[s.Length - 1] + 1 : 0);
+            labels[b] = s.Label;
+            realTokens += s.Length;
+
+            foreach (var i in ChoosePositions(s))
+            {
+                positions.Add(row + i);
+                targets.Add(s.Ids[i]);
+                var roll = random.NextDouble();
+                if (roll < options.MaskFraction)
+                {
+                    ids[row + i] = maskId;
+                    drop[row + i] = true;
+                }
+                else if (roll < options.MaskFraction + options.RandomFraction)
+                {
+                    ids[row + i] = replacements[random.Next(replacements.Length)];
+                }
+            }
+        }
+        return new MlmBatch
+        {
+            InputIds = torch.tensor(ids, [batch, seq]),
+            AttentionMask = torch.tensor(mask, [batch, seq]),
+            TokenTypeIds = torch.tensor(types, [batch, seq]),
+            SegmentIds = torch.tensor(segments, [batch, seq]),
+            MaskedPositions = torch.tensor(positions.ToArray()),
+            MaskedLabels = torch.tensor(targets.ToArray()),
+            SentenceLabels = torch.tensor(labels),
+            DropPositions = torch.tensor(drop, [batch, seq]),
+            RealTokens = realTokens,
+        };
+    }
+
+    /// <summary>round(rate × maskable) positions (at least one), sorted; whole words when asked.</summary>
+    private List<int> ChoosePositions(PackedSequence s)
+    {
+        // Units: single tokens, or whole words (a word start and the ## pieces after it).
+        var units = new List<(int Start, int Length)>();
+        for (var i = 0; i < s.Length; i++)
+        {
+            if (special[s.Ids[i]]) continue;
+            if (options.WholeWord && units.Count > 0 && !wordStart[s.Ids[i]] && units[^1].Start + units[^1].Length == i)
+                units[^1] = (units[^1].Start, units[^1].Length + 1);
+            else
+                units.Add((i, 1));
+        }
+        var maskable = units.Sum(u => u.Length);
+        if (maskable == 0) return [];
+        var wanted = Math.Max(1, (int)Math.Round(options.Rate * maskable, MidpointRounding.AwayFromZero));
+
+        // Partial Fisher–Yates: draw units in random order until the budget is met; a word that would overshoot
+        // is passed over (as BERT's whole-word masking does), unless nothing has been chosen yet.
+        var order = Enumerable.Range(0, units.Count).ToArray();
+        var chosen = new List<int>();
+        for (var k = 0; k < order.Length && chosen.Count < wanted; k++)
+        {
+            var j = random.Next(k, order.Length);
+            (order[k], order[j]) = (order[j], order[k]);
+            var unit = units[order[k]];
+            if (chosen.Count + unit.Length > wanted && chosen.Count > 0) continue;
+            for (var t = 0; t < unit.Length; t++) chosen.Add(unit.Start + t);
+        }
+        chosen.Sort();
+        return chosen;
+    }
+}
