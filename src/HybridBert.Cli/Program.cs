@@ -13,6 +13,7 @@ public static class Program
         root.Subcommands.Add(ModelCommand.Build());
         root.Subcommands.Add(TokenizerCommand.Build());
         root.Subcommands.Add(DataCommand.Build());
+        root.Subcommands.Add(PretrainCommand.Build());
         root.Subcommands.Add(BenchCommand.Build());
         return root;
     }

@@ -146,6 +146,7 @@ public static class DataPreparation
             Stats = stats,
             Warnings = reader.Stats.Warnings,
         };
+        vocabulary.Save(Path.Combine(dir, ShardManifest.VocabFileName));   // the data directory is self-contained
         manifest.Save(dir);
         return manifest;
     }

@@ -28,6 +28,29 @@ public sealed class MlmBatch : IDisposable
     public EncoderInputs ToEncoderInputs(bool dropMask, bool sentenceSegments = true) =>
         new(InputIds, AttentionMask, TokenTypeIds, sentenceSegments ? SegmentIds : null, dropMask ? DropPositions : null);
 
+    public long MaskedCount => MaskedPositions.shape[0];
+
+    /// <summary>Rows [start, start+count) as a batch of their own (for gradient accumulation): the masks are the
+    /// global batch's, so micro-batches of one global batch see exactly what the whole batch would.</summary>
+    public MlmBatch Slice(int start, int count)
+    {
+        var seq = InputIds.shape[1];
+        var rows = MaskedPositions.div(seq, rounding_mode: RoundingMode.floor);
+        var inSlice = rows.ge(start) & rows.lt(start + count);
+        return new MlmBatch
+        {
+            InputIds = InputIds.narrow(0, start, count),
+            AttentionMask = AttentionMask.narrow(0, start, count),
+            TokenTypeIds = TokenTypeIds.narrow(0, start, count),
+            SegmentIds = SegmentIds.narrow(0, start, count),
+            MaskedPositions = MaskedPositions[inSlice] - start * seq,
+            MaskedLabels = MaskedLabels[inSlice],
+            SentenceLabels = SentenceLabels.narrow(0, start, count),
+            DropPositions = DropPositions.narrow(0, start, count),
+            RealTokens = (int)AttentionMask.narrow(0, start, count).sum().item<long>(),
+        };
+    }
+
     public void Dispose()
     {
         foreach (var t in new[] { InputIds, AttentionMask, TokenTypeIds, SegmentIds, MaskedPositions, MaskedLabels, SentenceLabels, DropPositions })

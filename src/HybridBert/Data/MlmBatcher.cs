@@ -12,7 +12,7 @@ namespace HybridBert.Data;
 public sealed class MlmBatcher
 {
     private readonly MaskingOptions options;
-    private readonly Random random;
+    private Random random;
     private readonly bool[] special;
     private readonly bool[] wordStart;
     private readonly int[] replacements;   // non-special ids, for the "random token" share
@@ -28,8 +28,9 @@ public sealed class MlmBatcher
         (padId, maskId) = (vocabulary.PadId, vocabulary.MaskId);
     }
 
-    /// <summary>The generator's state, for exact resumption of a training run.</summary>
-    public Random Random => random;
+    /// <summary>Restarts the masking generator: training reseeds it from (seed, step) every step, so a resumed
+    /// run draws the same masks as an uninterrupted one without storing generator state.</summary>
+    public void Reseed(int seed) => random = new Random(seed);
 
     public MlmBatch Build(IReadOnlyList<PackedSequence> sequences)
     {

@@ -17,6 +17,7 @@ public sealed record SourceInfo(string Name, long Bytes, string Sha256);
 public sealed record ShardManifest
 {
     public const string FileName = "manifest.json";
+    public const string VocabFileName = "vocab.txt";
     public const string CurrentFormat = "hybridbert-shards/1";
 
     public string Format { get; init; } = CurrentFormat;
@@ -81,6 +82,15 @@ public sealed record ShardManifest
             throw new InvalidDataException($"{directory} was prepared with a {VocabSize}-token vocabulary but the model has vocab_size={vocabSize}");
         if (maxPositions is not null && SeqLen > maxPositions)
             throw new InvalidDataException($"{directory} has seq_len={SeqLen} but the model has max_position_embeddings={maxPositions}");
+    }
+
+    /// <summary>The vocabulary the data was prepared with (saved beside the manifest), checked against its hash.</summary>
+    public Text.Vocabulary LoadVocabulary(string directory)
+    {
+        var vocabulary = Text.Vocabulary.Load(Path.Combine(directory, VocabFileName));
+        if (vocabulary.Hash != VocabHash)
+            throw new InvalidDataException($"{Path.Combine(directory, VocabFileName)} is not the vocabulary the manifest was made with (hash {vocabulary.Hash[..12]}… vs {VocabHash[..12]}…)");
+        return vocabulary;
     }
 
     public static string Sha256(string path)

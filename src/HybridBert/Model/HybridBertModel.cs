@@ -13,17 +13,24 @@ public sealed class HybridBertModel : nn.Module<EncoderInputs, Tensor>
 {
     private readonly Embeddings embeddings;
     private readonly Encoder encoder;
+    private readonly Pooler? pooler;
     private readonly MlmHead cls;
 
     public EncoderConfig Config { get; }
+    /// <summary>Classes of the sentence-level pre-training head (<c>cls.seq_relationship</c>); 0 = none.</summary>
+    public int SentenceClasses { get; }
     private readonly bool hasPooling;
 
-    public HybridBertModel(EncoderConfig config) : base(nameof(HybridBertModel))
+    /// <param name="sentenceClasses">2 for next-sentence prediction, 3 for the sentence structure objective, 0 for MLM only.</param>
+    /// <param name="withPooler">Add BERT's pooler even without a sentence head (fine-tuning uses it).</param>
+    public HybridBertModel(EncoderConfig config, int sentenceClasses = 0, bool withPooler = false) : base(nameof(HybridBertModel))
     {
         Config = config.Validate();
+        SentenceClasses = sentenceClasses;
         embeddings = new Embeddings(config);
         encoder = new Encoder(config);
-        cls = new MlmHead(config);
+        if (sentenceClasses > 0 || withPooler) pooler = new Pooler(config);
+        cls = new MlmHead(config, sentenceClasses);
         hasPooling = config.LayerPattern.Any(m => m is 'P' or 'H');
         RegisterComponents();
         InitWeights();
@@ -47,6 +54,14 @@ public sealed class HybridBertModel : nn.Module<EncoderInputs, Tensor>
         var rows = flatPositions is null ? hidden : hidden.reshape(-1, hidden.shape[^1]).index_select(0, flatPositions);
         return cls.call(rows, embeddings.WordEmbeddingWeight);
     }
+
+    /// <summary>Sentence-pair logits [batch, classes] from the pooled [CLS] of hidden states [batch, seq, hidden].</summary>
+    public Tensor SentenceLogits(Tensor hidden) =>
+        cls.SentenceLogits(Pooled(hidden));
+
+    /// <summary>BERT's pooled output [batch, hidden]: dense + tanh of the [CLS] hidden state.</summary>
+    public Tensor Pooled(Tensor hidden) =>
+        (pooler ?? throw new InvalidOperationException("this model was built without a pooler")).call(hidden);
 
     /// <summary>Inference entry point: no gradients, own dispose scope; returns last hidden state and all-token logits.</summary>
     public (Tensor Hidden, Tensor Logits) Infer(EncoderInputs inputs)

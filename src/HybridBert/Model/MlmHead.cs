@@ -43,16 +43,25 @@ public sealed class MlmPredictionHead : nn.Module<Tensor, Tensor, Tensor>
         nn.functional.linear(transform.call(hidden), wordEmbeddings, bias);
 }
 
-/// <summary>HF's <c>BertOnlyMLMHead</c>: the container that puts the head under <c>cls.predictions</c>.</summary>
+/// <summary>
+/// HF's <c>BertOnlyMLMHead</c> / <c>BertPreTrainingHeads</c>: the container under <c>cls</c>. It always has
+/// <c>predictions</c> (MLM); with a sentence-level objective also <c>seq_relationship</c> (2 classes for BERT's
+/// next-sentence prediction, 3 for PoNet's sentence structure objective), applied to the pooled [CLS].
+/// </summary>
 public sealed class MlmHead : nn.Module<Tensor, Tensor, Tensor>
 {
     private readonly MlmPredictionHead predictions;
+    private readonly Linear? seq_relationship;
 
-    public MlmHead(EncoderConfig c) : base(nameof(MlmHead))
+    public MlmHead(EncoderConfig c, int sentenceClasses) : base(nameof(MlmHead))
     {
         predictions = new MlmPredictionHead(c);
+        if (sentenceClasses > 0) seq_relationship = nn.Linear(c.HiddenSize, sentenceClasses);
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor hidden, Tensor wordEmbeddings) => predictions.call(hidden, wordEmbeddings);
+
+    public Tensor SentenceLogits(Tensor pooled) =>
+        (seq_relationship ?? throw new InvalidOperationException("this model has no sentence-level head")).call(pooled);
 }

@@ -1,0 +1,110 @@
+using System.CommandLine;
+using System.Text.RegularExpressions;
+using HybridBert.Data;
+using HybridBert.Model;
+using HybridBert.Training;
+using Spectre.Console;
+
+namespace HybridBert.Cli.Commands;
+
+/// <summary><c>hybridbert pretrain</c>: MLM (+ sentence objective) pre-training with optional DropMask.</summary>
+internal static partial class PretrainCommand
+{
+    public static Command Build()
+    {
+        var data = new Option<DirectoryInfo>("--data") { Description = "A directory made by `hybridbert data prepare`", Required = true };
+        var output = new Option<DirectoryInfo>("--out") { Description = "Run directory: checkpoints, metrics.jsonl, tensorboard/, loss.png, summary.json", Required = true };
+        var preset = new Option<string>("--preset") { Description = $"Model size: {string.Join(", ", Presets.Sizes.Keys)}", DefaultValueFactory = _ => "mini" };
+        var pattern = new Option<string>("--pattern") { Description = "bert, ponet, hybrid, or letters (A attention, P pooling, H both)", DefaultValueFactory = _ => "bert" };
+        var config = new Option<FileInfo?>("--config") { Description = "A config.json instead of --preset/--pattern" };
+        var objective = new Option<SentenceObjective>("--sentence-objective") { Description = "none, nsp (BERT, 2-way) or sso (PoNet, 3-way)", DefaultValueFactory = _ => SentenceObjective.None };
+        var maskRate = new Option<double>("--mask-rate") { Description = "Share of tokens chosen for MLM", DefaultValueFactory = _ => 0.15 };
+        var maskSplit = new Option<string>("--mask-split") { Description = "[MASK]/random/unchanged percentages", DefaultValueFactory = _ => "80/10/10" };
+        var wholeWord = new Option<bool>("--whole-word") { Description = "Mask whole words" };
+        var dropMask = new Option<bool>("--dropmask") { Description = "DropMask: hide [MASK] positions from every other token's context" };
+        var batch = new Option<int>("--batch") { Description = "Global batch (sequences per optimizer step)", DefaultValueFactory = _ => 32 };
+        var microBatch = new Option<int?>("--micro-batch") { Description = "Sequences per forward/backward (gradient accumulation)" };
+        var lr = new Option<double>("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => 5e-4 };
+        var warmup = new Option<int?>("--warmup") { Description = "Warm-up steps (default 6% of --max-steps)" };
+        var schedule = new Option<LrSchedule>("--schedule") { Description = "Decay after warm-up: linear or cosine", DefaultValueFactory = _ => LrSchedule.Linear };
+        var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay (not on biases and LayerNorm)", DefaultValueFactory = _ => 0.01 };
+        var clip = new Option<double>("--clip") { Description = "Gradient norm clipping", DefaultValueFactory = _ => 1.0 };
+        var precision = new Option<Precision>("--precision") { Description = "fp32, or bf16 (fp32 master weights)", DefaultValueFactory = _ => Precision.Fp32 };
+        var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 42 };
+        var maxSteps = new Option<long?>("--max-steps") { Description = "Step budget and length of the LR schedule (default 1000)" };
+        var maxTokens = new Option<long?>("--max-tokens") { Description = "Token budget" };
+        var maxTime = new Option<string?>("--max-time") { Description = "Wall-clock budget, e.g. 10m, 1h30m, 90s" };
+        var evalEvery = new Option<int>("--eval-every") { DefaultValueFactory = _ => 200 };
+        var evalBatches = new Option<int?>("--eval-batches") { Description = "Validation batches per evaluation (default 50; 0 = all)", DefaultValueFactory = _ => 50 };
+        var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => 10 };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 500 };
+        var keep = new Option<int>("--keep") { Description = "Checkpoints to keep besides the best", DefaultValueFactory = _ => 2 };
+        var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --out" };
+
+        var command = new Command("pretrain", "Pre-train an encoder with MLM (+ sentence objective), optionally with DropMask")
+        {
+            data, output, preset, pattern, config, objective, maskRate, maskSplit, wholeWord, dropMask, batch, microBatch, lr, warmup,
+            schedule, weightDecay, clip, precision, threads, seed, maxSteps, maxTokens, maxTime, evalEvery, evalBatches, logEvery,
+            checkpointEvery, keep, resume,
+        };
+        command.SetAction(parse => CliErrors.Run(cancel =>
+        {
+            var dataDir = parse.GetValue(data)!.FullName;
+            var manifest = ShardManifest.Load(dataDir);
+            var model = parse.GetValue(config) is { } file
+                ? EncoderConfig.Load(file.FullName)
+                : Presets.Build(parse.GetValue(preset)!, parse.GetValue(pattern)!, manifest.VocabSize);
+            var (maskFraction, randomFraction) = MaskingOptions.ParseSplit(parse.GetValue(maskSplit)!);
+            var options = new PretrainOptions
+            {
+                DataDir = dataDir, RunDir = parse.GetValue(output)!.FullName, Model = model,
+                SentenceObjective = parse.GetValue(objective),
+                Masking = new MaskingOptions { Rate = parse.GetValue(maskRate), MaskFraction = maskFraction, RandomFraction = randomFraction, WholeWord = parse.GetValue(wholeWord) },
+                DropMask = parse.GetValue(dropMask), BatchSize = parse.GetValue(batch), MicroBatch = parse.GetValue(microBatch),
+                LearningRate = parse.GetValue(lr), WarmupSteps = parse.GetValue(warmup), Schedule = parse.GetValue(schedule),
+                WeightDecay = parse.GetValue(weightDecay), MaxGradNorm = parse.GetValue(clip), Precision = parse.GetValue(precision),
+                Threads = parse.GetValue(threads), Seed = parse.GetValue(seed), MaxSteps = parse.GetValue(maxSteps), MaxTokens = parse.GetValue(maxTokens),
+                MaxTime = parse.GetValue(maxTime) is { } t ? ParseDuration(t) : null, EvalEvery = parse.GetValue(evalEvery),
+                EvalBatches = parse.GetValue(evalBatches) is { } eb and > 0 ? eb : null, LogEvery = parse.GetValue(logEvery),
+                CheckpointEvery = parse.GetValue(checkpointEvery), KeepLast = parse.GetValue(keep), Resume = parse.GetValue(resume),
+            };
+            Console.WriteLine($"pre-training {model.LayerPattern} ({model.NumHiddenLayers}×{model.HiddenSize}) on {dataDir} -> {options.RunDir}");
+            PretrainSummary summary = null!;
+            AnsiConsole.Progress().AutoClear(false)
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .Start(ctx =>
+                {
+                    var task = ctx.AddTask("starting", maxValue: 1);
+                    summary = new Pretrainer(options, new SynchronousProgress<TrainingProgress>(p =>
+                    {
+                        task.MaxValue = p.MaxSteps;
+                        task.Value = p.Step;
+                        task.Description = $"step {p.Step}/{p.MaxSteps}  loss {p.Loss:F3}  lr {p.LearningRate:E1}  {p.TokensPerSecond:N0} tok/s  {p.RssMiB:N0} MiB";
+                    })).Run(cancel);
+                });
+            Print(summary, options.RunDir);
+        }));
+        return command;
+    }
+
+    private static void Print(PretrainSummary s, string runDir)
+    {
+        if (s.Interrupted) Console.WriteLine($"interrupted at step {s.Steps}: checkpoint {s.LastCheckpoint}; continue with --resume");
+        var eval = s.FinalEval is { } e ? $"validation MLM loss {e.MlmLoss:F4} (ppl {e.Perplexity:F1}, acc {e.MlmAccuracy:P1}{(e.SentenceAccuracy is { } sa ? $", sentence acc {sa:P1}" : "")}), best {s.BestEvalLoss:F4} at step {s.BestStep}" : "no evaluation";
+        Console.WriteLine($"{s.Steps} steps, {s.Tokens:N0} tokens; train loss {s.FinalTrainLoss:F4}; {eval}");
+        Console.WriteLine($"{s.TokensPerSecond:N0} tokens/s, peak RSS {s.PeakRssMiB:N0} MiB, {s.Seconds:F0} s; {runDir}/loss.png, metrics.jsonl, summary.json");
+    }
+
+    [GeneratedRegex(@"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")]
+    private static partial Regex DurationPattern();
+
+    public static TimeSpan ParseDuration(string text)
+    {
+        var m = DurationPattern().Match(text.Trim());
+        if (!m.Success || text.Trim().Length == 0 || !(m.Groups[1].Success || m.Groups[2].Success || m.Groups[3].Success))
+            throw new ArgumentException($"--max-time must look like 90s, 10m or 1h30m (got '{text}')");
+        int Part(int g) => m.Groups[g].Success ? int.Parse(m.Groups[g].Value) : 0;
+        return new TimeSpan(Part(1), Part(2), Part(3));
+    }
+}

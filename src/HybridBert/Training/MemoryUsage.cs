@@ -1,0 +1,22 @@
+namespace HybridBert.Training;
+
+/// <summary>Resident memory of this process: current (VmRSS) and peak (VmHWM), in MiB. Native (libtorch) memory
+/// included, which the GC's counters do not see.</summary>
+public static class MemoryUsage
+{
+    public static double CurrentMiB => Read("VmRSS:") ?? Environment.WorkingSet / 1048576.0;
+    public static double PeakMiB => Read("VmHWM:") ?? System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0;
+
+    private static double? Read(string field)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+                if (line.StartsWith(field, StringComparison.Ordinal))
+                    return double.Parse(line[field.Length..].Trim().Split(' ')[0]) / 1024.0;   // kB
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return null;
+    }
+}

@@ -1,0 +1,76 @@
+using HybridBert.Data;
+using HybridBert.Model;
+
+namespace HybridBert.Training;
+
+public enum SentenceObjective { None, Nsp, Sso }
+
+public enum Precision { Fp32, Bf16 }
+
+public enum LrSchedule { Linear, Cosine }
+
+/// <summary>Everything a pre-training run is made of. Recorded in every checkpoint.</summary>
+public sealed record PretrainOptions
+{
+    public required string DataDir { get; init; }
+    public required string RunDir { get; init; }
+    public required EncoderConfig Model { get; init; }
+
+    public SentenceObjective SentenceObjective { get; init; } = SentenceObjective.None;
+    public MaskingOptions Masking { get; init; } = new();
+    /// <summary>Hide [MASK] positions from every other token's context (DropMask).</summary>
+    public bool DropMask { get; init; }
+
+    /// <summary>Global batch (sequences per optimizer step).</summary>
+    public int BatchSize { get; init; } = 32;
+    /// <summary>Sequences per forward/backward; gradients accumulate over BatchSize / MicroBatch of them.</summary>
+    public int? MicroBatch { get; init; }
+    public double LearningRate { get; init; } = 5e-4;
+    public double WeightDecay { get; init; } = 0.01;
+    public double AdamBeta1 { get; init; } = 0.9;
+    public double AdamBeta2 { get; init; } = 0.999;
+    public double AdamEpsilon { get; init; } = 1e-6;
+    /// <summary>Warm-up steps; null: 6% of the step budget.</summary>
+    public int? WarmupSteps { get; init; }
+    public LrSchedule Schedule { get; init; } = LrSchedule.Linear;
+    public double MaxGradNorm { get; init; } = 1.0;
+    public Precision Precision { get; init; } = Precision.Fp32;
+    public int Threads { get; init; } = Environment.ProcessorCount;
+    public int Seed { get; init; } = 42;
+
+    /// <summary>The step budget, which is also the length of the learning-rate schedule.</summary>
+    public long? MaxSteps { get; init; }
+    public long? MaxTokens { get; init; }
+    public TimeSpan? MaxTime { get; init; }
+
+    public int LogEvery { get; init; } = 10;
+    public int EvalEvery { get; init; } = 200;
+    /// <summary>Validation batches per evaluation (null: the whole split).</summary>
+    public int? EvalBatches { get; init; } = 50;
+    public int EvalSeed { get; init; } = 20231;
+    public int CheckpointEvery { get; init; } = 500;
+    public int KeepLast { get; init; } = 2;
+    public bool Resume { get; init; }
+
+    public int MicroBatchSize => Math.Min(MicroBatch ?? BatchSize, BatchSize);
+    public int SentenceClasses => SentenceObjective switch { SentenceObjective.Nsp => 2, SentenceObjective.Sso => 3, _ => 0 };
+
+    public PretrainOptions Validate()
+    {
+        var errors = new List<string>();
+        if (BatchSize < 1) errors.Add($"--batch must be >= 1 (got {BatchSize})");
+        if (MicroBatch is < 1) errors.Add($"--micro-batch must be >= 1 (got {MicroBatch})");
+        if (MicroBatch is { } m && BatchSize % m != 0) errors.Add($"--batch ({BatchSize}) must be a multiple of --micro-batch ({m})");
+        if (LearningRate <= 0) errors.Add($"--lr must be > 0 (got {LearningRate})");
+        if (MaxSteps is < 1) errors.Add($"--max-steps must be >= 1 (got {MaxSteps})");
+        if (MaxTokens is < 1) errors.Add($"--max-tokens must be >= 1 (got {MaxTokens})");
+        if (MaxTime is { } t && t <= TimeSpan.Zero) errors.Add($"--max-time must be positive (got {t})");
+        if (Threads < 1) errors.Add($"--threads must be >= 1 (got {Threads})");
+        if (LogEvery < 1 || EvalEvery < 1 || CheckpointEvery < 1) errors.Add("--log-every, --eval-every and --checkpoint-every must be >= 1");
+        if (KeepLast < 1) errors.Add($"--keep must be >= 1 (got {KeepLast})");
+        if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors));
+        Masking.Validate();
+        Model.Validate();
+        return this;
+    }
+}

@@ -1,0 +1,281 @@
+using System.Diagnostics;
+using HybridBert.Data;
+using HybridBert.Interop;
+using HybridBert.Model;
+using HybridBert.Text;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace HybridBert.Training;
+
+public sealed record TrainingProgress(long Step, long MaxSteps, double Loss, double LearningRate, double TokensPerSecond,
+    double? EtaSeconds, double RssMiB, string Phase);
+
+public sealed record EvalResult(double MlmLoss, double MlmAccuracy, double? SentenceAccuracy, long MaskedTokens)
+{
+    public double Perplexity => Math.Exp(Math.Min(MlmLoss, 50));
+}
+
+/// <summary>How a run ended. <c>TokensPerSecond</c> counts training steps only (not evaluation or checkpoints).</summary>
+public sealed record PretrainSummary(long Steps, long Tokens, double FinalTrainLoss, EvalResult? FinalEval, double BestEvalLoss,
+    long BestStep, double TokensPerSecond, [property: System.Text.Json.Serialization.JsonPropertyName("peak_rss_mib")] double PeakRssMiB,
+    double Seconds, bool Interrupted, string LastCheckpoint);
+
+public sealed class TrainingDivergedException(string message) : Exception(message);
+
+/// <summary>
+/// <c>hybridbert pretrain</c>: MLM (+ optional sentence objective) pre-training, resumable exactly.
+/// One optimizer step: reseed, set the learning rate, draw the global batch and its masks, run its micro-batches
+/// forward and backward (gradients accumulate), clip, step, log; every so often evaluate and checkpoint.
+/// </summary>
+public sealed class Pretrainer
+{
+    private readonly PretrainOptions options;
+    private readonly IProgress<TrainingProgress>? progress;
+
+    public Pretrainer(PretrainOptions options, IProgress<TrainingProgress>? progress = null)
+    {
+        this.options = options.Validate();
+        this.progress = progress;
+    }
+
+    public PretrainSummary Run(CancellationToken cancel = default)
+    {
+        torch.set_num_threads(options.Threads);
+        var manifest = ShardManifest.Load(options.DataDir);
+        var vocabulary = manifest.LoadVocabulary(options.DataDir);
+        manifest.CheckCompatible(options.DataDir, null, options.Model.VocabSize, options.Model.MaxPositionEmbeddings);
+        // The pooling layers find [CLS]/[SEP] by id: take the data's.
+        var config = options.Model with { ClsTokenId = vocabulary.ClsId, SepTokenId = vocabulary.SepId, PadTokenId = vocabulary.PadId };
+        var opts = options with { Model = config.Validate() };
+        PrepareRunDir(opts.RunDir);
+
+        using var train = ShardDataset.Open(opts.DataDir, "train");
+        using var validation = ShardDataset.Open(opts.DataDir, "validation");
+        var maxSteps = opts.MaxSteps ?? (opts.MaxTokens is { } t
+            ? Math.Max(1, (long)Math.Ceiling(t / (double)(opts.BatchSize * Math.Max(1, manifest.Splits["train"].Tokens / Math.Max(1, manifest.Splits["train"].Sequences)))))
+            : 1000);
+        var schedule = new LearningRateSchedule(opts.LearningRate, opts.WarmupSteps ?? (long)Math.Round(0.06 * maxSteps), maxSteps, opts.Schedule);
+
+        torch.manual_seed(opts.Seed);
+        using var model = new HybridBertModel(opts.Model, opts.SentenceClasses);
+        var precision = new MixedPrecision(model, opts.Precision);
+        var optimizer = BuildOptimizer(precision.Masters, opts);
+
+        var state = new TrainerState();
+        if (opts.Resume) state = Restore(opts, model, precision, optimizer);
+        var order = new DataOrder(train.Count, opts.Seed, state.Epoch, state.Position);
+        var batcher = new MlmBatcher(vocabulary, opts.Masking, opts.Seed);
+        using var metrics = new MetricsLog(opts.RunDir, state.Step);
+        var vocabPath = Path.Combine(opts.DataDir, ShardManifest.VocabFileName);
+
+        var clock = Stopwatch.StartNew();
+        var elapsedBefore = state.ElapsedSeconds;
+        var tokensAtStart = state.Tokens;
+        var lastCheckpoint = Checkpoint.List(opts.RunDir).FirstOrDefault().Folder ?? "";
+        double lastLoss = double.NaN;
+        EvalResult? lastEval = null;
+        var interrupted = false;
+        var window = new Queue<(double Seconds, long Tokens)>();
+        double trainingSeconds = 0;
+
+        string SaveCheckpoint(TrainerState s)
+        {
+            var folder = Checkpoint.Save(opts.RunDir, s, opts, vocabPath, dir =>
+            {
+                SafetensorsFile.Write(Path.Combine(dir, Checkpoint.WeightsFile), precision.Fp32State(model));
+                optimizer.save_state_dict(Path.Combine(dir, Checkpoint.OptimizerFile));
+            });
+            Checkpoint.Prune(opts.RunDir, opts.KeepLast, s.BestStep);
+            return folder;
+        }
+
+        bool BudgetLeft(TrainerState s) =>
+            s.Step < maxSteps && (opts.MaxTokens is not { } mt || s.Tokens < mt)
+            && (opts.MaxTime is not { } time || elapsedBefore + clock.Elapsed.TotalSeconds < time.TotalSeconds);
+
+        while (BudgetLeft(state))
+        {
+            if (cancel.IsCancellationRequested) { interrupted = true; break; }
+            var step = state.Step;
+            var lr = schedule.At(step);
+            double loss;
+            long stepTokens;
+            var stepStart = clock.Elapsed.TotalSeconds;
+            using (var scope = torch.NewDisposeScope())
+            {
+                torch.manual_seed(HashCode.Combine(opts.Seed, step, 1));   // dropout: a function of the step
+                batcher.Reseed(HashCode.Combine(opts.Seed, step, 2));      // masks: likewise
+                foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
+                model.train();
+                optimizer.zero_grad();
+                model.zero_grad();
+
+                var sequences = order.Next(opts.BatchSize).Select(train.Read).ToList();
+                using var batch = batcher.Build(sequences);
+                var sentences = opts.SentenceObjective == SentenceObjective.None ? 0
+                    : PretrainingLoss.SentenceTargets(batch.SentenceLabels, opts.SentenceObjective).Count;
+                var total = torch.zeros(1);
+                for (var start = 0; start < opts.BatchSize; start += opts.MicroBatchSize)
+                {
+                    using var micro = batch.Slice(start, opts.MicroBatchSize);
+                    var result = PretrainingLoss.Compute(model, micro, opts.SentenceObjective, opts.DropMask, batch.MaskedCount, sentences);
+                    result.Loss.backward();
+                    total += result.Loss.detach();
+                }
+                loss = total.item<float>();
+                if (!double.IsFinite(loss))
+                    throw new TrainingDivergedException($"The loss is {loss} at step {step + 1}; stopping. " +
+                        (lastCheckpoint.Length > 0 ? $"The last good checkpoint is {lastCheckpoint}." : "No checkpoint was written yet.") +
+                        " Try a lower --lr, more warm-up, or --precision fp32.");
+                precision.GradientsToMasters();
+                nn.utils.clip_grad_norm_(precision.Masters.Select(m => m.Parameter), opts.MaxGradNorm);
+                optimizer.step();
+                precision.MastersToModel();
+                stepTokens = batch.RealTokens;
+            }
+            trainingSeconds += clock.Elapsed.TotalSeconds - stepStart;
+
+            state = state with
+            {
+                Step = step + 1, Tokens = state.Tokens + stepTokens, Epoch = order.Epoch, Position = order.Position,
+                ElapsedSeconds = elapsedBefore + clock.Elapsed.TotalSeconds,
+            };
+            lastLoss = loss;
+            window.Enqueue((clock.Elapsed.TotalSeconds, state.Tokens));
+            while (window.Count > 20) window.Dequeue();
+            var (firstSeconds, firstTokens) = window.Peek();
+            var tokensPerSecond = window.Count > 1 ? (state.Tokens - firstTokens) / Math.Max(1e-9, clock.Elapsed.TotalSeconds - firstSeconds)
+                : stepTokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
+            var secondsPerStep = window.Count > 1 ? (clock.Elapsed.TotalSeconds - firstSeconds) / (window.Count - 1) : clock.Elapsed.TotalSeconds;
+            progress?.Report(new TrainingProgress(state.Step, maxSteps, loss, lr, tokensPerSecond, secondsPerStep * (maxSteps - state.Step), MemoryUsage.CurrentMiB, "train"));
+
+            if (state.Step % opts.LogEvery == 0 || state.Step == 1)
+                metrics.Write("train", state.Step, new Dictionary<string, double>
+                {
+                    ["loss"] = loss, ["lr"] = lr, ["tokens"] = state.Tokens, ["tokens_per_s"] = tokensPerSecond,
+                    ["elapsed_s"] = state.ElapsedSeconds, ["rss_mib"] = MemoryUsage.CurrentMiB,
+                });
+            var last = !BudgetLeft(state);
+            if (state.Step % opts.EvalEvery == 0 || last)
+            {
+                lastEval = Evaluate(model, validation, vocabulary, opts);
+                metrics.Write("eval", state.Step, EvalRecord(lastEval));
+                if (lastEval.MlmLoss < state.BestEvalLoss) state = state with { BestEvalLoss = lastEval.MlmLoss, BestStep = state.Step };
+            }
+            if (state.Step % opts.CheckpointEvery == 0 || last) lastCheckpoint = SaveCheckpoint(state);
+        }
+
+        if (interrupted && Checkpoint.List(opts.RunDir).FirstOrDefault().Step != state.Step)
+            lastCheckpoint = SaveCheckpoint(state with { ElapsedSeconds = elapsedBefore + clock.Elapsed.TotalSeconds });
+
+        var runTokens = state.Tokens - tokensAtStart;
+        var summary = new PretrainSummary(state.Step, state.Tokens, lastLoss, lastEval, state.BestEvalLoss, state.BestStep,
+            runTokens / Math.Max(1e-9, trainingSeconds), MemoryUsage.PeakMiB, clock.Elapsed.TotalSeconds, interrupted, lastCheckpoint);
+        WriteReport(opts, summary);
+        return summary;
+    }
+
+    private static Dictionary<string, double> EvalRecord(EvalResult e)
+    {
+        var record = new Dictionary<string, double>
+        {
+            ["mlm_loss"] = e.MlmLoss, ["mlm_accuracy"] = e.MlmAccuracy, ["perplexity"] = e.Perplexity, ["masked_tokens"] = e.MaskedTokens,
+        };
+        if (e.SentenceAccuracy is { } s) record["sentence_accuracy"] = s;
+        return record;
+    }
+
+    /// <summary>
+    /// MLM loss, accuracy and perplexity (and sentence accuracy) on the validation split, with masks from a fixed
+    /// seed: the same positions for every evaluation, run and model, so numbers compare. With DropMask the model
+    /// sees its inputs as in training.
+    /// </summary>
+    public static EvalResult Evaluate(HybridBertModel model, ShardDataset data, Vocabulary vocabulary, PretrainOptions options)
+    {
+        var batcher = new MlmBatcher(vocabulary, options.Masking, options.EvalSeed);
+        double lossSum = 0, correct = 0, sentenceCorrect = 0;
+        long masked = 0, sentences = 0;
+        var batches = (int)Math.Ceiling(data.Count / (double)options.MicroBatchSize);
+        if (options.EvalBatches is { } cap) batches = Math.Min(batches, cap);
+        model.eval();
+        using var noGrad = torch.no_grad();
+        for (var b = 0; b < batches; b++)
+        {
+            using var scope = torch.NewDisposeScope();
+            var first = (long)b * options.MicroBatchSize;
+            var sequences = Enumerable.Range(0, (int)Math.Min(options.MicroBatchSize, data.Count - first)).Select(i => data.Read(first + i)).ToList();
+            using var batch = batcher.Build(sequences);
+            var sentenceCount = options.SentenceObjective == SentenceObjective.None ? 0 : PretrainingLoss.SentenceTargets(batch.SentenceLabels, options.SentenceObjective).Count;
+            var r = PretrainingLoss.Compute(model, batch, options.SentenceObjective, options.DropMask, batch.MaskedCount, sentenceCount);
+            lossSum += r.MlmLossSum.item<float>();
+            correct += r.MlmCorrect.item<long>();
+            masked += batch.MaskedCount;
+            if (r.SentenceCorrect is not null)
+            {
+                sentenceCorrect += r.SentenceCorrect.item<long>();
+                sentences += r.SentenceCount;
+            }
+        }
+        model.train();
+        return new EvalResult(lossSum / Math.Max(1, masked), correct / Math.Max(1, masked),
+            options.SentenceObjective == SentenceObjective.None ? null : sentenceCorrect / Math.Max(1, sentences), masked);
+    }
+
+    private static AdamW BuildOptimizer(IReadOnlyList<(string Name, Parameter Parameter)> parameters, PretrainOptions o)
+    {
+        // BERT's convention: no weight decay on biases and LayerNorm weights.
+        static bool NoDecay(string name) => name.EndsWith(".bias", StringComparison.Ordinal) || name.Contains("LayerNorm.", StringComparison.Ordinal);
+        var groups = new List<AdamW.ParamGroup>
+        {
+            new(parameters.Where(p => !NoDecay(p.Name)).Select(p => p.Parameter), new AdamW.Options { weight_decay = o.WeightDecay }),
+            new(parameters.Where(p => NoDecay(p.Name)).Select(p => p.Parameter), new AdamW.Options { weight_decay = 0 }),
+        };
+        return torch.optim.AdamW(groups, o.LearningRate, o.AdamBeta1, o.AdamBeta2, o.AdamEpsilon);
+    }
+
+    private static TrainerState Restore(PretrainOptions opts, HybridBertModel model, MixedPrecision precision, AdamW optimizer)
+    {
+        var latest = Checkpoint.List(opts.RunDir);
+        if (latest.Count == 0) throw new InvalidDataException($"--resume: {Checkpoint.Folder(opts.RunDir)} holds no complete checkpoint");
+        var (_, folder) = latest[0];
+        var saved = Checkpoint.Read(folder);
+        Checkpoint.CheckSameModel(saved.Options.Model, opts.Model, folder);
+        if (saved.Options.SentenceObjective != opts.SentenceObjective)
+            throw new InvalidDataException($"Cannot resume from {folder}: it was trained with --sentence-objective {saved.Options.SentenceObjective}, now {opts.SentenceObjective}");
+        WeightLoader.Load(model, Path.Combine(folder, Checkpoint.WeightsFile));
+        if (precision.Enabled)
+            using (torch.no_grad())
+            {
+                var weights = SafetensorsFile.Read(Path.Combine(folder, Checkpoint.WeightsFile));
+                foreach (var (name, master) in precision.Masters) master.copy_(weights[name]);
+            }
+        optimizer.load_state_dict(Path.Combine(folder, Checkpoint.OptimizerFile));
+        return saved.State;
+    }
+
+    private static void PrepareRunDir(string runDir)
+    {
+        try
+        {
+            Directory.CreateDirectory(runDir);
+            var probe = Path.Combine(runDir, $".write-test-{Environment.ProcessId}");
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"Cannot write to the run directory {runDir}: {e.Message}", e);
+        }
+    }
+
+    private static void WriteReport(PretrainOptions opts, PretrainSummary summary)
+    {
+        LossPlot.Save(Path.Combine(opts.RunDir, "loss.png"), $"{opts.Model.LayerPattern}: MLM loss", [
+            ("train (MLM + sentence)", MetricsLog.Read(opts.RunDir, "train", "loss")),
+            ("validation MLM", MetricsLog.Read(opts.RunDir, "eval", "mlm_loss")),
+        ]);
+        File.WriteAllText(Path.Combine(opts.RunDir, "summary.json"), System.Text.Json.JsonSerializer.Serialize(summary, Checkpoint.Json));
+    }
+}
