@@ -1,26 +1,118 @@
 using System.CommandLine;
+using System.Text.Json;
 using HybridBert.Benchmarks;
 using HybridBert.Data;
 using HybridBert.Text;
+using HybridBert.Training;
+using Spectre.Console;
 
 namespace HybridBert.Cli.Commands;
 
-/// <summary><c>hybridbert bench text</c>: tokenizer throughput and shard build time.</summary>
+/// <summary><c>hybridbert bench</c> (model speed and memory) and <c>hybridbert bench text</c> (tokenizer).</summary>
 internal static class BenchCommand
 {
     public static Command Build()
     {
+        var preset = new Option<string>("--preset") { DefaultValueFactory = _ => "mini", Description = "Model size" };
+        var patterns = new Option<string>("--patterns", "--pattern") { DefaultValueFactory = _ => "bert,hybrid", Description = "Comma-separated patterns to compare (bert, hybrid, ponet, PPAA, …)" };
+        var seqs = new Option<string>("--seq") { DefaultValueFactory = _ => "128,512", Description = "Comma-separated sequence lengths" };
+        var batch = new Option<int?>("--batch") { Description = "Sequences per step (default: 4096 tokens' worth, at least 1)" };
+        var precision = new Option<Precision>("--precision") { DefaultValueFactory = _ => Precision.Fp32 };
+        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
+        var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 10, Description = "Timed steps per run" };
+        var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => 3, Description = "Untimed steps first" };
+        var rounds = new Option<int>("--rounds") { DefaultValueFactory = _ => 1, Description = "Repeat the whole A B C sequence this many times (interleaved), then combine" };
+        var mode = new Option<string>("--mode") { DefaultValueFactory = _ => "train,infer", Description = "train, infer or both (comma-separated)" };
+        var head = new Option<MlmHeadMode>("--head") { DefaultValueFactory = _ => MlmHeadMode.Sparse, Description = "MLM head over masked positions only (sparse) or all tokens (full)" };
+        var maskRate = new Option<double>("--mask-rate") { DefaultValueFactory = _ => 0.15 };
+        var vocabSize = new Option<int?>("--vocab-size") { Description = "Default: the embedded vocabulary's size" };
+        var json = new Option<bool>("--json") { Description = "One JSON object per line on stdout instead of the table" };
+        var output = new Option<DirectoryInfo?>("--out") { Description = "Also write results.csv, results.jsonl and PNG plots here" };
+        var timeout = new Option<int>("--timeout") { DefaultValueFactory = _ => 1800, Description = "Seconds per child run" };
+        var trimEvery = new Option<int>("--trim-every") { DefaultValueFactory = _ => 1, Description = "Return freed memory to the OS every N steps (0 = never): less memory, slower steps" };
+        var worker = new Option<string?>("--worker") { Hidden = true };
+
+        var bench = new Command("bench", "Speed and peak memory of training steps and inference, each configuration in a fresh process")
+        {
+            preset, patterns, seqs, batch, precision, threads, steps, warmup, rounds, mode, head, maskRate, vocabSize, trimEvery, json, output, timeout, worker,
+        };
+        bench.SetAction(parse => CliErrors.Run(() =>
+        {
+            if (parse.GetValue(worker) is { } specJson)
+            {
+                Console.WriteLine(JsonSerializer.Serialize(ModelBenchmark.Measure(JsonSerializer.Deserialize<BenchSpec>(specJson)!)));
+                return;
+            }
+            var vocab = parse.GetValue(vocabSize) ?? EmbeddedData.Vocabulary().Count;
+            var patternList = Split(parse.GetValue(patterns)!);
+            var modes = Split(parse.GetValue(mode)!).Select(m => Enum.Parse<BenchMode>(m, ignoreCase: true)).ToList();
+            var specs = new List<BenchSpec>();
+            foreach (var seq in Split(parse.GetValue(seqs)!).Select(int.Parse))
+                foreach (var m in modes)
+                    foreach (var p in patternList)
+                        specs.Add(new BenchSpec
+                        {
+                            Preset = parse.GetValue(preset)!, Pattern = p, Seq = seq, Batch = parse.GetValue(batch) ?? Math.Max(1, 4096 / seq),
+                            Precision = parse.GetValue(precision), Threads = parse.GetValue(threads), Steps = parse.GetValue(steps),
+                            Warmup = parse.GetValue(warmup), Mode = m, Head = parse.GetValue(head), MaskRate = parse.GetValue(maskRate), VocabSize = vocab, TrimEvery = parse.GetValue(trimEvery),
+                        });
+            foreach (var s in specs) HybridBert.Model.Presets.Build(s.Preset, s.Pattern, s.VocabSize);   // fail early on a bad name
+            var byRound = new Dictionary<BenchSpec, List<BenchResult>>();
+            var asJson = parse.GetValue(json);
+            var limit = TimeSpan.FromSeconds(parse.GetValue(timeout));
+            for (var round = 0; round < parse.GetValue(rounds); round++)
+                foreach (var spec in specs)   // A B C, A B C …: drift on a noisy machine hits every pattern alike
+                {
+                    if (!asJson) Console.Error.Write($"\rround {round + 1}: {spec.Pattern} seq {spec.Seq} {spec.Mode}…".PadRight(60));
+                    var result = BenchRunner.RunInChild(spec, limit);
+                    (byRound.TryGetValue(spec, out var list) ? list : byRound[spec] = []).Add(result);
+                }
+            if (!asJson) Console.Error.WriteLine();
+            var results = specs.Select(s => BenchRunner.Combine(byRound[s])).ToList();
+            if (asJson) foreach (var r in results) Console.WriteLine(JsonSerializer.Serialize(r));
+            else PrintTable(results);
+            if (parse.GetValue(output) is { } dir)
+            {
+                Directory.CreateDirectory(dir.FullName);
+                BenchRunner.WriteCsv(Path.Combine(dir.FullName, "results.csv"), results);
+                File.WriteAllLines(Path.Combine(dir.FullName, "results.jsonl"), results.Select(r => JsonSerializer.Serialize(r)));
+                BenchRunner.WritePlots(dir.FullName, results);
+                if (!asJson) Console.WriteLine($"wrote {dir.FullName}/results.csv, results.jsonl and plots");
+            }
+        }));
+
         var corpus = new Option<string[]>("--corpus") { Description = "Corpus to measure on (default: the embedded corpus)", AllowMultipleArgumentsPerToken = true };
-        var vocab = new Option<FileInfo?>("--vocab") { Description = "vocab.txt (default: the embedded vocabulary)" };
+        var vocabFile = new Option<FileInfo?>("--vocab") { Description = "vocab.txt (default: the embedded vocabulary)" };
         var repeats = new Option<int>("--repeats") { Description = "Runs per measurement; the best is reported", DefaultValueFactory = _ => 3 };
-        var text = new Command("text", "Tokenization throughput (MB/s, tokens/s) and data prepare time") { corpus, vocab, repeats };
+        var text = new Command("text", "Tokenization throughput (MB/s, tokens/s) and data prepare time") { corpus, vocabFile, repeats };
         text.SetAction(parse => CliErrors.Run(() =>
         {
-            var vocabulary = parse.GetValue(vocab) is { } v ? Vocabulary.Load(v.FullName) : EmbeddedData.Vocabulary();
+            var vocabulary = parse.GetValue(vocabFile) is { } v ? Vocabulary.Load(v.FullName) : EmbeddedData.Vocabulary();
             var r = TextBenchmark.Run(CommonOptions.Sources(parse.GetValue(corpus)), vocabulary, parse.GetValue(repeats));
             Console.WriteLine($"tokenize (1 thread): {r.Megabytes:F1} MB, {r.Tokens:N0} tokens in {r.TokenizeSeconds:F2} s = {r.TokenizeMegabytesPerSecond:F1} MB/s, {r.TokensPerSecond / 1e6:F2} M tokens/s");
             Console.WriteLine($"data prepare, seq 128: {r.PrepareSecondsOneWorker:F2} s with 1 worker, {r.PrepareSecondsAllWorkers:F2} s with {r.Workers} workers");
         }));
-        return new Command("bench", "Benchmarks that print figures") { text };
+        bench.Subcommands.Add(text);
+        return bench;
+    }
+
+    private static string[] Split(string list) => list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    private static void PrintTable(IReadOnlyList<BenchResult> results)
+    {
+        var table = new Table().AddColumn("pattern").AddColumn("mode").AddColumn(new TableColumn("seq").RightAligned()).AddColumn(new TableColumn("batch").RightAligned())
+            .AddColumn(new TableColumn("median ms").RightAligned()).AddColumn(new TableColumn("min–max ms").RightAligned())
+            .AddColumn(new TableColumn("tokens/s").RightAligned()).AddColumn(new TableColumn("peak MiB").RightAligned()).AddColumn(new TableColumn("params").RightAligned());
+        foreach (var r in results)
+        {
+            if (r.Status != "ok")
+            {
+                table.AddRow(Markup.Escape($"{r.Pattern} ({r.LayerPattern})"), r.Mode, $"{r.Seq}", $"{r.Batch}", $"[red]{Markup.Escape(r.Status)}[/]", Markup.Escape(r.Error ?? ""), "", "", "");
+                continue;
+            }
+            table.AddRow(Markup.Escape($"{r.Pattern} ({r.LayerPattern})"), r.Mode, $"{r.Seq}", $"{r.Batch}", $"{r.MedianMs:F1}", $"{r.MinMs:F0}–{r.MaxMs:F0}",
+                $"{r.TokensPerSecond:N0}", $"{r.PeakRssMiB:N0}", $"{r.Params:N0}");
+        }
+        AnsiConsole.Write(table);
     }
 }

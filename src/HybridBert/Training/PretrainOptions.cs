@@ -37,6 +37,8 @@ public sealed record PretrainOptions
     public Precision Precision { get; init; } = Precision.Fp32;
     public int Threads { get; init; } = Environment.ProcessorCount;
     public int Seed { get; init; } = 42;
+    /// <summary>Return freed native memory to the OS every this many steps (0 = never): memory vs speed, see NativeMemory.</summary>
+    public int TrimEvery { get; init; } = 1;
 
     /// <summary>The step budget, which is also the length of the learning-rate schedule.</summary>
     public long? MaxSteps { get; init; }

@@ -135,6 +135,7 @@ public sealed class Pretrainer
                 precision.MastersToModel();
                 stepTokens = batch.RealTokens;
             }
+            NativeMemory.TrimAfterStep(step + 1, opts.TrimEvery);
             trainingSeconds += clock.Elapsed.TotalSeconds - stepStart;
 
             state = state with

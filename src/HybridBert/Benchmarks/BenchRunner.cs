@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace HybridBert.Benchmarks;
+
+/// <summary>
+/// Runs each <see cref="BenchSpec"/> in a fresh child process (this program with <c>bench --worker</c>), so peak
+/// memory is that configuration's own and a configuration that runs out of memory is reported, not fatal.
+/// Configurations that clearly cannot fit (estimated activations over the free memory) are not started.
+/// </summary>
+public static class BenchRunner
+{
+    public static BenchResult RunInChild(BenchSpec spec, TimeSpan timeout)
+    {
+        if (EstimateBytes(spec) is var need && AvailableBytes() is { } free && need > 0.9 * free)
+            return BenchResult.Failed(spec, "out_of_memory", $"needs about {need / 1073741824.0:F1} GiB of activations, {free / 1073741824.0:F1} GiB free: not started");
+
+        var (file, prefix) = SelfCommand();
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in prefix) start.ArgumentList.Add(a);
+        start.ArgumentList.Add("bench");
+        start.ArgumentList.Add("--worker");
+        start.ArgumentList.Add(JsonSerializer.Serialize(spec));
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {file}");
+        var stderr = new StringBuilder();
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) stderr.AppendLine(e.Data); };
+        process.BeginErrorReadLine();
+        var output = process.StandardOutput.ReadToEndAsync();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            return BenchResult.Failed(spec, "error", $"timed out after {timeout.TotalSeconds:F0} s");
+        }
+        process.WaitForExit();
+        var line = output.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.StartsWith('{'));
+        if (process.ExitCode == 0 && line is not null) return JsonSerializer.Deserialize<BenchResult>(line)!;
+
+        var message = stderr.ToString();
+        var oom = process.ExitCode is 137 or -9 || message.Contains("out of memory", StringComparison.OrdinalIgnoreCase)
+                  || message.Contains("bad_alloc", StringComparison.Ordinal) || message.Contains("DefaultCPUAllocator", StringComparison.Ordinal);
+        var firstLine = message.Split('\n').FirstOrDefault(l => l.Trim().Length > 0)?.Trim() ?? $"exit code {process.ExitCode}";
+        return BenchResult.Failed(spec, oom ? "out_of_memory" : "error", firstLine.Length > 300 ? firstLine[..300] : firstLine);
+    }
+
+    /// <summary>How to start this program again: the app host, or `dotnet the.dll` under `dotnet run`/`dotnet x.dll`.</summary>
+    private static (string File, string[] Prefix) SelfCommand()
+    {
+        var process = Environment.ProcessPath ?? "dotnet";
+        var entry = System.Reflection.Assembly.GetEntryAssembly()?.Location ?? "";
+        return Path.GetFileNameWithoutExtension(process).Equals("dotnet", StringComparison.OrdinalIgnoreCase) ? (process, [entry]) : (process, []);
+    }
+
+    /// <summary>A rough upper estimate of activation memory: attention score tensors (quadratic) plus per-token ones.</summary>
+    public static double EstimateBytes(BenchSpec s)
+    {
+        var c = Model.Presets.Build(s.Preset, s.Pattern, s.VocabSize);
+        var attentionHeads = c.LayerPattern.Sum(l => l switch { 'A' => c.NumAttentionHeads, 'H' => c.AttentionHeadsInHybridLayer, _ => 0 });
+        var bytesPerValue = s.Precision == Training.Precision.Bf16 ? 2.0 : 4.0;
+        var kept = s.Mode == BenchMode.Train ? 3.0 : 1.0;   // scores, probabilities, dropout mask kept for backward
+        var quadratic = (double)s.Batch * attentionHeads * s.Seq * (double)s.Seq * bytesPerValue * kept;
+        var linear = (double)s.Batch * s.Seq * c.NumHiddenLayers * (12.0 * c.HiddenSize + 2.0 * c.IntermediateSize) * bytesPerValue * kept;
+        return quadratic + linear;
+    }
+
+    private static double? AvailableBytes()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/meminfo"))
+                if (line.StartsWith("MemAvailable:", StringComparison.Ordinal))
+                    return double.Parse(line["MemAvailable:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
+        }
+        catch (IOException) { }
+        return null;
+    }
+
+    /// <summary>Per-round results of one configuration combined: median of medians, overall min and max, highest peak.</summary>
+    public static BenchResult Combine(IReadOnlyList<BenchResult> rounds)
+    {
+        var ok = rounds.Where(r => r.Status == "ok").ToList();
+        if (ok.Count == 0) return rounds[0];
+        var medians = ok.Select(r => r.MedianMs!.Value).Order().ToList();
+        var median = medians.Count % 2 == 1 ? medians[medians.Count / 2] : (medians[medians.Count / 2 - 1] + medians[medians.Count / 2]) / 2;
+        return ok[0] with
+        {
+            MedianMs = median, MinMs = ok.Min(r => r.MinMs), MaxMs = ok.Max(r => r.MaxMs), PeakRssMiB = ok.Max(r => r.PeakRssMiB),
+            TokensPerSecond = ok[0].Batch * ok[0].Seq / (median / 1000), Steps = ok.Sum(r => r.Steps),
+        };
+    }
+
+    public static void WriteCsv(string path, IEnumerable<BenchResult> results)
+    {
+        static string F(double? v) => v?.ToString("0.###", CultureInfo.InvariantCulture) ?? "";
+        var lines = new List<string> { "pattern,layer_pattern,preset,seq,batch,precision,threads,mode,head,status,median_ms,min_ms,max_ms,tokens_per_s,peak_rss_mib,params" };
+        lines.AddRange(results.Select(r => string.Join(',', r.Pattern, r.LayerPattern, r.Preset, r.Seq, r.Batch, r.Precision, r.Threads, r.Mode, r.Head, r.Status,
+            F(r.MedianMs), F(r.MinMs), F(r.MaxMs), F(r.TokensPerSecond), F(r.PeakRssMiB), r.Params?.ToString(CultureInfo.InvariantCulture) ?? "")));
+        File.WriteAllLines(path, lines);
+    }
+
+    /// <summary>Throughput and peak memory against sequence length, one line per pattern, one PNG per mode.</summary>
+    public static void WritePlots(string folder, IReadOnlyList<BenchResult> results)
+    {
+        foreach (var mode in results.Select(r => r.Mode).Distinct())
+        {
+            foreach (var (metric, label, pick) in new (string, string, Func<BenchResult, double?>)[]
+                     { ("throughput", "tokens/s", r => r.TokensPerSecond), ("memory", "peak RSS (MiB)", r => r.PeakRssMiB) })
+            {
+                var plot = new ScottPlot.Plot();
+                foreach (var group in results.Where(r => r.Mode == mode && r.Status == "ok").GroupBy(r => r.Pattern))
+                {
+                    var points = group.OrderBy(r => r.Seq).ToList();
+                    var line = plot.Add.Scatter(points.Select(p => Math.Log2(p.Seq)).ToArray(), points.Select(p => pick(p)!.Value).ToArray());
+                    line.LegendText = $"{group.Key} ({points[0].LayerPattern})";
+                }
+                plot.Title($"{mode}: {label} vs sequence length");
+                plot.XLabel("sequence length (log2)");
+                plot.YLabel(label);
+                plot.ShowLegend();
+                plot.SavePng(Path.Combine(folder, $"{mode}-{metric}.png"), 900, 540);
+            }
+        }
+    }
+}

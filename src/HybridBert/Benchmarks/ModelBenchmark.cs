@@ -1,0 +1,148 @@
+using System.Diagnostics;
+using System.Text.Json.Serialization;
+using HybridBert.Model;
+using HybridBert.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace HybridBert.Benchmarks;
+
+public enum BenchMode { Train, Infer }
+
+public enum MlmHeadMode { Sparse, Full }
+
+/// <summary>One configuration to time.</summary>
+public sealed record BenchSpec
+{
+    public string Preset { get; init; } = "mini";
+    public string Pattern { get; init; } = "bert";
+    public int Seq { get; init; } = 128;
+    public int Batch { get; init; } = 32;
+    public Precision Precision { get; init; } = Precision.Fp32;
+    public int Threads { get; init; } = Environment.ProcessorCount;
+    public int Steps { get; init; } = 10;
+    public int Warmup { get; init; } = 3;
+    public BenchMode Mode { get; init; } = BenchMode.Train;
+    public MlmHeadMode Head { get; init; } = MlmHeadMode.Sparse;
+    public double MaskRate { get; init; } = 0.15;
+    public int VocabSize { get; init; } = 8192;
+    public int Seed { get; init; } = 1;
+    public int TrimEvery { get; init; } = 1;
+}
+
+/// <summary>One measurement. Field names are a stable interface (<c>bench --json</c>): add, never rename.</summary>
+public sealed record BenchResult
+{
+    [JsonPropertyName("pattern")] public required string Pattern { get; init; }
+    [JsonPropertyName("layer_pattern")] public required string LayerPattern { get; init; }
+    [JsonPropertyName("preset")] public required string Preset { get; init; }
+    [JsonPropertyName("seq")] public required int Seq { get; init; }
+    [JsonPropertyName("batch")] public required int Batch { get; init; }
+    [JsonPropertyName("precision")] public required string Precision { get; init; }
+    [JsonPropertyName("threads")] public required int Threads { get; init; }
+    [JsonPropertyName("mode")] public required string Mode { get; init; }
+    [JsonPropertyName("head")] public required string Head { get; init; }
+    [JsonPropertyName("status")] public string Status { get; init; } = "ok";   // ok | out_of_memory | error
+    [JsonPropertyName("error")] public string? Error { get; init; }
+    [JsonPropertyName("median_ms")] public double? MedianMs { get; init; }
+    [JsonPropertyName("min_ms")] public double? MinMs { get; init; }
+    [JsonPropertyName("max_ms")] public double? MaxMs { get; init; }
+    [JsonPropertyName("tokens_per_s")] public double? TokensPerSecond { get; init; }
+    [JsonPropertyName("peak_rss_mib")] public double? PeakRssMiB { get; init; }
+    [JsonPropertyName("params")] public long? Params { get; init; }
+    [JsonPropertyName("steps")] public int Steps { get; init; }
+
+    public static BenchResult Failed(BenchSpec spec, string status, string error) => Describe(spec) with { Status = status, Error = error };
+
+    public static BenchResult Describe(BenchSpec s) => new()
+    {
+        Pattern = s.Pattern, LayerPattern = SafePattern(s), Preset = s.Preset, Seq = s.Seq, Batch = s.Batch,
+        Precision = s.Precision.ToString().ToLowerInvariant(), Threads = s.Threads, Mode = s.Mode.ToString().ToLowerInvariant(),
+        Head = s.Head.ToString().ToLowerInvariant(), Steps = s.Steps,
+    };
+
+    private static string SafePattern(BenchSpec s)
+    {
+        try { return Presets.Pattern(s.Pattern, Presets.Size(s.Preset).NumHiddenLayers); }
+        catch (ConfigException) { return s.Pattern; }
+    }
+}
+
+/// <summary>
+/// Times a training step (forward, MLM loss, backward, AdamW step) or an inference forward of one configuration on
+/// random token ids, in this process. <c>hybridbert bench</c> runs each spec in a child process so that peak memory
+/// (VmHWM) is that configuration's own.
+/// </summary>
+public static class ModelBenchmark
+{
+    public static BenchResult Measure(BenchSpec spec)
+    {
+        torch.set_num_threads(spec.Threads);
+        torch.manual_seed(spec.Seed);
+        var config = Presets.Build(spec.Preset, spec.Pattern, spec.VocabSize) with
+        {
+            MaxPositionEmbeddings = Math.Max(512, spec.Seq), ClsTokenId = 2, SepTokenId = 3, PadTokenId = 0,
+        };
+        using var model = new HybridBertModel(config);
+        var parameters = model.ParameterCount();
+        var precision = new MixedPrecision(model, spec.Precision);
+        var optimizer = torch.optim.AdamW(precision.Masters.Select(m => m.Parameter), 1e-4);
+
+        // [CLS] words [SEP] words [SEP]: two sentences, as pre-training data looks.
+        var ids = torch.randint(5, spec.VocabSize, [spec.Batch, spec.Seq]);
+        ids[TensorIndex.Colon, 0] = config.ClsTokenId;
+        ids[TensorIndex.Colon, spec.Seq / 2] = config.SepTokenId;
+        ids[TensorIndex.Colon, spec.Seq - 1] = config.SepTokenId;
+        var mask = torch.ones_like(ids);
+        var inputs = new EncoderInputs(ids, mask);
+        var masked = Math.Max(1, (int)(spec.MaskRate * spec.Batch * spec.Seq));
+        var positions = torch.randperm(spec.Batch * spec.Seq).narrow(0, 0, masked);
+        var labels = ids.reshape(-1).index_select(0, positions);
+
+        long steps = 0;
+        void Step()
+        {
+            StepBody();
+            NativeMemory.TrimAfterStep(++steps, spec.TrimEvery);   // as training does
+        }
+
+        void StepBody()
+        {
+            using var scope = torch.NewDisposeScope();
+            if (spec.Mode == BenchMode.Infer)
+            {
+                using var noGrad = torch.no_grad();
+                model.eval();
+                model.forward(inputs);
+                return;
+            }
+            model.train();
+            optimizer.zero_grad();
+            model.zero_grad();
+            var hidden = model.forward(inputs);
+            var loss = spec.Head == MlmHeadMode.Sparse
+                ? nn.functional.cross_entropy(model.MlmLogits(hidden, positions).to(ScalarType.Float32), labels)
+                : nn.functional.cross_entropy(model.MlmLogits(hidden).reshape(-1, spec.VocabSize).index_select(0, positions).to(ScalarType.Float32), labels);
+            loss.backward();
+            precision.GradientsToMasters();
+            optimizer.step();
+            precision.MastersToModel();
+        }
+
+        for (var i = 0; i < spec.Warmup; i++) Step();
+        var times = new List<double>();
+        for (var i = 0; i < spec.Steps; i++)
+        {
+            var stopwatch = Stopwatch.StartNew();
+            Step();
+            times.Add(stopwatch.Elapsed.TotalMilliseconds);
+        }
+        times.Sort();
+        var median = times.Count % 2 == 1 ? times[times.Count / 2] : (times[times.Count / 2 - 1] + times[times.Count / 2]) / 2;
+        return BenchResult.Describe(spec) with
+        {
+            MedianMs = median, MinMs = times[0], MaxMs = times[^1],
+            TokensPerSecond = spec.Batch * spec.Seq / (median / 1000), PeakRssMiB = MemoryUsage.PeakMiB, Params = parameters,
+        };
+    }
+}
