@@ -30,4 +30,8 @@ done | gzip -n -9 > data/corpus/moby-dick.txt.gz
 
 # The vocabulary: WordPiece trained on exactly that corpus (the build embeds the corpus first).
 dotnet run --project src/HybridBert.Cli -c Release -- tokenizer train --corpus data/corpus --vocab-size 8192 --out data/vocab.txt
-ls -l data/corpus data/vocab.txt
+# The embedded downstream task: the UCI sentiment sentences, split by the same code as `datasets fetch`.
+dotnet run --project src/HybridBert.Cli -c Release -- datasets fetch sentiment-sentences --cache "$work/cache"
+mkdir -p data/tasks/sentiment-sentences
+cp "$work/cache/datasets/sentiment-sentences/"{train,dev,test}.tsv data/tasks/sentiment-sentences/
+ls -l data/corpus data/vocab.txt data/tasks/sentiment-sentences

@@ -14,6 +14,10 @@ public static class Program
         root.Subcommands.Add(TokenizerCommand.Build());
         root.Subcommands.Add(DataCommand.Build());
         root.Subcommands.Add(PretrainCommand.Build());
+        root.Subcommands.Add(FineTuneCommands.FineTune());
+        root.Subcommands.Add(FineTuneCommands.Evaluate());
+        root.Subcommands.Add(FineTuneCommands.Predict());
+        root.Subcommands.Add(FineTuneCommands.Datasets());
         root.Subcommands.Add(BenchCommand.Build());
         return root;
     }

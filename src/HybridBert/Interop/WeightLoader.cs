@@ -42,7 +42,7 @@ public static class WeightLoader
         var expected = module.state_dict();
         var mapped = new Dictionary<string, Tensor>();
         foreach (var (name, tensor) in tensors)
-            if (MapName(name) is { } ours && !Ignored(name) && !Ignored(ours)) mapped[ours] = tensor;
+            if (Resolve(name, expected) is { } ours && !Ignored(name) && !Ignored(ours)) mapped[ours] = tensor;
 
         var missing = expected.Keys.Where(k => !mapped.ContainsKey(k) && !Ignored(k) && !optional.Any(p => k.StartsWith(p, StringComparison.Ordinal))).ToList();
         var unexpected = mapped.Keys.Where(k => !expected.ContainsKey(k)).ToList();
@@ -63,6 +63,17 @@ public static class WeightLoader
             var target = expected[name];
             target.copy_(tensor.to(target.dtype, target.device));
         }
+    }
+
+    /// <summary>
+    /// The model's name for a file's tensor: the name itself when the model has it (a classifier's own
+    /// <c>bert.embeddings…</c>), else the name with a Hugging Face prefix stripped (a BertForMaskedLM checkpoint
+    /// loaded into a bare encoder), else null for tensors never loaded.
+    /// </summary>
+    private static string? Resolve(string name, IReadOnlyDictionary<string, Tensor> expected)
+    {
+        if (expected.ContainsKey(name)) return name;
+        return MapName(name);
     }
 
     public static void Load(nn.Module module, string safetensorsPath, IEnumerable<string>? ignorePrefixes = null, IEnumerable<string>? optionalPrefixes = null)

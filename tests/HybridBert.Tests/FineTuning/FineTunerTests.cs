@@ -1,0 +1,60 @@
+using HybridBert.FineTuning;
+using HybridBert.Model;
+using HybridBert.Tests.Training;
+using HybridBert.Training;
+
+namespace HybridBert.Tests.FineTuning;
+
+public sealed class FineTunerTests(TinyData data) : IClassFixture<TinyData>
+{
+    private string PretrainTiny()
+    {
+        var run = Path.Combine(data.Root, "pretrained");
+        if (Checkpoint.List(run).Count > 0) return run;
+        new Pretrainer(new PretrainOptions
+        {
+            DataDir = data.DataDir, RunDir = run, Model = Presets.Build("tiny", "hybrid", 8192) with { MaxPositionEmbeddings = 128 },
+            BatchSize = 16, MaxSteps = 30, LearningRate = 2e-3, EvalEvery = 30, EvalBatches = 2, CheckpointEvery = 30, Threads = 2,
+        }).Run();
+        return run;
+    }
+
+    [Fact]
+    public void A_tiny_pretrained_model_beats_the_majority_baseline_on_the_embedded_task_and_round_trips()
+    {
+        var outDir = Path.Combine(data.Root, "finetuned");
+        var summary = new FineTuner(new FineTuneOptions
+        {
+            Task = new TaskSpec { Name = "sentiment-sentences", CacheRoot = data.Root }, OutDir = outDir, Checkpoint = PretrainTiny(),
+            Epochs = 2, LearningRate = 1e-3, MaxLength = 64, Seeds = [1], Threads = 2,
+        }).Run();
+
+        var accuracy = summary.Dev["accuracy"].Mean;
+        Assert.True(accuracy > summary.MajorityBaseline + 0.1, $"dev accuracy {accuracy:P1} vs majority {summary.MajorityBaseline:P1}");
+
+        // The saved model predicts exactly what the tuned one scored.
+        using var model = FineTunedModel.Load(Path.Combine(outDir, "seed-1"));
+        var task = TaskData.Load(new TaskSpec { Name = "sentiment-sentences", CacheRoot = data.Root });
+        Assert.Equal(accuracy, FineTuner.Evaluate(model, task, task.Dev).Values["accuracy"], 10);
+        Assert.True(File.Exists(Path.Combine(outDir, "results.json")));
+    }
+
+    [Fact]
+    public void A_checkpoint_whose_vocabulary_does_not_match_its_model_is_refused()
+    {
+        var run = PretrainTiny();
+        var copy = Path.Combine(data.Root, "broken-checkpoint");
+        var source = Checkpoint.List(run)[0].Folder;
+        Directory.CreateDirectory(copy);
+        foreach (var f in Directory.GetFiles(source)) File.Copy(f, Path.Combine(copy, Path.GetFileName(f)), true);
+        File.WriteAllLines(Path.Combine(copy, Checkpoint.VocabFile), HuggingFaceVocabulary());
+
+        var error = Assert.Throws<InvalidDataException>(() => new FineTuner(new FineTuneOptions
+        {
+            Task = new TaskSpec { Name = "sentiment-sentences", CacheRoot = data.Root }, OutDir = Path.Combine(data.Root, "x"), Checkpoint = copy,
+        }).Run());
+        Assert.Contains("vocab_size=8192", error.Message);
+    }
+
+    private static IEnumerable<string> HuggingFaceVocabulary() => Text.HuggingFaceOracle.BertBaseUncasedVocabulary().Tokens;
+}
