@@ -19,6 +19,7 @@ public static class Program
         root.Subcommands.Add(FineTuneCommands.Predict());
         root.Subcommands.Add(FineTuneCommands.Datasets());
         root.Subcommands.Add(BenchCommand.Build());
+        root.Subcommands.Add(ReproduceCommand.Build());
         return root;
     }
 }

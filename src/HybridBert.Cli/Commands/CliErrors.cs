@@ -35,7 +35,8 @@ internal static class CliErrors
             return 130;
         }
         catch (Exception e) when (e is ConfigException or WeightMismatchException or InvalidDataException or FileNotFoundException
-                                      or DirectoryNotFoundException or ArgumentException or IOException or UnauthorizedAccessException)
+                                      or DirectoryNotFoundException or ArgumentException or IOException or UnauthorizedAccessException
+                                      or Training.TrainingDivergedException or Benchmarks.StageFailedException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 2;

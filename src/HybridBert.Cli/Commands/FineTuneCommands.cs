@@ -53,11 +53,12 @@ internal static class FineTuneCommands
         var evalSteps = new Option<int?>("--eval-steps") { Description = "Also evaluate every N steps" };
         var seeds = new Option<string>("--seeds") { DefaultValueFactory = _ => "1", Description = "Comma-separated seeds; mean ± std is reported" };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
+        var maxTrain = new Option<int?>("--max-train-examples") { Description = "Use only the first N training examples" };
         var output = new Option<DirectoryInfo>("--out") { Required = true, Description = "Writes seed-N/ model folders and results.json" };
 
         var command = new Command("finetune", "Fine-tune a pre-trained (or random) encoder on a classification or regression task")
         {
-            checkpoint, init, preset, pattern, pooling, epochs, batch, lr, maxLen, llrd, patience, evalSteps, seeds, threads, output,
+            checkpoint, init, preset, pattern, pooling, epochs, batch, lr, maxLen, llrd, patience, evalSteps, seeds, threads, maxTrain, output,
         };
         foreach (var o in t.All) command.Options.Add(o);
         command.SetAction(p => CliErrors.Run(cancel =>
@@ -71,7 +72,7 @@ internal static class FineTuneCommands
                 Pooling = p.GetValue(pooling), Epochs = p.GetValue(epochs), BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr),
                 MaxLength = p.GetValue(maxLen), LayerDecay = p.GetValue(llrd), Patience = p.GetValue(patience), EvalEverySteps = p.GetValue(evalSteps),
                 Seeds = p.GetValue(seeds)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(int.Parse).ToList(),
-                Threads = p.GetValue(threads),
+                Threads = p.GetValue(threads), MaxTrainExamples = p.GetValue(maxTrain),
             };
             FineTuneSummary summary = null!;
             AnsiConsole.Progress().AutoClear(false).Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())

@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 
 namespace HybridBert.Benchmarks;
@@ -17,39 +15,17 @@ public static class BenchRunner
         if (EstimateBytes(spec) is var need && AvailableBytes() is { } free && need > 0.9 * free)
             return BenchResult.Failed(spec, "out_of_memory", $"needs about {need / 1073741824.0:F1} GiB of activations, {free / 1073741824.0:F1} GiB free: not started");
 
-        var (file, prefix) = SelfCommand();
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in prefix) start.ArgumentList.Add(a);
-        start.ArgumentList.Add("bench");
-        start.ArgumentList.Add("--worker");
-        start.ArgumentList.Add(JsonSerializer.Serialize(spec));
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {file}");
-        var stderr = new StringBuilder();
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) stderr.AppendLine(e.Data); };
-        process.BeginErrorReadLine();
-        var output = process.StandardOutput.ReadToEndAsync();
-        if (!process.WaitForExit(timeout))
-        {
-            process.Kill(entireProcessTree: true);
-            return BenchResult.Failed(spec, "error", $"timed out after {timeout.TotalSeconds:F0} s");
-        }
-        process.WaitForExit();
-        var line = output.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.StartsWith('{'));
-        if (process.ExitCode == 0 && line is not null) return JsonSerializer.Deserialize<BenchResult>(line)!;
+        var run = SelfProcess.Run(["bench", "--worker", JsonSerializer.Serialize(spec)], timeout);
+        if (run.TimedOut) return BenchResult.Failed(spec, "error", $"timed out after {timeout.TotalSeconds:F0} s");
+        var line = run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.StartsWith('{'));
+        if (run.ExitCode == 0 && line is not null) return JsonSerializer.Deserialize<BenchResult>(line)!;
 
-        var message = stderr.ToString();
-        var oom = process.ExitCode is 137 or -9 || message.Contains("out of memory", StringComparison.OrdinalIgnoreCase)
+        var message = run.Stderr;
+        var oom = run.ExitCode is 137 or -9 || message.Contains("out of memory", StringComparison.OrdinalIgnoreCase)
                   || message.Contains("bad_alloc", StringComparison.Ordinal) || message.Contains("DefaultCPUAllocator", StringComparison.Ordinal);
-        var firstLine = message.Split('\n').FirstOrDefault(l => l.Trim().Length > 0)?.Trim() ?? $"exit code {process.ExitCode}";
+        // libtorch prints one-time warnings (index_reduce is "beta") on stderr: skip them for the error line.
+        var firstLine = message.Split('\n').FirstOrDefault(l => l.Trim().Length > 0 && !l.Contains("Warning:", StringComparison.Ordinal))?.Trim() ?? $"exit code {run.ExitCode}";
         return BenchResult.Failed(spec, oom ? "out_of_memory" : "error", firstLine.Length > 300 ? firstLine[..300] : firstLine);
-    }
-
-    /// <summary>How to start this program again: the app host, or `dotnet the.dll` under `dotnet run`/`dotnet x.dll`.</summary>
-    private static (string File, string[] Prefix) SelfCommand()
-    {
-        var process = Environment.ProcessPath ?? "dotnet";
-        var entry = System.Reflection.Assembly.GetEntryAssembly()?.Location ?? "";
-        return Path.GetFileNameWithoutExtension(process).Equals("dotnet", StringComparison.OrdinalIgnoreCase) ? (process, [entry]) : (process, []);
     }
 
     /// <summary>A rough upper estimate of activation memory: attention score tensors (quadratic) plus per-token ones.</summary>

@@ -33,6 +33,8 @@ public sealed record FineTuneOptions
     /// <summary>Evaluate on dev every this many steps as well as after each epoch; null = epochs only.</summary>
     public int? EvalEverySteps { get; init; }
     public IReadOnlyList<int> Seeds { get; init; } = [1];
+    /// <summary>Train on the first N training examples only (a quick check); null = all.</summary>
+    public int? MaxTrainExamples { get; init; }
     public int Threads { get; init; } = Environment.ProcessorCount;
     public bool Lowercase { get; init; } = true;
 }
@@ -56,6 +58,7 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
     {
         torch.set_num_threads(options.Threads);
         var task = TaskData.Load(options.Task);
+        if (options.MaxTrainExamples is { } cap && cap < task.Train.Count) task.Train.RemoveRange(cap, task.Train.Count - cap);
         var (config, vocabulary, weights, encoderName) = ResolveEncoder();
         var tokenizer = new BertTokenizer(vocabulary, options.Lowercase);
         var train = task.Train.Select(e => tokenizer.Encode(e.Text, e.Pair, options.MaxLength)).ToList();

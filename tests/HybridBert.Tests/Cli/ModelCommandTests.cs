@@ -5,7 +5,7 @@ namespace HybridBert.Tests.Cli;
 [Collection("Console")]
 public sealed class ModelCommandTests
 {
-    private static (int Exit, string Out, string Err) Run(params string[] args)
+    internal static (int Exit, string Out, string Err) Run(params string[] args)
     {
         var (oldOut, oldErr) = (Console.Out, Console.Error);
         var (output, error) = (new StringWriter(), new StringWriter());
