@@ -32,7 +32,7 @@ public sealed record ReproduceBudget
     public static readonly ReproduceBudget Default = new()
     {
         Name = "default", Preset = "mini", SeqLen = 128, Batch = 16, Steps = 120, PretrainLr = 1e-3, EvalEvery = 40, EvalBatches = 20,
-        FineTuneEpochs = 2, FineTuneSeeds = [1, 2, 3], FineTuneMaxLength = 64, FineTuneLr = 3e-4, BenchSeqs = [128, 512],
+        FineTuneEpochs = 1, FineTuneSeeds = [1, 2, 3], FineTuneMaxLength = 64, FineTuneLr = 5e-4, BenchSeqs = [128, 512], BenchRounds = 1,
     };
 
     /// <summary>A real run: hours.</summary>

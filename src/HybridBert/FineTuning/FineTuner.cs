@@ -107,15 +107,13 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
 
             for (var epoch = 1; epoch <= options.Epochs && !stop; epoch++)
             {
-                var order = Enumerable.Range(0, train.Count).ToArray();
-                random.Shuffle(order);
-                for (var start = 0; start < order.Length && !stop; start += options.BatchSize)
+                foreach (var rows in LengthGroupedBatches(train, options.BatchSize, random))
                 {
+                    if (stop) break;
                     cancel.ThrowIfCancellationRequested();
                     double loss;
                     using (var scope = torch.NewDisposeScope())
                     {
-                        var rows = order.Skip(start).Take(options.BatchSize).ToArray();
                         var lr = schedule.At(step);
                         for (var g = 0; g < optimizer.ParamGroups.Count(); g++) optimizer.ParamGroups.ElementAt(g).LearningRate = lr * scales[g];
                         classifier.train();
@@ -159,6 +157,22 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
             seeds = results.Select(r => new { r.Seed, r.BestEpoch, r.BestStep, r.Dev, r.Test, r.Seconds, r.ModelFolder }),
         }, new JsonSerializerOptions(FineTunedModel.Json) { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
         return summary;
+    }
+
+    /// <summary>
+    /// Random batches of similar lengths: shuffle, sort by length within chunks of 50 batches, cut into batches,
+    /// shuffle the batches. Padding to the longest in a batch then wastes little (sentences average 20 tokens, the
+    /// longest 64: measured 375 ms per mini step unsorted) while the order stays random.
+    /// </summary>
+    public static List<int[]> LengthGroupedBatches(IReadOnlyList<EncodedText> examples, int batchSize, Random random)
+    {
+        var order = Enumerable.Range(0, examples.Count).ToArray();
+        random.Shuffle(order);
+        var batches = order.Chunk(batchSize * 50)
+            .SelectMany(chunk => chunk.OrderBy(i => examples[i].Length).Chunk(batchSize))
+            .ToList();
+        random.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(batches));
+        return batches;
     }
 
     public static TaskMetrics Evaluate(FineTunedModel model, TaskData task, IReadOnlyList<LabeledExample> examples) =>

@@ -18,6 +18,7 @@ public static class LossPlot
         plot.XLabel("step");
         plot.YLabel(yLabel);
         plot.ShowLegend();
+        plot.Legend.Alignment = ScottPlot.Alignment.UpperRight;   // loss curves fall: the upper right is empty
         var temp = path + ".tmp.png";
         plot.SavePng(temp, 900, 540);
         File.Move(temp, path, overwrite: true);
