@@ -105,6 +105,8 @@ public static class ReproductionReport
             var da = Dev(downstream[(tasks[0], arms.First(a => a.Arm.DropMask && a.Arm.MaskRate == rate).Arm.Id)], "accuracy");
             md.AppendLine($"- *DropMask improves BERT downstream* at {Pct(rate, 0)}: {Pct(da.Mean, 2)} vs {Pct(pa.Mean, 2)} ({Rel(da.Mean, pa.Mean)}) — {(da.Mean > pa.Mean ? "held" : "did not hold")}{Noise(da, pa)}.");
         }
+        if (arms.All(a => Math.Abs(a.EvalAccuracy - arms[0].EvalAccuracy) < 0.005))
+            md.AppendLine($"\n**Every arm ends with the same validation MLM accuracy ({Pct(arms[0].EvalAccuracy, 1)}): the models still predict little more than the most frequent tokens (the unigram plateau). At this budget loss and downstream differences are not meaningful; run `--budget long`.**");
         md.AppendLine("\n\"Within noise\" marks a difference smaller than the combined standard deviation over fine-tuning seeds. Pre-training used one seed per arm, so small loss differences cannot be told from seed variation. At this scale (minutes of CPU pre-training, a 12 MB corpus) the models are far from converged: the numbers test the pipeline and the direction of effects, not the paper's absolute results.\n");
 
         md.AppendLine("## Raw data\n");

@@ -5,7 +5,13 @@ namespace HybridBert.Tests.Benchmarks;
 public sealed class ReproductionTests : IDisposable
 {
     private readonly string root = Directory.CreateTempSubdirectory("hybridbert-reproduce-").FullName;
-    public void Dispose() => Directory.Delete(root, recursive: true);
+    private readonly string? savedCache = Environment.GetEnvironmentVariable("HYBRIDBERT_CACHE");
+
+    public void Dispose()
+    {
+        Environment.SetEnvironmentVariable("HYBRIDBERT_CACHE", savedCache);
+        Directory.Delete(root, recursive: true);
+    }
 
     [Fact]
     public void The_smoke_budget_writes_a_report_with_numbers_for_every_model_and_resumes_from_finished_stages()
@@ -16,7 +22,6 @@ public sealed class ReproductionTests : IDisposable
         var lines = new List<string>();
 
         var report = new Reproduction(ReproduceBudget.Smoke, outDir, [], threads: 2, resume: false, lines.Add).Run();
-        File.Copy(report, "/tmp/smoke-report.md", true);
 
         var text = File.ReadAllText(report);
         foreach (var arm in Reproduction.Arms(2))
