@@ -45,9 +45,11 @@ internal static class BenchCommand
             }
             var vocab = parse.GetValue(vocabSize) ?? EmbeddedData.Vocabulary().Count;
             var patternList = Split(parse.GetValue(patterns)!);
-            var modes = Split(parse.GetValue(mode)!).Select(m => Enum.Parse<BenchMode>(m, ignoreCase: true)).ToList();
+            var modes = CommonOptions.EnumList<BenchMode>(parse.GetValue(mode)!, "--mode");
+            if (parse.GetValue(steps) < 1 || parse.GetValue(warmup) < 0 || parse.GetValue(rounds) < 1)
+                throw new ArgumentException("--steps and --rounds must be >= 1 and --warmup >= 0");
             var specs = new List<BenchSpec>();
-            foreach (var seq in Split(parse.GetValue(seqs)!).Select(int.Parse))
+            foreach (var seq in CommonOptions.IntList(parse.GetValue(seqs)!, "--seq", min: 4))
                 foreach (var m in modes)
                     foreach (var p in patternList)
                         specs.Add(new BenchSpec

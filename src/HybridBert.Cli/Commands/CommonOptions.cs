@@ -18,6 +18,24 @@ internal static class CommonOptions
         DefaultValueFactory = _ => "text",
     };
 
+    /// <summary>"1,2,3" → [1, 2, 3]; a bad item is an error naming the option and the item.</summary>
+    public static List<int> IntList(string text, string option, int min = 0)
+    {
+        var items = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (items.Length == 0) throw new ArgumentException($"{option} needs at least one number (got '{text}')");
+        return items.Select(item => int.TryParse(item, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var v) && v >= min
+            ? v
+            : throw new ArgumentException($"{option}: '{item}' is not a whole number >= {min} (got '{text}')")).ToList();
+    }
+
+    /// <summary>"train,infer" → enum values; an unknown name is an error listing the allowed ones.</summary>
+    public static List<T> EnumList<T>(string text, string option) where T : struct, Enum =>
+        text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(item => Enum.TryParse<T>(item, ignoreCase: true, out var v) && Enum.IsDefined(v)
+                ? v
+                : throw new ArgumentException($"{option}: '{item}' is not one of {string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}"))
+            .ToList();
+
     public static IReadOnlyList<CorpusSource> Sources(string[]? paths) =>
         paths is { Length: > 0 } ? CorpusSource.Resolve(paths) : CorpusSource.Default();
 

@@ -71,7 +71,7 @@ internal static class FineTuneCommands
                 RandomInitModel = p.GetValue(checkpoint) is null ? Presets.Build(p.GetValue(preset)!, p.GetValue(pattern)!) : null,
                 Pooling = p.GetValue(pooling), Epochs = p.GetValue(epochs), BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr),
                 MaxLength = p.GetValue(maxLen), LayerDecay = p.GetValue(llrd), Patience = p.GetValue(patience), EvalEverySteps = p.GetValue(evalSteps),
-                Seeds = p.GetValue(seeds)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(int.Parse).ToList(),
+                Seeds = CommonOptions.IntList(p.GetValue(seeds)!, "--seeds"),
                 Threads = p.GetValue(threads), MaxTrainExamples = p.GetValue(maxTrain),
             };
             FineTuneSummary summary = null!;

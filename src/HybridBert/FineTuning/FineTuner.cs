@@ -56,6 +56,8 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
 {
     public FineTuneSummary Run(CancellationToken cancel = default)
     {
+        if (options.Epochs < 1 || options.BatchSize < 1 || options.Seeds.Count == 0 || options.LearningRate <= 0 || options.MaxLength < 3)
+            throw new ArgumentException($"--epochs, --batch must be >= 1, --lr > 0, --max-len >= 3 and at least one seed (got epochs {options.Epochs}, batch {options.BatchSize}, lr {options.LearningRate}, max-len {options.MaxLength}, {options.Seeds.Count} seeds)");
         torch.set_num_threads(options.Threads);
         var task = TaskData.Load(options.Task);
         if (options.MaxTrainExamples is { } cap && cap < task.Train.Count) task.Train.RemoveRange(cap, task.Train.Count - cap);
@@ -81,6 +83,7 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
             var totalSteps = (long)stepsPerEpoch * options.Epochs;
             var schedule = new LearningRateSchedule(options.LearningRate, (long)Math.Round(options.WarmupRatio * totalSteps), totalSteps, LrSchedule.Linear);
             var (optimizer, scales) = BuildOptimizer(classifier, config.NumHiddenLayers);
+            var groups = optimizer.ParamGroups.ToList();
 
             Dictionary<string, Tensor>? best = null;
             var bestScore = double.NegativeInfinity;
@@ -115,7 +118,7 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
                     using (var scope = torch.NewDisposeScope())
                     {
                         var lr = schedule.At(step);
-                        for (var g = 0; g < optimizer.ParamGroups.Count(); g++) optimizer.ParamGroups.ElementAt(g).LearningRate = lr * scales[g];
+                        for (var g = 0; g < groups.Count; g++) groups[g].LearningRate = lr * scales[g];
                         classifier.train();
                         optimizer.zero_grad();
                         var logits = classifier.forward(Batches.Inputs(rows.Select(i => train[i]).ToList(), vocabulary.PadId));

@@ -68,6 +68,7 @@ public sealed record PretrainOptions
         if (MaxTokens is < 1) errors.Add($"--max-tokens must be >= 1 (got {MaxTokens})");
         if (MaxTime is { } t && t <= TimeSpan.Zero) errors.Add($"--max-time must be positive (got {t})");
         if (Threads < 1) errors.Add($"--threads must be >= 1 (got {Threads})");
+        if (TrimEvery < 0) errors.Add($"--trim-every must be >= 0 (0 = never; got {TrimEvery})");
         if (LogEvery < 1 || EvalEvery < 1 || CheckpointEvery < 1) errors.Add("--log-every, --eval-every and --checkpoint-every must be >= 1");
         if (KeepLast < 1) errors.Add($"--keep must be >= 1 (got {KeepLast})");
         if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors));
