@@ -39,6 +39,8 @@ internal static partial class PretrainCommand
         var evalEvery = new Option<int>("--eval-every") { DefaultValueFactory = _ => 200 };
         var evalBatches = new Option<int?>("--eval-batches") { Description = "Validation batches per evaluation (default 50; 0 = all)", DefaultValueFactory = _ => 50 };
         var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => 10 };
+        var logBatches = new Option<bool>("--log-batches") { Description = "Log each step's sequence indices and a SHA-256 of its masked inputs to metrics.jsonl (to check that two runs see the same data)" };
+        var dropout = new Option<double?>("--dropout") { Description = "Hidden and attention dropout during pre-training (default: the model config's, 0.1 in the presets; 0 = off)" };
         var checkpointEvery = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 500 };
         var keep = new Option<int>("--keep") { Description = "Checkpoints to keep besides the best", DefaultValueFactory = _ => 2 };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --out" };
@@ -47,7 +49,7 @@ internal static partial class PretrainCommand
         {
             data, output, preset, pattern, config, objective, maskRate, maskSplit, wholeWord, dropMask, batch, microBatch, lr, warmup,
             schedule, weightDecay, clip, precision, threads, seed, trimEvery, maxSteps, maxTokens, maxTime, evalEvery, evalBatches, logEvery,
-            checkpointEvery, keep, resume,
+            checkpointEvery, keep, resume, logBatches, dropout,
         };
         command.SetAction(parse => CliErrors.Run(cancel =>
         {
@@ -57,6 +59,7 @@ internal static partial class PretrainCommand
             var model = parse.GetValue(config) is { } file
                 ? EncoderConfig.Load(file.FullName)
                 : Presets.Build(parse.GetValue(preset)!, parse.GetValue(pattern)!, manifest.VocabSize);
+            if (parse.GetValue(dropout) is { } p) model = model with { HiddenDropoutProb = p, AttentionProbsDropoutProb = p };
             var (maskFraction, randomFraction) = MaskingOptions.ParseSplit(parse.GetValue(maskSplit)!);
             var options = new PretrainOptions
             {
@@ -68,7 +71,7 @@ internal static partial class PretrainCommand
                 WeightDecay = parse.GetValue(weightDecay), MaxGradNorm = parse.GetValue(clip), Precision = parse.GetValue(precision),
                 Threads = parse.GetValue(threads), Seed = parse.GetValue(seed), TrimEvery = parse.GetValue(trimEvery), MaxSteps = parse.GetValue(maxSteps), MaxTokens = parse.GetValue(maxTokens),
                 MaxTime = parse.GetValue(maxTime) is { } t ? ParseDuration(t) : null, EvalEvery = parse.GetValue(evalEvery),
-                EvalBatches = parse.GetValue(evalBatches) is { } eb and > 0 ? eb : null, LogEvery = parse.GetValue(logEvery),
+                EvalBatches = parse.GetValue(evalBatches) is { } eb and > 0 ? eb : null, LogEvery = parse.GetValue(logEvery), LogBatches = parse.GetValue(logBatches),
                 CheckpointEvery = parse.GetValue(checkpointEvery), KeepLast = parse.GetValue(keep), Resume = parse.GetValue(resume),
             };
             Console.WriteLine($"pre-training {model.LayerPattern} ({model.NumHiddenLayers}×{model.HiddenSize}) on {dataDir} -> {options.RunDir}");

@@ -30,6 +30,19 @@ public sealed class MlmBatch : IDisposable
 
     public long MaskedCount => MaskedPositions.shape[0];
 
+    /// <summary>SHA-256 (hex) of what the model is asked: the input ids after masking, the masked positions and their
+    /// target ids, as little-endian int64. Two batches with one digest pose the same MLM problem.</summary>
+    public string Digest()
+    {
+        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var t in new[] { InputIds, MaskedPositions, MaskedLabels })
+        {
+            var values = t.to_type(ScalarType.Int64).data<long>().ToArray();
+            sha.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+        }
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+
     /// <summary>Rows [start, start+count) as a batch of their own (for gradient accumulation): the masks are the
     /// global batch's, so micro-batches of one global batch see exactly what the whole batch would.</summary>
     public MlmBatch Slice(int start, int count)

@@ -1,7 +1,9 @@
+using HybridBert.Reproducibility;
+
 namespace HybridBert.Training;
 
 /// <summary>
-/// The order sequences are visited in: each epoch a fresh permutation seeded by (seed, epoch). The cursor
+/// The order sequences are visited in: each epoch a fresh permutation seeded by (seed, epoch) through <see cref="Seeds"/>. The cursor
 /// (epoch, position) is all a checkpoint needs to continue the same order.
 /// </summary>
 public sealed class DataOrder(long count, int seed, int epoch = 0, long position = 0)
@@ -31,7 +33,7 @@ public sealed class DataOrder(long count, int seed, int epoch = 0, long position
     {
         if (count > int.MaxValue) throw new NotSupportedException($"{count} sequences: more than one epoch order can hold");
         var order = Enumerable.Range(0, (int)count).ToArray();
-        new Random(HashCode.Combine(seed, epoch, 0x5eed)).Shuffle(order);
+        new Random(Seeds.Derive(seed, SeedPurpose.DataOrder, epoch)).Shuffle(order);
         return order;
     }
 }

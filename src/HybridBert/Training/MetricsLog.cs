@@ -40,6 +40,14 @@ public sealed class MetricsLog : IDisposable
         writer.WriteLine(JsonSerializer.Serialize(record));
     }
 
+    /// <summary>A record that is data, not scalars (e.g. the batch log): written to metrics.jsonl only.</summary>
+    public void WriteRecord(string kind, long step, IReadOnlyDictionary<string, object> values)
+    {
+        var record = new Dictionary<string, object> { ["type"] = kind, ["step"] = step };
+        foreach (var (k, v) in values) record[k] = v;
+        writer.WriteLine(JsonSerializer.Serialize(record));
+    }
+
     public static List<(long Step, double Value)> Read(string runDir, string kind, string key)
     {
         var path = Path.Combine(runDir, "metrics.jsonl");

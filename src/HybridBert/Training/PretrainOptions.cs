@@ -46,6 +46,9 @@ public sealed record PretrainOptions
     public TimeSpan? MaxTime { get; init; }
 
     public int LogEvery { get; init; } = 10;
+    /// <summary>Also log every step's data to metrics.jsonl (type "batch"): the sequence indices drawn and a SHA-256
+    /// of the masked input ids, masked positions and their targets — what two runs must share to be comparable.</summary>
+    public bool LogBatches { get; init; }
     public int EvalEvery { get; init; } = 200;
     /// <summary>Validation batches per evaluation (null: the whole split).</summary>
     public int? EvalBatches { get; init; } = 50;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using HybridBert.Data;
 using HybridBert.Interop;
 using HybridBert.Model;
+using HybridBert.Reproducibility;
 using HybridBert.Text;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -105,15 +106,21 @@ public sealed class Pretrainer
             var stepStart = clock.Elapsed.TotalSeconds;
             using (var scope = torch.NewDisposeScope())
             {
-                torch.manual_seed(HashCode.Combine(opts.Seed, step, 1));   // dropout: a function of the step
-                batcher.Reseed(HashCode.Combine(opts.Seed, step, 2));      // masks: likewise
+                torch.manual_seed(Seeds.Derive(opts.Seed, SeedPurpose.Dropout, step));   // dropout: a function of the step
+                batcher.Reseed(Seeds.Derive(opts.Seed, SeedPurpose.Masking, step));      // masks: likewise
                 foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
                 model.train();
                 optimizer.zero_grad();
                 model.zero_grad();
 
-                var sequences = order.Next(opts.BatchSize).Select(train.Read).ToList();
+                var indices = order.Next(opts.BatchSize);
+                var sequences = indices.Select(train.Read).ToList();
                 using var batch = batcher.Build(sequences);
+                if (opts.LogBatches)
+                    metrics.WriteRecord("batch", step + 1, new Dictionary<string, object>
+                    {
+                        ["sequences"] = indices, ["masked_tokens"] = batch.MaskedCount, ["sha256"] = batch.Digest(),
+                    });
                 var sentences = opts.SentenceObjective == SentenceObjective.None ? 0
                     : PretrainingLoss.SentenceTargets(batch.SentenceLabels, opts.SentenceObjective).Count;
                 var total = torch.zeros(1);

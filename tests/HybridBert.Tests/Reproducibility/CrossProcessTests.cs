@@ -1,0 +1,92 @@
+using System.Text.Json;
+using HybridBert.Benchmarks;
+using HybridBert.Data;
+using HybridBert.Tests.Benchmarks;
+
+namespace HybridBert.Tests.Reproducibility;
+
+/// <summary>
+/// One seed, one run — across processes: each run here is the real CLI in a fresh child process, so anything
+/// derived from a per-process hash (as .NET's HashCode is) would show up as a difference.
+/// </summary>
+public sealed class CrossProcessTests : IDisposable
+{
+    private readonly string root = Directory.CreateTempSubdirectory("hybridbert-seeds-").FullName;
+    private readonly string data;
+
+    public CrossProcessTests()
+    {
+        CliChild.Use();
+        var corpus = Path.Combine(root, "corpus.txt");
+        var documents = new CorpusReader().Read(CorpusSource.Default()).Where(d => d.Source.Contains("moby")).Take(12);
+        File.WriteAllLines(corpus, documents.SelectMany(d => d.Paragraphs.Append("")));
+        data = Path.Combine(root, "data");
+        DataPreparation.Run(CorpusSource.Resolve([corpus]), EmbeddedData.Vocabulary(), data, new PrepareOptions { SeqLen = 32, ValidationFraction = 0.25 });
+    }
+
+    public void Dispose() => Directory.Delete(root, recursive: true);
+
+    private string Pretrain(string run, string pattern, int seed, params string[] extra)
+    {
+        var dir = Path.Combine(root, run);
+        string[] args = ["pretrain", "--data", data, "--out", dir, "--preset", "tiny", "--pattern", pattern, "--max-steps", "8",
+            "--batch", "8", "--lr", "3e-3", "--warmup", "1", "--log-every", "1", "--eval-every", "4", "--eval-batches", "2",
+            "--checkpoint-every", "4", "--seed", seed.ToString(System.Globalization.CultureInfo.InvariantCulture), "--threads", "2", .. extra];
+        var result = SelfProcess.Run(args, TimeSpan.FromMinutes(3));
+        Assert.True(result.ExitCode == 0, $"pretrain {run} exited {result.ExitCode}: {result.Stderr}");
+        return dir;
+    }
+
+    /// <summary>metrics.jsonl records of one type, without the fields that measure the machine (time, speed, memory).</summary>
+    private static List<string> Records(string runDir, string type) =>
+        File.ReadLines(Path.Combine(runDir, "metrics.jsonl"))
+            .Select(line => JsonDocument.Parse(line).RootElement)
+            .Where(r => r.GetProperty("type").GetString() == type)
+            .Select(r => string.Join(",", r.EnumerateObject()
+                .Where(p => p.Name is not ("tokens_per_s" or "elapsed_s" or "rss_mib"))
+                .Select(p => $"{p.Name}={p.Value.GetRawText()}")))
+            .ToList();
+
+    [Fact]
+    public void Two_processes_with_one_seed_log_identical_losses_and_evaluations()
+    {
+        var a = Pretrain("a", "PA", 7);
+        var b = Pretrain("b", "PA", 7);
+        var other = Pretrain("c", "PA", 8);
+
+        Assert.Equal(8, Records(a, "train").Count);
+        Assert.Equal(Records(a, "train"), Records(b, "train"));
+        Assert.Equal(Records(a, "eval"), Records(b, "eval"));
+        Assert.NotEqual(Records(a, "train"), Records(other, "train"));   // the comparison can fail
+    }
+
+    [Fact]
+    public void A_run_stopped_early_and_resumed_in_a_new_process_logs_the_uninterrupted_runs_losses()
+    {
+        var straight = Pretrain("straight", "PA", 7);
+        // The first process stops on a token budget after a few steps (the schedule still spans 8 steps); the second resumes.
+        var broken = Pretrain("broken", "PA", 7, "--max-tokens", "600");
+        var stoppedAt = Records(broken, "train").Count;
+        Assert.InRange(stoppedAt, 2, 7);
+        Pretrain("broken", "PA", 7, "--resume");
+
+        Assert.Equal(Records(straight, "train"), Records(broken, "train"));
+        // The first process also evaluated where its budget ended; apart from that, the same evaluations.
+        Assert.Equal(Records(straight, "eval"), Records(broken, "eval").Where(r => !r.Contains($"step={stoppedAt},")));
+    }
+
+    [Fact]
+    public void Two_arms_with_one_seed_draw_the_same_batches_and_the_same_masks()
+    {
+        var bert = Pretrain("bert", "AA", 7, "--log-batches");
+        var hybrid = Pretrain("hybrid", "PA", 7, "--log-batches", "--dropmask");
+        var otherSeed = Pretrain("bert-8", "AA", 8, "--log-batches");
+
+        var batches = Records(bert, "batch");
+        Assert.Equal(8, batches.Count);
+        Assert.Contains("sha256=", batches[0]);
+        Assert.Equal(batches, Records(hybrid, "batch"));
+        var other = Records(otherSeed, "batch");
+        Assert.All(batches.Zip(other), pair => Assert.NotEqual(pair.First, pair.Second));
+    }
+}
