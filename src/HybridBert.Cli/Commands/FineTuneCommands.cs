@@ -48,6 +48,7 @@ internal static class FineTuneCommands
         var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 32 };
         var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 1e-4 };
         var maxLen = new Option<int>("--max-len") { DefaultValueFactory = _ => 128 };
+        var dropout = new Option<double>("--dropout") { DefaultValueFactory = _ => 0.1, Description = "Hidden and attention dropout while fine-tuning (whatever pre-training used)" };
         var llrd = new Option<double?>("--llrd") { Description = "Layer-wise learning-rate decay factor, e.g. 0.9" };
         var patience = new Option<int?>("--patience") { Description = "Early stopping: evaluations without improvement" };
         var evalSteps = new Option<int?>("--eval-steps") { Description = "Also evaluate every N steps" };
@@ -58,7 +59,7 @@ internal static class FineTuneCommands
 
         var command = new Command("finetune", "Fine-tune a pre-trained (or random) encoder on a classification or regression task")
         {
-            checkpoint, init, preset, pattern, pooling, epochs, batch, lr, maxLen, llrd, patience, evalSteps, seeds, threads, maxTrain, output,
+            checkpoint, init, preset, pattern, pooling, epochs, batch, lr, maxLen, dropout, llrd, patience, evalSteps, seeds, threads, maxTrain, output,
         };
         foreach (var o in t.All) command.Options.Add(o);
         command.SetAction(p => CliErrors.Run(cancel =>
@@ -70,7 +71,7 @@ internal static class FineTuneCommands
                 Task = t.Spec(p), OutDir = p.GetValue(output)!.FullName, Checkpoint = p.GetValue(checkpoint)?.FullName,
                 RandomInitModel = p.GetValue(checkpoint) is null ? Presets.Build(p.GetValue(preset)!, p.GetValue(pattern)!) : null,
                 Pooling = p.GetValue(pooling), Epochs = p.GetValue(epochs), BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr),
-                MaxLength = p.GetValue(maxLen), LayerDecay = p.GetValue(llrd), Patience = p.GetValue(patience), EvalEverySteps = p.GetValue(evalSteps),
+                MaxLength = p.GetValue(maxLen), Dropout = p.GetValue(dropout), LayerDecay = p.GetValue(llrd), Patience = p.GetValue(patience), EvalEverySteps = p.GetValue(evalSteps),
                 Seeds = CommonOptions.IntList(p.GetValue(seeds)!, "--seeds"),
                 Threads = p.GetValue(threads), MaxTrainExamples = p.GetValue(maxTrain),
             };

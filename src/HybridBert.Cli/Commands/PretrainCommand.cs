@@ -28,6 +28,8 @@ internal static partial class PretrainCommand
         var warmup = new Option<int?>("--warmup") { Description = "Warm-up steps (default 6% of --max-steps)" };
         var schedule = new Option<LrSchedule>("--schedule") { Description = "Decay after warm-up: linear or cosine", DefaultValueFactory = _ => LrSchedule.Linear };
         var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay (not on biases and LayerNorm)", DefaultValueFactory = _ => 0.01 };
+        var beta2 = new Option<double>("--adam-beta2") { Description = "AdamW's second-moment decay (BERT 0.999; 0.98 as RoBERTa adapts faster in short runs)", DefaultValueFactory = _ => 0.999 };
+        var eps = new Option<double>("--adam-eps") { Description = "AdamW's epsilon", DefaultValueFactory = _ => 1e-6 };
         var clip = new Option<double>("--clip") { Description = "Gradient norm clipping", DefaultValueFactory = _ => 1.0 };
         var precision = new Option<Precision>("--precision") { Description = "fp32, or bf16 (fp32 master weights)", DefaultValueFactory = _ => Precision.Fp32 };
         var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => Environment.ProcessorCount };
@@ -40,6 +42,7 @@ internal static partial class PretrainCommand
         var evalBatches = new Option<int?>("--eval-batches") { Description = "Validation batches per evaluation (default 50; 0 = all)", DefaultValueFactory = _ => 50 };
         var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => 10 };
         var logBatches = new Option<bool>("--log-batches") { Description = "Log each step's sequence indices and a SHA-256 of its masked inputs to metrics.jsonl (to check that two runs see the same data)" };
+        var initRange = new Option<double?>("--initializer-range") { Description = "Std of the normal weight initialization (default: the model config's, BERT's 0.02)" };
         var dropout = new Option<double?>("--dropout") { Description = "Hidden and attention dropout during pre-training (default: the model config's, 0.1 in the presets; 0 = off)" };
         var checkpointEvery = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 500 };
         var keep = new Option<int>("--keep") { Description = "Checkpoints to keep besides the best", DefaultValueFactory = _ => 2 };
@@ -49,7 +52,7 @@ internal static partial class PretrainCommand
         {
             data, output, preset, pattern, config, objective, maskRate, maskSplit, wholeWord, dropMask, batch, microBatch, lr, warmup,
             schedule, weightDecay, clip, precision, threads, seed, trimEvery, maxSteps, maxTokens, maxTime, evalEvery, evalBatches, logEvery,
-            checkpointEvery, keep, resume, logBatches, dropout,
+            checkpointEvery, keep, resume, logBatches, dropout, initRange, beta2, eps,
         };
         command.SetAction(parse => CliErrors.Run(cancel =>
         {
@@ -60,6 +63,7 @@ internal static partial class PretrainCommand
                 ? EncoderConfig.Load(file.FullName)
                 : Presets.Build(parse.GetValue(preset)!, parse.GetValue(pattern)!, manifest.VocabSize);
             if (parse.GetValue(dropout) is { } p) model = model with { HiddenDropoutProb = p, AttentionProbsDropoutProb = p };
+            if (parse.GetValue(initRange) is { } std) model = model with { InitializerRange = std };
             var (maskFraction, randomFraction) = MaskingOptions.ParseSplit(parse.GetValue(maskSplit)!);
             var options = new PretrainOptions
             {
@@ -68,7 +72,7 @@ internal static partial class PretrainCommand
                 Masking = new MaskingOptions { Rate = parse.GetValue(maskRate), MaskFraction = maskFraction, RandomFraction = randomFraction, WholeWord = parse.GetValue(wholeWord) },
                 DropMask = parse.GetValue(dropMask), BatchSize = parse.GetValue(batch), MicroBatch = parse.GetValue(microBatch),
                 LearningRate = parse.GetValue(lr), WarmupSteps = parse.GetValue(warmup), Schedule = parse.GetValue(schedule),
-                WeightDecay = parse.GetValue(weightDecay), MaxGradNorm = parse.GetValue(clip), Precision = parse.GetValue(precision),
+                WeightDecay = parse.GetValue(weightDecay), AdamBeta2 = parse.GetValue(beta2), AdamEpsilon = parse.GetValue(eps), MaxGradNorm = parse.GetValue(clip), Precision = parse.GetValue(precision),
                 Threads = parse.GetValue(threads), Seed = parse.GetValue(seed), TrimEvery = parse.GetValue(trimEvery), MaxSteps = parse.GetValue(maxSteps), MaxTokens = parse.GetValue(maxTokens),
                 MaxTime = parse.GetValue(maxTime) is { } t ? ParseDuration(t) : null, EvalEvery = parse.GetValue(evalEvery),
                 EvalBatches = parse.GetValue(evalBatches) is { } eb and > 0 ? eb : null, LogEvery = parse.GetValue(logEvery), LogBatches = parse.GetValue(logBatches),

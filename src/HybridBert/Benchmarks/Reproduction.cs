@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using HybridBert.Data;
+using HybridBert.FineTuning;
 using HybridBert.Model;
 using HybridBert.Training;
 
@@ -10,27 +11,31 @@ namespace HybridBert.Benchmarks;
 /// <summary>One pre-training arm of the comparison.</summary>
 public sealed record PretrainArm(string Id, string Title, string Pattern, bool DropMask, double MaskRate);
 
-public sealed record ArmResult(PretrainArm Arm, string LayerPattern, double FinalEvalLoss, double BestEvalLoss, double EvalAccuracy,
-    double TokensPerSecond, double PeakRssMiB, double Seconds, long Tokens,
-    IReadOnlyDictionary<string, (double Mean, double Std)>? Downstream, IReadOnlyList<double>? DownstreamPerSeed);
+/// <summary>One pre-training run: an arm with one seed.</summary>
+public sealed record PretrainRun(string Arm, int Seed, string LayerPattern, double ValMlmLoss, double ValMlmAccuracy, double BestValMlmLoss,
+    long Steps, long Tokens, double TokensPerS, double PeakRssMib, double Seconds);
+
+/// <summary>One pre-trained model fine-tuned on one task over several fine-tuning seeds (one value per fine-tuning seed).</summary>
+public sealed record FineTuneRun(string Task, string Arm, int PretrainSeed, IReadOnlyList<int> FineTuneSeeds, IReadOnlyList<double> DevAccuracy,
+    IReadOnlyList<double>? TestAccuracy, IReadOnlyList<double> DevMacroF1, IReadOnlyList<double> DevMcc, double MajorityBaseline, double Seconds);
 
 /// <summary>
 /// <c>hybridbert reproduce</c>: the paper's comparisons at small scale, end to end on the embedded data —
-/// prepare data; pre-train every arm with the same budget (each in a fresh child process, so its speed and peak
-/// memory are its own); fine-tune each on the embedded task (and any --task) over several seeds; time bert vs
-/// hybrid training steps; write report.md with plots and the raw metrics. Each finished stage is recorded in
-/// <c>stages/</c>, so <c>--resume</c> skips it.
+/// prepare data once; pre-train every arm with every pre-training seed (each run in a fresh child process, so its
+/// speed and peak memory are its own; arms with one seed draw the same batches and masks); fine-tune each
+/// pre-trained model on the embedded task (and any --task) over several seeds; time bert vs hybrid training steps;
+/// write report.md, results.json and plots. Each finished stage is recorded in <c>stages/</c>, so <c>--resume</c>
+/// skips it.
 /// </summary>
-public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnlyList<string> tasks, int threads, bool resume, Action<string> log)
+public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnlyList<string> tasks, int threads, bool resume, Action<string> log, int jobs = 1)
 {
-    public const int Seed = 42;
-
-    public static IReadOnlyList<PretrainArm> Arms(int layers) =>
+    /// <summary>Every arm there is. Patterns are pattern names or letters for the budget's depth (see <see cref="Arms"/>).</summary>
+    public static readonly IReadOnlyList<PretrainArm> AllArms =
     [
         new("bert", "BERT", "bert", false, 0.15),
         new("hybrid", "HybridBERT (pooling bottom, attention top)", "hybrid", false, 0.15),
-        new("pool-top", "HybridBERT (attention bottom, pooling top)", new string('A', layers / 2) + new string('P', layers - layers / 2), false, 0.15),
-        new("in-layer", "HybridBERT (attention + pooling heads in every layer)", new string('H', layers), false, 0.15),
+        new("pool-top", "HybridBERT (attention bottom, pooling top)", "pool-top", false, 0.15),
+        new("in-layer", "HybridBERT (attention + pooling heads in every layer)", "in-layer", false, 0.15),
         new("ponet", "PoNet (pooling only)", "ponet", false, 0.15),
         new("bert-dm15", "BERT + DropMask, 15% masking", "bert", true, 0.15),
         new("bert-30", "BERT, 30% masking", "bert", false, 0.30),
@@ -39,9 +44,22 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
         new("bert-dm40", "BERT + DropMask, 40% masking", "bert", true, 0.40),
     ];
 
+    /// <summary>The arms a budget runs, with their patterns as letters for <paramref name="layers"/> layers.</summary>
+    public static IReadOnlyList<PretrainArm> Arms(ReproduceBudget budget, int layers) => budget.Arms.Select(id =>
+    {
+        var arm = AllArms.FirstOrDefault(a => a.Id == id) ?? throw new ArgumentException($"unknown arm '{id}'; known: {string.Join(", ", AllArms.Select(a => a.Id))}");
+        var letters = arm.Pattern switch
+        {
+            "pool-top" => new string('A', layers / 2) + new string('P', layers - layers / 2),
+            "in-layer" => new string('H', layers),
+            var p => Presets.Pattern(p, layers),
+        };
+        return arm with { Pattern = letters };
+    }).ToList();
+
     private readonly string stagesDir = Path.Combine(outDir, "stages");
     private readonly Stopwatch clock = Stopwatch.StartNew();
-    private int done, total;
+    private int done, started, total;   // stages finished, running now, in all
 
     public string Run(CancellationToken cancel = default)
     {
@@ -49,87 +67,109 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
             throw new IOException($"{outDir} already holds a reproduction: use --resume to continue it, or another --out");
         Directory.CreateDirectory(stagesDir);
         var layers = Presets.Size(budget.Preset).NumHiddenLayers;
-        var arms = Arms(layers);
+        var arms = Arms(budget, layers);
         var allTasks = new[] { "sentiment-sentences" }.Concat(tasks.Where(t => t != "sentiment-sentences")).ToList();
-        total = 1 + arms.Count * (1 + allTasks.Count) + (budget.BenchSeqs.Length > 0 ? 1 : 0);
+        var runs = budget.PretrainSeeds.SelectMany(seed => arms.Select(arm => (Arm: arm, Seed: seed))).ToList();   // seed-major: early stages cover every arm
+        total = 1 + runs.Count * (1 + allTasks.Count) + (budget.BenchSeqs.Count > 0 ? 1 : 0);
 
         var dataDir = Path.Combine(outDir, "data");
-        Stage("prepare data", "data", () =>
+        Stage("prepare data (once, shared by every arm)", "data", () =>
         {
             DataPreparation.Run(CorpusSource.Default(), EmbeddedData.Vocabulary(), dataDir, new PrepareOptions { SeqLen = budget.SeqLen, Overwrite = true }, cancel: cancel);
             return new { data = dataDir };
         });
 
-        var pretrained = new Dictionary<string, PretrainSummary>();
-        foreach (var arm in arms)
+        var pretrained = Parallel(runs, run =>
         {
-            cancel.ThrowIfCancellationRequested();
-            var runDir = Path.Combine(outDir, "pretrain", arm.Id);
-            pretrained[arm.Id] = Stage($"pre-train {arm.Id} ({arm.Title})", "pretrain-" + arm.Id, () =>
+            var (arm, seed) = run;
+            var runDir = PretrainDir(arm.Id, seed);
+            return Stage($"pre-train {arm.Id} seed {seed} ({arm.Title})", $"pretrain-{arm.Id}-s{seed}", () =>
             {
                 var args = new List<string>
                 {
                     "pretrain", "--data", dataDir, "--out", runDir, "--preset", budget.Preset, "--pattern", arm.Pattern,
                     "--max-steps", Num(budget.Steps), "--batch", Num(budget.Batch), "--lr", Num(budget.PretrainLr),
+                    "--warmup", Num((long)Math.Round(budget.WarmupFraction * budget.Steps)), "--dropout", Num(budget.PretrainDropout), "--initializer-range", Num(budget.InitializerRange),
+                    "--precision", budget.PretrainPrecision.ToString().ToLowerInvariant(), "--trim-every", Num(budget.TrimEvery),
                     "--eval-every", Num(budget.EvalEvery), "--eval-batches", Num(budget.EvalBatches), "--checkpoint-every", Num(budget.Steps),
-                    "--log-every", Num(Math.Max(1, budget.Steps / 60)), "--mask-rate", Num(arm.MaskRate), "--seed", Num(Seed), "--threads", Num(threads),
+                    "--log-every", Num(Math.Max(1, budget.Steps / 100)), "--mask-rate", Num(arm.MaskRate), "--seed", Num(seed), "--threads", Num(ChildThreads),
                 };
                 if (arm.DropMask) args.Add("--dropmask");
                 if (Checkpoint.List(runDir).Count > 0) args.Add("--resume");
-                Child(args, $"pretrain-{arm.Id}", cancel);
-                return JsonSerializer.Deserialize<PretrainSummary>(File.ReadAllText(Path.Combine(runDir, "summary.json")), Checkpoint.Json)!;
+                Child(args, $"pretrain-{arm.Id}-s{seed}", cancel);
+                var s = JsonSerializer.Deserialize<PretrainSummary>(File.ReadAllText(Path.Combine(runDir, "summary.json")), Checkpoint.Json)!;
+                return new PretrainRun(arm.Id, seed, arm.Pattern, s.FinalEval?.MlmLoss ?? double.NaN, s.FinalEval?.MlmAccuracy ?? double.NaN,
+                    s.BestEvalLoss, s.Steps, s.Tokens, s.TokensPerSecond, s.PeakRssMiB, s.Seconds);
             });
-        }
+        }, cancel);
 
-        var downstream = new Dictionary<(string Task, string Arm), JsonElement>();
-        foreach (var task in allTasks)
-            foreach (var arm in arms)
+        var downstream = Parallel(allTasks.SelectMany(task => runs.Select(run => (Task: task, run.Arm, run.Seed))).ToList(), job =>
             {
-                cancel.ThrowIfCancellationRequested();
-                var ftDir = Path.Combine(outDir, "finetune", task, arm.Id);
-                downstream[(task, arm.Id)] = Stage($"fine-tune {arm.Id} on {task}", $"finetune-{task}-{arm.Id}", () =>
+                var (task, arm, seed) = job;
+                var ftDir = Path.Combine(outDir, "finetune", task, $"{arm.Id}-s{seed}");
+                return Stage($"fine-tune {arm.Id} seed {seed} on {task}", $"finetune-{task}-{arm.Id}-s{seed}", () =>
                 {
                     var args = new List<string>
                     {
-                        "finetune", "--checkpoint", Path.Combine(outDir, "pretrain", arm.Id), "--task", task, "--epochs", Num(budget.FineTuneEpochs),
+                        "finetune", "--checkpoint", PretrainDir(arm.Id, seed), "--task", task, "--epochs", Num(budget.FineTuneEpochs),
                         "--seeds", string.Join(',', budget.FineTuneSeeds), "--lr", Num(budget.FineTuneLr), "--max-len", Num(budget.FineTuneMaxLength),
-                        "--threads", Num(threads), "--out", ftDir,
+                        "--threads", Num(ChildThreads), "--out", ftDir,
                     };
                     if (budget.FineTuneMaxTrain is { } cap) args.AddRange(["--max-train-examples", Num(cap)]);
-                    Child(args, $"finetune-{task}-{arm.Id}", cancel);
-                    return JsonDocument.Parse(File.ReadAllText(Path.Combine(ftDir, "results.json"))).RootElement.Clone();
+                    var begun = clock.Elapsed.TotalSeconds;
+                    Child(args, $"finetune-{task}-{arm.Id}-s{seed}", cancel);
+                    return ReadFineTune(Path.Combine(ftDir, "results.json"), task, arm.Id, seed, clock.Elapsed.TotalSeconds - begun);
                 });
-            }
+            }, cancel);
 
         List<BenchResult> bench = [];
-        if (budget.BenchSeqs.Length > 0)
-            bench = Stage("time training steps (bert vs hybrid)", "bench", () =>
+        if (budget.BenchSeqs.Count > 0)
+            bench = Stage("time training steps (bert vs hybrid, interleaved)", "bench", () =>
             {
                 var specs = budget.BenchSeqs.SelectMany(seq => new[] { "bert", "hybrid" }.Select(p => new BenchSpec
                 {
-                    Preset = budget.Preset, Pattern = p, Seq = seq, Batch = Math.Max(1, 4096 / seq), Steps = budget.BenchSteps, Warmup = 2,
+                    Preset = budget.BenchPreset, Pattern = p, Seq = seq, Batch = Math.Max(1, 4096 / seq), Steps = budget.BenchSteps, Warmup = 2,
                     Threads = threads, Mode = BenchMode.Train, VocabSize = EmbeddedData.Vocabulary().Count,
                 })).ToList();
-                var rounds = new Dictionary<BenchSpec, List<BenchResult>>();
+                var rounds = new List<BenchResult>();
                 for (var r = 0; r < budget.BenchRounds; r++)
                     foreach (var spec in specs)
                     {
                         cancel.ThrowIfCancellationRequested();
-                        (rounds.TryGetValue(spec, out var list) ? list : rounds[spec] = []).Add(BenchRunner.RunInChild(spec, TimeSpan.FromMinutes(30)));
+                        rounds.Add(BenchRunner.RunInChild(spec, TimeSpan.FromMinutes(30)));
                     }
-                return specs.Select(s => BenchRunner.Combine(rounds[s])).ToList();
+                return rounds;
             });
 
-        var results = arms.Select(arm =>
-        {
-            var s = pretrained[arm.Id];
-            var ft = downstream[("sentiment-sentences", arm.Id)];
-            return new ArmResult(arm, Presets.Pattern(arm.Pattern, layers), s.FinalEval?.MlmLoss ?? double.NaN, s.BestEvalLoss, s.FinalEval?.MlmAccuracy ?? double.NaN,
-                s.TokensPerSecond, s.PeakRssMiB, s.Seconds, s.Tokens, ReadAggregate(ft, "dev"), ReadSeeds(ft));
-        }).ToList();
-        var path = ReproductionReport.Write(outDir, budget, threads, results, downstream, allTasks, bench, clock.Elapsed);
+        var path = ReproductionReport.Write(outDir, budget, threads, arms, pretrained, downstream, allTasks, bench, clock.Elapsed);
         log($"report: {path} ({clock.Elapsed.TotalMinutes:F1} min)");
         return path;
+    }
+
+    /// <summary>Threads per child: the machine's threads shared by the children running at once.</summary>
+    private int ChildThreads => Math.Max(1, threads / Math.Max(1, jobs));
+
+    /// <summary>Runs <paramref name="work"/> for every item, <c>jobs</c> at a time; results in the items' order.</summary>
+    private List<T> Parallel<TItem, T>(IReadOnlyList<TItem> items, Func<TItem, T> work, CancellationToken cancel)
+    {
+        var results = new T[items.Count];
+        System.Threading.Tasks.Parallel.For(0, items.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, jobs), CancellationToken = cancel },
+            i => results[i] = work(items[i]));
+        return results.ToList();
+    }
+
+    private string PretrainDir(string arm, int seed) => Path.Combine(outDir, "pretrain", $"{arm}-s{seed}");
+
+    /// <summary>The per-fine-tuning-seed numbers from a <c>finetune</c> results.json.</summary>
+    public static FineTuneRun ReadFineTune(string resultsFile, string task, string arm, int pretrainSeed, double seconds)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(resultsFile));
+        var root = doc.RootElement;
+        var seeds = root.GetProperty("seeds").EnumerateArray().ToList();
+        List<double> Values(string split, string metric) => seeds.Select(s => Value(s.GetProperty(split).GetProperty(metric))).ToList();
+        var hasTest = seeds.All(s => s.TryGetProperty("test", out var t) && t.ValueKind == JsonValueKind.Object);
+        return new FineTuneRun(task, arm, pretrainSeed, seeds.Select(s => s.GetProperty("seed").GetInt32()).ToList(), Values("dev", "accuracy"),
+            hasTest ? Values("test", "accuracy") : null, Values("dev", "macro_f1"), Values("dev", "mcc"), Value(root.GetProperty("majority_baseline")), seconds);
     }
 
     private T Stage<T>(string title, string key, Func<T> work)
@@ -137,17 +177,20 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
         var file = Path.Combine(stagesDir, key + ".json");
         if (File.Exists(file))
         {
-            done++;
-            log($"[{done}/{total}] {title}: done earlier");
+            lock (stagesDir) log($"[{++done}/{total}] {title}: done earlier");
             return JsonSerializer.Deserialize<T>(File.ReadAllText(file), Checkpoint.Json)!;
         }
-        var eta = done == 0 ? "" : $", ETA {TimeSpan.FromSeconds(clock.Elapsed.TotalSeconds / Math.Max(1, done) * (total - done)):hh\\:mm\\:ss}";
-        log($"[{done + 1}/{total}] {title} (elapsed {clock.Elapsed:hh\\:mm\\:ss}{eta})");
+        lock (stagesDir)
+        {
+            var eta = done == 0 ? "" : $", ETA {TimeSpan.FromSeconds(clock.Elapsed.TotalSeconds / Math.Max(1, done) * (total - done)):hh\\:mm\\:ss}";
+            log($"[{done + started + 1}/{total}] {title} (elapsed {clock.Elapsed:hh\\:mm\\:ss}{eta})");
+            started++;
+        }
         var result = work();
         var temp = file + ".tmp";
         File.WriteAllText(temp, JsonSerializer.Serialize(result, Checkpoint.Json));
         File.Move(temp, file, overwrite: true);
-        done++;
+        lock (stagesDir) { done++; started--; }
         return result;
     }
 
@@ -160,12 +203,6 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
     }
 
     private static string Num(double v) => v.ToString(CultureInfo.InvariantCulture);
-
-    private static Dictionary<string, (double Mean, double Std)> ReadAggregate(JsonElement results, string split) =>
-        results.GetProperty(split).EnumerateObject().ToDictionary(p => p.Name, p => (Value(p.Value.GetProperty("mean")), Value(p.Value.GetProperty("std"))));
-
-    private static List<double> ReadSeeds(JsonElement results) =>
-        results.GetProperty("seeds").EnumerateArray().Select(s => Value(s.GetProperty("dev").GetProperty("accuracy"))).ToList();
 
     private static double Value(JsonElement e) => e.ValueKind == JsonValueKind.Number ? e.GetDouble() : double.Parse(e.GetString()!, CultureInfo.InvariantCulture);
 }

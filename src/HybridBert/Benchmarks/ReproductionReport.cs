@@ -2,151 +2,272 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using HybridBert.FineTuning;
 using HybridBert.Model;
 using HybridBert.Training;
 
 namespace HybridBert.Benchmarks;
 
-/// <summary>Writes <c>report.md</c> (tables with relative differences, honest notes) and the loss-curve plots.</summary>
+/// <summary>A value over pre-training seeds: sample mean and standard deviation (std 0 and n 1 for one seed).</summary>
+public sealed record Spread([property: JsonPropertyName("mean")] double Mean, [property: JsonPropertyName("std")] double Std, [property: JsonPropertyName("n")] int N)
+{
+    public static Spread Of(IReadOnlyList<double> values)
+    {
+        var (mean, std) = Metrics.MeanStd(values);
+        return new Spread(mean, std, values.Count);
+    }
+}
+
+/// <summary>
+/// One claim judged on paired runs: for every pre-training seed both arms ran with, <c>b − a</c> (the claim's
+/// arm minus its reference). Verdict: <c>held</c> when every seed's difference points the claimed way and the mean
+/// difference exceeds the noise (the larger of the two arms' standard deviations over seeds); <c>did not hold</c>
+/// when every seed's difference points the other way by more than that; otherwise <c>within noise</c>; with a
+/// single seed, <c>one seed: not judged</c>.
+/// </summary>
+public sealed record PairedComparison(
+    [property: JsonPropertyName("claim")] string Claim,
+    [property: JsonPropertyName("metric")] string Metric,
+    [property: JsonPropertyName("reference_arm")] string ReferenceArm,
+    [property: JsonPropertyName("arm")] string Arm,
+    [property: JsonPropertyName("better")] string Better,
+    [property: JsonPropertyName("seeds")] IReadOnlyList<int> Seeds,
+    [property: JsonPropertyName("reference")] IReadOnlyList<double> Reference,
+    [property: JsonPropertyName("value")] IReadOnlyList<double> Value,
+    [property: JsonPropertyName("difference")] Spread Difference,
+    [property: JsonPropertyName("relative_difference")] double RelativeDifference,
+    [property: JsonPropertyName("noise")] double Noise,
+    [property: JsonPropertyName("verdict")] string Verdict)
+{
+    public static PairedComparison Judge(string claim, string metric, string referenceArm, string arm, bool higherIsBetter,
+        IReadOnlyDictionary<int, double> reference, IReadOnlyDictionary<int, double> value)
+    {
+        var seeds = reference.Keys.Intersect(value.Keys).Order().ToList();
+        var r = seeds.Select(s => reference[s]).ToList();
+        var v = seeds.Select(s => value[s]).ToList();
+        var diffs = seeds.Select(s => value[s] - reference[s]).ToList();
+        var difference = Spread.Of(diffs);
+        var noise = Math.Max(Spread.Of(r).Std, Spread.Of(v).Std);
+        var sign = higherIsBetter ? 1 : -1;
+        var verdict = seeds.Count < 2 ? "one seed: not judged"
+            : diffs.All(d => sign * d > 0) && Math.Abs(difference.Mean) > noise ? "held"
+            : diffs.All(d => sign * d < 0) && Math.Abs(difference.Mean) > noise ? "did not hold"
+            : "within noise";
+        var relative = r.Count == 0 || r.Average() == 0 ? double.NaN : v.Average() / r.Average() - 1;
+        return new PairedComparison(claim, metric, referenceArm, arm, higherIsBetter ? "higher" : "lower", seeds, r, v, difference, relative, noise, verdict);
+    }
+}
+
+/// <summary>Writes <c>report.md</c> (tables over seeds, paired differences, verdicts), <c>results.json</c> and the plots.</summary>
 public static class ReproductionReport
 {
     private static readonly CultureInfo C = CultureInfo.InvariantCulture;
 
-    public static string Write(string outDir, ReproduceBudget budget, int threads, IReadOnlyList<ArmResult> arms,
-        IReadOnlyDictionary<(string Task, string Arm), JsonElement> downstream, IReadOnlyList<string> tasks, IReadOnlyList<BenchResult> bench, TimeSpan elapsed)
+    /// <summary>results.json: plain snake_case fields, documented in docs/results/README.md.</summary>
+    private static readonly JsonSerializerOptions ResultsJson = new()
     {
-        var md = new StringBuilder();
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public static string Write(string outDir, ReproduceBudget budget, int threads, IReadOnlyList<PretrainArm> arms, IReadOnlyList<PretrainRun> pretrained,
+        IReadOnlyList<FineTuneRun> downstream, IReadOnlyList<string> tasks, IReadOnlyList<BenchResult> benchRounds, TimeSpan elapsed)
+    {
+        var mainTask = tasks[0];
         var config = Presets.Build(budget.Preset, "bert");
-        var bert = arms.First(a => a.Arm.Id == "bert");
+        var summaries = arms.Select(a => Summarize(a, pretrained, downstream, tasks)).ToList();
+        var comparisons = Comparisons(arms, pretrained, downstream, mainTask);
+        var bench = benchRounds.GroupBy(r => (r.Pattern, r.Seq)).Select(g => BenchRunner.Combine(g.ToList())).ToList();
+
+        var md = new StringBuilder();
         md.AppendLine($"# HybridBERT at small scale: `{budget.Name}` budget\n");
-        md.AppendLine($"Command: `hybridbert reproduce --budget {budget.Name} --out {Path.GetFileName(outDir.TrimEnd('/'))}` · finished {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC · {elapsed.TotalMinutes:F1} minutes\n");
+        md.AppendLine($"Command: `hybridbert reproduce --budget {budget.Name}` · finished {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC · {elapsed.TotalMinutes:F1} minutes\n");
+
         md.AppendLine("## Machine and setup\n");
-        md.AppendLine($"- Machine: {CpuModel()}, {Environment.ProcessorCount} cores, {MemoryGiB():F0} GiB; {RuntimeInformation.OSDescription}; {RuntimeInformation.FrameworkDescription}; TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version}; {threads} threads; fp32.");
-        md.AppendLine($"- Models: `{budget.Preset}` ({config.NumHiddenLayers} layers × {config.HiddenSize}, {config.NumAttentionHeads} heads, FFN {config.IntermediateSize}), vocabulary 8,192 (embedded).");
-        md.AppendLine($"- Pre-training (every arm the same): embedded corpus (State of the Union + Moby-Dick, 12 MB), sequences of {budget.SeqLen}, batch {budget.Batch}, {budget.Steps} steps (≈{bert.Tokens:N0} tokens), AdamW lr {budget.PretrainLr.ToString(C)} with 6% warm-up and linear decay, masking 80/10/10, MLM only, seed {Reproduction.Seed}. Validation: held-out documents, masks from a fixed seed, so every arm is scored on the same positions (at its own masking rate).");
-        md.AppendLine($"- Fine-tuning: {string.Join(", ", tasks)}; {budget.FineTuneEpochs} epoch(s), lr {budget.FineTuneLr.ToString(C)}, max length {budget.FineTuneMaxLength}, seeds {string.Join(", ", budget.FineTuneSeeds)}" +
-                      (budget.FineTuneMaxTrain is { } cap ? $", first {cap} training examples only" : "") + "; dev metrics of the best epoch, mean ± sample std over seeds.");
+        md.AppendLine($"- Machine: {CpuModel()}, {Environment.ProcessorCount} cores, {MemoryGiB():F0} GiB; {RuntimeInformation.OSDescription}; {RuntimeInformation.FrameworkDescription}; TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version}; {threads} threads.");
+        md.AppendLine($"- Models: `{budget.Preset}` ({config.NumHiddenLayers} layers × {config.HiddenSize}, {config.NumAttentionHeads} heads, FFN {config.IntermediateSize}, post-LayerNorm as BERT), vocabulary 8,192 (embedded). Arms: {string.Join(", ", arms.Select(a => $"`{a.Id}` ({a.Pattern}{(a.DropMask ? ", DropMask" : "")}, {Pct(a.MaskRate, 0)})"))}.");
+        md.AppendLine($"- Pre-training, every arm the same: embedded corpus (State of the Union + Moby-Dick, 12 MB) prepared once, sequences of {budget.SeqLen}, batch {budget.Batch}, {budget.Steps} steps (≈{pretrained.Average(p => p.Tokens):N0} tokens), AdamW lr {budget.PretrainLr.ToString(C)}, {Pct(budget.WarmupFraction, 0)} warm-up then linear decay, dropout {budget.PretrainDropout.ToString(C)}, weights initialized N(0, {budget.InitializerRange.ToString(C)}), {budget.PretrainPrecision.ToString().ToLowerInvariant()} (fp32 master weights), masking 80/10/10, MLM only.");
+        md.AppendLine($"- Seeds: pre-training seeds {string.Join(", ", budget.PretrainSeeds)} for every arm. Arms run with one seed draw the same batches and, at one masking rate, the same masked positions (tested), so the per-seed difference between two arms is a paired statistic. Validation: held-out documents with masks from a fixed seed, so every arm is scored on the same positions (at its own masking rate).");
+        md.AppendLine($"- Fine-tuning: {string.Join(", ", tasks)}; every pre-trained model over fine-tuning seeds {string.Join(", ", budget.FineTuneSeeds)}; {budget.FineTuneEpochs} epoch(s), lr {budget.FineTuneLr.ToString(C)}, dropout 0.1, max length {budget.FineTuneMaxLength}" +
+                      (budget.FineTuneMaxTrain is { } cap ? $", first {cap} training examples only" : "") + "; the dev accuracy of the best epoch. A pre-training seed's downstream score is the mean over its fine-tuning seeds; tables give mean ± std over pre-training seeds.");
         md.AppendLine();
 
-        md.AppendLine("## 1. Pre-training: HybridBERT vs BERT (15% masking)\n");
-        md.AppendLine("| model | layers | final val MLM loss | best | Δ loss vs BERT | MLM acc | train tokens/s | Δ speed | peak RSS MiB | Δ memory | time s |");
-        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-        foreach (var a in arms.Where(a => a.Arm.MaskRate == 0.15 && !a.Arm.DropMask))
-            md.AppendLine($"| {a.Arm.Title} | `{a.LayerPattern}` | {a.FinalEvalLoss:F4} | {a.BestEvalLoss:F4} | {Rel(a.FinalEvalLoss, bert.FinalEvalLoss)} | {Pct(a.EvalAccuracy, 1)} | {a.TokensPerSecond:N0} | {Rel(a.TokensPerSecond, bert.TokensPerSecond)} | {a.PeakRssMiB:N0} | {Rel(a.PeakRssMiB, bert.PeakRssMiB)} | {a.Seconds:F0} |");
-        md.AppendLine("\nTokens/s counts training steps only; peak RSS is each run's own process (it includes evaluation). One pre-training seed per arm.\n");
-        md.AppendLine("![validation MLM loss](val-loss.png)\n");
+        var section = 0;
+        md.AppendLine($"## {++section}. Every arm\n");
+        md.AppendLine($"| arm | layers | DropMask | masking | val MLM loss | val MLM accuracy | {mainTask} dev accuracy | test accuracy | run tokens/s | run peak RSS MiB |");
+        md.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var s in summaries)
+        {
+            var d = s.Downstream.GetValueOrDefault(mainTask);
+            md.AppendLine($"| {s.Title} | `{s.LayerPattern}` | {(s.DropMask ? "yes" : "no")} | {Pct(s.MaskRate, 0)} | {F(s.ValMlmLoss, 4)} | {P(s.ValMlmAccuracy)} | {(d is null ? "—" : P(d.DevAccuracy))} | {(d?.TestAccuracy is { } t ? P(t) : "—")} | {s.TokensPerS.Mean:N0} | {s.PeakRssMib.Mean:N0} |");
+        }
+        var majority = downstream.FirstOrDefault(d => d.Task == mainTask)?.MajorityBaseline ?? double.NaN;
+        md.AppendLine($"\nMean ± sample std over {budget.PretrainSeeds.Count} pre-training seed(s). Majority class on {mainTask} dev: {Pct(majority, 1)}. Run tokens/s and peak RSS are each run's own process on a shared machine (they include evaluation and are measured without `malloc_trim`); the speed and memory claims are judged on the interleaved benchmark below.");
+        var plateau = summaries.Where(s => s.ValMlmAccuracy.Mean < 0.10).ToList();
+        if (plateau.Count > 0)
+            md.AppendLine($"\n**{string.Join(", ", plateau.Select(s => s.Id))}: validation MLM accuracy under 10% — still near the unigram plateau, where loss and downstream differences mean little.**");
+        md.AppendLine("\n![validation MLM loss](val-loss.png)\n");
+
+        md.AppendLine($"## {++section}. Paired differences\n");
+        md.AppendLine("Per pre-training seed, the arm minus its reference; the verdict rule is under the table.\n");
+        md.AppendLine("| claim | metric | arm − reference per seed | mean ± std | relative | noise | verdict |");
+        md.AppendLine("|---|---|---|---:|---:|---:|---|");
+        foreach (var c in comparisons)
+        {
+            var isAccuracy = c.Metric.Contains("accuracy", StringComparison.Ordinal);
+            string D(double v) => isAccuracy ? (v * 100).ToString("+0.00;-0.00;0.00", C) + " pt" : v.ToString("+0.0000;-0.0000;0.0000", C);
+            md.AppendLine($"| {c.Claim} | {c.Metric} ({c.Arm} vs {c.ReferenceArm}) | {string.Join(", ", c.Seeds.Select((s, i) => $"s{s}: {D(c.Value[i] - c.Reference[i])}"))} | {D(c.Difference.Mean)} ± {(isAccuracy ? (c.Difference.Std * 100).ToString("0.00", C) + " pt" : c.Difference.Std.ToString("0.0000", C))} | {Rel(c.RelativeDifference)} | {(isAccuracy ? (c.Noise * 100).ToString("0.00", C) + " pt" : c.Noise.ToString("0.0000", C))} | **{c.Verdict}** |");
+        }
+        md.AppendLine("\nVerdict: *held* when every seed's difference points the way the claim says and the mean difference is larger than the noise (the larger of the two arms' standard deviations over pre-training seeds); *did not hold* when every seed points the other way by more than the noise; otherwise *within noise*. Two or three seeds make this a coarse test: a *held* here is a consistent effect at this scale, not a significance test.\n");
 
         if (bench.Count > 0)
         {
-            md.AppendLine("## 2. Training-step speed and memory, bert vs hybrid (`hybridbert bench`)\n");
-            md.AppendLine($"Each configuration in a fresh process, patterns interleaved, {budget.BenchRounds} rounds × {budget.BenchSteps} timed steps; batch × seq = 4,096 tokens.\n");
-            md.AppendLine("| pattern | seq | batch | median ms (min–max) | tokens/s | Δ vs bert | peak RSS MiB | Δ vs bert |");
+            md.AppendLine($"## {++section}. Training-step speed and memory, bert vs hybrid (`hybridbert bench`)\n");
+            md.AppendLine($"`{budget.BenchPreset}` models, fp32, {threads} threads; each configuration in a fresh process, configurations interleaved (A B A B …), {budget.BenchRounds} rounds × {budget.BenchSteps} timed steps after 2 warm-up steps; batch × seq = 4,096 tokens; memory is the process's peak RSS with the default `--trim-every 1`.\n");
+            md.AppendLine("| pattern | seq | batch | median ms (min–max over all steps) | tokens/s | vs bert | peak RSS MiB (per round) | vs bert |");
             md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var r in bench)
             {
                 var reference = bench.First(b => b.Pattern == "bert" && b.Seq == r.Seq);
+                var rss = benchRounds.Where(b => b.Pattern == r.Pattern && b.Seq == r.Seq && b.Status == "ok").Select(b => b.PeakRssMiB ?? 0).ToList();
                 md.AppendLine(r.Status != "ok"
                     ? $"| {r.Pattern} | {r.Seq} | {r.Batch} | {r.Status}: {r.Error} | | | | |"
-                    : $"| {r.Pattern} (`{r.LayerPattern}`) | {r.Seq} | {r.Batch} | {r.MedianMs:F0} ({r.MinMs:F0}–{r.MaxMs:F0}) | {r.TokensPerSecond:N0} | {Rel(r.TokensPerSecond ?? 0, reference.TokensPerSecond ?? 0)} | {r.PeakRssMiB:N0} | {Rel(r.PeakRssMiB ?? 0, reference.PeakRssMiB ?? 0)} |");
+                    : $"| {r.Pattern} (`{r.LayerPattern}`) | {r.Seq} | {r.Batch} | {r.MedianMs:F0} ({r.MinMs:F0}–{r.MaxMs:F0}) | {r.TokensPerSecond:N0} | {Ratio(r.TokensPerSecond, reference.TokensPerSecond)} | {string.Join(" / ", rss.Select(v => v.ToString("N0", C)))} | {Ratio(r.PeakRssMiB, reference.PeakRssMiB)} |");
             }
             md.AppendLine();
         }
 
-        foreach (var task in tasks)
+        md.AppendLine($"## {++section}. DropMask vs plain BERT\n");
+        md.AppendLine($"| masking | val MLM accuracy: plain | DropMask | {mainTask} dev accuracy: plain | DropMask |");
+        md.AppendLine("|---:|---:|---:|---:|---:|");
+        foreach (var (plain, drop) in DropMaskPairs(arms))
         {
-            md.AppendLine($"## {(bench.Count > 0 ? 3 : 2)}. Downstream: {task}\n");
-            md.AppendLine("| model | accuracy | Δ vs BERT (relative) | macro F1 | MCC | majority baseline |");
-            md.AppendLine("|---|---:|---:|---:|---:|---:|");
-            var bertAcc = Dev(downstream[(task, "bert")], "accuracy");
-            foreach (var a in arms)
-            {
-                var r = downstream[(task, a.Arm.Id)];
-                var acc = Dev(r, "accuracy");
-                md.AppendLine($"| {a.Arm.Title} | {Pct(acc.Mean, 2)} ± {Pct(acc.Std, 2)} | {Rel(acc.Mean, bertAcc.Mean)}{Noise(acc, bertAcc)} | {Dev(r, "macro_f1").Mean:F4} | {Dev(r, "mcc").Mean:F4} | {Pct(Number(r.GetProperty("majority_baseline")), 1)} |");
-            }
-            md.AppendLine();
+            var p = summaries.First(s => s.Id == plain.Id);
+            var d = summaries.First(s => s.Id == drop.Id);
+            md.AppendLine($"| {Pct(plain.MaskRate, 0)} | {P(p.ValMlmAccuracy)} | {P(d.ValMlmAccuracy)} | {P(p.Downstream[mainTask].DevAccuracy)} | {P(d.Downstream[mainTask].DevAccuracy)} |");
         }
-
-        md.AppendLine("## DropMask vs plain BERT at each masking rate\n");
-        md.AppendLine("| masking | val MLM loss: none | DropMask | MLM acc: none | DropMask | downstream accuracy: none | DropMask | Δ (relative) |");
-        md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
-        foreach (var rate in new[] { 0.15, 0.30, 0.40 })
-        {
-            var plain = arms.First(a => a.Arm.Pattern == "bert" && !a.Arm.DropMask && a.Arm.MaskRate == rate);
-            var drop = arms.First(a => a.Arm.DropMask && a.Arm.MaskRate == rate);
-            var pa = Dev(downstream[(tasks[0], plain.Arm.Id)], "accuracy");
-            var da = Dev(downstream[(tasks[0], drop.Arm.Id)], "accuracy");
-            md.AppendLine($"| {Pct(rate, 0)} | {plain.FinalEvalLoss:F4} | {drop.FinalEvalLoss:F4} | {Pct(plain.EvalAccuracy, 1)} | {Pct(drop.EvalAccuracy, 1)} | {Pct(pa.Mean, 2)} ± {Pct(pa.Std, 2)} | {Pct(da.Mean, 2)} ± {Pct(da.Std, 2)} | {Rel(da.Mean, pa.Mean)}{Noise(da, pa)} |");
-        }
-        md.AppendLine("\nDownstream accuracy on " + tasks[0] + ". A DropMask model is validated with DropMask inputs, as it was trained, so its MLM loss answers a harder question (masked tokens see no other masked token) and is not directly comparable with the plain model's.\n");
+        md.AppendLine("\nA DropMask model is validated with DropMask inputs, as it was trained: its masked tokens see no other masked token, so its MLM numbers answer a different question from the plain model's and are not compared as a claim.\n");
         md.AppendLine("![DropMask validation loss](dropmask-val-loss.png)\n");
 
-        md.AppendLine("## The paper's claims at this scale\n");
-        var hybrid = arms.First(a => a.Arm.Id == "hybrid");
-        var hybridAcc = Dev(downstream[(tasks[0], "hybrid")], "accuracy");
-        var bertTaskAcc = Dev(downstream[(tasks[0], "bert")], "accuracy");
-        md.AppendLine($"- *HybridBERT reaches lower pre-training loss than BERT*: validation MLM loss {hybrid.FinalEvalLoss:F4} vs {bert.FinalEvalLoss:F4} ({Rel(hybrid.FinalEvalLoss, bert.FinalEvalLoss)}) — " +
-                      (hybrid.FinalEvalLoss < bert.FinalEvalLoss ? "held" : "did not hold") + (Math.Abs(hybrid.FinalEvalLoss / bert.FinalEvalLoss - 1) < 0.01 ? ", but by under 1% from a single seed: not a reliable difference" : "") + ".");
-        if (bench.Count > 0)
+        md.AppendLine($"## {++section}. The paper's claims at this scale\n");
+        foreach (var c in comparisons)
+            md.AppendLine($"- *{c.Claim}* ({c.Metric}, {c.Arm} vs {c.ReferenceArm}): {Rel(c.RelativeDifference)} relative — **{c.Verdict}**.");
+        foreach (var seq in bench.Select(b => b.Seq).Distinct())
         {
-            foreach (var seq in budget.BenchSeqs)
-            {
-                var b = bench.First(r => r.Pattern == "bert" && r.Seq == seq);
-                var h = bench.First(r => r.Pattern == "hybrid" && r.Seq == seq);
-                if (b.Status != "ok" || h.Status != "ok") continue;
-                md.AppendLine($"- *~8% faster, ~13% less memory* (seq {seq}): training tokens/s {Rel(h.TokensPerSecond!.Value, b.TokensPerSecond!.Value)}, peak memory {Rel(h.PeakRssMiB!.Value, b.PeakRssMiB!.Value)}" +
-                              (Math.Abs(h.TokensPerSecond.Value / b.TokensPerSecond.Value - 1) < 0.03 ? " (speed within the ±3% run-to-run noise of this machine)" : "") + ".");
-            }
+            var b = bench.First(r => r.Pattern == "bert" && r.Seq == seq);
+            var h = bench.FirstOrDefault(r => r.Pattern == "hybrid" && r.Seq == seq);
+            if (h is null || b.Status != "ok" || h.Status != "ok") continue;
+            md.AppendLine($"- *~8% faster, ~13% less memory* (seq {seq}, `{budget.BenchPreset}`): training tokens/s {Ratio(h.TokensPerSecond, b.TokensPerSecond)}, peak memory {Ratio(h.PeakRssMiB, b.PeakRssMiB)} — **{SpeedVerdict(benchRounds, seq)}**.");
         }
-        md.AppendLine($"- *~1.5% relative accuracy gain downstream*: {tasks[0]} accuracy {Pct(hybridAcc.Mean, 2)} vs {Pct(bertTaskAcc.Mean, 2)} ({Rel(hybridAcc.Mean, bertTaskAcc.Mean)}){Noise(hybridAcc, bertTaskAcc)}.");
-        foreach (var rate in new[] { 0.15, 0.30, 0.40 })
-        {
-            var pa = Dev(downstream[(tasks[0], arms.First(a => a.Arm.Pattern == "bert" && !a.Arm.DropMask && a.Arm.MaskRate == rate).Arm.Id)], "accuracy");
-            var da = Dev(downstream[(tasks[0], arms.First(a => a.Arm.DropMask && a.Arm.MaskRate == rate).Arm.Id)], "accuracy");
-            md.AppendLine($"- *DropMask improves BERT downstream* at {Pct(rate, 0)}: {Pct(da.Mean, 2)} vs {Pct(pa.Mean, 2)} ({Rel(da.Mean, pa.Mean)}) — {(da.Mean > pa.Mean ? "held" : "did not hold")}{Noise(da, pa)}.");
-        }
-        if (arms.All(a => Math.Abs(a.EvalAccuracy - arms[0].EvalAccuracy) < 0.005))
-            md.AppendLine($"\n**Every arm ends with the same validation MLM accuracy ({Pct(arms[0].EvalAccuracy, 1)}): the models still predict little more than the most frequent tokens (the unigram plateau). At this budget loss and downstream differences are not meaningful; run `--budget long`.**");
-        md.AppendLine("\n\"Within noise\" marks a difference smaller than the combined standard deviation over fine-tuning seeds. Pre-training used one seed per arm, so small loss differences cannot be told from seed variation. At this scale (minutes of CPU pre-training, a 12 MB corpus) the models are far from converged: the numbers test the pipeline and the direction of effects, not the paper's absolute results.\n");
+        md.AppendLine("\nAt this scale (minutes of CPU pre-training on a 12 MB corpus) the models are far from converged: the numbers test the direction of the paper's effects, not its absolute results. `--budget long` runs all ten arms with three seeds.\n");
 
         md.AppendLine("## Raw data\n");
-        md.AppendLine("- `pretrain/*/metrics.jsonl`, `summary.json`, `loss.png` — every pre-training run; `finetune/*/*/results.json` — every fine-tuning run; `stages/*.json` — what this report was built from; `logs/` — each child process's output.");
-        File.WriteAllText(Path.Combine(outDir, "results.json"), JsonSerializer.Serialize(new { arms, bench }, new JsonSerializerOptions(Checkpoint.Json) { IncludeFields = true }));
+        md.AppendLine("- `results.json` — every number above, per arm and per seed (fields described in docs/results/README.md); `pretrain/ARM-sSEED/` — each pre-training run's `metrics.jsonl`, `summary.json`, `loss.png`; `finetune/TASK/ARM-sSEED/results.json` — each fine-tuning run; `stages/*.json` — what this report was built from; `logs/` — each child process's output.");
 
-        Plots(outDir, arms);
+        var results = new
+        {
+            budget = budget.Name, preset = budget.Preset, elapsed_s = elapsed.TotalSeconds, threads,
+            machine = new { cpu = CpuModel(), cores = Environment.ProcessorCount, memory_gib = Math.Round(MemoryGiB(), 1), os = RuntimeInformation.OSDescription, runtime = RuntimeInformation.FrameworkDescription },
+            recipe = new
+            {
+                seq_len = budget.SeqLen, batch = budget.Batch, steps = budget.Steps, lr = budget.PretrainLr, warmup_fraction = budget.WarmupFraction,
+                dropout = budget.PretrainDropout, initializer_range = budget.InitializerRange, precision = budget.PretrainPrecision.ToString().ToLowerInvariant(), pretrain_seeds = budget.PretrainSeeds,
+                finetune_seeds = budget.FineTuneSeeds, finetune_epochs = budget.FineTuneEpochs, finetune_lr = budget.FineTuneLr, finetune_max_length = budget.FineTuneMaxLength,
+            },
+            arms = summaries, comparisons, bench = benchRounds,
+        };
+        File.WriteAllText(Path.Combine(outDir, "results.json"), JsonSerializer.Serialize(results, ResultsJson));
+
+        Plots(outDir, arms, pretrained);
         var path = Path.Combine(outDir, "report.md");
         File.WriteAllText(path, md.ToString());
         return path;
     }
 
-    private static void Plots(string outDir, IReadOnlyList<ArmResult> arms)
+    /// <summary>One arm over its pre-training seeds (results.json's <c>arms[]</c>).</summary>
+    public sealed record ArmSummary(string Id, string Title, string LayerPattern, bool DropMask, double MaskRate,
+        Spread ValMlmLoss, Spread ValMlmAccuracy, Spread TokensPerS, Spread PeakRssMib,
+        IReadOnlyDictionary<string, DownstreamSummary> Downstream, IReadOnlyList<PretrainRun> Runs, IReadOnlyList<FineTuneRun> FineTuneRuns);
+
+    /// <summary>Downstream scores of one arm on one task: over pre-training seeds, each the mean over its fine-tuning seeds.</summary>
+    public sealed record DownstreamSummary(Spread DevAccuracy, Spread? TestAccuracy, Spread DevMacroF1, Spread DevMcc, double MajorityBaseline);
+
+    private static ArmSummary Summarize(PretrainArm arm, IReadOnlyList<PretrainRun> pretrained, IReadOnlyList<FineTuneRun> downstream, IReadOnlyList<string> tasks)
     {
-        List<(long, double)> Curve(ArmResult a) => MetricsLog.Read(Path.Combine(outDir, "pretrain", a.Arm.Id), "eval", "mlm_loss");
-        LossPlot.Save(Path.Combine(outDir, "val-loss.png"), "Validation MLM loss, 15% masking",
-            arms.Where(a => !a.Arm.DropMask && a.Arm.MaskRate == 0.15).Select(a => ($"{a.Arm.Id} ({a.LayerPattern})", (IReadOnlyList<(long, double)>)Curve(a))));
-        LossPlot.Save(Path.Combine(outDir, "train-loss.png"), "Training loss, 15% masking",
-            arms.Where(a => !a.Arm.DropMask && a.Arm.MaskRate == 0.15).Select(a => ($"{a.Arm.Id} ({a.LayerPattern})",
-                (IReadOnlyList<(long, double)>)MetricsLog.Read(Path.Combine(outDir, "pretrain", a.Arm.Id), "train", "loss"))));
+        var runs = pretrained.Where(p => p.Arm == arm.Id).OrderBy(p => p.Seed).ToList();
+        var ft = downstream.Where(d => d.Arm == arm.Id).OrderBy(d => d.Task).ThenBy(d => d.PretrainSeed).ToList();
+        var perTask = tasks.Where(t => ft.Any(f => f.Task == t)).ToDictionary(t => t, t =>
+        {
+            var list = ft.Where(f => f.Task == t).ToList();
+            return new DownstreamSummary(Spread.Of(list.Select(f => f.DevAccuracy.Average()).ToList()),
+                list.All(f => f.TestAccuracy is not null) ? Spread.Of(list.Select(f => f.TestAccuracy!.Average()).ToList()) : null,
+                Spread.Of(list.Select(f => f.DevMacroF1.Average()).ToList()), Spread.Of(list.Select(f => f.DevMcc.Average()).ToList()), list[0].MajorityBaseline);
+        });
+        return new ArmSummary(arm.Id, arm.Title, arm.Pattern, arm.DropMask, arm.MaskRate,
+            Spread.Of(runs.Select(r => r.ValMlmLoss).ToList()), Spread.Of(runs.Select(r => r.ValMlmAccuracy).ToList()),
+            Spread.Of(runs.Select(r => r.TokensPerS).ToList()), Spread.Of(runs.Select(r => r.PeakRssMib).ToList()), perTask, runs, ft);
+    }
+
+    private static IEnumerable<(PretrainArm Plain, PretrainArm Drop)> DropMaskPairs(IReadOnlyList<PretrainArm> arms) =>
+        arms.Where(a => a.DropMask)
+            .Select(d => (Plain: arms.FirstOrDefault(p => !p.DropMask && p.Pattern == d.Pattern && p.MaskRate == d.MaskRate), Drop: d))
+            .Where(p => p.Plain is not null)
+            .Select(p => (p.Plain!, p.Drop));
+
+    private static List<PairedComparison> Comparisons(IReadOnlyList<PretrainArm> arms, IReadOnlyList<PretrainRun> pretrained, IReadOnlyList<FineTuneRun> downstream, string task)
+    {
+        Dictionary<int, double> Mlm(string arm, Func<PretrainRun, double> metric) => pretrained.Where(p => p.Arm == arm).ToDictionary(p => p.Seed, metric);
+        Dictionary<int, double> Dev(string arm) => downstream.Where(d => d.Arm == arm && d.Task == task).ToDictionary(d => d.PretrainSeed, d => d.DevAccuracy.Average());
+        var list = new List<PairedComparison>();
+        if (arms.Any(a => a.Id == "bert") && arms.Any(a => a.Id == "hybrid"))
+        {
+            list.Add(PairedComparison.Judge("HybridBERT reaches lower pre-training loss than BERT", "val MLM loss", "bert", "hybrid", false, Mlm("bert", p => p.ValMlmLoss), Mlm("hybrid", p => p.ValMlmLoss)));
+            list.Add(PairedComparison.Judge("HybridBERT predicts masked tokens better than BERT", "val MLM accuracy", "bert", "hybrid", true, Mlm("bert", p => p.ValMlmAccuracy), Mlm("hybrid", p => p.ValMlmAccuracy)));
+            list.Add(PairedComparison.Judge("HybridBERT gains ~1.5% relative accuracy downstream", $"{task} dev accuracy", "bert", "hybrid", true, Dev("bert"), Dev("hybrid")));
+        }
+        foreach (var (plain, drop) in DropMaskPairs(arms))
+            list.Add(PairedComparison.Judge($"DropMask improves BERT downstream at {Pct(plain.MaskRate, 0)} masking", $"{task} dev accuracy", plain.Id, drop.Id, true, Dev(plain.Id), Dev(drop.Id)));
+        return list;
+    }
+
+    /// <summary>Faster / less memory only when every round of one agrees with every round of the other.</summary>
+    private static string SpeedVerdict(IReadOnlyList<BenchResult> rounds, int seq)
+    {
+        List<BenchResult> Of(string p) => rounds.Where(r => r.Pattern == p && r.Seq == seq && r.Status == "ok").ToList();
+        var (b, h) = (Of("bert"), Of("hybrid"));
+        if (b.Count < 2 || h.Count < 2) return "one round: not judged";
+        var faster = h.Min(r => r.TokensPerSecond!.Value) > b.Max(r => r.TokensPerSecond!.Value) ? "faster in every round"
+            : h.Max(r => r.TokensPerSecond!.Value) < b.Min(r => r.TokensPerSecond!.Value) ? "slower in every round" : "speed within round-to-round noise";
+        var leaner = h.Max(r => r.PeakRssMiB!.Value) < b.Min(r => r.PeakRssMiB!.Value) ? "less memory in every round"
+            : h.Min(r => r.PeakRssMiB!.Value) > b.Max(r => r.PeakRssMiB!.Value) ? "more memory in every round" : "memory within round-to-round noise";
+        return $"{faster}; {leaner}";
+    }
+
+    private static void Plots(string outDir, IReadOnlyList<PretrainArm> arms, IReadOnlyList<PretrainRun> runs)
+    {
+        IEnumerable<(string, IReadOnlyList<(long, double)>)> Curves(Func<PretrainArm, bool> which, string kind, string key) =>
+            runs.Where(r => arms.Any(a => a.Id == r.Arm && which(a)))
+                .Select(r => ($"{r.Arm} s{r.Seed}", (IReadOnlyList<(long, double)>)MetricsLog.Read(Path.Combine(outDir, "pretrain", $"{r.Arm}-s{r.Seed}"), kind, key)));
+        LossPlot.Save(Path.Combine(outDir, "val-loss.png"), "Validation MLM loss, 15% masking", Curves(a => !a.DropMask && a.MaskRate == 0.15, "eval", "mlm_loss"));
+        LossPlot.Save(Path.Combine(outDir, "train-loss.png"), "Training loss, 15% masking", Curves(a => !a.DropMask && a.MaskRate == 0.15, "train", "loss"));
         LossPlot.Save(Path.Combine(outDir, "dropmask-val-loss.png"), "Validation MLM loss, BERT with and without DropMask",
-            arms.Where(a => a.Arm.Pattern == "bert").Select(a => (a.Arm.Id, (IReadOnlyList<(long, double)>)Curve(a))));
+            Curves(a => a.Pattern.All(c => c == 'A'), "eval", "mlm_loss"));
     }
 
-    private static (double Mean, double Std) Dev(JsonElement results, string metric)
-    {
-        var m = results.GetProperty("dev").GetProperty(metric);
-        return (Number(m.GetProperty("mean")), Number(m.GetProperty("std")));
-    }
+    private static string F(Spread s, int decimals) =>
+        double.IsNaN(s.Mean) ? "—" : s.N > 1 ? $"{s.Mean.ToString("F" + decimals, C)} ± {s.Std.ToString("F" + decimals, C)}" : s.Mean.ToString("F" + decimals, C);
 
-    private static double Number(JsonElement e) => e.ValueKind == JsonValueKind.Number ? e.GetDouble() : double.Parse(e.GetString()!, C);
+    private static string P(Spread s) =>
+        double.IsNaN(s.Mean) ? "—" : s.N > 1 ? $"{Pct(s.Mean, 2)} ± {(s.Std * 100).ToString("F2", C)}" : Pct(s.Mean, 2);
 
     private static string Pct(double value, int decimals) =>
         double.IsNaN(value) ? "—" : (value * 100).ToString("F" + decimals, C) + "%";
 
-    private static string Rel(double value, double reference) =>
-        reference == 0 || double.IsNaN(value) || double.IsNaN(reference) ? "—" : (value / reference - 1).ToString("+0.0%;-0.0%;0.0%", C);
+    private static string Rel(double relative) => double.IsNaN(relative) ? "—" : relative.ToString("+0.0%;-0.0%;0.0%", C);
 
-    private static string Noise((double Mean, double Std) a, (double Mean, double Std) b) =>
-        Math.Abs(a.Mean - b.Mean) < Math.Sqrt(a.Std * a.Std + b.Std * b.Std) ? " (within noise)" : "";
+    private static string Ratio(double? value, double? reference) =>
+        value is not { } v || reference is not { } r || r == 0 ? "—" : (v / r).ToString("0.00", C) + "×";
 
     private static string CpuModel()
     {

@@ -26,6 +26,9 @@ public sealed record FineTuneOptions
     public double WeightDecay { get; init; } = 0.01;
     public double MaxGradNorm { get; init; } = 1.0;
     public int MaxLength { get; init; } = 128;
+    /// <summary>Hidden and attention dropout while fine-tuning, whatever the pre-trained config says (pre-training may
+    /// run without dropout, as the Cramming recipe does; fine-tuning keeps BERT's 0.1).</summary>
+    public double Dropout { get; init; } = 0.1;
     /// <summary>Layer-wise learning-rate decay: layer i of L gets lr × decay^(L−i), embeddings decay^(L+1); null = off.</summary>
     public double? LayerDecay { get; init; }
     /// <summary>Stop after this many evaluations without a better dev score; null = never.</summary>
@@ -56,12 +59,13 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
 {
     public FineTuneSummary Run(CancellationToken cancel = default)
     {
-        if (options.Epochs < 1 || options.BatchSize < 1 || options.Seeds.Count == 0 || options.LearningRate <= 0 || options.MaxLength < 3)
-            throw new ArgumentException($"--epochs, --batch must be >= 1, --lr > 0, --max-len >= 3 and at least one seed (got epochs {options.Epochs}, batch {options.BatchSize}, lr {options.LearningRate}, max-len {options.MaxLength}, {options.Seeds.Count} seeds)");
+        if (options.Epochs < 1 || options.BatchSize < 1 || options.Seeds.Count == 0 || options.LearningRate <= 0 || options.MaxLength < 3 || options.Dropout is < 0 or >= 1)
+            throw new ArgumentException($"--epochs, --batch must be >= 1, --lr > 0, --max-len >= 3, --dropout in [0, 1) and at least one seed (got epochs {options.Epochs}, batch {options.BatchSize}, lr {options.LearningRate}, max-len {options.MaxLength}, dropout {options.Dropout}, {options.Seeds.Count} seeds)");
         torch.set_num_threads(options.Threads);
         var task = TaskData.Load(options.Task);
         if (options.MaxTrainExamples is { } cap && cap < task.Train.Count) task.Train.RemoveRange(cap, task.Train.Count - cap);
         var (config, vocabulary, weights, encoderName) = ResolveEncoder();
+        config = config with { HiddenDropoutProb = options.Dropout, AttentionProbsDropoutProb = options.Dropout };
         var tokenizer = new BertTokenizer(vocabulary, options.Lowercase);
         var train = task.Train.Select(e => tokenizer.Encode(e.Text, e.Pair, options.MaxLength)).ToList();
         var trainTargets = task.Train.Select(task.Target).ToArray();

@@ -67,6 +67,7 @@ public sealed record PretrainOptions
         if (MicroBatch is < 1) errors.Add($"--micro-batch must be >= 1 (got {MicroBatch})");
         if (MicroBatch is { } m && BatchSize % m != 0) errors.Add($"--batch ({BatchSize}) must be a multiple of --micro-batch ({m})");
         if (LearningRate <= 0) errors.Add($"--lr must be > 0 (got {LearningRate})");
+        if (AdamBeta1 is < 0 or >= 1 || AdamBeta2 is < 0 or >= 1) errors.Add($"--adam-beta2 (and beta1) must be in [0, 1) (got {AdamBeta1}, {AdamBeta2})");
         if (MaxSteps is < 1) errors.Add($"--max-steps must be >= 1 (got {MaxSteps})");
         if (MaxTokens is < 1) errors.Add($"--max-tokens must be >= 1 (got {MaxTokens})");
         if (MaxTime is { } t && t <= TimeSpan.Zero) errors.Add($"--max-time must be positive (got {t})");

@@ -21,19 +21,40 @@ public sealed class ReproductionTests : IDisposable
         var outDir = Path.Combine(root, "report");
         var lines = new List<string>();
 
-        var report = new Reproduction(ReproduceBudget.Smoke, outDir, [], threads: 2, resume: false, lines.Add).Run();
+        var report = new Reproduction(ReproduceBudget.Smoke, outDir, [], threads: 2, resume: false, lines.Add, jobs: 2).Run();
 
         var text = File.ReadAllText(report);
-        foreach (var arm in Reproduction.Arms(2))
+        foreach (var arm in Reproduction.Arms(ReproduceBudget.Smoke, 2))
         {
-            var row = text.Split('\n').FirstOrDefault(l => l.StartsWith($"| {arm.Title} |") && l.Contains('±'));
-            Assert.True(row is not null, $"no downstream row for {arm.Title}");
-            Assert.Matches(@"\d+\.\d+% ± \d+\.\d+%", row);   // accuracy mean ± std over seeds
+            var row = text.Split('\n').FirstOrDefault(l => l.StartsWith($"| {arm.Title} |"));
+            Assert.True(row is not null, $"no row for {arm.Title}");
+            Assert.Matches(@"\d+\.\d+% ± \d+\.\d+", row);   // accuracies: mean ± std over pre-training seeds
         }
-        Assert.Contains("## 1. Pre-training", text);
-        Assert.Contains("## DropMask vs plain BERT", text);
+        Assert.Contains("## 2. Paired differences", text);
+        Assert.Contains("## 3. DropMask vs plain BERT", text);   // no bench section in the smoke budget
         Assert.DoesNotContain("NaN", text);
         Assert.True(File.Exists(Path.Combine(outDir, "val-loss.png")));
+
+        // results.json: plain documented fields, per arm and per seed.
+        var json = File.ReadAllText(Path.Combine(outDir, "results.json"));
+        Assert.DoesNotContain("item1", json);
+        Assert.DoesNotContain("mi_b", json);
+        using var results = System.Text.Json.JsonDocument.Parse(json);
+        var arms = results.RootElement.GetProperty("arms").EnumerateArray().ToList();
+        Assert.Equal(ReproduceBudget.Smoke.Arms, arms.Select(a => a.GetProperty("id").GetString()));
+        foreach (var arm in arms)
+        {
+            Assert.Equal(2, arm.GetProperty("val_mlm_accuracy").GetProperty("n").GetInt32());
+            Assert.InRange(arm.GetProperty("val_mlm_accuracy").GetProperty("mean").GetDouble(), 0, 1);
+            Assert.Equal([1, 2], arm.GetProperty("runs").EnumerateArray().Select(r => r.GetProperty("seed").GetInt32()));
+            Assert.InRange(arm.GetProperty("downstream").GetProperty("sentiment-sentences").GetProperty("dev_accuracy").GetProperty("mean").GetDouble(), 0, 1);
+            Assert.True(arm.GetProperty("runs")[0].GetProperty("peak_rss_mib").GetDouble() > 0);
+        }
+        var comparisons = results.RootElement.GetProperty("comparisons").EnumerateArray().ToList();
+        Assert.Contains(comparisons, c => c.GetProperty("arm").GetString() == "hybrid" && c.GetProperty("metric").GetString() == "val MLM loss");
+        Assert.Contains(comparisons, c => c.GetProperty("arm").GetString() == "bert-dm40" && c.GetProperty("reference_arm").GetString() == "bert-40");
+        Assert.All(comparisons, c => Assert.Equal(2, c.GetProperty("difference").GetProperty("n").GetInt32()));
+        Assert.All(comparisons, c => Assert.Contains(c.GetProperty("verdict").GetString(), new[] { "held", "did not hold", "within noise" }));
 
         // A second run with --resume does no work again.
         lines.Clear();

@@ -89,4 +89,32 @@ public sealed class CrossProcessTests : IDisposable
         var other = Records(otherSeed, "batch");
         Assert.All(batches.Zip(other), pair => Assert.NotEqual(pair.First, pair.Second));
     }
+
+    private static void Cli(params string[] args)
+    {
+        var result = SelfProcess.Run(args, TimeSpan.FromMinutes(3));
+        Assert.True(result.ExitCode == 0, $"{args[0]} exited {result.ExitCode}: {result.Stderr}");
+    }
+
+    [Fact]
+    public void Data_preparation_and_fine_tuning_give_the_same_bytes_and_scores_in_two_processes()
+    {
+        var corpus = Path.Combine(root, "corpus.txt");
+        foreach (var name in new[] { "p1", "p2" })
+            Cli("data", "prepare", "--corpus", corpus, "--out", Path.Combine(root, name), "--seq-len", "32", "--seed", "5");
+        static string Shards(string dir) => string.Join(",", JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "manifest.json"))).RootElement
+            .GetProperty("splits").EnumerateObject().SelectMany(s => s.Value.GetProperty("shards").EnumerateArray().Select(h => h.GetProperty("sha256").GetString())));
+        Assert.Equal(Shards(Path.Combine(root, "p1")), Shards(Path.Combine(root, "p2")));
+
+        foreach (var name in new[] { "f1", "f2" })
+            Cli("finetune", "--init", "random", "--preset", "tiny", "--task", "sentiment-sentences", "--max-train-examples", "96", "--epochs", "1",
+                "--batch", "16", "--max-len", "32", "--seeds", "3", "--threads", "2", "--out", Path.Combine(root, name));
+        static string Scores(string dir)
+        {
+            var seed = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "results.json"))).RootElement.GetProperty("seeds")[0];
+            return seed.GetProperty("dev").GetRawText() + seed.GetProperty("test").GetRawText();
+        }
+        Assert.Equal(Scores(Path.Combine(root, "f1")), Scores(Path.Combine(root, "f2")));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(root, "f1", "seed-3", "model.safetensors")), File.ReadAllBytes(Path.Combine(root, "f2", "seed-3", "model.safetensors")));
+    }
 }
