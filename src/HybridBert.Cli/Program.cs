@@ -1,15 +1,26 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using HybridBert.Cli.Commands;
 
 namespace HybridBert.Cli;
 
 public static class Program
 {
-    public static int Main(string[] args) => BuildRoot().Parse(args).Invoke();
-
-    public static RootCommand BuildRoot()
+    public static int Main(string[] args)
     {
-        var root = new RootCommand("HybridBert: pre-train, fine-tune and benchmark BERT encoders whose layers mix tokens by self-attention, pooling or both.");
+        // Piped or redirected output is read by scripts and people with wide windows: do not wrap tables at 80 columns.
+        if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = 1000;
+        return BuildRoot().Parse(args).Invoke();
+    }
+
+    /// <summary>The command tree. Its root is named <c>hybridbert</c>, the command people type (a RootCommand would take
+    /// the app host's file name, HybridBert.Cli, under <c>dotnet run</c>), with the help and version options a RootCommand has.</summary>
+    public static Command BuildRoot()
+    {
+        var root = new Command("hybridbert", "HybridBert: pre-train, fine-tune and benchmark BERT encoders whose layers mix tokens by self-attention, pooling or both.")
+        {
+            new HelpOption(), new VersionOption(),
+        };
         root.Subcommands.Add(ModelCommand.Build());
         root.Subcommands.Add(TokenizerCommand.Build());
         root.Subcommands.Add(DataCommand.Build());

@@ -17,14 +17,14 @@ internal static class BenchCommand
         var patterns = new Option<string>("--patterns", "--pattern") { DefaultValueFactory = _ => "bert,hybrid", Description = "Comma-separated patterns to compare (bert, hybrid, ponet, PPAA, …)" };
         var seqs = new Option<string>("--seq") { DefaultValueFactory = _ => "128,512", Description = "Comma-separated sequence lengths" };
         var batch = new Option<int?>("--batch") { Description = "Sequences per step (default: 4096 tokens' worth, at least 1)" };
-        var precision = new Option<Precision>("--precision") { DefaultValueFactory = _ => Precision.Fp32 };
-        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
+        var precision = CommonOptions.Choice("--precision", "fp32, or bf16 (fp32 master weights)", Precision.Fp32);
+        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount, Description = "libtorch threads per run" };
         var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 10, Description = "Timed steps per run" };
         var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => 3, Description = "Untimed steps first" };
         var rounds = new Option<int>("--rounds") { DefaultValueFactory = _ => 1, Description = "Repeat the whole A B C sequence this many times (interleaved), then combine" };
         var mode = new Option<string>("--mode") { DefaultValueFactory = _ => "train,infer", Description = "train, infer or both (comma-separated)" };
-        var head = new Option<MlmHeadMode>("--head") { DefaultValueFactory = _ => MlmHeadMode.Sparse, Description = "MLM head over masked positions only (sparse) or all tokens (full)" };
-        var maskRate = new Option<double>("--mask-rate") { DefaultValueFactory = _ => 0.15 };
+        var head = CommonOptions.Choice("--head", "MLM head over masked positions only (sparse) or all tokens (full)", MlmHeadMode.Sparse);
+        var maskRate = new Option<double>("--mask-rate") { DefaultValueFactory = _ => 0.15, Description = "Share of tokens masked (sets the sparse MLM head's size)" };
         var vocabSize = new Option<int?>("--vocab-size") { Description = "Default: the embedded vocabulary's size" };
         var json = new Option<bool>("--json") { Description = "One JSON object per line on stdout instead of the table" };
         var output = new Option<DirectoryInfo?>("--out") { Description = "Also write results.csv, results.jsonl and PNG plots here" };
@@ -55,8 +55,8 @@ internal static class BenchCommand
                         specs.Add(new BenchSpec
                         {
                             Preset = parse.GetValue(preset)!, Pattern = p, Seq = seq, Batch = parse.GetValue(batch) ?? Math.Max(1, 4096 / seq),
-                            Precision = parse.GetValue(precision), Threads = parse.GetValue(threads), Steps = parse.GetValue(steps),
-                            Warmup = parse.GetValue(warmup), Mode = m, Head = parse.GetValue(head), MaskRate = parse.GetValue(maskRate), VocabSize = vocab, TrimEvery = parse.GetValue(trimEvery),
+                            Precision = CommonOptions.Parse<Precision>(parse.GetValue(precision)!), Threads = parse.GetValue(threads), Steps = parse.GetValue(steps),
+                            Warmup = parse.GetValue(warmup), Mode = m, Head = CommonOptions.Parse<MlmHeadMode>(parse.GetValue(head)!), MaskRate = parse.GetValue(maskRate), VocabSize = vocab, TrimEvery = parse.GetValue(trimEvery),
                         });
             foreach (var s in specs) HybridBert.Model.Presets.Build(s.Preset, s.Pattern, s.VocabSize);   // fail early on a bad name
             var byRound = new Dictionary<BenchSpec, List<BenchResult>>();

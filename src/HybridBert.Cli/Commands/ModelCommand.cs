@@ -12,7 +12,7 @@ internal static class ModelCommand
         var preset = new Option<string>("--preset") { Description = $"Model size: {string.Join(", ", Presets.Sizes.Keys)}", DefaultValueFactory = _ => "mini" };
         var pattern = new Option<string>("--pattern") { Description = "Layer pattern: bert, ponet, hybrid, or letters such as PPAA (A attention, P pooling, H both)", DefaultValueFactory = _ => "bert" };
         var config = new Option<FileInfo?>("--config") { Description = "A config.json instead of --preset/--pattern" };
-        var vocabSize = new Option<int?>("--vocab-size") { Description = "Vocabulary size (default: the preset's, 30522)" };
+        var vocabSize = new Option<int?>("--vocab-size") { Description = "Vocabulary size (default: the embedded vocabulary's 8,192, which pretrain uses without --data; bert-base-uncased has 30,522)" };
         var json = new Option<bool>("--json") { Description = "Print the resolved config.json instead of the table" };
 
         var describe = new Command("describe", "Print the layer table and parameter counts of a model configuration")
@@ -23,7 +23,7 @@ internal static class ModelCommand
         {
             var c = parse.GetValue(config) is { } file
                 ? EncoderConfig.Load(file.FullName)
-                : Presets.Build(parse.GetValue(preset)!, parse.GetValue(pattern)!, parse.GetValue(vocabSize));
+                : Presets.Build(parse.GetValue(preset)!, parse.GetValue(pattern)!, parse.GetValue(vocabSize) ?? Data.EmbeddedData.Vocabulary().Count);
             if (parse.GetValue(json))
             {
                 Console.WriteLine(c.ToJson());

@@ -17,7 +17,7 @@ internal static partial class PretrainCommand
         var preset = new Option<string>("--preset") { Description = $"Model size: {string.Join(", ", Presets.Sizes.Keys)}", DefaultValueFactory = _ => "mini" };
         var pattern = new Option<string>("--pattern") { Description = "bert, ponet, hybrid, or letters (A attention, P pooling, H both)", DefaultValueFactory = _ => "bert" };
         var config = new Option<FileInfo?>("--config") { Description = "A config.json instead of --preset/--pattern" };
-        var objective = new Option<SentenceObjective>("--sentence-objective") { Description = "none, nsp (BERT, 2-way) or sso (PoNet, 3-way)", DefaultValueFactory = _ => SentenceObjective.None };
+        var objective = CommonOptions.Choice("--sentence-objective", "none, nsp (BERT, 2-way) or sso (PoNet, 3-way)", SentenceObjective.None);
         var maskRate = new Option<double>("--mask-rate") { Description = "Share of tokens chosen for MLM", DefaultValueFactory = _ => 0.15 };
         var maskSplit = new Option<string>("--mask-split") { Description = "[MASK]/random/unchanged percentages", DefaultValueFactory = _ => "80/10/10" };
         var wholeWord = new Option<bool>("--whole-word") { Description = "Mask whole words" };
@@ -26,58 +26,65 @@ internal static partial class PretrainCommand
         var microBatch = new Option<int?>("--micro-batch") { Description = "Sequences per forward/backward (gradient accumulation)" };
         var lr = new Option<double>("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => 5e-4 };
         var warmup = new Option<int?>("--warmup") { Description = "Warm-up steps (default 6% of --max-steps)" };
-        var schedule = new Option<LrSchedule>("--schedule") { Description = "Decay after warm-up: linear or cosine", DefaultValueFactory = _ => LrSchedule.Linear };
+        var schedule = CommonOptions.Choice("--schedule", "Decay after warm-up: linear or cosine", LrSchedule.Linear);
         var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay (not on biases and LayerNorm)", DefaultValueFactory = _ => 0.01 };
         var beta2 = new Option<double>("--adam-beta2") { Description = "AdamW's second-moment decay (BERT 0.999; 0.98 as RoBERTa adapts faster in short runs)", DefaultValueFactory = _ => 0.999 };
         var eps = new Option<double>("--adam-eps") { Description = "AdamW's epsilon", DefaultValueFactory = _ => 1e-6 };
         var clip = new Option<double>("--clip") { Description = "Gradient norm clipping", DefaultValueFactory = _ => 1.0 };
-        var precision = new Option<Precision>("--precision") { Description = "fp32, or bf16 (fp32 master weights)", DefaultValueFactory = _ => Precision.Fp32 };
+        var precision = CommonOptions.Choice("--precision", "fp32, or bf16 (fp32 master weights)", Precision.Fp32);
         var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 42 };
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 42, Description = "Seeds initialization, data order, masks and dropout: one seed, one run, in any process" };
         var trimEvery = new Option<int>("--trim-every") { DefaultValueFactory = _ => 1, Description = "Return freed memory to the OS every N steps (0 = never): ~25% faster steps, more memory" };
         var maxSteps = new Option<long?>("--max-steps") { Description = "Step budget and length of the LR schedule (default 1000)" };
         var maxTokens = new Option<long?>("--max-tokens") { Description = "Token budget" };
         var maxTime = new Option<string?>("--max-time") { Description = "Wall-clock budget, e.g. 10m, 1h30m, 90s" };
-        var evalEvery = new Option<int>("--eval-every") { DefaultValueFactory = _ => 200 };
-        var evalBatches = new Option<int?>("--eval-batches") { Description = "Validation batches per evaluation (default 50; 0 = all)", DefaultValueFactory = _ => 50 };
-        var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => 10 };
+        var evalEvery = new Option<int>("--eval-every") { DefaultValueFactory = _ => 200, Description = "Evaluate on the validation split every N steps (and at the end)" };
+        var evalBatches = new Option<int?>("--eval-batches") { Description = "Validation batches per evaluation (0 = the whole split)", DefaultValueFactory = _ => 50 };
+        var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => 10, Description = "Write the training loss to metrics.jsonl every N steps" };
         var logBatches = new Option<bool>("--log-batches") { Description = "Log each step's sequence indices and a SHA-256 of its masked inputs to metrics.jsonl (to check that two runs see the same data)" };
         var initRange = new Option<double?>("--initializer-range") { Description = "Std of the normal weight initialization (default: the model config's, BERT's 0.02)" };
         var dropout = new Option<double?>("--dropout") { Description = "Hidden and attention dropout during pre-training (default: the model config's, 0.1 in the presets; 0 = off)" };
-        var checkpointEvery = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 500 };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 500, Description = "Write a checkpoint every N steps (and at the end, and on Ctrl-C or SIGTERM)" };
         var keep = new Option<int>("--keep") { Description = "Checkpoints to keep besides the best", DefaultValueFactory = _ => 2 };
-        var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --out" };
+        var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --out (with the same schedule settings)" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace an earlier run's outputs in --out (without it, a folder holding a run is refused)" };
 
         var command = new Command("pretrain", "Pre-train an encoder with MLM (+ sentence objective), optionally with DropMask")
         {
             data, output, preset, pattern, config, objective, maskRate, maskSplit, wholeWord, dropMask, batch, microBatch, lr, warmup,
             schedule, weightDecay, clip, precision, threads, seed, trimEvery, maxSteps, maxTokens, maxTime, evalEvery, evalBatches, logEvery,
-            checkpointEvery, keep, resume, logBatches, dropout, initRange, beta2, eps,
+            checkpointEvery, keep, resume, logBatches, dropout, initRange, beta2, eps, overwrite,
         };
         command.SetAction(parse => CliErrors.Run(cancel =>
         {
             var runDir = parse.GetValue(output)!.FullName;
-            var dataDir = parse.GetValue(data)?.FullName ?? PrepareDefaultData(runDir, cancel);
-            var manifest = ShardManifest.Load(dataDir);
-            var model = parse.GetValue(config) is { } file
-                ? EncoderConfig.Load(file.FullName)
-                : Presets.Build(parse.GetValue(preset)!, parse.GetValue(pattern)!, manifest.VocabSize);
-            if (parse.GetValue(dropout) is { } p) model = model with { HiddenDropoutProb = p, AttentionProbsDropoutProb = p };
-            if (parse.GetValue(initRange) is { } std) model = model with { InitializerRange = std };
             var (maskFraction, randomFraction) = MaskingOptions.ParseSplit(parse.GetValue(maskSplit)!);
+            // Every setting is checked before any data is prepared; the model is settled once the data's vocabulary is known.
             var options = new PretrainOptions
             {
-                DataDir = dataDir, RunDir = runDir, Model = model,
-                SentenceObjective = parse.GetValue(objective),
+                DataDir = parse.GetValue(data)?.FullName ?? Path.Combine(runDir, "data"), RunDir = runDir, Model = Presets.Mini,
+                SentenceObjective = CommonOptions.Parse<SentenceObjective>(parse.GetValue(objective)!),
                 Masking = new MaskingOptions { Rate = parse.GetValue(maskRate), MaskFraction = maskFraction, RandomFraction = randomFraction, WholeWord = parse.GetValue(wholeWord) },
                 DropMask = parse.GetValue(dropMask), BatchSize = parse.GetValue(batch), MicroBatch = parse.GetValue(microBatch),
-                LearningRate = parse.GetValue(lr), WarmupSteps = parse.GetValue(warmup), Schedule = parse.GetValue(schedule),
-                WeightDecay = parse.GetValue(weightDecay), AdamBeta2 = parse.GetValue(beta2), AdamEpsilon = parse.GetValue(eps), MaxGradNorm = parse.GetValue(clip), Precision = parse.GetValue(precision),
+                LearningRate = parse.GetValue(lr), WarmupSteps = parse.GetValue(warmup), Schedule = CommonOptions.Parse<LrSchedule>(parse.GetValue(schedule)!),
+                WeightDecay = parse.GetValue(weightDecay), AdamBeta2 = parse.GetValue(beta2), AdamEpsilon = parse.GetValue(eps), MaxGradNorm = parse.GetValue(clip), Precision = CommonOptions.Parse<Precision>(parse.GetValue(precision)!),
                 Threads = parse.GetValue(threads), Seed = parse.GetValue(seed), TrimEvery = parse.GetValue(trimEvery), MaxSteps = parse.GetValue(maxSteps), MaxTokens = parse.GetValue(maxTokens),
                 MaxTime = parse.GetValue(maxTime) is { } t ? ParseDuration(t) : null, EvalEvery = parse.GetValue(evalEvery),
-                EvalBatches = parse.GetValue(evalBatches) is { } eb and > 0 ? eb : null, LogEvery = parse.GetValue(logEvery), LogBatches = parse.GetValue(logBatches),
-                CheckpointEvery = parse.GetValue(checkpointEvery), KeepLast = parse.GetValue(keep), Resume = parse.GetValue(resume),
-            };
+                EvalBatches = parse.GetValue(evalBatches) is { } eb and not 0 ? eb : null, LogEvery = parse.GetValue(logEvery), LogBatches = parse.GetValue(logBatches),
+                CheckpointEvery = parse.GetValue(checkpointEvery), KeepLast = parse.GetValue(keep), Resume = parse.GetValue(resume), Overwrite = parse.GetValue(overwrite),
+            }.ValidateSettings();
+            if (parse.GetValue(dropout) is { } d && d is < 0 or >= 1) throw new ArgumentException($"--dropout must be in [0, 1) (got {d})");
+            if (parse.GetValue(initRange) is { } r && !(r > 0)) throw new ArgumentException($"--initializer-range must be > 0 (got {r})");
+            var configFile = parse.GetValue(config)?.FullName;
+            var model = configFile is not null ? EncoderConfig.Load(configFile) : Presets.Build(parse.GetValue(preset)!, parse.GetValue(pattern)!, EmbeddedData.Vocabulary().Count);
+
+            var dataDir = parse.GetValue(data)?.FullName ?? PrepareDefaultData(runDir, cancel);
+            var manifest = ShardManifest.Load(dataDir);
+            if (configFile is null) model = Presets.Build(parse.GetValue(preset)!, parse.GetValue(pattern)!, manifest.VocabSize);
+            if (parse.GetValue(dropout) is { } p) model = model with { HiddenDropoutProb = p, AttentionProbsDropoutProb = p };
+            if (parse.GetValue(initRange) is { } std) model = model with { InitializerRange = std };
+            options = options with { DataDir = dataDir, Model = model };
+            foreach (var w in manifest.Warnings) Console.Error.WriteLine($"warning: {dataDir}: {w}");
             Console.WriteLine($"pre-training {model.LayerPattern} ({model.NumHiddenLayers}×{model.HiddenSize}) on {dataDir} -> {options.RunDir}");
             PretrainSummary summary = null!;
             AnsiConsole.Progress().AutoClear(false)
@@ -89,8 +96,8 @@ internal static partial class PretrainCommand
                     {
                         task.MaxValue = p.MaxSteps;
                         task.Value = p.Step;
-                        task.Description = $"step {p.Step}/{p.MaxSteps}  loss {p.Loss:F3}  lr {p.LearningRate:E1}  {p.TokensPerSecond:N0} tok/s  {p.RssMiB:N0} MiB";
-                    })).Run(cancel);
+                        task.Description = $"step {p.Step}/{p.MaxSteps}  loss {p.Loss:F3}  lr {CommonOptions.Lr(p.LearningRate)}  {p.TokensPerSecond:N0} tok/s  {p.RssMiB:N0} MiB";
+                    }), message => AnsiConsole.MarkupLine(Markup.Escape(message))).Run(cancel);
                 });
             Print(summary, options.RunDir);
         }));
@@ -103,7 +110,7 @@ internal static partial class PretrainCommand
         var dir = Path.Combine(runDir, "data");
         if (File.Exists(Path.Combine(dir, ShardManifest.FileName))) return dir;
         Console.WriteLine($"no --data: preparing the embedded corpus into {dir}");
-        DataPreparation.Run(CorpusSource.Default(), EmbeddedData.Vocabulary(), dir, new PrepareOptions(), cancel: cancel);
+        DataPreparation.Run(CorpusSource.Default(), EmbeddedData.Vocabulary(), dir, new PrepareOptions(), cancel: cancel, log: Console.WriteLine);
         return dir;
     }
 

@@ -15,7 +15,7 @@ internal static class ReproduceCommand
         };
         var output = new Option<DirectoryInfo>("--out") { DefaultValueFactory = _ => new DirectoryInfo("runs/reproduce"), Description = "Report folder: report.md, plots, raw metrics" };
         var task = new Option<string[]>("--task") { Description = "More downstream tasks besides the embedded one (e.g. imdb after `datasets fetch imdb`)", AllowMultipleArgumentsPerToken = true };
-        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
+        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount, Description = "libtorch threads in all (shared by the --jobs children)" };
         var jobs = new Option<int>("--jobs")
         {
             DefaultValueFactory = _ => Math.Min(2, Environment.ProcessorCount),

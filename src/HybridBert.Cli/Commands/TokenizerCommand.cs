@@ -15,22 +15,25 @@ internal static class TokenizerCommand
         var vocabSize = new Option<int>("--vocab-size") { Description = "Vocabulary size, special tokens included", DefaultValueFactory = _ => 8192 };
         var minFrequency = new Option<int>("--min-frequency") { Description = "Never merge a pair seen fewer times", DefaultValueFactory = _ => 2 };
         var limitAlphabet = new Option<int?>("--limit-alphabet") { Description = "Keep only this many most frequent characters (default: all)" };
-        var cased = new Option<bool>("--cased") { Description = "Keep case and accents (default: uncased, as bert-base-uncased)" };
+        var cased = new Option<bool>("--cased") { Description = "Keep case and accents (without it: uncased, as bert-base-uncased)" };
         var onInvalid = CommonOptions.OnInvalid();
         var textField = CommonOptions.TextField();
         var output = new Option<FileInfo>("--out") { Description = "Where to write vocab.txt", Required = true };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace an existing --out file" };
 
         var train = new Command("train", "Learn a WordPiece vocabulary (Hugging Face's WordPiece trainer algorithm)")
         {
-            corpus, vocabSize, minFrequency, limitAlphabet, cased, onInvalid, textField, output,
+            corpus, vocabSize, minFrequency, limitAlphabet, cased, onInvalid, textField, output, overwrite,
         };
         train.SetAction(parse => CliErrors.Run(() =>
         {
-            var sources = CommonOptions.Sources(parse.GetValue(corpus));
+            var path = parse.GetValue(output)!.FullName;
+            if (File.Exists(path) && !parse.GetValue(overwrite)) throw new IOException($"{path} exists: use --overwrite to replace it, or another --out");
             var options = new WordPieceTrainerOptions
             {
                 VocabSize = parse.GetValue(vocabSize), MinFrequency = parse.GetValue(minFrequency), LimitAlphabet = parse.GetValue(limitAlphabet),
-            };
+            }.Validate();
+            var sources = CommonOptions.Sources(parse.GetValue(corpus));
             var stopwatch = Stopwatch.StartNew();
             VocabularyTraining.Result result = null!;
             AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
@@ -38,13 +41,14 @@ internal static class TokenizerCommand
                 {
                     var counting = ctx.AddTask("counting words", maxValue: 1);
                     var merging = ctx.AddTask("learning merges", maxValue: 1);
-                    result = VocabularyTraining.Run(sources, options, !parse.GetValue(cased), parse.GetValue(onInvalid),
+                    result = VocabularyTraining.Run(sources, options, !parse.GetValue(cased), CommonOptions.Parse<InvalidUtf8Policy>(parse.GetValue(onInvalid)!),
                         new SynchronousProgress<(string Stage, double Fraction)>(p => (p.Stage == "counting words" ? counting : merging).Value = p.Fraction), parse.GetValue(textField)!);
                     counting.Value = merging.Value = 1;
                 });
-            var path = parse.GetValue(output)!.FullName;
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            result.Vocabulary.Save(path);
+            var temp = path + ".tmp-" + Environment.ProcessId;
+            result.Vocabulary.Save(temp);
+            File.Move(temp, path, overwrite: true);
             CommonOptions.PrintCorpusStats(result.Corpus);
             Console.WriteLine($"{result.Vocabulary.Count} tokens from {result.Words:N0} words ({result.DistinctWords:N0} distinct) in {stopwatch.Elapsed.TotalSeconds:F1} s -> {path}");
             if (result.Vocabulary.Count < options.VocabSize)

@@ -90,8 +90,12 @@ public static class BenchRunner
                     var line = plot.Add.Scatter(points.Select(p => Math.Log2(p.Seq)).ToArray(), points.Select(p => pick(p)!.Value).ToArray());
                     line.LegendText = $"{group.Key} ({points[0].LayerPattern})";
                 }
+                // A log2 axis, labelled with the lengths themselves (128, 512, …), not their logarithms.
+                var lengths = results.Where(r => r.Mode == mode && r.Status == "ok").Select(r => r.Seq).Distinct().Order().ToArray();
+                plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+                    lengths.Select(n => Math.Log2(n)).ToArray(), lengths.Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray());
                 plot.Title($"{mode}: {label} vs sequence length");
-                plot.XLabel("sequence length (log2)");
+                plot.XLabel("sequence length (log scale)");
                 plot.YLabel(label);
                 plot.ShowLegend();
                 plot.SavePng(Path.Combine(folder, $"{mode}-{metric}.png"), 900, 540);

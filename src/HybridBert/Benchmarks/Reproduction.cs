@@ -69,7 +69,8 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
         var layers = Presets.Size(budget.Preset).NumHiddenLayers;
         var arms = Arms(budget, layers);
         var allTasks = new[] { "sentiment-sentences" }.Concat(tasks.Where(t => t != "sentiment-sentences")).ToList();
-        var runs = budget.PretrainSeeds.SelectMany(seed => arms.Select(arm => (Arm: arm, Seed: seed))).ToList();   // seed-major: early stages cover every arm
+        var runs = budget.PretrainSeeds.SelectMany(seed => arms.Select(arm => (Arm: arm, Seed: seed)))   // seed-major: early stages cover every arm
+            .Where(r => r.Seed == budget.PretrainSeeds[0] || !budget.SingleSeedArms.Contains(r.Arm.Id)).ToList();
         total = 1 + runs.Count * (1 + allTasks.Count) + (budget.BenchSeqs.Count > 0 ? 1 : 0);
 
         var dataDir = Path.Combine(outDir, "data");
@@ -95,11 +96,13 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
                     "--log-every", Num(Math.Max(1, budget.Steps / 100)), "--mask-rate", Num(arm.MaskRate), "--seed", Num(seed), "--threads", Num(ChildThreads),
                 };
                 if (arm.DropMask) args.Add("--dropmask");
+                // A stage not recorded as done is continued from its checkpoint, or redone over what a crash left.
                 if (Checkpoint.List(runDir).Count > 0) args.Add("--resume");
+                else if (Directory.Exists(runDir)) args.Add("--overwrite");
                 Child(args, $"pretrain-{arm.Id}-s{seed}", cancel);
                 var s = JsonSerializer.Deserialize<PretrainSummary>(File.ReadAllText(Path.Combine(runDir, "summary.json")), Checkpoint.Json)!;
                 return new PretrainRun(arm.Id, seed, arm.Pattern, s.FinalEval?.MlmLoss ?? double.NaN, s.FinalEval?.MlmAccuracy ?? double.NaN,
-                    s.BestEvalLoss, s.Steps, s.Tokens, s.TokensPerSecond, s.PeakRssMiB, s.Seconds);
+                    s.BestEvalLoss ?? double.NaN, s.Steps, s.Tokens, s.TokensPerSecond, s.PeakRssMiB, s.Seconds);
             });
         }, cancel);
 
@@ -113,7 +116,7 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
                     {
                         "finetune", "--checkpoint", PretrainDir(arm.Id, seed), "--task", task, "--epochs", Num(budget.FineTuneEpochs),
                         "--seeds", string.Join(',', budget.FineTuneSeeds), "--lr", Num(budget.FineTuneLr), "--max-len", Num(budget.FineTuneMaxLength),
-                        "--threads", Num(ChildThreads), "--out", ftDir,
+                        "--threads", Num(ChildThreads), "--out", ftDir, "--overwrite",
                     };
                     if (budget.FineTuneMaxTrain is { } cap) args.AddRange(["--max-train-examples", Num(cap)]);
                     var begun = clock.Elapsed.TotalSeconds;

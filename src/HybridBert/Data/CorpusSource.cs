@@ -26,17 +26,21 @@ public sealed record CorpusSource(string Name, long Length, Func<Stream> OpenRaw
     /// always reads in the same order) and contribute only files with a corpus extension; a file named directly
     /// must have one.
     /// </summary>
-    public static IReadOnlyList<CorpusSource> Resolve(IEnumerable<string> paths)
+    public static IReadOnlyList<CorpusSource> Resolve(IEnumerable<string> paths, Action<string>? skipped = null)
     {
         var sources = new List<CorpusSource>();
         foreach (var path in paths)
         {
             if (Directory.Exists(path))
             {
-                var files = Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories)
-                    .Where(HasCorpusExtension).Order(StringComparer.Ordinal).ToList();
+                var all = Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
+                var files = all.Where(HasCorpusExtension).ToList();
+                var others = all.Where(f => !HasCorpusExtension(f)).ToList();
+                foreach (var other in others.Take(10))
+                    skipped?.Invoke($"skipped {other}: not a corpus file (expected {string.Join(", ", Extensions)})");
+                if (others.Count > 10) skipped?.Invoke($"skipped {others.Count - 10} more files in {path} that are not corpus files");
                 if (files.Count == 0)
-                    throw new InvalidDataException($"{path}: the directory holds no corpus files ({string.Join(", ", Extensions)})");
+                    throw new InvalidDataException($"{path}: the directory holds no corpus files ({string.Join(", ", Extensions)}){(others.Count > 0 ? $"; it has {others.Count} other files, e.g. {Path.GetFileName(others[0])}" : "")}");
                 sources.AddRange(files.Select(FromFile));
             }
             else if (File.Exists(path))

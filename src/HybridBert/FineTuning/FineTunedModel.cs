@@ -54,7 +54,8 @@ public sealed class FineTunedModel : IDisposable
     }
 
     /// <summary>Per example: the predicted class id (or regression score) and the class probabilities (empty for regression).</summary>
-    public List<(float Prediction, float[] Probabilities)> Predict(IReadOnlyList<LabeledExample> examples, int batchSize = 64)
+    /// <param name="progress">Examples scored so far (reported after each batch).</param>
+    public List<(float Prediction, float[] Probabilities)> Predict(IReadOnlyList<LabeledExample> examples, int batchSize = 64, IProgress<int>? progress = null)
     {
         var encoded = examples.Select(e => Tokenizer.Encode(e.Text, e.Pair, Head.MaxLength)).ToList();
         var results = new (float, float[])[examples.Count];
@@ -83,6 +84,7 @@ public sealed class FineTunedModel : IDisposable
                     results[rows[k]] = (Array.IndexOf(p, p.Max()), p);
                 }
             }
+            progress?.Report(Math.Min(order.Length, start + batchSize));
         }
         return results.ToList();
     }

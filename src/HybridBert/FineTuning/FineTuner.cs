@@ -36,6 +36,8 @@ public sealed record FineTuneOptions
     /// <summary>Evaluate on dev every this many steps as well as after each epoch; null = epochs only.</summary>
     public int? EvalEverySteps { get; init; }
     public IReadOnlyList<int> Seeds { get; init; } = [1];
+    /// <summary>Replace an earlier fine-tuning's outputs in <see cref="OutDir"/> (without it a non-empty folder is refused).</summary>
+    public bool Overwrite { get; init; }
     /// <summary>Train on the first N training examples only (a quick check); null = all.</summary>
     public int? MaxTrainExamples { get; init; }
     public int Threads { get; init; } = Environment.ProcessorCount;
@@ -48,7 +50,9 @@ public sealed record SeedResult(int Seed, int BestEpoch, long BestStep, IReadOnl
 public sealed record FineTuneSummary(string Task, string Encoder, IReadOnlyList<SeedResult> Seeds,
     IReadOnlyDictionary<string, (double Mean, double Std)> Dev, IReadOnlyDictionary<string, (double Mean, double Std)>? Test, double MajorityBaseline);
 
-public sealed record FineTuneProgress(int Seed, int Epoch, long Step, long TotalSteps, double Loss, double? DevScore);
+/// <summary>Training progress; while a split is scored, <c>Scoring</c> names it ("dev", "test") and <c>Scored</c>/<c>ToScore</c> count examples.</summary>
+public sealed record FineTuneProgress(int Seed, int Epoch, long Step, long TotalSteps, double Loss, double? DevScore,
+    string? Scoring = null, int Scored = 0, int ToScore = 0);
 
 /// <summary>
 /// <c>hybridbert finetune</c>: for each seed, a fresh classifier (pre-trained encoder, new pooler/head), AdamW with
@@ -61,6 +65,7 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
     {
         if (options.Epochs < 1 || options.BatchSize < 1 || options.Seeds.Count == 0 || options.LearningRate <= 0 || options.MaxLength < 3 || options.Dropout is < 0 or >= 1)
             throw new ArgumentException($"--epochs, --batch must be >= 1, --lr > 0, --max-len >= 3, --dropout in [0, 1) and at least one seed (got epochs {options.Epochs}, batch {options.BatchSize}, lr {options.LearningRate}, max-len {options.MaxLength}, dropout {options.Dropout}, {options.Seeds.Count} seeds)");
+        PrepareOutDir();
         torch.set_num_threads(options.Threads);
         var task = TaskData.Load(options.Task);
         if (options.MaxTrainExamples is { } cap && cap < task.Train.Count) task.Train.RemoveRange(cap, task.Train.Count - cap);
@@ -97,9 +102,12 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
             var random = new Random(seed);
             var stop = false;
 
+            TaskMetrics Score(string split, List<LabeledExample> examples, int epoch) =>
+                Evaluate(model, task, examples, new SynchronousProgress<int>(done => progress?.Report(new FineTuneProgress(seed, epoch, step, totalSteps, double.NaN, null, split, done, examples.Count))));
+
             bool EvaluateAndKeep(int epoch)
             {
-                var metrics = Evaluate(model, task, task.Dev);
+                var metrics = Score("dev", task.Dev, epoch);
                 var score = double.IsNaN(metrics.Score) ? double.NegativeInfinity : metrics.Score;
                 progress?.Report(new FineTuneProgress(seed, epoch, step, totalSteps, double.NaN, metrics.Score));
                 if (best is null || score > bestScore)
@@ -135,7 +143,6 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
                         optimizer.step();
                         loss = lossTensor.item<float>();
                     }
-                    NativeMemory.Trim();
                     step++;
                     if (!double.IsFinite(loss)) throw new TrainingDivergedException($"seed {seed}: the loss is {loss} at step {step}; try a lower --lr");
                     progress?.Report(new FineTuneProgress(seed, epoch, step, totalSteps, loss, null));
@@ -148,10 +155,11 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
                 foreach (var (name, tensor) in classifier.state_dict()) tensor.copy_(best![name]);
             var folder = Path.Combine(options.OutDir, $"seed-{seed}");
             model.Save(folder);
-            var dev = Evaluate(model, task, task.Dev);
-            var test = task.Test is { Count: > 0 } t ? Evaluate(model, task, t).Values : null;
+            var dev = Score("dev", task.Dev, bestAt.Epoch);
+            var test = task.Test is { Count: > 0 } t ? Score("test", t, bestAt.Epoch).Values : null;
             results.Add(new SeedResult(seed, bestAt.Epoch, bestAt.Step, dev.Values, test, dev.Confusion, clock.Elapsed.TotalSeconds, folder));
             foreach (var tensor in best!.Values) tensor.Dispose();
+            NativeMemory.Trim();   // once per seed: every step it cost 30% of the fine-tuning time (19.0 vs 13.2 s per seed, narrow model, measured)
         }
 
         var summary = new FineTuneSummary(task.Name, encoderName, results, Aggregate(results.Select(r => r.Dev)),
@@ -182,8 +190,18 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
         return batches;
     }
 
-    public static TaskMetrics Evaluate(FineTunedModel model, TaskData task, IReadOnlyList<LabeledExample> examples) =>
-        TaskMetrics.Compute(task, examples, model.Predict(examples).Select(p => p.Prediction).ToList());
+    public static TaskMetrics Evaluate(FineTunedModel model, TaskData task, IReadOnlyList<LabeledExample> examples, IProgress<int>? progress = null) =>
+        TaskMetrics.Compute(task, examples, model.Predict(examples, progress: progress).Select(p => p.Prediction).ToList());
+
+    /// <summary>Refuses a non-empty output folder unless <see cref="FineTuneOptions.Overwrite"/>; then removes the earlier outputs (seed-N folders, results.json) only.</summary>
+    private void PrepareOutDir()
+    {
+        var dir = options.OutDir;
+        if (!Directory.Exists(dir) || !Directory.EnumerateFileSystemEntries(dir).Any()) return;
+        if (!options.Overwrite) throw new IOException($"{dir} is not empty: use --overwrite to replace an earlier fine-tuning there, or another --out");
+        foreach (var seedDir in Directory.GetDirectories(dir, "seed-*")) Directory.Delete(seedDir, recursive: true);
+        File.Delete(Path.Combine(dir, "results.json"));
+    }
 
     /// <summary>Accuracy of always answering the most frequent training label on dev (NaN for regression).</summary>
     public static double MajorityBaseline(TaskData task)

@@ -14,6 +14,11 @@ public sealed record TaskSpec
     public ColumnSpec Columns { get; init; } = new("text", null, "label");
     public bool Regression { get; init; }
     public string? CacheRoot { get; init; }
+    /// <summary>With --train and no --dev: hold out this share of the training file as dev (a seeded split, the
+    /// same every run); null = a dev file is required.</summary>
+    public double? DevFraction { get; init; }
+    /// <summary>Score at most this many dev and test examples (the first N of each file); null = all.</summary>
+    public int? MaxEvalExamples { get; init; }
 }
 
 /// <summary>A loaded task: examples per split, the label vocabulary (from training data), its metrics.</summary>
@@ -65,11 +70,27 @@ public sealed class TaskData
         }
         else
         {
-            if (spec.Train is null || spec.Dev is null) throw new ArgumentException("give --task NAME, or --train and --dev files");
+            if (spec.Train is null || (spec.Dev is null && spec.DevFraction is null))
+                throw new ArgumentException("give --task NAME, or a --train file with --dev FILE or --dev-fraction (e.g. 0.1)");
+            if (spec.Dev is not null && spec.DevFraction is not null) throw new ArgumentException("give --dev or --dev-fraction, not both");
             name = Path.GetFileNameWithoutExtension(spec.Train);
             train = TaskFileReader.Read(spec.Train, spec.Columns, true, report);
-            dev = TaskFileReader.Read(spec.Dev, spec.Columns, true, report);
+            if (spec.DevFraction is { } fraction)
+            {
+                if (fraction is <= 0 or >= 1) throw new ArgumentException($"--dev-fraction must be in (0, 1) (got {fraction})");
+                (train, dev) = HoldOut(train, fraction);
+            }
+            else
+            {
+                dev = TaskFileReader.Read(spec.Dev!, spec.Columns, true, report);
+            }
             if (spec.Test is { } t) test = TaskFileReader.Read(t, spec.Columns, true, report);
+        }
+        if (spec.MaxEvalExamples is { } cap)
+        {
+            if (cap < 1) throw new ArgumentException($"--max-eval-examples must be >= 1 (got {cap})");
+            if (dev.Count > cap) dev = dev[..cap];
+            if (test is not null && test.Count > cap) test = test[..cap];
         }
         if (train.Count == 0) throw new InvalidDataException($"{name}: the training file has no usable examples");
         if (dev.Count == 0) throw new InvalidDataException($"{name}: the dev file has no usable examples");
@@ -78,6 +99,18 @@ public sealed class TaskData
         foreach (var e in dev.Concat(test ?? []).Concat(train)) CheckLabel(e, labels, regression);
         metrics ??= regression ? ["pearson", "spearman"] : ["accuracy"];   // what the score (model selection) averages; all metrics are reported
         return new TaskData { Name = name, Regression = regression, Labels = labels, Metrics = metrics, Train = train, Dev = dev, Test = test, Report = report };
+    }
+
+    /// <summary>A seeded shuffle (seed 13, the same every run and process) and the first <paramref name="fraction"/> as dev,
+    /// at least one example each side; the training examples keep their file order.</summary>
+    public static (List<LabeledExample> Train, List<LabeledExample> Dev) HoldOut(List<LabeledExample> examples, double fraction)
+    {
+        if (examples.Count < 2) throw new InvalidDataException($"--dev-fraction needs at least 2 training examples (got {examples.Count})");
+        var order = Enumerable.Range(0, examples.Count).ToArray();
+        new Random(13).Shuffle(order);
+        var devCount = Math.Clamp((int)Math.Round(fraction * examples.Count), 1, examples.Count - 1);
+        var devRows = order[..devCount].ToHashSet();
+        return (examples.Where((_, i) => !devRows.Contains(i)).ToList(), order[..devCount].Order().Select(i => examples[i]).ToList());
     }
 
     /// <summary>The distinct training labels, numerically ordered when they are all integers ("0", "1"), else ordinally.</summary>

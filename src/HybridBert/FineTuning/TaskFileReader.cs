@@ -32,7 +32,7 @@ public static class TaskFileReader
     {
         var examples = new List<LabeledExample>();
         string[]? header = headerless?.ToArray();
-        int text = -1, pair = -1, label = -1;
+        int text = -1, pair = -1, label = -1, id = -1;
         void Resolve()
         {
             int Find(string? name, bool required)
@@ -43,7 +43,7 @@ public static class TaskFileReader
                     throw new InvalidDataException($"{path}: no column '{name}'; the columns are: {string.Join(", ", header!.Select(h => $"'{h}'"))}");
                 return index;
             }
-            (text, pair, label) = (Find(columns.Text, true), Find(columns.Pair, true), Find(columns.Label, requireLabel));
+            (text, pair, label, id) = (Find(columns.Text, true), Find(columns.Pair, true), Find(columns.Label, requireLabel), Find(columns.Id, true));
         }
         if (header is not null) Resolve();
         foreach (var (line, fields) in rows)
@@ -64,7 +64,10 @@ public static class TaskFileReader
                 report.Warn(message + " — skipped");
                 continue;
             }
-            var example = new LabeledExample(fields[text], pair >= 0 ? fields[pair] : null, label >= 0 ? fields[label].Trim() : null, path, line);
+            var example = new LabeledExample(fields[text], pair >= 0 ? fields[pair] : null, label >= 0 ? fields[label].Trim() : null, path, line)
+            {
+                Id = id >= 0 ? fields[id] : null,
+            };
             if (Keep(example, report)) examples.Add(example);
         }
         if (header is null) throw new InvalidDataException($"{path}: the file is empty (no header line)");
@@ -103,11 +106,31 @@ public static class TaskFileReader
             }
             catch (MalformedLineException e)
             {
-                throw new InvalidDataException($"{path}:{e.LineNumber}: malformed CSV ({e.Message})", e);
+                throw new InvalidDataException($"{path}:{e.LineNumber}:{MalformedColumn(parser.ErrorLine)}: {MalformedReason(parser.ErrorLine)}", e);
             }
             yield return (line, fields);
         }
     }
+
+    /// <summary>The 1-based column of the first quote that breaks RFC 4180 in a line the CSV parser rejected.</summary>
+    private static int MalformedColumn(string line)
+    {
+        var inQuotes = false;
+        for (var i = 0; i < line.Length; i++)
+        {
+            if (line[i] != '"') continue;
+            var fieldStart = i == 0 || line[i - 1] == ',';
+            if (!inQuotes && !fieldStart) return i + 1;          // a quote inside an unquoted field
+            if (!inQuotes) { inQuotes = true; continue; }
+            if (i + 1 < line.Length && line[i + 1] == '"') { i++; continue; }   // "" inside quotes
+            if (i + 1 < line.Length && line[i + 1] != ',') return i + 2;       // text after a closing quote
+            inQuotes = false;
+        }
+        return Math.Max(1, line.LastIndexOf('"') + 1);                         // a quote never closed
+    }
+
+    private static string MalformedReason(string line) =>
+        $"malformed CSV: a stray or unclosed double quote (RFC 4180: a field with quotes must be enclosed in quotes, and a quote inside it doubled as \"\"); the line reads: {(line.Length > 120 ? line[..120] + "…" : line)}";
 
     private static List<LabeledExample> ReadJsonLines(string path, ColumnSpec columns, bool requireLabel, ReadReport report)
     {
@@ -135,7 +158,10 @@ public static class TaskFileReader
                 if (required) throw new InvalidDataException($"{path}:{line}: no field '{name}'");
                 return null;
             }
-            var example = new LabeledExample(Field(columns.Text, true)!, Field(columns.Pair, columns.Pair is not null), Field(columns.Label, requireLabel)?.Trim(), path, line);
+            var example = new LabeledExample(Field(columns.Text, true)!, Field(columns.Pair, columns.Pair is not null), Field(columns.Label, requireLabel)?.Trim(), path, line)
+            {
+                Id = Field(columns.Id, columns.Id is not null),
+            };
             if (Keep(example, report)) examples.Add(example);
         }
         return examples;

@@ -49,10 +49,13 @@ public static class Presets
             ? c
             : throw new ConfigException($"Unknown preset '{name}'; allowed: {string.Join(", ", Sizes.Keys)}");
 
+    /// <summary>A size with a pattern. Literal letters set the depth (<c>tiny</c> + <c>AAAA</c> is a 4-layer tiny
+    /// model); the names <c>bert</c>, <c>ponet</c>, <c>hybrid</c> take the size's depth.</summary>
     public static EncoderConfig Build(string size, string pattern = "bert", int? vocabSize = null)
     {
         var c = Size(size);
-        c = c with { LayerPattern = Pattern(pattern, c.NumHiddenLayers), VocabSize = vocabSize ?? c.VocabSize };
+        var letters = Pattern(pattern, c.NumHiddenLayers);
+        c = c with { LayerPattern = letters, NumHiddenLayers = letters.Length, VocabSize = vocabSize ?? c.VocabSize };
         return c.Validate();
     }
 }

@@ -9,6 +9,16 @@ public sealed record WordPieceTrainerOptions
     public int MinFrequency { get; init; } = 2;
     /// <summary>Keep only this many of the most frequent characters (null: every character seen).</summary>
     public int? LimitAlphabet { get; init; }
+
+    public WordPieceTrainerOptions Validate()
+    {
+        var errors = new List<string>();
+        if (VocabSize <= Vocabulary.SpecialTokens.Length) errors.Add($"--vocab-size must be more than the {Vocabulary.SpecialTokens.Length} special tokens (got {VocabSize})");
+        if (MinFrequency < 1) errors.Add($"--min-frequency must be >= 1 (got {MinFrequency})");
+        if (LimitAlphabet is < 1) errors.Add($"--limit-alphabet must be >= 1 (got {LimitAlphabet})");
+        if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors));
+        return this;
+    }
 }
 
 /// <summary>
@@ -28,6 +38,7 @@ public static class WordPieceTrainer
 
     public static List<string> Train(IReadOnlyDictionary<string, long> wordCounts, WordPieceTrainerOptions options, IProgress<double>? progress = null)
     {
+        options.Validate();
         var tokens = new List<string>(Vocabulary.SpecialTokens);
         var ids = tokens.Select((t, i) => (t, i)).ToDictionary(p => p.t, p => p.i, StringComparer.Ordinal);
         int Id(string token)
@@ -48,6 +59,9 @@ public static class WordPieceTrainer
         var kept = alphabet.ToHashSet();
         foreach (var r in alphabet) Id(new Rune(r).ToString());
         foreach (var r in alphabet) Id(Prefix + new Rune(r).ToString());
+        if (tokens.Count > options.VocabSize)
+            throw new ArgumentException($"--vocab-size {options.VocabSize} is below what this corpus needs before any merge: {Vocabulary.SpecialTokens.Length} special tokens " +
+                $"+ {alphabet.Count} characters + {alphabet.Count} ##characters = {tokens.Count}; use --vocab-size {tokens.Count} or more, or --limit-alphabet to keep fewer characters");
 
         // Words as symbol sequences, in ordinal order so that ids and ties never depend on hashing.
         var words = new List<List<int>>();
@@ -143,12 +157,7 @@ public static class VocabularyTraining
             progress?.Report(("counting words", Math.Min(1, reader.RawBytesRead / totalBytes)));
         }
         if (counter.Counts.Count == 0) throw new InvalidDataException("The corpus holds no words to train on");
-        var tokens = WordPieceTrainer.Train(counter.Counts, options, progress is null ? null : new InlineProgress(f => progress.Report(("learning merges", f))));
+        var tokens = WordPieceTrainer.Train(counter.Counts, options, progress is null ? null : new SynchronousProgress<double>(f => progress.Report(("learning merges", f))));
         return new Result(new Vocabulary(tokens, "trained vocabulary"), counter.Counts.Values.Sum(), counter.Counts.Count, counter.Pruned, reader.Stats);
     }
-}
-
-internal sealed class InlineProgress(Action<double> report) : IProgress<double>
-{
-    public void Report(double value) => report(value);
 }

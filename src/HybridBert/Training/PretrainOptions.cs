@@ -56,11 +56,22 @@ public sealed record PretrainOptions
     public int CheckpointEvery { get; init; } = 500;
     public int KeepLast { get; init; } = 2;
     public bool Resume { get; init; }
+    /// <summary>Replace an earlier run's outputs in <see cref="RunDir"/> (without it, a folder holding a run is refused unless <see cref="Resume"/>).</summary>
+    public bool Overwrite { get; init; }
 
     public int MicroBatchSize => Math.Min(MicroBatch ?? BatchSize, BatchSize);
     public int SentenceClasses => SentenceObjective switch { SentenceObjective.Nsp => 2, SentenceObjective.Sso => 3, _ => 0 };
 
+    /// <summary>Every setting and the model; throws one ArgumentException listing all that is wrong.</summary>
     public PretrainOptions Validate()
+    {
+        ValidateSettings();
+        Model.Validate();
+        return this;
+    }
+
+    /// <summary>Every setting but the model (which may depend on the data): callers check this before preparing data.</summary>
+    public PretrainOptions ValidateSettings()
     {
         var errors = new List<string>();
         if (BatchSize < 1) errors.Add($"--batch must be >= 1 (got {BatchSize})");
@@ -75,9 +86,64 @@ public sealed record PretrainOptions
         if (TrimEvery < 0) errors.Add($"--trim-every must be >= 0 (0 = never; got {TrimEvery})");
         if (LogEvery < 1 || EvalEvery < 1 || CheckpointEvery < 1) errors.Add("--log-every, --eval-every and --checkpoint-every must be >= 1");
         if (KeepLast < 1) errors.Add($"--keep must be >= 1 (got {KeepLast})");
+        if (EvalBatches is < 1) errors.Add($"--eval-batches must be >= 0 (0 = the whole split; got {EvalBatches})");
+        if (!(MaxGradNorm > 0)) errors.Add($"--clip must be > 0 (got {MaxGradNorm})");
+        if (!(WeightDecay >= 0)) errors.Add($"--weight-decay must be >= 0 (got {WeightDecay})");
+        if (!(AdamEpsilon > 0)) errors.Add($"--adam-eps must be > 0 (got {AdamEpsilon})");
+        if (WarmupSteps is < 0) errors.Add($"--warmup must be >= 0 (got {WarmupSteps})");
+        if (WarmupSteps is { } w && MaxSteps is { } ms && w >= ms)
+            errors.Add($"--warmup ({w}) must be smaller than --max-steps ({ms}): the learning rate would never reach its peak");
+        if (Resume && Overwrite) errors.Add("--resume and --overwrite contradict each other: give one");
+        if (string.IsNullOrWhiteSpace(RunDir)) errors.Add("--out is required");
+        try
+        {
+            Masking.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            errors.Add(e.Message);
+        }
         if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors));
-        Masking.Validate();
-        Model.Validate();
         return this;
+    }
+
+    /// <summary>
+    /// What a resumed run may not change: the settings that shape the learning-rate schedule, the data order, the
+    /// masks and the optimizer. Returns one line per difference ("--lr 0.0005 (now 0.001)"); --max-tokens and
+    /// --max-time are budgets and may change, --max-tokens only when --max-steps sets the schedule.
+    /// </summary>
+    public static List<string> ScheduleDifferences(PretrainOptions saved, PretrainOptions now)
+    {
+        var changes = new List<string>();
+        void Check<T>(string flag, T before, T after)
+        {
+            if (!EqualityComparer<T>.Default.Equals(before, after))
+                changes.Add($"{flag} {Show(before)} (now {Show(after)})");
+        }
+        static string Show(object? v) => v switch
+        {
+            null => "unset",
+            double d => d.ToString("G6", System.Globalization.CultureInfo.InvariantCulture),
+            Enum e => e.ToString().ToLowerInvariant(),
+            _ => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture) ?? "",
+        };
+        Check("--max-steps", saved.MaxSteps, now.MaxSteps);
+        if (saved.MaxSteps is null && now.MaxSteps is null) Check("--max-tokens (which sets the schedule without --max-steps)", saved.MaxTokens, now.MaxTokens);
+        Check("--warmup", saved.WarmupSteps, now.WarmupSteps);
+        Check("--lr", saved.LearningRate, now.LearningRate);
+        Check("--schedule", saved.Schedule, now.Schedule);
+        Check("--batch", saved.BatchSize, now.BatchSize);
+        Check("--seed", saved.Seed, now.Seed);
+        Check("--mask-rate", saved.Masking.Rate, now.Masking.Rate);
+        Check("--mask-split [MASK] share", saved.Masking.MaskFraction, now.Masking.MaskFraction);
+        Check("--mask-split random share", saved.Masking.RandomFraction, now.Masking.RandomFraction);
+        Check("--whole-word", saved.Masking.WholeWord, now.Masking.WholeWord);
+        Check("--dropmask", saved.DropMask, now.DropMask);
+        Check("--weight-decay", saved.WeightDecay, now.WeightDecay);
+        Check("--adam-beta2", saved.AdamBeta2, now.AdamBeta2);
+        Check("--adam-eps", saved.AdamEpsilon, now.AdamEpsilon);
+        Check("--clip", saved.MaxGradNorm, now.MaxGradNorm);
+        Check("--precision", saved.Precision, now.Precision);
+        return changes;
     }
 }

@@ -18,8 +18,8 @@ public sealed record EvalResult(double MlmLoss, double MlmAccuracy, double? Sent
     public double Perplexity => Math.Exp(Math.Min(MlmLoss, 50));
 }
 
-/// <summary>How a run ended. <c>TokensPerSecond</c> counts training steps only (not evaluation or checkpoints).</summary>
-public sealed record PretrainSummary(long Steps, long Tokens, double FinalTrainLoss, EvalResult? FinalEval, double BestEvalLoss,
+/// <summary>How a run ended. <c>TokensPerSecond</c> counts training steps only (not evaluation or checkpoints). <c>BestEvalLoss</c> is null when no evaluation ran (summary.json writes <c>null</c>).</summary>
+public sealed record PretrainSummary(long Steps, long Tokens, double FinalTrainLoss, EvalResult? FinalEval, double? BestEvalLoss,
     long BestStep, double TokensPerSecond, [property: System.Text.Json.Serialization.JsonPropertyName("peak_rss_mib")] double PeakRssMiB,
     double Seconds, bool Interrupted, string LastCheckpoint);
 
@@ -34,11 +34,14 @@ public sealed class Pretrainer
 {
     private readonly PretrainOptions options;
     private readonly IProgress<TrainingProgress>? progress;
+    private readonly Action<string> log;
 
-    public Pretrainer(PretrainOptions options, IProgress<TrainingProgress>? progress = null)
+    /// <param name="log">Messages a user should see: what a resume continues from, leftovers removed, evaluation skipped.</param>
+    public Pretrainer(PretrainOptions options, IProgress<TrainingProgress>? progress = null, Action<string>? log = null)
     {
         this.options = options.Validate();
         this.progress = progress;
+        this.log = log ?? (_ => { });
     }
 
     public PretrainSummary Run(CancellationToken cancel = default)
@@ -50,10 +53,16 @@ public sealed class Pretrainer
         // The pooling layers find [CLS]/[SEP] by id: take the data's.
         var config = options.Model with { ClsTokenId = vocabulary.ClsId, SepTokenId = vocabulary.SepId, PadTokenId = vocabulary.PadId };
         var opts = options with { Model = config.Validate() };
-        PrepareRunDir(opts.RunDir);
+        PrepareRunDir(opts);
 
         using var train = ShardDataset.Open(opts.DataDir, "train");
         using var validation = ShardDataset.Open(opts.DataDir, "validation");
+        // A shard changed on disk would train on garbage without a word: check contents, not only sizes (cheap next to training).
+        train.VerifyHashes();
+        validation.VerifyHashes();
+        var canEvaluate = validation.Count > 0;
+        if (!canEvaluate)
+            log($"warning: {opts.DataDir} has no validation sequences (too few documents for --validation-fraction): evaluation is skipped, no best checkpoint is chosen");
         var maxSteps = opts.MaxSteps ?? (opts.MaxTokens is { } t
             ? Math.Max(1, (long)Math.Ceiling(t / (double)(opts.BatchSize * Math.Max(1, manifest.Splits["train"].Tokens / Math.Max(1, manifest.Splits["train"].Sequences)))))
             : 1000);
@@ -65,7 +74,7 @@ public sealed class Pretrainer
         var optimizer = BuildOptimizer(precision.Masters, opts);
 
         var state = new TrainerState();
-        if (opts.Resume) state = Restore(opts, model, precision, optimizer);
+        if (opts.Resume) state = Restore(opts, model, precision, optimizer, log);
         var order = new DataOrder(train.Count, opts.Seed, state.Epoch, state.Position);
         var batcher = new MlmBatcher(vocabulary, opts.Masking, opts.Seed);
         using var metrics = new MetricsLog(opts.RunDir, state.Step);
@@ -166,7 +175,7 @@ public sealed class Pretrainer
                     ["elapsed_s"] = state.ElapsedSeconds, ["rss_mib"] = MemoryUsage.CurrentMiB,
                 });
             var last = !BudgetLeft(state);
-            if (state.Step % opts.EvalEvery == 0 || last)
+            if (canEvaluate && (state.Step % opts.EvalEvery == 0 || last))
             {
                 lastEval = Evaluate(model, validation, vocabulary, opts);
                 metrics.Write("eval", state.Step, EvalRecord(lastEval));
@@ -179,7 +188,7 @@ public sealed class Pretrainer
             lastCheckpoint = SaveCheckpoint(state with { ElapsedSeconds = elapsedBefore + clock.Elapsed.TotalSeconds });
 
         var runTokens = state.Tokens - tokensAtStart;
-        var summary = new PretrainSummary(state.Step, state.Tokens, lastLoss, lastEval, state.BestEvalLoss, state.BestStep,
+        var summary = new PretrainSummary(state.Step, state.Tokens, lastLoss, lastEval, double.IsFinite(state.BestEvalLoss) ? state.BestEvalLoss : null, state.BestStep,
             runTokens / Math.Max(1e-9, trainingSeconds), MemoryUsage.PeakMiB, clock.Elapsed.TotalSeconds, interrupted, lastCheckpoint);
         WriteReport(opts, summary);
         return summary;
@@ -243,7 +252,7 @@ public sealed class Pretrainer
         return torch.optim.AdamW(groups, o.LearningRate, o.AdamBeta1, o.AdamBeta2, o.AdamEpsilon);
     }
 
-    private static TrainerState Restore(PretrainOptions opts, HybridBertModel model, MixedPrecision precision, AdamW optimizer)
+    private static TrainerState Restore(PretrainOptions opts, HybridBertModel model, MixedPrecision precision, AdamW optimizer, Action<string> log)
     {
         var latest = Checkpoint.List(opts.RunDir);
         if (latest.Count == 0) throw new InvalidDataException($"--resume: {Checkpoint.Folder(opts.RunDir)} holds no complete checkpoint");
@@ -252,6 +261,11 @@ public sealed class Pretrainer
         Checkpoint.CheckSameModel(saved.Options.Model, opts.Model, folder);
         if (saved.Options.SentenceObjective != opts.SentenceObjective)
             throw new InvalidDataException($"Cannot resume from {folder}: it was trained with --sentence-objective {saved.Options.SentenceObjective}, now {opts.SentenceObjective}");
+        var changed = PretrainOptions.ScheduleDifferences(saved.Options, opts);
+        if (changed.Count > 0)
+            throw new ArgumentException($"--resume would not continue the run in {opts.RunDir}: {string.Join("; ", changed)}. " +
+                $"These set the learning-rate schedule, the data or the masks; resume with the values in {Path.Combine(folder, Checkpoint.TrainerFile)}, or start a new run in another --out.");
+        log($"resuming from {folder}: step {saved.State.Step}, {saved.State.Tokens:N0} tokens, epoch {saved.State.Epoch}");
         WeightLoader.Load(model, Path.Combine(folder, Checkpoint.WeightsFile));
         if (precision.Enabled)
             using (torch.no_grad())
@@ -263,8 +277,24 @@ public sealed class Pretrainer
         return saved.State;
     }
 
-    private static void PrepareRunDir(string runDir)
+    /// <summary>Outputs of a run; a folder holding any of them (or a complete checkpoint) is a run that <c>--resume</c>
+    /// continues or <c>--overwrite</c> replaces.</summary>
+    private static readonly string[] RunOutputs = ["checkpoints", "tensorboard", "metrics.jsonl", "summary.json", "loss.png"];
+
+    private void PrepareRunDir(PretrainOptions opts)
     {
+        var runDir = opts.RunDir;
+        IO.StaleTemporaries.Remove(Checkpoint.Folder(runDir), ".step-*.tmp-*", log);
+        var holdsRun = Checkpoint.List(runDir).Count > 0 || RunOutputs.Where(o => o != "checkpoints").Any(o => Path.Exists(Path.Combine(runDir, o)));
+        if (!opts.Resume && holdsRun)
+        {
+            if (!opts.Overwrite)
+                throw new IOException($"{runDir} already holds a run: continue it with --resume, replace it with --overwrite, or choose another --out");
+            foreach (var o in RunOutputs.Select(o => Path.Combine(runDir, o)))
+                if (Directory.Exists(o)) Directory.Delete(o, recursive: true);
+                else if (File.Exists(o)) File.Delete(o);
+            log($"--overwrite: removed the earlier run's outputs in {runDir}");
+        }
         try
         {
             Directory.CreateDirectory(runDir);
@@ -281,7 +311,7 @@ public sealed class Pretrainer
     private static void WriteReport(PretrainOptions opts, PretrainSummary summary)
     {
         LossPlot.Save(Path.Combine(opts.RunDir, "loss.png"), $"{opts.Model.LayerPattern}: MLM loss", [
-            ("train (MLM + sentence)", MetricsLog.Read(opts.RunDir, "train", "loss")),
+            (opts.SentenceObjective == SentenceObjective.None ? "train MLM" : $"train (MLM + {opts.SentenceObjective.ToString().ToLowerInvariant()})", MetricsLog.Read(opts.RunDir, "train", "loss")),
             ("validation MLM", MetricsLog.Read(opts.RunDir, "eval", "mlm_loss")),
         ]);
         File.WriteAllText(Path.Combine(opts.RunDir, "summary.json"), System.Text.Json.JsonSerializer.Serialize(summary, Checkpoint.Json));

@@ -11,6 +11,9 @@ public sealed class ModelCommandTests
         var (output, error) = (new StringWriter(), new StringWriter());
         Console.SetOut(output);
         Console.SetError(error);
+        // Spectre.Console keeps the writer it was created with: point it at this run's output too.
+        var savedAnsi = Spectre.Console.AnsiConsole.Console;
+        Spectre.Console.AnsiConsole.Console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings { Out = new Spectre.Console.AnsiConsoleOutput(output) });
         try
         {
             return (Program.Main(args), output.ToString(), error.ToString());
@@ -19,6 +22,7 @@ public sealed class ModelCommandTests
         {
             Console.SetOut(oldOut);
             Console.SetError(oldErr);
+            Spectre.Console.AnsiConsole.Console = savedAnsi;
         }
     }
 

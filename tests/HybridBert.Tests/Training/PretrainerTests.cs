@@ -65,7 +65,7 @@ public sealed class PretrainerTests(TinyData data) : IClassFixture<TinyData>
         var broken = Options("broken", steps: 6) with { CheckpointEvery = 3 };
         using (var stopAfterThree = new CancellationTokenSource())
         {
-            var progress = new InlineProgress<TrainingProgress>(p => { if (p.Step == 3) stopAfterThree.Cancel(); });
+            var progress = new SynchronousProgress<TrainingProgress>(p => { if (p.Step == 3) stopAfterThree.Cancel(); });
             var first = new Pretrainer(broken, progress).Run(stopAfterThree.Token);
             Assert.True(first.Interrupted);
             Assert.Equal(3, first.Steps);
@@ -164,9 +164,4 @@ public sealed class PretrainerTests(TinyData data) : IClassFixture<TinyData>
         var error = Assert.Throws<IOException>(() => new Pretrainer(Options("x") with { RunDir = Path.Combine(file, "run") }).Run());
         Assert.Contains("Cannot write to the run directory", error.Message);
     }
-}
-
-internal sealed class InlineProgress<T>(Action<T> report) : IProgress<T>
-{
-    public void Report(T value) => report(value);
 }
