@@ -163,9 +163,18 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
     {
         var results = new T[items.Count];
         var queue = Enumerable.Range(0, items.Count).OrderBy(i => order?.Invoke(items[i]) ?? 0).ToList();
-        System.Threading.Tasks.Parallel.ForEach(System.Collections.Concurrent.Partitioner.Create(queue, System.Collections.Concurrent.EnumerablePartitionerOptions.NoBuffering),
-            new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, jobs), CancellationToken = cancel },
-            i => results[i] = work(items[i]));
+        try
+        {
+            System.Threading.Tasks.Parallel.ForEach(System.Collections.Concurrent.Partitioner.Create(queue, System.Collections.Concurrent.EnumerablePartitionerOptions.NoBuffering),
+                new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, jobs), CancellationToken = cancel },
+                i => results[i] = work(items[i]));
+        }
+        catch (AggregateException e)
+        {
+            // A failed stage or Ctrl-C inside a worker: rethrow it as itself (a named message, not a wrapped stack trace).
+            var first = e.Flatten().InnerExceptions.FirstOrDefault(x => x is not OperationCanceledException) ?? e.Flatten().InnerExceptions[0];
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
+        }
         return results.ToList();
     }
 
