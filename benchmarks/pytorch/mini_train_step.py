@@ -5,7 +5,7 @@ via max_pool1d), sparse MLM head tied to the word embeddings, AdamW. Random toke
 [CLS] words [SEP] words [SEP], 15% of positions predicted. Prints one JSON line per configuration with the same
 fields as `hybridbert bench --json`. Usage:
 
-    python3 mini_train_step.py --pattern PPAA --seq 128 --batch 32 --threads 2 --steps 10 --warmup 3
+    python3 mini_train_step.py --pattern PPAA --seq 128 --batch 32 --threads 2 --steps 10 --warmup 3 [--mode infer]
 """
 import argparse, json, math, resource, statistics, time
 import torch
@@ -90,6 +90,11 @@ class Model(nn.Module):
         self.transform, self.tln, self.bias = nn.Linear(h, h), nn.LayerNorm(h, eps=1e-12), nn.Parameter(torch.zeros(vocab))
 
     def forward(self, ids, positions):
+        x = self.encode(ids)
+        rows = x.reshape(-1, x.shape[-1]).index_select(0, positions)
+        return F.linear(self.tln(F.gelu(self.transform(rows))), self.word.weight, self.bias)
+
+    def encode(self, ids):
         b, l = ids.shape
         real = torch.ones_like(ids, dtype=torch.bool)
         special = (ids == CLS) | (ids == SEP)
@@ -103,8 +108,7 @@ class Model(nn.Module):
         x = F.dropout(self.ln(self.word(ids) + self.pos(torch.arange(l)).unsqueeze(0) + self.token_type(torch.zeros_like(ids))), 0.1, self.training)
         for layer in self.layers:
             x = layer(x, ctx)
-        rows = x.reshape(-1, x.shape[-1]).index_select(0, positions)
-        return F.linear(self.tln(F.gelu(self.transform(rows))), self.word.weight, self.bias)
+        return x
 
 
 def main():
@@ -116,6 +120,7 @@ def main():
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--vocab", type=int, default=8192)
+    p.add_argument("--mode", choices=["train", "infer"], default="train")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
@@ -126,10 +131,19 @@ def main():
     positions = torch.randperm(a.batch * a.seq)[: int(0.15 * a.batch * a.seq)]
     labels = ids.reshape(-1)[positions]
 
-    def step():
+    def train_step():
         opt.zero_grad()
         F.cross_entropy(model(ids, positions), labels).backward()
         opt.step()
+
+    def infer_step():
+        # As `hybridbert bench --mode infer`: the encoder forward in eval mode without autograd (no MLM head).
+        with torch.no_grad():
+            model.encode(ids)
+
+    if a.mode == "infer":
+        model.eval()
+    step = train_step if a.mode == "train" else infer_step
 
     for _ in range(a.warmup):
         step()
@@ -140,7 +154,7 @@ def main():
         times.append((time.perf_counter() - t) * 1000)
     median = statistics.median(times)
     print(json.dumps(dict(framework=f"pytorch {torch.__version__}", layer_pattern=a.pattern, seq=a.seq, batch=a.batch, threads=a.threads,
-                          mode="train", median_ms=round(median, 2), min_ms=round(min(times), 2), max_ms=round(max(times), 2),
+                          mode=a.mode, median_ms=round(median, 2), min_ms=round(min(times), 2), max_ms=round(max(times), 2),
                           tokens_per_s=round(a.batch * a.seq / median * 1000), peak_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
                           params=sum(p.numel() for p in model.parameters()))))
 

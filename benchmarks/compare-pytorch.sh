@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Our training step (or inference forward) against PyTorch's on the same shapes, interleaved, several rounds.
+#
+#   benchmarks/compare-pytorch.sh                      # the issue's table: mini, fp32, 2 threads
+#   ROUNDS=5 MODES="train infer" benchmarks/compare-pytorch.sh
+#   CONFIGS="bert:128:32:30522 hybrid:512:8:8192" benchmarks/compare-pytorch.sh
+#
+# PyTorch is Debian's python3-torch (`apt-get install python3-torch`), running benchmarks/pytorch/mini_train_step.py,
+# an independent textbook implementation of the same model. Each configuration runs in a fresh process on both
+# sides (so peak RSS is its own), ours then PyTorch's, then the next configuration, and the whole list ROUNDS times
+# (A B A B …: drift on the machine hits both alike). Prints one row per configuration and mode: median tokens/s over
+# the rounds, the highest peak RSS, and ours/PyTorch ratios. Run it on an idle machine: anything else running
+# (a build, tests) is noise. Raw JSON lines go to $OUT (default /tmp/compare-pytorch.jsonl).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-3}
+THREADS=${THREADS:-2}
+STEPS=${STEPS:-10}
+WARMUP=${WARMUP:-3}
+PRESET=mini   # mini_train_step.py builds mini (4 layers, hidden 256, 4 heads, FFN 1024)
+MODES=${MODES:-train}
+# pattern:seq:batch:vocab
+CONFIGS=${CONFIGS:-"bert:128:32:30522 hybrid:128:32:30522 ponet:128:32:30522 bert:128:32:8192 hybrid:128:32:8192 ponet:128:32:8192 bert:512:8:8192 hybrid:512:8:8192 ponet:512:8:8192 bert:512:8:30522 hybrid:512:8:30522 ponet:512:8:30522"}
+OUT=${OUT:-/tmp/compare-pytorch.jsonl}
+
+python3 -c 'import torch' 2>/dev/null || { echo "python3 with torch is needed: apt-get install python3-torch" >&2; exit 1; }
+dotnet build src/HybridBert.Cli -c Release -v q -nologo >/dev/null
+HB=src/HybridBert.Cli/bin/Release/net10.0/HybridBert.Cli
+
+letters() { case $1 in bert) echo AAAA ;; ponet) echo PPPP ;; hybrid) echo PPAA ;; *) echo "$1" ;; esac; }
+
+: > "$OUT"
+for round in $(seq 1 "$ROUNDS"); do
+  for mode in $MODES; do
+    for config in $CONFIGS; do
+      IFS=: read -r pattern seq batch vocab <<<"$config"
+      echo "round $round/$ROUNDS: $mode $pattern seq $seq batch $batch vocab $vocab" >&2
+      "$HB" bench --json --preset "$PRESET" --patterns "$pattern" --seq "$seq" --batch "$batch" --vocab-size "$vocab" \
+        --threads "$THREADS" --steps "$STEPS" --warmup "$WARMUP" --mode "$mode" \
+        | sed "s/^{/{\"side\":\"ours\",\"vocab\":$vocab,\"round\":$round,/" >> "$OUT"
+      python3 benchmarks/pytorch/mini_train_step.py --pattern "$(letters "$pattern")" --seq "$seq" --batch "$batch" --vocab "$vocab" \
+        --threads "$THREADS" --steps "$STEPS" --warmup "$WARMUP" --mode "$mode" \
+        | sed "s/^{/{\"side\":\"pytorch\",\"vocab\":$vocab,\"round\":$round,/" >> "$OUT"
+    done
+  done
+done
+
+python3 - "$OUT" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+keys = []
+for r in rows:
+    k = (r["mode"], r["layer_pattern"], r["seq"], r["batch"], r["vocab"])
+    if k not in keys: keys.append(k)
+print(f"| mode | pattern | seq×batch | vocab | ours tok/s | PyTorch tok/s | ratio | ours MiB | PyTorch MiB | MiB ratio | rounds |")
+print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+for k in keys:
+    side = {s: [r for r in rows if (r["mode"], r["layer_pattern"], r["seq"], r["batch"], r["vocab"]) == k and r["side"] == s and r.get("status", "ok") == "ok"] for s in ("ours", "pytorch")}
+    if not side["ours"] or not side["pytorch"]:
+        print(f"| {k[0]} | {k[1]} | {k[2]}×{k[3]} | {k[4]} | failed | | | | | | |"); continue
+    tps = {s: statistics.median(r["tokens_per_s"] for r in side[s]) for s in side}
+    mib = {s: max(r["peak_rss_mib"] for r in side[s]) for s in side}
+    print(f"| {k[0]} | {k[1]} | {k[2]}×{k[3]} | {k[4]} | {tps['ours']:,.0f} | {tps['pytorch']:,.0f} | {tps['ours'] / tps['pytorch']:.2f} | "
+          f"{mib['ours']:,.0f} | {mib['pytorch']:,.0f} | {mib['ours'] / mib['pytorch']:.2f} | {len(side['ours'])} |")
+PY
