@@ -10,7 +10,10 @@ public static class Program
     {
         // Piped or redirected output is read by scripts and people with wide windows: do not wrap tables at 80 columns.
         if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = 1000;
-        return BuildRoot().Parse(args).Invoke();
+        var parsed = BuildRoot().Parse(args);
+        var exit = parsed.Invoke();
+        // System.CommandLine prints parse errors with the usage and returns 1; a wrong command line is our exit 2.
+        return parsed.Errors.Count > 0 ? CliErrors.UsageError : exit;
     }
 
     /// <summary>The command tree. Its root is named <c>hybridbert</c>, the command people type (a RootCommand would take

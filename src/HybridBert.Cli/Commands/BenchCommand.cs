@@ -13,41 +13,41 @@ internal static class BenchCommand
 {
     public static Command Build()
     {
-        var preset = new Option<string>("--preset") { DefaultValueFactory = _ => "mini", Description = "Model size" };
-        var patterns = new Option<string>("--patterns", "--pattern") { DefaultValueFactory = _ => "bert,hybrid", Description = "Comma-separated patterns to compare (bert, hybrid, ponet, PPAA, …)" };
+        var d = BenchSpec.Defaults;
+        var preset = new Option<string>("--preset") { DefaultValueFactory = _ => d.Preset, Description = "Model size" };
+        var patterns = new Option<string>("--patterns", "--pattern") { DefaultValueFactory = _ => "bert,hybrid", Description = $"Comma-separated patterns to compare: {CommonOptions.PatternHelp}" };
         var seqs = new Option<string>("--seq") { DefaultValueFactory = _ => "128,512", Description = "Comma-separated sequence lengths" };
         var batch = new Option<int?>("--batch") { Description = "Sequences per step (default: 4096 tokens' worth, at least 1)" };
-        var precision = CommonOptions.Choice("--precision", "fp32, or bf16 (fp32 master weights)", Precision.Fp32);
-        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount, Description = "libtorch threads per run" };
-        var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 10, Description = "Timed steps per run" };
-        var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => 3, Description = "Untimed steps first" };
-        var rounds = new Option<int>("--rounds") { DefaultValueFactory = _ => 1, Description = "Repeat the whole A B C sequence this many times (interleaved), then combine" };
+        var precision = CommonOptions.Choice("--precision", "fp32, or bf16 (fp32 master weights)", d.Precision);
+        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => d.Threads, Description = "libtorch threads per run" };
+        var device = CommonOptions.Device(d.Device);
+        var steps = new Option<int>("--steps") { DefaultValueFactory = _ => d.Steps, Description = "Timed steps per run" };
+        var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => d.Warmup, Description = "Untimed steps first" };
+        var rounds = new Option<int>("--rounds") { DefaultValueFactory = _ => d.Rounds, Description = "Repeat the whole A B C sequence this many times (interleaved), then combine" };
         var mode = new Option<string>("--mode") { DefaultValueFactory = _ => "train,infer", Description = "train, infer or both (comma-separated)" };
-        var head = CommonOptions.Choice("--head", "MLM head over masked positions only (sparse) or all tokens (full)", MlmHeadMode.Sparse);
-        var maskRate = new Option<double>("--mask-rate") { DefaultValueFactory = _ => 0.15, Description = "Share of tokens masked (sets the sparse MLM head's size)" };
+        var head = CommonOptions.Choice("--head", "MLM head over masked positions only (sparse) or all tokens (full)", d.Head);
+        var maskRate = new Option<double>("--mask-rate") { DefaultValueFactory = _ => d.MaskRate, Description = "Share of tokens masked (sets the sparse MLM head's size)" };
         var vocabSize = new Option<int?>("--vocab-size") { Description = "Default: the embedded vocabulary's size" };
         var json = new Option<bool>("--json") { Description = "One JSON object per line on stdout instead of the table" };
         var output = new Option<DirectoryInfo?>("--out") { Description = "Also write results.csv, results.jsonl and PNG plots here" };
         var timeout = new Option<int>("--timeout") { DefaultValueFactory = _ => 1800, Description = "Seconds per child run" };
-        var trimEvery = new Option<int>("--trim-every") { DefaultValueFactory = _ => 1, Description = "Return freed memory to the OS every N steps (0 = never): less memory, slower steps" };
+        var trimEvery = new Option<int>("--trim-every") { DefaultValueFactory = _ => d.TrimEvery, Description = "Return freed memory to the OS every N steps (0 = never): less memory, slower steps" };
         var worker = new Option<string?>("--worker") { Hidden = true };
 
         var bench = new Command("bench", "Speed and peak memory of training steps and inference, each configuration in a fresh process")
         {
-            preset, patterns, seqs, batch, precision, threads, steps, warmup, rounds, mode, head, maskRate, vocabSize, trimEvery, json, output, timeout, worker,
+            preset, patterns, seqs, batch, precision, threads, device, steps, warmup, rounds, mode, head, maskRate, vocabSize, trimEvery, json, output, timeout, worker,
         };
         bench.SetAction(parse => CliErrors.Run(() =>
         {
-            if (parse.GetValue(worker) is { } specJson)
+            if (parse.GetValue(worker) is { } specFile)
             {
-                Console.WriteLine(JsonSerializer.Serialize(ModelBenchmark.Measure(JsonSerializer.Deserialize<BenchSpec>(specJson)!)));
+                Console.WriteLine(JsonSerializer.Serialize(ModelBenchmark.Measure(JsonSerializer.Deserialize<BenchSpec>(File.ReadAllText(specFile))!)));
                 return;
             }
             var vocab = parse.GetValue(vocabSize) ?? EmbeddedData.Vocabulary().Count;
             var patternList = Split(parse.GetValue(patterns)!);
             var modes = CommonOptions.EnumList<BenchMode>(parse.GetValue(mode)!, "--mode");
-            if (parse.GetValue(steps) < 1 || parse.GetValue(warmup) < 0 || parse.GetValue(rounds) < 1)
-                throw new ArgumentException("--steps and --rounds must be >= 1 and --warmup >= 0");
             var specs = new List<BenchSpec>();
             foreach (var seq in CommonOptions.IntList(parse.GetValue(seqs)!, "--seq", min: 4))
                 foreach (var m in modes)
@@ -57,7 +57,8 @@ internal static class BenchCommand
                             Preset = parse.GetValue(preset)!, Pattern = p, Seq = seq, Batch = parse.GetValue(batch) ?? Math.Max(1, 4096 / seq),
                             Precision = CommonOptions.Parse<Precision>(parse.GetValue(precision)!), Threads = parse.GetValue(threads), Steps = parse.GetValue(steps),
                             Warmup = parse.GetValue(warmup), Mode = m, Head = CommonOptions.Parse<MlmHeadMode>(parse.GetValue(head)!), MaskRate = parse.GetValue(maskRate), VocabSize = vocab, TrimEvery = parse.GetValue(trimEvery),
-                        });
+                            Device = parse.GetValue(device)!, Rounds = parse.GetValue(rounds),
+                        }.Validate());
             foreach (var s in specs) HybridBert.Model.Presets.Build(s.Preset, s.Pattern, s.VocabSize);   // fail early on a bad name
             var byRound = new Dictionary<BenchSpec, List<BenchResult>>();
             var asJson = parse.GetValue(json);

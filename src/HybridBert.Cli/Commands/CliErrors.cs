@@ -3,10 +3,17 @@ using HybridBert.Model;
 
 namespace HybridBert.Cli.Commands;
 
-/// <summary>Turns the library's input errors into one red line and exit code 2; anything else is a bug and shows its stack.</summary>
+/// <summary>Turns every failure into one line on stderr and an exit code (<see cref="UsageError"/>, <see cref="RuntimeError"/>); no stack traces unless <see cref="TraceVariable"/> asks.</summary>
 internal static class CliErrors
 {
     public static int Run(Action action) => Run(_ => action());
+
+    /// <summary>Exit codes: 2 when the command line is wrong (a parse error, an option out of range, an invalid config),
+    /// 1 when the command could not do its work (a missing or malformed file, a failed run).</summary>
+    public const int UsageError = 2, RuntimeError = 1;
+
+    /// <summary>Set to 1 to let unexpected exceptions show their stack trace.</summary>
+    public const string TraceVariable = "HYBRIDBERT_TRACE";
 
     /// <summary>Exit codes of a run stopped by a signal, after it saved what it had (the shell's 128 + signal number).</summary>
     public const int InterruptedBySigint = 130, InterruptedBySigterm = 143;
@@ -42,12 +49,25 @@ internal static class CliErrors
             Console.Error.WriteLine($"interrupted ({(stoppedBy == InterruptedBySigterm ? "SIGTERM" : "SIGINT")})");
             return stoppedBy == 0 ? InterruptedBySigint : stoppedBy;
         }
-        catch (Exception e) when (e is ConfigException or WeightMismatchException or InvalidDataException or FileNotFoundException
-                                      or DirectoryNotFoundException or ArgumentException or IOException or UnauthorizedAccessException
-                                      or Training.TrainingDivergedException or Benchmarks.StageFailedException or FineTuning.ExternalToolException)
+        catch (Exception e) when (e is ConfigException or ArgumentException)
         {
+            // The command line asks for something impossible (a value out of range, an invalid model config).
             Console.Error.WriteLine($"error: {e.Message}");
-            return 2;
+            return UsageError;
+        }
+        catch (Exception e) when (e is WeightMismatchException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
+                                      or IOException or UnauthorizedAccessException or Training.TrainingDivergedException
+                                      or Benchmarks.StageFailedException or FineTuning.ExternalToolException)
+        {
+            // The world is not as the command needs it: a file missing or malformed, a folder in the way, a failed tool or run.
+            Console.Error.WriteLine($"error: {e.Message}");
+            return RuntimeError;
+        }
+        catch (Exception e) when (Environment.GetEnvironmentVariable(TraceVariable) is not "1")
+        {
+            // A bug or a failure inside libtorch: one line by default (the stack trace is for whoever fixes it).
+            Console.Error.WriteLine($"error: {e.Message} ({e.GetType().Name}; an unexpected failure — set {TraceVariable}=1 to see where it happened, and please report it)");
+            return RuntimeError;
         }
         finally
         {

@@ -6,6 +6,37 @@ namespace HybridBert.Cli.Commands;
 /// <summary>Options and output shared by several commands.</summary>
 internal static class CommonOptions
 {
+    /// <summary>What --pattern accepts: the pattern names and the layer letters of <see cref="Model.Mixers"/>.</summary>
+    public static string PatternHelp { get; } = $"bert, ponet, hybrid, or one letter per layer such as PPAA ({Model.Mixers.Legend})";
+
+    /// <summary><c>--device</c>: cpu, cuda, cuda:N or auto.</summary>
+    public static Option<string> Device(string defaultValue) => new("--device") { Description = $"Where the model runs: {Model.Devices.Help}", DefaultValueFactory = _ => defaultValue };
+
+    /// <summary><c>--options-file</c>: the command's whole options record as JSON (what <c>reproduce</c> hands its child processes).</summary>
+    public static Option<FileInfo?> OptionsFile() => new("--options-file")
+    {
+        Description = "Run with the options in this JSON file (the command's options record, as `reproduce` writes them) instead of flags",
+    };
+
+    /// <summary>The options record in <paramref name="file"/>'s JSON, or null when it was not given. Giving it with any
+    /// other option is an error (which one would win?); a file that does not parse is an error naming the file.</summary>
+    public static T? ReadOptionsFile<T>(System.CommandLine.ParseResult parse, Option<FileInfo?> file, Command command) where T : class
+    {
+        if (parse.GetValue(file) is not { } info) return null;
+        var others = command.Options.Where(o => o != file && parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
+        if (others.Count > 0) throw new ArgumentException($"--options-file holds every option: do not also give {string.Join(", ", others)}");
+        if (!info.Exists) throw new FileNotFoundException($"--options-file {info.FullName}: no such file");
+        try
+        {
+            return System.Text.Json.JsonSerializer.Deserialize<T>(File.ReadAllText(info.FullName), Training.Checkpoint.Json)
+                   ?? throw new InvalidDataException($"{info.FullName}: empty options file");
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new InvalidDataException($"{info.FullName}: not a valid {typeof(T).Name} JSON file ({e.Message})", e);
+        }
+    }
+
     public static Option<string> OnInvalid() =>
         Choice("--on-invalid", "On invalid UTF-8: fail (say file, line and byte offset), skip the line, or replace the bytes", InvalidUtf8Policy.Fail);
 

@@ -13,11 +13,11 @@ internal static class DataCommand
     {
         var corpus = new Option<string[]>("--corpus") { Description = "Corpus files or directories (.txt, .txt.gz, .jsonl[.gz]); default: the embedded corpus", AllowMultipleArgumentsPerToken = true };
         var vocab = new Option<FileInfo?>("--vocab") { Description = "WordPiece vocab.txt (default: the embedded 8192-token vocabulary)" };
-        var seqLen = new Option<int>("--seq-len") { Description = "Tokens per packed sequence, [CLS]/[SEP] included", DefaultValueFactory = _ => 128 };
+        var seqLen = new Option<int>("--seq-len") { Description = "Tokens per packed sequence, [CLS]/[SEP] included", DefaultValueFactory = _ => PrepareOptions.Defaults.SeqLen };
         var output = new Option<DirectoryInfo>("--out") { Description = "Output directory (written elsewhere first, renamed when complete)", Required = true };
-        var validation = new Option<double>("--validation-fraction") { Description = "Share of documents held out for validation", DefaultValueFactory = _ => 0.05 };
-        var seed = new Option<int>("--seed") { Description = "Seed for splitting and pairing: same seed, same bytes", DefaultValueFactory = _ => 1234 };
-        var workers = new Option<int>("--workers") { Description = "Tokenization threads", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var validation = new Option<double>("--validation-fraction") { Description = "Share of documents held out for validation", DefaultValueFactory = _ => PrepareOptions.Defaults.ValidationFraction };
+        var seed = new Option<int>("--seed") { Description = "Seed for splitting and pairing: same seed, same bytes", DefaultValueFactory = _ => PrepareOptions.Defaults.Seed };
+        var workers = new Option<int>("--workers") { Description = "Tokenization threads", DefaultValueFactory = _ => PrepareOptions.Defaults.Workers };
         var cased = new Option<bool>("--cased") { Description = "Keep case and accents (the vocabulary must be cased too)" };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace an existing prepared directory" };
         var onInvalid = CommonOptions.OnInvalid();

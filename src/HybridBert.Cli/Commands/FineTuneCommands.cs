@@ -43,42 +43,45 @@ internal static class FineTuneCommands
     {
         var t = TaskOptions.Create();
         var checkpoint = new Option<DirectoryInfo?>("--checkpoint") { Description = "A pre-training run or checkpoint folder (its best checkpoint is used)" };
+        var d = FineTuneOptions.Defaults;
         var init = new Option<string?>("--init") { Description = "random: start from random weights (a baseline) with --preset/--pattern" };
+        init.AcceptOnlyFromAmong("random");
         var preset = new Option<string>("--preset") { DefaultValueFactory = _ => "mini", Description = $"With --init random: model size ({string.Join(", ", Presets.Sizes.Keys)})" };
-        var pattern = new Option<string>("--pattern") { DefaultValueFactory = _ => "bert", Description = "With --init random: bert, ponet, hybrid or letters (A attention, P pooling, H both)" };
-        var pooling = CommonOptions.Choice("--pooling", "cls (BERT's pooler) or mean", Pooling.Cls);
-        var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => 3, Description = "Passes over the training data" };
-        var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 32, Description = "Examples per step" };
-        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 1e-4, Description = "Peak learning rate (10% warm-up, then linear decay)" };
-        var maxLen = new Option<int>("--max-len") { DefaultValueFactory = _ => 128, Description = "Tokens per example, [CLS]/[SEP] included (longer texts are truncated)" };
-        var dropout = new Option<double>("--dropout") { DefaultValueFactory = _ => 0.1, Description = "Hidden and attention dropout while fine-tuning (whatever pre-training used)" };
+        var pattern = new Option<string>("--pattern") { DefaultValueFactory = _ => "bert", Description = $"With --init random: {CommonOptions.PatternHelp}" };
+        var pooling = CommonOptions.Choice("--pooling", "cls (BERT's pooler) or mean", d.Pooling);
+        var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => d.Epochs, Description = "Passes over the training data" };
+        var batch = new Option<int>("--batch") { DefaultValueFactory = _ => d.BatchSize, Description = "Examples per step" };
+        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => d.LearningRate, Description = $"Peak learning rate ({d.WarmupRatio:P0} warm-up, then linear decay)" };
+        var maxLen = new Option<int>("--max-len") { DefaultValueFactory = _ => d.MaxLength, Description = "Tokens per example, [CLS]/[SEP] included (longer texts are truncated)" };
+        var dropout = new Option<double>("--dropout") { DefaultValueFactory = _ => d.Dropout, Description = "Hidden and attention dropout while fine-tuning (whatever pre-training used)" };
         var llrd = new Option<double?>("--llrd") { Description = "Layer-wise learning-rate decay factor, e.g. 0.9" };
         var patience = new Option<int?>("--patience") { Description = "Early stopping: evaluations without improvement" };
         var evalSteps = new Option<int?>("--eval-steps") { Description = "Also evaluate every N steps" };
-        var seeds = new Option<string>("--seeds") { DefaultValueFactory = _ => "1", Description = "Comma-separated seeds; mean ± std is reported" };
-        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount, Description = "libtorch threads" };
+        var seeds = new Option<string>("--seeds") { DefaultValueFactory = _ => string.Join(',', d.Seeds), Description = "Comma-separated seeds; mean ± std is reported" };
+        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => d.Threads, Description = "libtorch threads" };
+        var device = CommonOptions.Device(d.Device);
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace an earlier fine-tuning's outputs in --out (without it, a non-empty --out is refused)" };
         var maxTrain = new Option<int?>("--max-train-examples") { Description = "Use only the first N training examples" };
-        var output = new Option<DirectoryInfo>("--out") { Required = true, Description = "Writes seed-N/ model folders and results.json" };
+        var output = new Option<DirectoryInfo>("--out") { Description = "Writes seed-N/ model folders and results.json (required)" };
+        var optionsFile = CommonOptions.OptionsFile();
 
         var command = new Command("finetune", "Fine-tune a pre-trained (or random) encoder on a classification or regression task")
         {
-            checkpoint, init, preset, pattern, pooling, epochs, batch, lr, maxLen, dropout, llrd, patience, evalSteps, seeds, threads, maxTrain, output, overwrite,
+            checkpoint, init, preset, pattern, pooling, epochs, batch, lr, maxLen, dropout, llrd, patience, evalSteps, seeds, threads, device, maxTrain, output, overwrite, optionsFile,
         };
         foreach (var o in t.All) command.Options.Add(o);
         command.SetAction(p => CliErrors.Run(cancel =>
         {
-            if (p.GetValue(checkpoint) is null && p.GetValue(init) != "random")
-                throw new ArgumentException("give --checkpoint RUN_DIR, or --init random for a randomly initialized baseline");
-            var options = new FineTuneOptions
+            var options = CommonOptions.ReadOptionsFile<FineTuneOptions>(p, optionsFile, command) ?? new FineTuneOptions
             {
-                Task = t.Spec(p), OutDir = p.GetValue(output)!.FullName, Checkpoint = p.GetValue(checkpoint)?.FullName,
-                RandomInitModel = p.GetValue(checkpoint) is null ? Presets.Build(p.GetValue(preset)!, p.GetValue(pattern)!) : null,
+                Task = t.Spec(p), OutDir = p.GetValue(output)?.FullName ?? throw new ArgumentException("--out is required"), Checkpoint = p.GetValue(checkpoint)?.FullName,
+                RandomInitModel = p.GetValue(checkpoint) is null && p.GetValue(init) == "random" ? Presets.Build(p.GetValue(preset)!, p.GetValue(pattern)!) : null,
                 Pooling = CommonOptions.Parse<Pooling>(p.GetValue(pooling)!), Epochs = p.GetValue(epochs), BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr),
                 MaxLength = p.GetValue(maxLen), Dropout = p.GetValue(dropout), LayerDecay = p.GetValue(llrd), Patience = p.GetValue(patience), EvalEverySteps = p.GetValue(evalSteps),
-                Seeds = CommonOptions.IntList(p.GetValue(seeds)!, "--seeds"),
+                Seeds = CommonOptions.IntList(p.GetValue(seeds)!, "--seeds"), Device = p.GetValue(device)!,
                 Threads = p.GetValue(threads), MaxTrainExamples = p.GetValue(maxTrain), Overwrite = p.GetValue(overwrite),
             };
+            options.Validate();
             FineTuneSummary summary = null!;
             AnsiConsole.Progress().AutoClear(false).Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .Start(ctx =>
@@ -126,10 +129,11 @@ internal static class FineTuneCommands
         var text = new Option<string?>("--text") { Description = "Text column (default: the one the model was trained with)" };
         var pair = new Option<string?>("--text-pair") { Description = "Second text column (default: the one the model was trained with)" };
         var label = new Option<string?>("--label") { Description = "Label column (default: the one the model was trained with)" };
-        var command = new Command("evaluate", "Metrics and confusion matrix of a fine-tuned model on a labelled file") { model, file, text, pair, label };
+        var device = CommonOptions.Device("cpu");
+        var command = new Command("evaluate", "Metrics and confusion matrix of a fine-tuned model on a labelled file") { model, file, text, pair, label, device };
         command.SetAction(p => CliErrors.Run(() =>
         {
-            using var m = FineTunedModel.Load(p.GetValue(model)!.FullName);
+            using var m = FineTunedModel.Load(p.GetValue(model)!.FullName, p.GetValue(device)!);
             var columns = new ColumnSpec(p.GetValue(text) ?? m.Head.Columns.Text, p.GetValue(pair) ?? m.Head.Columns.Pair, p.GetValue(label) ?? m.Head.Columns.Label ?? "label");
             var report = new ReadReport();
             var path = p.GetValue(file)!.FullName;
@@ -171,14 +175,15 @@ internal static class FineTuneCommands
         var id = new Option<string?>("--id") { Description = "A column or field to copy into each prediction (default: the text itself is copied)" };
         var output = new Option<FileInfo?>("--out") { Description = "predictions.jsonl or predictions.csv, written atomically (default: JSON lines on standard output)" };
         var chunk = new Option<int>("--chunk") { DefaultValueFactory = _ => 4096, Description = "Examples read, predicted and written at a time" };
-        var command = new Command("predict", "Labels and probabilities for a text, a file or standard input") { single, model, input, text, pair, id, output, chunk };
+        var device = CommonOptions.Device("cpu");
+        var command = new Command("predict", "Labels and probabilities for a text, a file or standard input") { single, model, input, text, pair, id, output, chunk, device };
         command.SetAction(p => CliErrors.Run(cancel =>
         {
             if (p.GetValue(chunk) < 1) throw new ArgumentException($"--chunk must be >= 1 (got {p.GetValue(chunk)})");
             var inputPath = p.GetValue(input);
             var one = p.GetValue(single);
             if ((inputPath is null) == (one is null)) throw new ArgumentException("give one text as an argument, or --input FILE (or --input - for standard input), not both");
-            using var m = FineTunedModel.Load(p.GetValue(model)!.FullName);
+            using var m = FineTunedModel.Load(p.GetValue(model)!.FullName, p.GetValue(device)!);
             var idColumn = p.GetValue(id);
             var report = new ReadReport();
             List<LabeledExample> examples;
@@ -200,47 +205,36 @@ internal static class FineTuneCommands
             var csv = path?.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) == true;
             var keyName = idColumn is null ? "text" : "id";
             string Key(LabeledExample e) => idColumn is null ? e.Text : e.Id ?? "";
-            var temp = path is null ? null : path + ".tmp-" + Environment.ProcessId;
-            try
+            void WriteAll(TextWriter writer)
             {
-                var writer = temp is null ? Console.Out : new StreamWriter(temp, false, new UTF8Encoding(false));
-                try
+                if (csv) writer.WriteLine($"line,{keyName},prediction" + (m.Head.Regression ? "" : "," + string.Join(',', m.Head.Labels.Select(l => Quote("p_" + l)))));
+                var done = 0;
+                foreach (var part in examples.Chunk(p.GetValue(chunk)))
                 {
-                    if (csv) writer.WriteLine($"line,{keyName},prediction" + (m.Head.Regression ? "" : "," + string.Join(',', m.Head.Labels.Select(l => Quote("p_" + l)))));
-                    var done = 0;
-                    foreach (var part in examples.Chunk(p.GetValue(chunk)))
+                    cancel.ThrowIfCancellationRequested();
+                    var predictions = m.Predict(part);
+                    for (var i = 0; i < part.Length; i++)
                     {
-                        cancel.ThrowIfCancellationRequested();
-                        var predictions = m.Predict(part);
-                        for (var i = 0; i < part.Length; i++)
-                        {
-                            var (prediction, probabilities) = predictions[i];
-                            var label = m.Head.Regression ? prediction.ToString("G6", CultureInfo.InvariantCulture) : m.Head.Labels[(int)prediction];
-                            if (csv)
-                                writer.WriteLine(string.Join(',', new[] { part[i].Line.ToString(CultureInfo.InvariantCulture), Quote(Key(part[i])), Quote(label) }
-                                    .Concat(probabilities.Select(x => x.ToString("G6", CultureInfo.InvariantCulture)))));
-                            else
-                                writer.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
-                                {
-                                    ["line"] = part[i].Line, [keyName] = Key(part[i]), ["prediction"] = m.Head.Regression ? prediction : label,
-                                    ["probabilities"] = m.Head.Labels.Zip(probabilities).ToDictionary(x => x.First, x => x.Second),
-                                }));
-                        }
-                        done += part.Length;
-                        if (path is not null && examples.Count > part.Length) Console.Error.WriteLine($"{done:N0}/{examples.Count:N0} predicted");
+                        var (prediction, probabilities) = predictions[i];
+                        var label = m.Head.Regression ? prediction.ToString("G6", CultureInfo.InvariantCulture) : m.Head.Labels[(int)prediction];
+                        if (csv)
+                            writer.WriteLine(string.Join(',', new[] { part[i].Line.ToString(CultureInfo.InvariantCulture), Quote(Key(part[i])), Quote(label) }
+                                .Concat(probabilities.Select(x => x.ToString("G6", CultureInfo.InvariantCulture)))));
+                        else
+                            writer.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                            {
+                                ["line"] = part[i].Line, [keyName] = Key(part[i]), ["prediction"] = m.Head.Regression ? prediction : label,
+                                ["probabilities"] = m.Head.Labels.Zip(probabilities).ToDictionary(x => x.First, x => x.Second),
+                            }));
                     }
+                    done += part.Length;
+                    if (path is not null && examples.Count > part.Length) Console.Error.WriteLine($"{done:N0}/{examples.Count:N0} predicted");
                 }
-                finally
-                {
-                    if (temp is null) writer.Flush();
-                    else writer.Dispose();
-                }
-                if (temp is not null) File.Move(temp, path!, overwrite: true);
+                writer.Flush();
             }
-            finally
-            {
-                if (temp is not null && File.Exists(temp)) File.Delete(temp);
-            }
+            // A file appears complete or not at all (written under a temporary name, synced and renamed).
+            if (path is null) WriteAll(Console.Out);
+            else HybridBert.IO.AtomicFile.Write(path, temp => { using var writer = new StreamWriter(temp, false, new UTF8Encoding(false)); WriteAll(writer); });
             if (path is not null)
                 Console.WriteLine($"{examples.Count} predictions -> {path}" + (report.EmptyTexts > 0 ? $" ({report.EmptyTexts} empty texts skipped)" : ""));
         }));

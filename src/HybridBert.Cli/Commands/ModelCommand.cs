@@ -10,7 +10,7 @@ internal static class ModelCommand
     public static Command Build()
     {
         var preset = new Option<string>("--preset") { Description = $"Model size: {string.Join(", ", Presets.Sizes.Keys)}", DefaultValueFactory = _ => "mini" };
-        var pattern = new Option<string>("--pattern") { Description = "Layer pattern: bert, ponet, hybrid, or letters such as PPAA (A attention, P pooling, H both)", DefaultValueFactory = _ => "bert" };
+        var pattern = new Option<string>("--pattern") { Description = $"Layer pattern: {CommonOptions.PatternHelp}", DefaultValueFactory = _ => "bert" };
         var config = new Option<FileInfo?>("--config") { Description = "A config.json instead of --preset/--pattern" };
         var vocabSize = new Option<int?>("--vocab-size") { Description = "Vocabulary size (default: the embedded vocabulary's 8,192, which pretrain uses without --data; bert-base-uncased has 30,522)" };
         var json = new Option<bool>("--json") { Description = "Print the resolved config.json instead of the table" };
@@ -42,12 +42,7 @@ internal static class ModelCommand
             .AddColumn("layer").AddColumn("mixer").AddColumn(new TableColumn("mixer params").RightAligned()).AddColumn(new TableColumn("layer params").RightAligned());
         for (var i = 0; i < c.NumHiddenLayers; i++)
         {
-            var mixer = c.LayerPattern[i] switch
-            {
-                'A' => "self-attention",
-                'P' => "pooling (PoNet)",
-                _ => $"hybrid: {c.AttentionHeadsInHybridLayer} attention + {c.NumAttentionHeads - c.AttentionHeadsInHybridLayer} pooling heads",
-            };
+            var mixer = Mixers.Get(c.LayerPattern[i]).DescribeIn(c);
             table.AddRow(i.ToString(), mixer, $"{model.ParameterCount($"encoder.layer.{i}.attention.self."):N0}", $"{model.ParameterCount($"encoder.layer.{i}."):N0}");
         }
         AnsiConsole.Write(table);

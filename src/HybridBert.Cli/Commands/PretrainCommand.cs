@@ -13,79 +13,83 @@ internal static partial class PretrainCommand
     public static Command Build()
     {
         var data = new Option<DirectoryInfo?>("--data") { Description = "A directory made by `hybridbert data prepare` (default: the embedded corpus, prepared into RUN_DIR/data at seq 128)" };
-        var output = new Option<DirectoryInfo>("--out") { Description = "Run directory: checkpoints, metrics.jsonl, tensorboard/, loss.png, summary.json", Required = true };
+        var output = new Option<DirectoryInfo>("--out") { Description = "Run directory: checkpoints, metrics.jsonl, tensorboard/, loss.png, summary.json (required)" };
         var preset = new Option<string>("--preset") { Description = $"Model size: {string.Join(", ", Presets.Sizes.Keys)}", DefaultValueFactory = _ => "mini" };
-        var pattern = new Option<string>("--pattern") { Description = "bert, ponet, hybrid, or letters (A attention, P pooling, H both)", DefaultValueFactory = _ => "bert" };
+        var pattern = new Option<string>("--pattern") { Description = $"Layer pattern: {CommonOptions.PatternHelp}", DefaultValueFactory = _ => "bert" };
         var config = new Option<FileInfo?>("--config") { Description = "A config.json instead of --preset/--pattern" };
-        var objective = CommonOptions.Choice("--sentence-objective", "none, nsp (BERT, 2-way) or sso (PoNet, 3-way)", SentenceObjective.None);
-        var maskRate = new Option<double>("--mask-rate") { Description = "Share of tokens chosen for MLM", DefaultValueFactory = _ => 0.15 };
-        var maskSplit = new Option<string>("--mask-split") { Description = "[MASK]/random/unchanged percentages", DefaultValueFactory = _ => "80/10/10" };
+        var d = PretrainOptions.Defaults;
+        var objective = CommonOptions.Choice("--sentence-objective", "none, nsp (BERT, 2-way) or sso (PoNet, 3-way)", d.SentenceObjective);
+        var maskRate = new Option<double>("--mask-rate") { Description = "Share of tokens chosen for MLM", DefaultValueFactory = _ => d.Masking.Rate };
+        var maskSplit = new Option<string>("--mask-split") { Description = "[MASK]/random/unchanged percentages", DefaultValueFactory = _ => d.Masking.SplitText };
         var wholeWord = new Option<bool>("--whole-word") { Description = "Mask whole words" };
         var dropMask = new Option<bool>("--dropmask") { Description = "DropMask: hide [MASK] positions from every other token's context" };
-        var batch = new Option<int>("--batch") { Description = "Global batch (sequences per optimizer step)", DefaultValueFactory = _ => 32 };
+        var batch = new Option<int>("--batch") { Description = "Global batch (sequences per optimizer step)", DefaultValueFactory = _ => d.BatchSize };
         var microBatch = new Option<int?>("--micro-batch") { Description = "Sequences per forward/backward (gradient accumulation)" };
-        var lr = new Option<double>("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => 5e-4 };
+        var lr = new Option<double>("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => d.LearningRate };
         var warmup = new Option<int?>("--warmup") { Description = "Warm-up steps (default 6% of --max-steps)" };
-        var schedule = CommonOptions.Choice("--schedule", "Decay after warm-up: linear or cosine", LrSchedule.Linear);
-        var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay (not on biases and LayerNorm)", DefaultValueFactory = _ => 0.01 };
-        var beta2 = new Option<double>("--adam-beta2") { Description = "AdamW's second-moment decay (BERT 0.999; 0.98 as RoBERTa adapts faster in short runs)", DefaultValueFactory = _ => 0.999 };
-        var eps = new Option<double>("--adam-eps") { Description = "AdamW's epsilon", DefaultValueFactory = _ => 1e-6 };
-        var clip = new Option<double>("--clip") { Description = "Gradient norm clipping", DefaultValueFactory = _ => 1.0 };
-        var precision = CommonOptions.Choice("--precision", "fp32, or bf16 (fp32 master weights)", Precision.Fp32);
-        var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 42, Description = "Seeds initialization, data order, masks and dropout: one seed, one run, in any process" };
-        var trimEvery = new Option<int>("--trim-every") { DefaultValueFactory = _ => 1, Description = "Return freed memory to the OS every N steps (0 = never): ~25% faster steps, more memory" };
+        var schedule = CommonOptions.Choice("--schedule", "Decay after warm-up: linear or cosine", d.Schedule);
+        var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay (not on biases and LayerNorm)", DefaultValueFactory = _ => d.WeightDecay };
+        var beta2 = new Option<double>("--adam-beta2") { Description = "AdamW's second-moment decay (BERT 0.999; 0.98 as RoBERTa adapts faster in short runs)", DefaultValueFactory = _ => d.AdamBeta2 };
+        var eps = new Option<double>("--adam-eps") { Description = "AdamW's epsilon", DefaultValueFactory = _ => d.AdamEpsilon };
+        var clip = new Option<double>("--clip") { Description = "Gradient norm clipping", DefaultValueFactory = _ => d.MaxGradNorm };
+        var precision = CommonOptions.Choice("--precision", "fp32, or bf16 (fp32 master weights)", d.Precision);
+        var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => d.Threads };
+        var device = CommonOptions.Device(d.Device);
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => d.Seed, Description = "Seeds initialization, data order, masks and dropout: one seed, one run, in any process" };
+        var trimEvery = new Option<int>("--trim-every") { DefaultValueFactory = _ => d.TrimEvery, Description = "Return freed memory to the OS every N steps (0 = never): ~25% faster steps, more memory" };
         var maxSteps = new Option<long?>("--max-steps") { Description = "Step budget and length of the LR schedule (default 1000)" };
         var maxTokens = new Option<long?>("--max-tokens") { Description = "Token budget" };
         var maxTime = new Option<string?>("--max-time") { Description = "Wall-clock budget, e.g. 10m, 1h30m, 90s" };
-        var evalEvery = new Option<int>("--eval-every") { DefaultValueFactory = _ => 200, Description = "Evaluate on the validation split every N steps (and at the end)" };
-        var evalBatches = new Option<int?>("--eval-batches") { Description = "Validation batches per evaluation (0 = the whole split)", DefaultValueFactory = _ => 50 };
-        var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => 10, Description = "Write the training loss to metrics.jsonl every N steps" };
+        var evalEvery = new Option<int>("--eval-every") { DefaultValueFactory = _ => d.EvalEvery, Description = "Evaluate on the validation split every N steps (and at the end)" };
+        var evalBatches = new Option<int?>("--eval-batches") { Description = "Validation batches of --batch sequences per evaluation, whatever --micro-batch is (0 = the whole split)", DefaultValueFactory = _ => d.EvalBatches };
+        var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => d.LogEvery, Description = "Write the training loss to metrics.jsonl every N steps" };
         var logBatches = new Option<bool>("--log-batches") { Description = "Log each step's sequence indices and a SHA-256 of its masked inputs to metrics.jsonl (to check that two runs see the same data)" };
         var initRange = new Option<double?>("--initializer-range") { Description = "Std of the normal weight initialization (default: the model config's, BERT's 0.02)" };
         var dropout = new Option<double?>("--dropout") { Description = "Hidden and attention dropout during pre-training (default: the model config's, 0.1 in the presets; 0 = off)" };
-        var checkpointEvery = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 500, Description = "Write a checkpoint every N steps (and at the end, and on Ctrl-C or SIGTERM)" };
-        var keep = new Option<int>("--keep") { Description = "Checkpoints to keep besides the best", DefaultValueFactory = _ => 2 };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => d.CheckpointEvery, Description = "Write a checkpoint every N steps (and at the end, at each new best evaluation, and on Ctrl-C or SIGTERM)" };
+        var keep = new Option<int>("--keep") { Description = "Checkpoints to keep besides the best", DefaultValueFactory = _ => d.KeepLast };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --out (with the same schedule settings)" };
+        var resumeStrict = new Option<bool>("--resume-strict") { Description = "With --resume: stop on a corrupt newest checkpoint, instead of warning, setting it aside and resuming from the newest valid one" };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace an earlier run's outputs in --out (without it, a folder holding a run is refused)" };
+        var optionsFile = CommonOptions.OptionsFile();
 
         var command = new Command("pretrain", "Pre-train an encoder with MLM (+ sentence objective), optionally with DropMask")
         {
             data, output, preset, pattern, config, objective, maskRate, maskSplit, wholeWord, dropMask, batch, microBatch, lr, warmup,
-            schedule, weightDecay, clip, precision, threads, seed, trimEvery, maxSteps, maxTokens, maxTime, evalEvery, evalBatches, logEvery,
-            checkpointEvery, keep, resume, logBatches, dropout, initRange, beta2, eps, overwrite,
+            schedule, weightDecay, clip, precision, threads, device, seed, trimEvery, maxSteps, maxTokens, maxTime, evalEvery, evalBatches, logEvery,
+            checkpointEvery, keep, resume, resumeStrict, logBatches, dropout, initRange, beta2, eps, overwrite, optionsFile,
         };
         command.SetAction(parse => CliErrors.Run(cancel =>
         {
-            var runDir = parse.GetValue(output)!.FullName;
-            var (maskFraction, randomFraction) = MaskingOptions.ParseSplit(parse.GetValue(maskSplit)!);
-            // Every setting is checked before any data is prepared; the model is settled once the data's vocabulary is known.
-            var options = new PretrainOptions
+            var options = CommonOptions.ReadOptionsFile<PretrainOptions>(parse, optionsFile, command);
+            if (options is null)
             {
-                DataDir = parse.GetValue(data)?.FullName ?? Path.Combine(runDir, "data"), RunDir = runDir, Model = Presets.Mini,
-                SentenceObjective = CommonOptions.Parse<SentenceObjective>(parse.GetValue(objective)!),
-                Masking = new MaskingOptions { Rate = parse.GetValue(maskRate), MaskFraction = maskFraction, RandomFraction = randomFraction, WholeWord = parse.GetValue(wholeWord) },
-                DropMask = parse.GetValue(dropMask), BatchSize = parse.GetValue(batch), MicroBatch = parse.GetValue(microBatch),
-                LearningRate = parse.GetValue(lr), WarmupSteps = parse.GetValue(warmup), Schedule = CommonOptions.Parse<LrSchedule>(parse.GetValue(schedule)!),
-                WeightDecay = parse.GetValue(weightDecay), AdamBeta2 = parse.GetValue(beta2), AdamEpsilon = parse.GetValue(eps), MaxGradNorm = parse.GetValue(clip), Precision = CommonOptions.Parse<Precision>(parse.GetValue(precision)!),
-                Threads = parse.GetValue(threads), Seed = parse.GetValue(seed), TrimEvery = parse.GetValue(trimEvery), MaxSteps = parse.GetValue(maxSteps), MaxTokens = parse.GetValue(maxTokens),
-                MaxTime = parse.GetValue(maxTime) is { } t ? ParseDuration(t) : null, EvalEvery = parse.GetValue(evalEvery),
-                EvalBatches = parse.GetValue(evalBatches) is { } eb and not 0 ? eb : null, LogEvery = parse.GetValue(logEvery), LogBatches = parse.GetValue(logBatches),
-                CheckpointEvery = parse.GetValue(checkpointEvery), KeepLast = parse.GetValue(keep), Resume = parse.GetValue(resume), Overwrite = parse.GetValue(overwrite),
-            }.ValidateSettings();
-            if (parse.GetValue(dropout) is { } d && d is < 0 or >= 1) throw new ArgumentException($"--dropout must be in [0, 1) (got {d})");
-            if (parse.GetValue(initRange) is { } r && !(r > 0)) throw new ArgumentException($"--initializer-range must be > 0 (got {r})");
-            var configFile = parse.GetValue(config)?.FullName;
-            var model = configFile is not null ? EncoderConfig.Load(configFile) : Presets.Build(parse.GetValue(preset)!, parse.GetValue(pattern)!, EmbeddedData.Vocabulary().Count);
-
-            var dataDir = parse.GetValue(data)?.FullName ?? PrepareDefaultData(runDir, cancel);
-            var manifest = ShardManifest.Load(dataDir);
-            if (configFile is null) model = Presets.Build(parse.GetValue(preset)!, parse.GetValue(pattern)!, manifest.VocabSize);
-            if (parse.GetValue(dropout) is { } p) model = model with { HiddenDropoutProb = p, AttentionProbsDropoutProb = p };
-            if (parse.GetValue(initRange) is { } std) model = model with { InitializerRange = std };
-            options = options with { DataDir = dataDir, Model = model };
-            foreach (var w in manifest.Warnings) Console.Error.WriteLine($"warning: {dataDir}: {w}");
-            Console.WriteLine($"pre-training {model.LayerPattern} ({model.NumHiddenLayers}×{model.HiddenSize}) on {dataDir} -> {options.RunDir}");
+                var runDir = parse.GetValue(output)?.FullName ?? throw new ArgumentException("--out is required");
+                var (maskFraction, randomFraction) = MaskingOptions.ParseSplit(parse.GetValue(maskSplit)!);
+                // Every setting is checked before any data is prepared; the model is settled once the data's vocabulary is known.
+                options = new PretrainOptions
+                {
+                    DataDir = parse.GetValue(data)?.FullName ?? Path.Combine(runDir, "data"), RunDir = runDir, Model = Presets.Mini,
+                    SentenceObjective = CommonOptions.Parse<SentenceObjective>(parse.GetValue(objective)!),
+                    Masking = new MaskingOptions { Rate = parse.GetValue(maskRate), MaskFraction = maskFraction, RandomFraction = randomFraction, WholeWord = parse.GetValue(wholeWord) },
+                    DropMask = parse.GetValue(dropMask), BatchSize = parse.GetValue(batch), MicroBatch = parse.GetValue(microBatch),
+                    LearningRate = parse.GetValue(lr), WarmupSteps = parse.GetValue(warmup), Schedule = CommonOptions.Parse<LrSchedule>(parse.GetValue(schedule)!),
+                    WeightDecay = parse.GetValue(weightDecay), AdamBeta2 = parse.GetValue(beta2), AdamEpsilon = parse.GetValue(eps), MaxGradNorm = parse.GetValue(clip), Precision = CommonOptions.Parse<Precision>(parse.GetValue(precision)!),
+                    Threads = parse.GetValue(threads), Device = parse.GetValue(device)!, Seed = parse.GetValue(seed), TrimEvery = parse.GetValue(trimEvery), MaxSteps = parse.GetValue(maxSteps), MaxTokens = parse.GetValue(maxTokens),
+                    MaxTime = parse.GetValue(maxTime) is { } t ? ParseDuration(t) : null, EvalEvery = parse.GetValue(evalEvery),
+                    EvalBatches = parse.GetValue(evalBatches) is { } eb and not 0 ? eb : null, LogEvery = parse.GetValue(logEvery), LogBatches = parse.GetValue(logBatches),
+                    CheckpointEvery = parse.GetValue(checkpointEvery), KeepLast = parse.GetValue(keep), Resume = parse.GetValue(resume), ResumeStrict = parse.GetValue(resumeStrict), Overwrite = parse.GetValue(overwrite),
+                    Dropout = parse.GetValue(dropout), InitializerRange = parse.GetValue(initRange),
+                }.ValidateSettings();
+                var configFile = parse.GetValue(config)?.FullName;
+                var model = configFile is not null ? EncoderConfig.Load(configFile) : Presets.Build(parse.GetValue(preset)!, parse.GetValue(pattern)!, EmbeddedData.Vocabulary().Count);
+                var dataDir = parse.GetValue(data)?.FullName ?? PrepareDefaultData(runDir, cancel);
+                var manifest = ShardManifest.Load(dataDir);
+                if (configFile is null) model = Presets.Build(parse.GetValue(preset)!, parse.GetValue(pattern)!, manifest.VocabSize);
+                options = options with { DataDir = dataDir, Model = model };
+                foreach (var w in manifest.Warnings) Console.Error.WriteLine($"warning: {dataDir}: {w}");
+            }
+            Console.WriteLine($"pre-training {options.Model.LayerPattern} ({options.Model.NumHiddenLayers}×{options.Model.HiddenSize}) on {options.DataDir} -> {options.RunDir}");
             PretrainSummary summary = null!;
             AnsiConsole.Progress().AutoClear(false)
                 .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())

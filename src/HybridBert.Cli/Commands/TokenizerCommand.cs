@@ -45,10 +45,7 @@ internal static class TokenizerCommand
                         new SynchronousProgress<(string Stage, double Fraction)>(p => (p.Stage == "counting words" ? counting : merging).Value = p.Fraction), parse.GetValue(textField)!);
                     counting.Value = merging.Value = 1;
                 });
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            var temp = path + ".tmp-" + Environment.ProcessId;
-            result.Vocabulary.Save(temp);
-            File.Move(temp, path, overwrite: true);
+            result.Vocabulary.Save(path);   // atomically
             CommonOptions.PrintCorpusStats(result.Corpus);
             Console.WriteLine($"{result.Vocabulary.Count} tokens from {result.Words:N0} words ({result.DistinctWords:N0} distinct) in {stopwatch.Elapsed.TotalSeconds:F1} s -> {path}");
             if (result.Vocabulary.Count < options.VocabSize)

@@ -15,7 +15,18 @@ public static class BenchRunner
         if (EstimateBytes(spec) is var need && AvailableBytes() is { } free && need > 0.9 * free)
             return BenchResult.Failed(spec, "out_of_memory", $"needs about {need / 1073741824.0:F1} GiB of activations, {free / 1073741824.0:F1} GiB free: not started");
 
-        var run = SelfProcess.Run(["bench", "--worker", JsonSerializer.Serialize(spec)], timeout);
+        // The child reads its spec from a JSON options file (never from assembled arguments).
+        var file = Path.Combine(Path.GetTempPath(), $"hybridbert-bench-{Environment.ProcessId}-{Guid.NewGuid():N}.json");
+        File.WriteAllText(file, JsonSerializer.Serialize(spec));
+        SelfProcess.Result run;
+        try
+        {
+            run = SelfProcess.Run(["bench", "--worker", file], timeout);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
         if (run.TimedOut) return BenchResult.Failed(spec, "error", $"timed out after {timeout.TotalSeconds:F0} s");
         var line = run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.StartsWith('{'));
         if (run.ExitCode == 0 && line is not null) return JsonSerializer.Deserialize<BenchResult>(line)!;
@@ -32,7 +43,7 @@ public static class BenchRunner
     public static double EstimateBytes(BenchSpec s)
     {
         var c = Model.Presets.Build(s.Preset, s.Pattern, s.VocabSize);
-        var attentionHeads = c.LayerPattern.Sum(l => l switch { 'A' => c.NumAttentionHeads, 'H' => c.AttentionHeadsInHybridLayer, _ => 0 });
+        var attentionHeads = c.LayerPattern.Sum(l => Model.Mixers.Get(l).AttentionHeads(c));
         var bytesPerValue = s.Precision == Training.Precision.Bf16 ? 2.0 : 4.0;
         var kept = s.Mode == BenchMode.Train ? 3.0 : 1.0;   // scores, probabilities, dropout mask kept for backward
         var quadratic = (double)s.Batch * attentionHeads * s.Seq * (double)s.Seq * bytesPerValue * kept;
@@ -57,8 +68,7 @@ public static class BenchRunner
     {
         var ok = rounds.Where(r => r.Status == "ok").ToList();
         if (ok.Count == 0) return rounds[0];
-        var medians = ok.Select(r => r.MedianMs!.Value).Order().ToList();
-        var median = medians.Count % 2 == 1 ? medians[medians.Count / 2] : (medians[medians.Count / 2 - 1] + medians[medians.Count / 2]) / 2;
+        var median = FineTuning.Metrics.Median(ok.Select(r => r.MedianMs!.Value));
         return ok[0] with
         {
             MedianMs = median, MinMs = ok.Min(r => r.MinMs), MaxMs = ok.Max(r => r.MaxMs), PeakRssMiB = ok.Max(r => r.PeakRssMiB),

@@ -28,6 +28,30 @@ public sealed record BenchSpec
     public int VocabSize { get; init; } = 8192;
     public int Seed { get; init; } = 1;
     public int TrimEvery { get; init; } = 1;
+    /// <summary>cpu, cuda, cuda:N or auto (<see cref="Devices"/>).</summary>
+    public string Device { get; init; } = "cpu";
+    /// <summary>Timing rounds: the whole sequence of specs runs this many times, interleaved, then each is combined.</summary>
+    public int Rounds { get; init; } = 1;
+
+    /// <summary>The defaults, for the CLI's help and flags.</summary>
+    public static BenchSpec Defaults { get; } = new();
+
+    /// <summary>Every setting at once; throws one ArgumentException naming each that is out of range.</summary>
+    public BenchSpec Validate()
+    {
+        var errors = new List<string>();
+        if (Steps < 1 || Rounds < 1) errors.Add($"--steps and --rounds must be >= 1 (got {Steps}, {Rounds})");
+        if (Warmup < 0) errors.Add($"--warmup must be >= 0 (got {Warmup})");
+        if (Seq < 4) errors.Add($"--seq must be >= 4 (got {Seq})");
+        if (Batch < 1) errors.Add($"--batch must be >= 1 (got {Batch})");
+        if (Threads < 1) errors.Add($"--threads must be >= 1 (got {Threads})");
+        if (MaskRate is <= 0 or >= 1 || double.IsNaN(MaskRate)) errors.Add($"--mask-rate must be in (0, 1) (got {MaskRate})");
+        if (VocabSize < 8) errors.Add($"--vocab-size must be >= 8 (got {VocabSize})");
+        if (TrimEvery < 0) errors.Add($"--trim-every must be >= 0 (got {TrimEvery})");
+        if (Devices.Problem(Device) is { } device) errors.Add(device);
+        if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors));
+        return this;
+    }
 }
 
 /// <summary>One measurement. Field names are a stable interface (<c>bench --json</c>): add, never rename.</summary>
@@ -78,25 +102,27 @@ public static class ModelBenchmark
     public static BenchResult Measure(BenchSpec spec)
     {
         torch.set_num_threads(spec.Threads);
+        var device = Devices.Resolve(spec.Device);
         torch.manual_seed(spec.Seed);
         var config = Presets.Build(spec.Preset, spec.Pattern, spec.VocabSize) with
         {
             MaxPositionEmbeddings = Math.Max(512, spec.Seq), ClsTokenId = 2, SepTokenId = 3, PadTokenId = 0,
         };
         using var model = new HybridBertModel(config);
+        model.to(device);
         var parameters = model.ParameterCount();
         var precision = new MixedPrecision(model, spec.Precision);
         var optimizer = torch.optim.AdamW(precision.Masters.Select(m => m.Parameter), 1e-4);
 
         // [CLS] words [SEP] words [SEP]: two sentences, as pre-training data looks.
-        var ids = torch.randint(5, spec.VocabSize, [spec.Batch, spec.Seq]);
+        var ids = torch.randint(5, spec.VocabSize, [spec.Batch, spec.Seq], device: device);
         ids[TensorIndex.Colon, 0] = config.ClsTokenId;
         ids[TensorIndex.Colon, spec.Seq / 2] = config.SepTokenId;
         ids[TensorIndex.Colon, spec.Seq - 1] = config.SepTokenId;
         var mask = torch.ones_like(ids);
         var inputs = new EncoderInputs(ids, mask);
         var masked = Math.Max(1, (int)(spec.MaskRate * spec.Batch * spec.Seq));
-        var positions = torch.randperm(spec.Batch * spec.Seq).narrow(0, 0, masked);
+        var positions = torch.randperm(spec.Batch * spec.Seq, device: device).narrow(0, 0, masked);
         var labels = ids.reshape(-1).index_select(0, positions);
 
         long steps = 0;
@@ -124,7 +150,7 @@ public static class ModelBenchmark
                 ? nn.functional.cross_entropy(model.MlmLogits(hidden, positions).to(ScalarType.Float32), labels)
                 : nn.functional.cross_entropy(model.MlmLogits(hidden).reshape(-1, spec.VocabSize).index_select(0, positions).to(ScalarType.Float32), labels);
             loss.backward();
-            precision.GradientsToMasters();
+            precision.AccumulateGradients();
             optimizer.step();
             precision.MastersToModel();
         }
@@ -137,11 +163,10 @@ public static class ModelBenchmark
             Step();
             times.Add(stopwatch.Elapsed.TotalMilliseconds);
         }
-        times.Sort();
-        var median = times.Count % 2 == 1 ? times[times.Count / 2] : (times[times.Count / 2 - 1] + times[times.Count / 2]) / 2;
+        var median = FineTuning.Metrics.Median(times);
         return BenchResult.Describe(spec) with
         {
-            MedianMs = median, MinMs = times[0], MaxMs = times[^1],
+            MedianMs = median, MinMs = times.Min(), MaxMs = times.Max(),
             TokensPerSecond = spec.Batch * spec.Seq / (median / 1000), PeakRssMiB = MemoryUsage.PeakMiB, Params = parameters,
         };
     }

@@ -89,20 +89,19 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
             var runDir = PretrainDir(arm.Id, seed);
             var pretrainedRun = Stage($"pre-train {arm.Id} seed {seed} ({arm.Title})", $"pretrain-{arm.Id}-s{seed}", () =>
             {
-                var args = new List<string>
+                var resumable = Checkpoint.List(runDir).Count > 0;
+                var options = new PretrainOptions
                 {
-                    "pretrain", "--data", dataDir, "--out", runDir, "--preset", budget.Preset, "--pattern", arm.Pattern,
-                    "--max-steps", Num(budget.Steps), "--batch", Num(budget.Batch), "--lr", Num(budget.PretrainLr),
-                    "--warmup", Num((long)Math.Round(budget.WarmupFraction * budget.Steps)), "--dropout", Num(budget.PretrainDropout), "--initializer-range", Num(budget.InitializerRange),
-                    "--precision", budget.PretrainPrecision.ToString().ToLowerInvariant(), "--trim-every", Num(budget.TrimEvery),
-                    "--eval-every", Num(budget.EvalEvery), "--eval-batches", Num(budget.EvalBatches), "--checkpoint-every", Num(budget.Steps),
-                    "--log-every", Num(Math.Max(1, budget.Steps / 100)), "--mask-rate", Num(arm.MaskRate), "--seed", Num(seed), "--threads", Num(ChildThreads),
-                };
-                if (arm.DropMask) args.Add("--dropmask");
-                // A stage not recorded as done is continued from its checkpoint, or redone over what a crash left.
-                if (Checkpoint.List(runDir).Count > 0) args.Add("--resume");
-                else if (Directory.Exists(runDir)) args.Add("--overwrite");
-                Child(args, $"pretrain-{arm.Id}-s{seed}", cancel);
+                    DataDir = dataDir, RunDir = runDir, Model = Presets.Build(budget.Preset, arm.Pattern, EmbeddedData.Vocabulary().Count),
+                    MaxSteps = budget.Steps, BatchSize = budget.Batch, LearningRate = budget.PretrainLr,
+                    WarmupSteps = (int)Math.Round(budget.WarmupFraction * budget.Steps), Dropout = budget.PretrainDropout, InitializerRange = budget.InitializerRange,
+                    Precision = budget.PretrainPrecision, TrimEvery = budget.TrimEvery, EvalEvery = budget.EvalEvery, EvalBatches = budget.EvalBatches is 0 ? null : budget.EvalBatches,
+                    CheckpointEvery = budget.Steps, LogEvery = Math.Max(1, budget.Steps / 100), Masking = new MaskingOptions { Rate = arm.MaskRate },
+                    DropMask = arm.DropMask, Seed = seed, Threads = ChildThreads,
+                    // A stage not recorded as done is continued from its checkpoint, or redone over what a crash left.
+                    Resume = resumable, Overwrite = !resumable && Directory.Exists(runDir),
+                }.Validate();
+                Child("pretrain", options, $"pretrain-{arm.Id}-s{seed}", cancel);
                 var s = JsonSerializer.Deserialize<PretrainSummary>(File.ReadAllText(Path.Combine(runDir, "summary.json")), Checkpoint.Json)!;
                 return new PretrainRun(arm.Id, seed, arm.Pattern, s.FinalEval?.MlmLoss ?? double.NaN, s.FinalEval?.MlmAccuracy ?? double.NaN,
                     s.BestEvalLoss ?? double.NaN, s.Steps, s.Tokens, s.TokensPerSecond, s.PeakRssMiB, s.Seconds);
@@ -113,15 +112,14 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
                 var ftDir = Path.Combine(outDir, "finetune", task, $"{arm.Id}-s{seed}");
                 return Stage($"fine-tune {arm.Id} seed {seed} on {task}", $"finetune-{task}-{arm.Id}-s{seed}", () =>
                 {
-                    var args = new List<string>
+                    var options = new FineTuneOptions
                     {
-                        "finetune", "--checkpoint", runDir, "--task", task, "--epochs", Num(budget.FineTuneEpochs),
-                        "--seeds", string.Join(',', budget.FineTuneSeeds), "--lr", Num(budget.FineTuneLr), "--max-len", Num(budget.FineTuneMaxLength),
-                        "--threads", Num(ChildThreads), "--out", ftDir, "--overwrite",
-                    };
-                    if (budget.FineTuneMaxTrain is { } cap) args.AddRange(["--max-train-examples", Num(cap)]);
+                        Task = new TaskSpec { Name = task }, Checkpoint = runDir, OutDir = ftDir, Overwrite = true, Epochs = budget.FineTuneEpochs,
+                        Seeds = budget.FineTuneSeeds, LearningRate = budget.FineTuneLr, MaxLength = budget.FineTuneMaxLength,
+                        MaxTrainExamples = budget.FineTuneMaxTrain, Threads = ChildThreads,
+                    }.Validate();
                     var begun = clock.Elapsed.TotalSeconds;
-                    Child(args, $"finetune-{task}-{arm.Id}-s{seed}", cancel);
+                    Child("finetune", options, $"finetune-{task}-{arm.Id}-s{seed}", cancel);
                     return ReadFineTune(Path.Combine(ftDir, "results.json"), task, arm.Id, seed, clock.Elapsed.TotalSeconds - begun);
                 });
             }).ToList();
@@ -183,13 +181,12 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
     /// <summary>The per-fine-tuning-seed numbers from a <c>finetune</c> results.json.</summary>
     public static FineTuneRun ReadFineTune(string resultsFile, string task, string arm, int pretrainSeed, double seconds)
     {
-        using var doc = JsonDocument.Parse(File.ReadAllText(resultsFile));
-        var root = doc.RootElement;
-        var seeds = root.GetProperty("seeds").EnumerateArray().ToList();
-        List<double> Values(string split, string metric) => seeds.Select(s => Value(s.GetProperty(split).GetProperty(metric))).ToList();
-        var hasTest = seeds.All(s => s.TryGetProperty("test", out var t) && t.ValueKind == JsonValueKind.Object);
-        return new FineTuneRun(task, arm, pretrainSeed, seeds.Select(s => s.GetProperty("seed").GetInt32()).ToList(), Values("dev", "accuracy"),
-            hasTest ? Values("test", "accuracy") : null, Values("dev", "macro_f1"), Values("dev", "mcc"), Value(root.GetProperty("majority_baseline")), seconds);
+        var results = FineTuneResults.Read(resultsFile);
+        var seeds = results.Seeds;
+        List<double> Values(Func<FineTuneSeedResults, IReadOnlyDictionary<string, double>?> split, string metric) => seeds.Select(s => split(s)![metric]).ToList();
+        var hasTest = seeds.All(s => s.Test is not null);
+        return new FineTuneRun(task, arm, pretrainSeed, seeds.Select(s => s.Seed).ToList(), Values(s => s.Dev, "accuracy"),
+            hasTest ? Values(s => s.Test, "accuracy") : null, Values(s => s.Dev, "macro_f1"), Values(s => s.Dev, "mcc"), results.MajorityBaseline, seconds);
     }
 
     private T Stage<T>(string title, string key, Func<T> work)
@@ -207,24 +204,23 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
             started++;
         }
         var result = work();
-        var temp = file + ".tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(result, Checkpoint.Json));
-        File.Move(temp, file, overwrite: true);
+        IO.AtomicFile.WriteAllText(file, JsonSerializer.Serialize(result, Checkpoint.Json));
         lock (stagesDir) { done++; started--; }
         return result;
     }
 
-    private void Child(List<string> args, string name, CancellationToken cancel)
+    /// <summary>Runs <c>hybridbert COMMAND --options-file F</c>, F holding <paramref name="options"/> (the command's
+    /// options record as JSON, kept under <c>options/</c> as the record of what each stage ran).</summary>
+    private void Child<TOptions>(string command, TOptions options, string name, CancellationToken cancel)
     {
-        var result = SelfProcess.Run(args, TimeSpan.FromHours(12), Path.Combine(outDir, "logs", name + ".log"), cancel);
+        var file = Path.Combine(outDir, "options", name + ".json");
+        IO.AtomicFile.WriteAllText(file, JsonSerializer.Serialize(options, Checkpoint.Json));
+        var result = SelfProcess.Run([command, "--options-file", file], TimeSpan.FromHours(12), Path.Combine(outDir, "logs", name + ".log"), cancel);
         cancel.ThrowIfCancellationRequested();
         if (result.ExitCode != 0)
             throw new StageFailedException($"stage {name} failed (exit {result.ExitCode}): {result.Stderr.Trim().Split('\n').LastOrDefault()} — see {Path.Combine(outDir, "logs", name + ".log")}; fix and rerun with --resume");
     }
 
-    private static string Num(double v) => v.ToString(CultureInfo.InvariantCulture);
-
-    private static double Value(JsonElement e) => e.ValueKind == JsonValueKind.Number ? e.GetDouble() : double.Parse(e.GetString()!, CultureInfo.InvariantCulture);
 }
 
 public sealed class StageFailedException(string message) : Exception(message);

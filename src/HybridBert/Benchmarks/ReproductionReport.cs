@@ -177,11 +177,11 @@ public static class ReproductionReport
             },
             arms = summaries, comparisons, bench = benchRounds,
         };
-        File.WriteAllText(Path.Combine(outDir, "results.json"), JsonSerializer.Serialize(results, ResultsJson));
+        IO.AtomicFile.WriteAllText(Path.Combine(outDir, "results.json"), JsonSerializer.Serialize(results, ResultsJson));
 
         Plots(outDir, arms, pretrained);
         var path = Path.Combine(outDir, "report.md");
-        File.WriteAllText(path, md.ToString());
+        IO.AtomicFile.WriteAllText(path, md.ToString());
         return path;
     }
 

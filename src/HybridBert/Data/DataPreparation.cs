@@ -14,6 +14,22 @@ public sealed record PrepareOptions
     public string TextField { get; init; } = "text";
     public long SequencesPerShard { get; init; } = 100_000;
     public bool Overwrite { get; init; }
+
+    /// <summary>The defaults, for the CLI's help and flags.</summary>
+    public static PrepareOptions Defaults { get; } = new();
+
+    /// <summary>Every setting at once; throws one ArgumentException naming each that is out of range.</summary>
+    public PrepareOptions Validate()
+    {
+        var errors = new List<string>();
+        if (SeqLen is < 8 or > 65535) errors.Add($"--seq-len must be in [8, 65535] (got {SeqLen})");
+        if (ValidationFraction is < 0 or >= 1 || double.IsNaN(ValidationFraction)) errors.Add($"--validation-fraction must be in [0, 1) (got {ValidationFraction})");
+        if (Workers < 1) errors.Add($"--workers must be >= 1 (got {Workers})");
+        if (SequencesPerShard < 1) errors.Add($"sequences per shard must be >= 1 (got {SequencesPerShard})");
+        if (string.IsNullOrEmpty(TextField)) errors.Add("--text-field must not be empty");
+        if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors));
+        return this;
+    }
 }
 
 public sealed record PrepareProgress(long RawBytes, long TotalRawBytes, long Sequences, long Tokens);
@@ -32,8 +48,7 @@ public static class DataPreparation
     public static ShardManifest Run(IReadOnlyList<CorpusSource> sources, Vocabulary vocabulary, string outDir, PrepareOptions options,
         IProgress<PrepareProgress>? progress = null, CancellationToken cancel = default, Action<string>? log = null)
     {
-        if (options.SeqLen is < 8 or > 65535) throw new ArgumentException($"seq_len must be in [8, 65535] (got {options.SeqLen})");
-        if (options.ValidationFraction is < 0 or >= 1) throw new ArgumentException($"validation fraction must be in [0, 1) (got {options.ValidationFraction})");
+        options.Validate();
         if (sources.Count == 0) throw new ArgumentException("no corpus files to prepare");
         outDir = Path.GetFullPath(outDir);
         if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
@@ -52,8 +67,7 @@ public static class DataPreparation
         try
         {
             var manifest = Write(sources, vocabulary, temp, options, progress, cancel);
-            if (Directory.Exists(outDir)) Directory.Delete(outDir, recursive: true);
-            Directory.Move(temp, outDir);
+            IO.AtomicFile.PublishFolder(temp, outDir);
             return manifest;
         }
         finally

@@ -21,6 +21,10 @@ public sealed record MaskingOptions
         return this;
     }
 
+    /// <summary>The split as <see cref="ParseSplit"/> reads it: "80/10/10".</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string SplitText => FormattableString.Invariant($"{MaskFraction * 100:0.##}/{RandomFraction * 100:0.##}/{(1 - MaskFraction - RandomFraction) * 100:0.##}");
+
     /// <summary>Parses "80/10/10" (mask / random / keep, percentages summing to 100).</summary>
     public static (double Mask, double Random) ParseSplit(string split)
     {

@@ -22,8 +22,6 @@ public sealed class MlmBatch : IDisposable
     public required Tensor DropPositions { get; init; }
     public required int RealTokens { get; init; }
 
-    public long Size => InputIds.shape[0];
-
     /// <summary>The encoder's inputs; with <paramref name="dropMask"/> the [MASK] positions are hidden from context.</summary>
     public EncoderInputs ToEncoderInputs(bool dropMask, bool sentenceSegments = true) =>
         new(InputIds, AttentionMask, TokenTypeIds, sentenceSegments ? SegmentIds : null, dropMask ? DropPositions : null);

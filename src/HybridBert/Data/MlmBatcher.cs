@@ -32,19 +32,19 @@ public sealed class MlmBatcher
     /// run draws the same masks as an uninterrupted one without storing generator state.</summary>
     public void Reseed(int seed) => random = new Random(seed);
 
-    public MlmBatch Build(IReadOnlyList<PackedSequence> sequences)
+    /// <param name="device">Where the batch's tensors are made: the model's device (CPU when null).</param>
+    public MlmBatch Build(IReadOnlyList<PackedSequence> sequences, Device? device = null)
     {
         var batch = sequences.Count;
         var seq = sequences.Max(s => s.Length);
-        var ids = new long[batch * seq];
-        var mask = new long[batch * seq];
-        var types = new long[batch * seq];
-        var segments = new long[batch * seq];
-        var drop = new bool[batch * seq];
+        var ids = new PaddedRows(batch, seq, padId);
+        var mask = new PaddedRows(batch, seq);
+        var types = new PaddedRows(batch, seq);
+        var segments = new PaddedRows(batch, seq);
+        var drop = new PaddedRows(batch, seq);
         var labels = new long[batch];
         List<long> positions = [], targets = [];
         var realTokens = 0;
-        Array.Fill(ids, padId);
 
         for (var b = 0; b < batch; b++)
         {
@@ -52,13 +52,13 @@ public sealed class MlmBatcher
             var row = b * seq;
             for (var i = 0; i < s.Length; i++)
             {
-                ids[row + i] = s.Ids[i];
-                mask[row + i] = 1;
-                types[row + i] = i >= s.TypeBoundary ? 1 : 0;
-                segments[row + i] = s.SentenceIds[i];
+                ids[b, i] = s.Ids[i];
+                mask[b, i] = 1;
+                types[b, i] = i >= s.TypeBoundary ? 1 : 0;
+                segments[b, i] = s.SentenceIds[i];
             }
             // Padding gets its own segment id, after the last sentence: it never shares a real segment.
-            for (var i = s.Length; i < seq; i++) segments[row + i] = Math.Min(seq - 1, s.Length > 0 ? s.SentenceIds[s.Length - 1] + 1 : 0);
+            for (var i = s.Length; i < seq; i++) segments[b, i] = Math.Min(seq - 1, s.Length > 0 ? s.SentenceIds[s.Length - 1] + 1 : 0);
             labels[b] = s.Label;
             realTokens += s.Length;
 
@@ -69,25 +69,25 @@ public sealed class MlmBatcher
                 var roll = random.NextDouble();
                 if (roll < options.MaskFraction)
                 {
-                    ids[row + i] = maskId;
-                    drop[row + i] = true;
+                    ids[b, i] = maskId;
+                    drop[b, i] = 1;
                 }
                 else if (roll < options.MaskFraction + options.RandomFraction)
                 {
-                    ids[row + i] = replacements[random.Next(replacements.Length)];
+                    ids[b, i] = replacements[random.Next(replacements.Length)];
                 }
             }
         }
         return new MlmBatch
         {
-            InputIds = torch.tensor(ids, [batch, seq]),
-            AttentionMask = torch.tensor(mask, [batch, seq]),
-            TokenTypeIds = torch.tensor(types, [batch, seq]),
-            SegmentIds = torch.tensor(segments, [batch, seq]),
-            MaskedPositions = torch.tensor(positions.ToArray()),
-            MaskedLabels = torch.tensor(targets.ToArray()),
-            SentenceLabels = torch.tensor(labels),
-            DropPositions = torch.tensor(drop, [batch, seq]),
+            InputIds = ids.ToTensor(device),
+            AttentionMask = mask.ToTensor(device),
+            TokenTypeIds = types.ToTensor(device),
+            SegmentIds = segments.ToTensor(device),
+            MaskedPositions = torch.tensor(positions.ToArray(), device: device),
+            MaskedLabels = torch.tensor(targets.ToArray(), device: device),
+            SentenceLabels = torch.tensor(labels, device: device),
+            DropPositions = drop.ToTensor(device, ScalarType.Bool),
             RealTokens = realTokens,
         };
     }

@@ -50,12 +50,9 @@ public static class DownstreamDatasets
         {
             var path = Path.Combine(folder, split + ".tsv");
             if (File.Exists(path)) continue;
-            Directory.CreateDirectory(folder);
             using var resource = typeof(DownstreamDatasets).Assembly.GetManifestResourceStream($"HybridBert.data.tasks.sentiment-sentences.{split}.tsv")
                                  ?? throw new InvalidOperationException($"the embedded task file {split}.tsv is missing from this build");
-            var temp = path + ".tmp-" + Environment.ProcessId;
-            using (var file = File.Create(temp)) resource.CopyTo(file);
-            File.Move(temp, path, overwrite: true);
+            IO.AtomicFile.WriteStream(path, resource);
         }
         return folder;
     }
@@ -105,9 +102,8 @@ public static class DownstreamDatasets
             Directory.CreateDirectory(staging);
             foreach (var (split, rows) in examples) WriteTsv(Path.Combine(staging, split + ".tsv"), rows);
             File.WriteAllText(Path.Combine(staging, "SOURCE.txt"), $"{info.Package}\n{info.Integrity}\nLicence: {info.Licence}\n{info.Description}\n");
-            if (Directory.Exists(folder)) Directory.Delete(folder, true);
             Directory.CreateDirectory(Path.GetDirectoryName(folder)!);
-            Directory.Move(staging, folder);
+            IO.AtomicFile.PublishFolder(staging, folder);
             return folder;
         }
         finally

@@ -28,7 +28,8 @@ public sealed class FineTunedModel : IDisposable
     public FineTunedModel(SequenceClassifier classifier, BertTokenizer tokenizer, TaskHead head) =>
         (Classifier, Tokenizer, Head) = (classifier, tokenizer, head);
 
-    public static FineTunedModel Load(string folder)
+    /// <param name="device">cpu, cuda, cuda:N or auto (<see cref="Devices"/>).</param>
+    public static FineTunedModel Load(string folder, string device = "cpu")
     {
         foreach (var f in new[] { WeightsFile, ConfigFile, VocabFile, TaskFile })
             if (!File.Exists(Path.Combine(folder, f)))
@@ -40,17 +41,30 @@ public sealed class FineTunedModel : IDisposable
             throw new InvalidDataException($"{folder}: vocab.txt has {vocabulary.Count} tokens but config.json says vocab_size={config.VocabSize}");
         var classifier = new SequenceClassifier(config, head.Regression ? 1 : head.Labels.Count, head.Pooling);
         WeightLoader.Load(classifier, Path.Combine(folder, WeightsFile));
+        classifier.to(Devices.Resolve(device));
         classifier.eval();
         return new FineTunedModel(classifier, new BertTokenizer(vocabulary, head.Lowercase), head);
     }
 
+    /// <summary>Writes the folder under a temporary name and puts it in place when complete (<see cref="IO.AtomicFile.PublishFolder"/>).</summary>
     public void Save(string folder)
     {
-        Directory.CreateDirectory(folder);
-        WeightLoader.Save(Classifier, Path.Combine(folder, WeightsFile));
-        File.WriteAllText(Path.Combine(folder, ConfigFile), Classifier.Config.ToJson());
-        Tokenizer.Vocabulary.Save(Path.Combine(folder, VocabFile));
-        File.WriteAllText(Path.Combine(folder, TaskFile), JsonSerializer.Serialize(Head, Json));
+        var full = Path.GetFullPath(folder);
+        var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.tmp-{Environment.ProcessId}");
+        if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+        Directory.CreateDirectory(temp);
+        try
+        {
+            WeightLoader.Save(Classifier, Path.Combine(temp, WeightsFile));
+            File.WriteAllText(Path.Combine(temp, ConfigFile), Classifier.Config.ToJson());
+            Tokenizer.Vocabulary.Save(Path.Combine(temp, VocabFile));
+            File.WriteAllText(Path.Combine(temp, TaskFile), JsonSerializer.Serialize(Head, Json));
+            IO.AtomicFile.PublishFolder(temp, full);
+        }
+        finally
+        {
+            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+        }
     }
 
     /// <summary>Per example: the predicted class id (or regression score) and the class probabilities (empty for regression).</summary>
@@ -67,15 +81,15 @@ public sealed class FineTunedModel : IDisposable
         {
             using var scope = torch.NewDisposeScope();
             var rows = order.Skip(start).Take(batchSize).ToArray();
-            var logits = Classifier.forward(Batches.Inputs(rows.Select(i => encoded[i]).ToList(), Tokenizer.Vocabulary.PadId));
+            var logits = Classifier.forward(Batches.Inputs(rows.Select(i => encoded[i]).ToList(), Tokenizer.Vocabulary.PadId, Classifier.Encoder.Device));
             if (Head.Regression)
             {
-                var scores = logits.squeeze(-1).data<float>().ToArray();
+                var scores = logits.squeeze(-1).cpu().data<float>().ToArray();
                 for (var k = 0; k < rows.Length; k++) results[rows[k]] = (scores[k], []);
             }
             else
             {
-                var probabilities = logits.softmax(-1);
+                var probabilities = logits.softmax(-1).cpu();
                 var width = (int)probabilities.shape[1];
                 var flat = probabilities.data<float>().ToArray();
                 for (var k = 0; k < rows.Length; k++)
@@ -92,23 +106,22 @@ public sealed class FineTunedModel : IDisposable
     public void Dispose() => Classifier.Dispose();
 }
 
-/// <summary>Padding encoded texts into one batch.</summary>
+/// <summary>Encoded texts as one padded batch, on the model's device.</summary>
 public static class Batches
 {
-    public static EncoderInputs Inputs(IReadOnlyList<EncodedText> rows, int padId)
+    public static EncoderInputs Inputs(IReadOnlyList<EncodedText> rows, int padId, Device? device = null)
     {
         var length = rows.Max(r => r.Length);
-        var ids = new long[rows.Count * length];
-        var mask = new long[rows.Count * length];
-        var types = new long[rows.Count * length];
-        Array.Fill(ids, padId);
+        var ids = new Data.PaddedRows(rows.Count, length, padId);
+        var mask = new Data.PaddedRows(rows.Count, length);
+        var types = new Data.PaddedRows(rows.Count, length);
         for (var b = 0; b < rows.Count; b++)
             for (var i = 0; i < rows[b].Length; i++)
             {
-                ids[b * length + i] = rows[b].InputIds[i];
-                mask[b * length + i] = rows[b].AttentionMask[i];
-                types[b * length + i] = rows[b].TokenTypeIds[i];
+                ids[b, i] = rows[b].InputIds[i];
+                mask[b, i] = rows[b].AttentionMask[i];
+                types[b, i] = rows[b].TokenTypeIds[i];
             }
-        return new EncoderInputs(torch.tensor(ids, [rows.Count, length]), torch.tensor(mask, [rows.Count, length]), torch.tensor(types, [rows.Count, length]));
+        return new EncoderInputs(ids.ToTensor(device), mask.ToTensor(device), types.ToTensor(device));
     }
 }

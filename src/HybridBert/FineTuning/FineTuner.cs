@@ -12,6 +12,9 @@ namespace HybridBert.FineTuning;
 
 public sealed record FineTuneOptions
 {
+    /// <summary>Every default in one instance: the CLI shows and uses these (it declares none of its own).</summary>
+    public static FineTuneOptions Defaults { get; } = new() { Task = new TaskSpec(), OutDir = "" };
+
     public required TaskSpec Task { get; init; }
     public required string OutDir { get; init; }
     /// <summary>A pre-training run folder or one of its checkpoints; null = random initialization (a baseline).</summary>
@@ -41,11 +44,41 @@ public sealed record FineTuneOptions
     /// <summary>Train on the first N training examples only (a quick check); null = all.</summary>
     public int? MaxTrainExamples { get; init; }
     public int Threads { get; init; } = Environment.ProcessorCount;
+    /// <summary>cpu, cuda, cuda:N or auto (<see cref="Devices"/>).</summary>
+    public string Device { get; init; } = "cpu";
     public bool Lowercase { get; init; } = true;
+
+    /// <summary>Every setting at once; throws one ArgumentException naming each that is out of range.</summary>
+    public FineTuneOptions Validate()
+    {
+        var errors = new List<string>();
+        if (Epochs < 1) errors.Add($"--epochs must be >= 1 (got {Epochs})");
+        if (BatchSize < 1) errors.Add($"--batch must be >= 1 (got {BatchSize})");
+        if (!(LearningRate > 0)) errors.Add($"--lr must be > 0 (got {LearningRate})");
+        if (MaxLength < 3) errors.Add($"--max-len must be >= 3 ([CLS], a token, [SEP]; got {MaxLength})");
+        if (Dropout is < 0 or >= 1 || double.IsNaN(Dropout)) errors.Add($"--dropout must be in [0, 1) (got {Dropout})");
+        if (WarmupRatio is < 0 or >= 1) errors.Add($"warm-up ratio must be in [0, 1) (got {WarmupRatio})");
+        if (!(WeightDecay >= 0)) errors.Add($"--weight-decay must be >= 0 (got {WeightDecay})");
+        if (!(MaxGradNorm > 0)) errors.Add($"--clip must be > 0 (got {MaxGradNorm})");
+        if (LayerDecay is { } d && !(d is > 0 and <= 1)) errors.Add($"--llrd must be in (0, 1] (got {d})");
+        if (Patience is < 1) errors.Add($"--patience must be >= 1 (got {Patience})");
+        if (EvalEverySteps is < 1) errors.Add($"--eval-steps must be >= 1 (got {EvalEverySteps})");
+        if (MaxTrainExamples is < 1) errors.Add($"--max-train-examples must be >= 1 (got {MaxTrainExamples})");
+        if (Seeds.Count == 0) errors.Add("--seeds needs at least one seed");
+        if (Seeds.Distinct().Count() != Seeds.Count) errors.Add($"--seeds repeats a seed ({string.Join(",", Seeds)}): each seed writes its own seed-N folder");
+        if (Threads < 1) errors.Add($"--threads must be >= 1 (got {Threads})");
+        if (Devices.Problem(Device) is { } device) errors.Add(device);
+        if (string.IsNullOrWhiteSpace(OutDir)) errors.Add("--out is required");
+        if (Checkpoint is null && RandomInitModel is null) errors.Add("give --checkpoint RUN_DIR, or --init random for a randomly initialized baseline");
+        if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors));
+        return this;
+    }
 }
 
+/// <summary>One seed's outcome. <c>RssMiB</c>: the process's resident memory once this seed's model, optimizer and
+/// best-weights copy are released — flat over seeds when nothing leaks from one seed to the next.</summary>
 public sealed record SeedResult(int Seed, int BestEpoch, long BestStep, IReadOnlyDictionary<string, double> Dev, IReadOnlyDictionary<string, double>? Test,
-    long[,]? DevConfusion, double Seconds, string ModelFolder);
+    long[,]? DevConfusion, double Seconds, string ModelFolder, double RssMiB = double.NaN);
 
 public sealed record FineTuneSummary(string Task, string Encoder, IReadOnlyList<SeedResult> Seeds,
     IReadOnlyDictionary<string, (double Mean, double Std)> Dev, IReadOnlyDictionary<string, (double Mean, double Std)>? Test, double MajorityBaseline);
@@ -63,10 +96,10 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
 {
     public FineTuneSummary Run(CancellationToken cancel = default)
     {
-        if (options.Epochs < 1 || options.BatchSize < 1 || options.Seeds.Count == 0 || options.LearningRate <= 0 || options.MaxLength < 3 || options.Dropout is < 0 or >= 1)
-            throw new ArgumentException($"--epochs, --batch must be >= 1, --lr > 0, --max-len >= 3, --dropout in [0, 1) and at least one seed (got epochs {options.Epochs}, batch {options.BatchSize}, lr {options.LearningRate}, max-len {options.MaxLength}, dropout {options.Dropout}, {options.Seeds.Count} seeds)");
+        options.Validate();
         PrepareOutDir();
         torch.set_num_threads(options.Threads);
+        var device = Devices.Resolve(options.Device);
         var task = TaskData.Load(options.Task);
         if (options.MaxTrainExamples is { } cap && cap < task.Train.Count) task.Train.RemoveRange(cap, task.Train.Count - cap);
         var (config, vocabulary, weights, encoderName) = ResolveEncoder();
@@ -79,98 +112,98 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
         var results = new List<SeedResult>();
         foreach (var seed in options.Seeds)
         {
-            cancel.ThrowIfCancellationRequested();
-            var clock = Stopwatch.StartNew();
-            torch.manual_seed(seed);
-            using var classifier = new SequenceClassifier(config, task.Outputs, options.Pooling);
-            if (weights is not null)
-                WeightLoader.Load(classifier.Encoder, weights, ignorePrefixes: ["cls."], optionalPrefixes: ["pooler."]);
-            var head = new TaskHead(task.Name, task.Regression, task.Labels, task.Metrics, options.Pooling, options.MaxLength, options.Lowercase, options.Task.Columns);
-            using var model = new FineTunedModel(classifier, tokenizer, head);
+            SeedResult result;
+            {   // this seed's model, optimizer and best-weights copy are disposed at the end of this block
+                cancel.ThrowIfCancellationRequested();
+                var clock = Stopwatch.StartNew();
+                torch.manual_seed(seed);
+                using var classifier = new SequenceClassifier(config, task.Outputs, options.Pooling);
+                if (weights is not null)
+                    WeightLoader.Load(classifier.Encoder, weights, ignorePrefixes: ["cls."], optionalPrefixes: ["pooler."]);
+                classifier.to(device);
+                var head = new TaskHead(task.Name, task.Regression, task.Labels, task.Metrics, options.Pooling, options.MaxLength, options.Lowercase, options.Task.Columns);
+                using var model = new FineTunedModel(classifier, tokenizer, head);
 
-            var stepsPerEpoch = (train.Count + options.BatchSize - 1) / options.BatchSize;
-            var totalSteps = (long)stepsPerEpoch * options.Epochs;
-            var schedule = new LearningRateSchedule(options.LearningRate, (long)Math.Round(options.WarmupRatio * totalSteps), totalSteps, LrSchedule.Linear);
-            var (optimizer, scales) = BuildOptimizer(classifier, config.NumHiddenLayers);
-            var groups = optimizer.ParamGroups.ToList();
+                var stepsPerEpoch = (train.Count + options.BatchSize - 1) / options.BatchSize;
+                var totalSteps = (long)stepsPerEpoch * options.Epochs;
+                var schedule = new LearningRateSchedule(options.LearningRate, (long)Math.Round(options.WarmupRatio * totalSteps), totalSteps, LrSchedule.Linear);
+                var (optimizer, scales) = BuildOptimizer(classifier, config.NumHiddenLayers);
+                using var optimizerScope = optimizer;   // its moment buffers go with this seed, not at the end of the run
+                var groups = optimizer.ParamGroups.ToList();
 
-            Dictionary<string, Tensor>? best = null;
-            var bestScore = double.NegativeInfinity;
-            (int Epoch, long Step) bestAt = (0, 0);
-            var sinceBest = 0;
-            long step = 0;
-            var random = new Random(seed);
-            var stop = false;
+                Dictionary<string, Tensor>? best = null;
+                var bestScore = double.NegativeInfinity;
+                (int Epoch, long Step) bestAt = (0, 0);
+                var sinceBest = 0;
+                long step = 0;
+                var random = new Random(seed);
+                var stop = false;
 
-            TaskMetrics Score(string split, List<LabeledExample> examples, int epoch) =>
-                Evaluate(model, task, examples, new SynchronousProgress<int>(done => progress?.Report(new FineTuneProgress(seed, epoch, step, totalSteps, double.NaN, null, split, done, examples.Count))));
+                TaskMetrics Score(string split, List<LabeledExample> examples, int epoch) =>
+                    Evaluate(model, task, examples, new SynchronousProgress<int>(done => progress?.Report(new FineTuneProgress(seed, epoch, step, totalSteps, double.NaN, null, split, done, examples.Count))));
 
-            bool EvaluateAndKeep(int epoch)
-            {
-                var metrics = Score("dev", task.Dev, epoch);
-                var score = double.IsNaN(metrics.Score) ? double.NegativeInfinity : metrics.Score;
-                progress?.Report(new FineTuneProgress(seed, epoch, step, totalSteps, double.NaN, metrics.Score));
-                if (best is null || score > bestScore)
+                bool EvaluateAndKeep(int epoch)
                 {
-                    (bestScore, bestAt, sinceBest) = (score, (epoch, step), 0);
-                    if (best is not null) foreach (var t in best.Values) t.Dispose();
-                    best = classifier.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
-                    return false;
-                }
-                return options.Patience is { } patience && ++sinceBest >= patience;
-            }
-
-            for (var epoch = 1; epoch <= options.Epochs && !stop; epoch++)
-            {
-                foreach (var rows in LengthGroupedBatches(train, options.BatchSize, random))
-                {
-                    if (stop) break;
-                    cancel.ThrowIfCancellationRequested();
-                    double loss;
-                    using (var scope = torch.NewDisposeScope())
+                    var metrics = Score("dev", task.Dev, epoch);
+                    var score = double.IsNaN(metrics.Score) ? double.NegativeInfinity : metrics.Score;
+                    progress?.Report(new FineTuneProgress(seed, epoch, step, totalSteps, double.NaN, metrics.Score));
+                    if (best is null || score > bestScore)
                     {
-                        var lr = schedule.At(step);
-                        for (var g = 0; g < groups.Count; g++) groups[g].LearningRate = lr * scales[g];
-                        classifier.train();
-                        optimizer.zero_grad();
-                        var logits = classifier.forward(Batches.Inputs(rows.Select(i => train[i]).ToList(), vocabulary.PadId));
-                        var targets = torch.tensor(rows.Select(i => trainTargets[i]).ToArray());
-                        var lossTensor = task.Regression
-                            ? nn.functional.mse_loss(logits.squeeze(-1), targets)
-                            : nn.functional.cross_entropy(logits, targets.to(ScalarType.Int64));
-                        lossTensor.backward();
-                        nn.utils.clip_grad_norm_(classifier.parameters(), options.MaxGradNorm);
-                        optimizer.step();
-                        loss = lossTensor.item<float>();
+                        (bestScore, bestAt, sinceBest) = (score, (epoch, step), 0);
+                        if (best is not null) foreach (var t in best.Values) t.Dispose();
+                        best = classifier.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
+                        return false;
                     }
-                    step++;
-                    if (!double.IsFinite(loss)) throw new TrainingDivergedException($"seed {seed}: the loss is {loss} at step {step}; try a lower --lr");
-                    progress?.Report(new FineTuneProgress(seed, epoch, step, totalSteps, loss, null));
-                    if (options.EvalEverySteps is { } every && step % every == 0 && step % stepsPerEpoch != 0) stop = EvaluateAndKeep(epoch);
+                    return options.Patience is { } patience && ++sinceBest >= patience;
                 }
-                if (!stop) stop = EvaluateAndKeep(epoch);
-            }
 
-            using (torch.no_grad())
-                foreach (var (name, tensor) in classifier.state_dict()) tensor.copy_(best![name]);
-            var folder = Path.Combine(options.OutDir, $"seed-{seed}");
-            model.Save(folder);
-            var dev = Score("dev", task.Dev, bestAt.Epoch);
-            var test = task.Test is { Count: > 0 } t ? Score("test", t, bestAt.Epoch).Values : null;
-            results.Add(new SeedResult(seed, bestAt.Epoch, bestAt.Step, dev.Values, test, dev.Confusion, clock.Elapsed.TotalSeconds, folder));
-            foreach (var tensor in best!.Values) tensor.Dispose();
+                for (var epoch = 1; epoch <= options.Epochs && !stop; epoch++)
+                {
+                    foreach (var rows in LengthGroupedBatches(train, options.BatchSize, random))
+                    {
+                        if (stop) break;
+                        cancel.ThrowIfCancellationRequested();
+                        double loss;
+                        using (var scope = torch.NewDisposeScope())
+                        {
+                            var lr = schedule.At(step);
+                            for (var g = 0; g < groups.Count; g++) groups[g].LearningRate = lr * scales[g];
+                            classifier.train();
+                            optimizer.zero_grad();
+                            var logits = classifier.forward(Batches.Inputs(rows.Select(i => train[i]).ToList(), vocabulary.PadId, device));
+                            var targets = torch.tensor(rows.Select(i => trainTargets[i]).ToArray(), device: device);
+                            var lossTensor = task.Regression
+                                ? nn.functional.mse_loss(logits.squeeze(-1), targets)
+                                : nn.functional.cross_entropy(logits, targets.to(ScalarType.Int64));
+                            lossTensor.backward();
+                            nn.utils.clip_grad_norm_(classifier.parameters(), options.MaxGradNorm);
+                            optimizer.step();
+                            loss = lossTensor.item<float>();
+                        }
+                        step++;
+                        if (!double.IsFinite(loss)) throw new TrainingDivergedException($"seed {seed}: the loss is {loss} at step {step}; try a lower --lr");
+                        progress?.Report(new FineTuneProgress(seed, epoch, step, totalSteps, loss, null));
+                        if (options.EvalEverySteps is { } every && step % every == 0 && step % stepsPerEpoch != 0) stop = EvaluateAndKeep(epoch);
+                    }
+                    if (!stop) stop = EvaluateAndKeep(epoch);
+                }
+
+                using (torch.no_grad())
+                    foreach (var (name, tensor) in classifier.state_dict()) tensor.copy_(best![name]);
+                var folder = Path.Combine(options.OutDir, $"seed-{seed}");
+                model.Save(folder);
+                var dev = Score("dev", task.Dev, bestAt.Epoch);
+                var test = task.Test is { Count: > 0 } t ? Score("test", t, bestAt.Epoch).Values : null;
+                result = new SeedResult(seed, bestAt.Epoch, bestAt.Step, dev.Values, test, dev.Confusion, clock.Elapsed.TotalSeconds, folder);
+                foreach (var tensor in best!.Values) tensor.Dispose();
+            }
             NativeMemory.Trim();   // once per seed: every step it made fine-tuning 1.5× slower (19.4 vs 12.6 s per seed, narrow model, interleaved A B A B)
+            results.Add(result with { RssMiB = MemoryUsage.CurrentMiB });
         }
 
         var summary = new FineTuneSummary(task.Name, encoderName, results, Aggregate(results.Select(r => r.Dev)),
             results.All(r => r.Test is not null) ? Aggregate(results.Select(r => r.Test!)) : null, MajorityBaseline(task));
-        File.WriteAllText(Path.Combine(options.OutDir, "results.json"), JsonSerializer.Serialize(new
-        {
-            summary.Task, summary.Encoder, majority_baseline = summary.MajorityBaseline,
-            dev = summary.Dev.ToDictionary(kv => kv.Key, kv => new { mean = kv.Value.Mean, std = kv.Value.Std }),
-            test = summary.Test?.ToDictionary(kv => kv.Key, kv => new { mean = kv.Value.Mean, std = kv.Value.Std }),
-            seeds = results.Select(r => new { r.Seed, r.BestEpoch, r.BestStep, r.Dev, r.Test, r.Seconds, r.ModelFolder }),
-        }, new JsonSerializerOptions(FineTunedModel.Json) { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+        IO.AtomicFile.WriteAllText(Path.Combine(options.OutDir, FineTuneResults.FileName), JsonSerializer.Serialize(FineTuneResults.From(summary), FineTunedModel.Json));
         return summary;
     }
 
@@ -197,6 +230,7 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
     private void PrepareOutDir()
     {
         var dir = options.OutDir;
+        IO.StaleTemporaries.Remove(dir, ".seed-*.tmp-*", message => Console.Error.WriteLine(message));   // a model folder a killed run was writing
         if (!Directory.Exists(dir) || !Directory.EnumerateFileSystemEntries(dir).Any()) return;
         if (!options.Overwrite) throw new IOException($"{dir} is not empty: use --overwrite to replace an earlier fine-tuning there, or another --out");
         foreach (var seedDir in Directory.GetDirectories(dir, "seed-*")) Directory.Delete(seedDir, recursive: true);
@@ -251,7 +285,6 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
     {
         var groups = new List<AdamW.ParamGroup>();
         var scales = new List<double>();
-        static bool NoDecay(string name) => name.EndsWith(".bias", StringComparison.Ordinal) || name.Contains("LayerNorm.", StringComparison.Ordinal);
         int Depth(string name)
         {
             if (name.StartsWith("bert.embeddings.", StringComparison.Ordinal)) return 0;
@@ -259,7 +292,7 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
             if (name.StartsWith(prefix, StringComparison.Ordinal)) return int.Parse(name[prefix.Length..].Split('.')[0]) + 1;
             return layers + 1;   // pooler and classifier: the full learning rate
         }
-        foreach (var bucket in classifier.named_parameters().GroupBy(p => (Depth: options.LayerDecay is null ? layers + 1 : Depth(p.name), NoDecay: NoDecay(p.name))))
+        foreach (var bucket in classifier.named_parameters().GroupBy(p => (Depth: options.LayerDecay is null ? layers + 1 : Depth(p.name), NoDecay: !WeightDecay.AppliesTo(p.name))))
         {
             groups.Add(new AdamW.ParamGroup(bucket.Select(p => p.parameter), new AdamW.Options { weight_decay = bucket.Key.NoDecay ? 0 : options.WeightDecay }));
             scales.Add(options.LayerDecay is { } d ? Math.Pow(d, layers + 1 - bucket.Key.Depth) : 1.0);

@@ -92,6 +92,14 @@ public static class Metrics
         return ranks;
     }
 
+    /// <summary>The middle value (the mean of the two middle ones for an even count); NaN for none.</summary>
+    public static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        if (sorted.Count == 0) return double.NaN;
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
     public static (double Mean, double Std) MeanStd(IReadOnlyList<double> values)
     {
         if (values.Count == 0) return (double.NaN, double.NaN);

@@ -87,14 +87,55 @@ public static class TaskFileReader
 
     private static IEnumerable<(long, string[])> TsvRows(string path)
     {
+        foreach (var (line, text) in Utf8Lines(path))
+            yield return (line, text.TrimEnd('\r').Split('\t'));
+    }
+
+    /// <summary>The file's lines, numbered from 1; bytes that are not UTF-8 are an error at file:line (never silently replaced).</summary>
+    /// <remarks>Split on bytes, then decoded line by line, so that the line named is the one holding the bad bytes
+    /// (a StreamReader decodes whole blocks ahead of the line it returns).</remarks>
+    private static IEnumerable<(long Line, string Text)> Utf8Lines(string path)
+    {
+        var strict = new UTF8Encoding(false, throwOnInvalidBytes: true);
+        using var stream = new BufferedStream(File.OpenRead(path), 1 << 16);
+        var bytes = new MemoryStream();
         long line = 0;
-        foreach (var text in File.ReadLines(path, new UTF8Encoding(false, true)))
-            yield return (++line, text.TrimEnd('\r').Split('\t'));
+        string Decode()
+        {
+            var span = bytes.GetBuffer().AsSpan(0, (int)bytes.Length);
+            if (line == 1 && span.StartsWith("\uFEFF"u8)) span = span[3..];   // a UTF-8 byte order mark
+            if (span.EndsWith("\r"u8)) span = span[..^1];
+            try
+            {
+                return strict.GetString(span);
+            }
+            catch (DecoderFallbackException e)
+            {
+                throw new InvalidDataException($"{path}:{line}: not UTF-8 text ({e.Message}) — save the file as UTF-8", e);
+            }
+        }
+        int b;
+        while ((b = stream.ReadByte()) >= 0)
+        {
+            if (b != '\n')
+            {
+                bytes.WriteByte((byte)b);
+                continue;
+            }
+            line++;
+            yield return (line, Decode());
+            bytes.SetLength(0);
+        }
+        if (bytes.Length > 0)
+        {
+            line++;
+            yield return (line, Decode());
+        }
     }
 
     private static IEnumerable<(long, string[])> CsvRows(string path)
     {
-        using var parser = new TextFieldParser(path, Encoding.UTF8) { TextFieldType = FieldType.Delimited, HasFieldsEnclosedInQuotes = true, TrimWhiteSpace = false };
+        using var parser = new TextFieldParser(path, new UTF8Encoding(false, throwOnInvalidBytes: true)) { TextFieldType = FieldType.Delimited, HasFieldsEnclosedInQuotes = true, TrimWhiteSpace = false };
         parser.SetDelimiters(",");
         while (!parser.EndOfData)
         {
@@ -107,6 +148,10 @@ public static class TaskFileReader
             catch (MalformedLineException e)
             {
                 throw new InvalidDataException($"{path}:{e.LineNumber}:{MalformedColumn(parser.ErrorLine)}: {MalformedReason(parser.ErrorLine)}", e);
+            }
+            catch (DecoderFallbackException e)
+            {
+                throw new InvalidDataException($"{path}:{line}: not UTF-8 text ({e.Message}) — save the file as UTF-8", e);
             }
             yield return (line, fields);
         }
@@ -135,10 +180,8 @@ public static class TaskFileReader
     private static List<LabeledExample> ReadJsonLines(string path, ColumnSpec columns, bool requireLabel, ReadReport report)
     {
         var examples = new List<LabeledExample>();
-        long line = 0;
-        foreach (var text in File.ReadLines(path))
+        foreach (var (line, text) in Utf8Lines(path))
         {
-            line++;
             if (string.IsNullOrWhiteSpace(text)) continue;
             report.Rows++;
             JsonElement root;

@@ -32,23 +32,12 @@ public static class SafetensorsFile
         return metadata.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? "");
     }
 
-    /// <summary>Writes to a temporary file and renames it, so a crash never leaves a half-written file behind.</summary>
+    /// <summary>Writes atomically and durably (<see cref="IO.AtomicFile"/>): a crash never leaves a half-written file behind.</summary>
     public static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors)
     {
-        var full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var temp = full + ".tmp-" + Environment.ProcessId;
-        try
-        {
-            // PyBridge writes the storage as laid out in memory: hand it contiguous CPU tensors.
-            var contiguous = tensors.ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().contiguous());
-            Safetensors.SaveStateDict(temp, contiguous);
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
+        // PyBridge writes the storage as laid out in memory: hand it contiguous CPU tensors.
+        var contiguous = tensors.ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().contiguous());
+        IO.AtomicFile.Write(path, temp => Safetensors.SaveStateDict(temp, contiguous));
     }
 
     private static JsonDocument CheckHeader(string path)

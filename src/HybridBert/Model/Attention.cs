@@ -14,13 +14,7 @@ public sealed class Attention : nn.Module<Tensor, MixerContext, Tensor>
 
     public Attention(EncoderConfig c, char mixer) : base(nameof(Attention))
     {
-        @self = mixer switch
-        {
-            'A' => new SelfAttention(c, c.NumAttentionHeads),
-            'P' => new PoolingMixer(c, c.NumAttentionHeads),
-            'H' => new HybridMixer(c),
-            _ => throw new ConfigException($"layer_pattern letter '{mixer}' is unknown; allowed: A, P, H"),
-        };
+        @self = Mixers.Get(mixer).Create(c);
         output = new SelfOutput(c, c.HiddenSize);
         RegisterComponents();
     }

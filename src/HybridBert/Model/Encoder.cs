@@ -15,8 +15,6 @@ public sealed class Encoder : nn.Module<Tensor, MixerContext, Tensor>
         RegisterComponents();
     }
 
-    public IReadOnlyList<EncoderLayer> Layers => layer.ToList();
-
     public override Tensor forward(Tensor h, MixerContext context)
     {
         foreach (var l in layer) h = l.call(h, context);

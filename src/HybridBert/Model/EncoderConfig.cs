@@ -23,7 +23,7 @@ public sealed record EncoderConfig
     public double LayerNormEps { get; init; } = 1e-12;         // BERT's, not PyTorch's 1e-5
     public int PadTokenId { get; init; } = 0;
 
-    /// <summary>One letter per layer: A self-attention, P pooling network, H both within the layer.</summary>
+    /// <summary>One letter per layer, as <see cref="Mixers"/> defines them (A self-attention, P pooling network, H both within the layer).</summary>
     public string LayerPattern { get; init; } = "AAAA";
 
     /// <summary>In an H layer, how many heads do self-attention (the rest pool). Null: half, rounded down.</summary>
@@ -35,7 +35,6 @@ public sealed record EncoderConfig
     public int SepTokenId { get; init; } = 102;
 
     public static readonly IReadOnlyList<string> HiddenActs = ["gelu", "gelu_new", "relu"];
-    public const string LayerLetters = "APH";
 
     [JsonIgnore] public int HeadSize => HiddenSize / NumAttentionHeads;
     [JsonIgnore] public int AttentionHeadsInHybridLayer => HybridAttentionHeads ?? NumAttentionHeads / 2;
@@ -71,10 +70,9 @@ public sealed record EncoderConfig
         foreach (var (field, id) in new[] { ("pad_token_id", PadTokenId), ("cls_token_id", ClsTokenId), ("sep_token_id", SepTokenId) })
             if (id < 0 || id >= VocabSize) errors.Add($"{field} must be in [0, vocab_size={VocabSize}) (got {id})");
 
-        var bad = LayerPattern.Where(c => !LayerLetters.Contains(c)).Distinct().ToArray();
+        var bad = LayerPattern.Where(c => !Mixers.IsKnown(c)).Distinct().ToArray();
         if (bad.Length > 0)
-            errors.Add($"layer_pattern '{LayerPattern}' has unknown letter(s) {string.Join(", ", bad.Select(c => $"'{c}'"))}; " +
-                       "allowed: A (self-attention), P (pooling network), H (hybrid heads in one layer)");
+            errors.Add($"layer_pattern '{LayerPattern}' has unknown letter(s) {string.Join(", ", bad.Select(c => $"'{c}'"))}; allowed: {Mixers.Legend}");
         if (LayerPattern.Length != NumHiddenLayers)
             errors.Add($"layer_pattern '{LayerPattern}' has {LayerPattern.Length} letters but num_hidden_layers is {NumHiddenLayers}");
         if (LayerPattern.Contains('H') && (AttentionHeadsInHybridLayer < 1 || AttentionHeadsInHybridLayer >= NumAttentionHeads))
@@ -105,13 +103,14 @@ public sealed record EncoderConfig
         }
         catch (JsonException e)
         {
-            throw new ConfigException($"{source}: not a valid encoder config ({e.Message})");
+            // The file is not a config at all (a runtime error, exit 1); a config with impossible values is a ConfigException.
+            throw new InvalidDataException($"{source}: not a valid encoder config JSON ({e.Message})", e);
         }
     }
 
     public static EncoderConfig Load(string path)
     {
-        if (!File.Exists(path)) throw new ConfigException($"Config file not found: {path}");
+        if (!File.Exists(path)) throw new FileNotFoundException($"Config file not found: {path}", path);
         return FromJson(File.ReadAllText(path), path);
     }
 }

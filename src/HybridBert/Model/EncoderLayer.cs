@@ -10,14 +10,11 @@ public sealed class EncoderLayer : nn.Module<Tensor, MixerContext, Tensor>
     private readonly Intermediate intermediate;
     private readonly SelfOutput output;
 
-    public char Mixer { get; }
-
     public EncoderLayer(EncoderConfig c, char mixer) : base(nameof(EncoderLayer))
     {
         attention = new Attention(c, mixer);
         intermediate = new Intermediate(c);
         output = new SelfOutput(c, c.IntermediateSize);
-        Mixer = mixer;
         RegisterComponents();
     }
 

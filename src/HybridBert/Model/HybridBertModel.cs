@@ -32,12 +32,13 @@ public sealed class HybridBertModel : nn.Module<EncoderInputs, Tensor>
         encoder = new Encoder(config);
         if (sentenceClasses > 0 || withPooler) pooler = new Pooler(config);
         if (withMlmHead || sentenceClasses > 0) cls = new MlmHead(config, sentenceClasses);
-        hasPooling = config.LayerPattern.Any(m => m is 'P' or 'H');
+        hasPooling = config.LayerPattern.Any(m => Mixers.Get(m).Pools);
         RegisterComponents();
         InitWeights();
     }
 
-    public IReadOnlyList<EncoderLayer> Layers => encoder.Layers;
+    /// <summary>Where the weights are: inputs must be made there.</summary>
+    public Device Device => embeddings.WordEmbeddingWeight.device;
 
     public override Tensor forward(EncoderInputs inputs)
     {

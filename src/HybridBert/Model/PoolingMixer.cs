@@ -49,8 +49,9 @@ public sealed class PoolingMixer : nn.Module<Tensor, MixerContext, Tensor>
         // Global aggregation: one mean query per head over the eligible tokens, attending over eligible keys.
         var eligible = context.Eligible.view(batch, 1, seq, 1);
         var qh = Split(q).masked_fill(eligible.logical_not(), 0.0);
-        var count = eligible.sum(2, type: q.dtype).clamp_min(1.0);              // [batch, 1, 1]
-        var meanQuery = qh.sum(2) / count;                                       // [batch, heads, head_size]
+        // Counted and summed in fp32 whatever the compute type: in bf16 a count of 301 would round to 300.
+        var count = eligible.sum(2, type: ScalarType.Float32).clamp_min(1.0);   // [batch, 1, 1]
+        var meanQuery = (qh.sum(2, type: ScalarType.Float32) / count).to(q.dtype); // [batch, heads, head_size]
         var kh = Split(k);
         var scores = torch.einsum("bhd,bhld->bhl", meanQuery, kh) / Math.Sqrt(headSize);
         scores = scores.masked_fill(context.Eligible.view(batch, 1, seq).logical_not(), double.NegativeInfinity);

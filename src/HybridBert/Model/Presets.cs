@@ -29,8 +29,6 @@ public static class Presets
     public static readonly IReadOnlyDictionary<string, EncoderConfig> Sizes =
         new Dictionary<string, EncoderConfig> { ["tiny"] = Tiny, ["narrow"] = Narrow, ["mini"] = Mini, ["small"] = Small, ["base"] = Base };
 
-    public static readonly IReadOnlyList<string> PatternNames = ["bert", "ponet", "hybrid"];
-
     /// <summary>
     /// A pattern name for <paramref name="layers"/> layers — <c>bert</c> all attention, <c>ponet</c> all pooling,
     /// <c>hybrid</c> pooling in the bottom half and attention on top (the paper's best arrangement) — or literal

@@ -65,9 +65,7 @@ public sealed class Vocabulary
 
     public void Save(string path)
     {
-        var temp = path + ".tmp-" + Environment.ProcessId;
-        File.WriteAllText(temp, string.Join('\n', Tokens) + "\n", new UTF8Encoding(false));
-        File.Move(temp, path, overwrite: true);
+        IO.AtomicFile.WriteAllText(path, string.Join('\n', Tokens) + "\n");
     }
 
     public int this[string token] => ids.TryGetValue(token, out var id) ? id : UnkId;

@@ -30,8 +30,8 @@ public sealed record CheckpointManifest
 /// <summary>
 /// <c>RUN_DIR/checkpoints/step-N/</c>: <c>model.safetensors</c> (fp32), <c>optimizer.bin</c>, <c>config.json</c>,
 /// <c>vocab.txt</c> and <c>trainer.json</c> (state, options, file hashes). Written into a temporary folder and
-/// renamed when complete, so a crash or a full disk never leaves a folder that <c>--resume</c> would pick up;
-/// on resume the hashes are checked.
+/// renamed when complete (every file and both folders fsync'ed around the rename), so a crash, a power loss or a
+/// full disk never leaves a folder that <c>--resume</c> would pick up; on resume the hashes are checked.
 /// </summary>
 public static class Checkpoint
 {
@@ -66,8 +66,8 @@ public static class Checkpoint
                 .ToDictionary(f => f!, f => Data.ShardManifest.Sha256(Path.Combine(temp, f!)));
             var manifest = new CheckpointManifest { State = state, Options = options, Files = files };
             File.WriteAllText(Path.Combine(temp, TrainerFile), JsonSerializer.Serialize(manifest, Json));
-            if (Directory.Exists(final)) Directory.Delete(final, true);
-            Directory.Move(temp, final);
+            IO.PausePoints.Reach("checkpoint-write");
+            IO.AtomicFile.PublishFolder(temp, final);   // fsync files and folders, rename, fsync the parent
             return final;
         }
         catch
@@ -109,6 +109,35 @@ public static class Checkpoint
             .Select(d => (Step: long.TryParse(Path.GetFileName(d)["step-".Length..], out var s) ? s : -1, Folder: d))
             .Where(c => c.Step >= 0 && File.Exists(Path.Combine(c.Folder, TrainerFile)))
             .OrderByDescending(c => c.Step).ToList();
+    }
+
+    /// <summary>
+    /// The newest checkpoint of a run whose files match their hashes. A corrupt newer one (a disk error, a file
+    /// edited or truncated by hand) is renamed <c>corrupt-step-N</c> — so that nothing picks it up again — with a
+    /// warning naming what was wrong, and the next older one is tried; with <paramref name="strict"/> the first
+    /// corrupt one is an error instead.
+    /// </summary>
+    public static (string Folder, CheckpointManifest Manifest) NewestValid(string runDir, bool strict, Action<string> log)
+    {
+        var all = List(runDir);
+        if (all.Count == 0) throw new InvalidDataException($"--resume: {Folder(runDir)} holds no complete checkpoint");
+        var problems = new List<string>();
+        foreach (var (step, folder) in all)
+        {
+            try
+            {
+                return (folder, Read(folder));
+            }
+            catch (InvalidDataException e) when (!strict)
+            {
+                var aside = Path.Combine(Path.GetDirectoryName(folder)!, $"corrupt-step-{step}");
+                if (Directory.Exists(aside)) Directory.Delete(aside, recursive: true);
+                Directory.Move(folder, aside);
+                problems.Add(e.Message);
+                log($"warning: {e.Message}; moved it to {aside} and falling back to an older checkpoint (--resume-strict stops instead)");
+            }
+        }
+        throw new InvalidDataException($"--resume: no valid checkpoint in {Folder(runDir)}: {string.Join("; ", problems)}");
     }
 
     /// <summary>Deletes all but the newest <paramref name="keepLast"/> and the best one.</summary>

@@ -19,8 +19,6 @@ public static class LossPlot
         plot.YLabel(yLabel);
         plot.ShowLegend();
         plot.Legend.Alignment = ScottPlot.Alignment.UpperRight;   // loss curves fall: the upper right is empty
-        var temp = path + ".tmp.png";
-        plot.SavePng(temp, 900, 540);
-        File.Move(temp, path, overwrite: true);
+        IO.AtomicFile.Write(path, temp => plot.SavePng(temp, 900, 540));
     }
 }

@@ -38,8 +38,13 @@ public sealed class MixedPrecision
         Masters = masters;
     }
 
-    /// <summary>After backward: hand the model's gradients to the masters.</summary>
-    public void GradientsToMasters()
+    /// <summary>
+    /// After each micro-batch's backward: add the model's bf16 gradients into the fp32 masters' and zero them, so
+    /// several micro-batches are summed in fp32 (summed in the bf16 <c>.grad</c>, with its 8 mantissa bits, the later
+    /// micro-batches' small contributions round away). The masters' gradients must be zero at the start of a step
+    /// (the optimizer's <c>zero_grad</c>). In fp32 the model's gradients are the masters' and accumulate in place.
+    /// </summary>
+    public void AccumulateGradients()
     {
         if (!Enabled) return;
         using var noGrad = torch.no_grad();
@@ -47,7 +52,8 @@ public sealed class MixedPrecision
         {
             if (model.grad is null) continue;
             if (master.grad is null) master.grad = model.grad.to(ScalarType.Float32);
-            else master.grad.copy_(model.grad);
+            else master.grad.add_(model.grad);
+            model.grad.zero_();
         }
     }
 

@@ -12,9 +12,17 @@ public enum LrSchedule { Linear, Cosine }
 /// <summary>Everything a pre-training run is made of. Recorded in every checkpoint.</summary>
 public sealed record PretrainOptions
 {
+    /// <summary>Every default in one instance: the CLI shows and uses these (it declares none of its own).</summary>
+    public static PretrainOptions Defaults { get; } = new() { DataDir = "", RunDir = "", Model = Presets.Mini };
+
     public required string DataDir { get; init; }
     public required string RunDir { get; init; }
     public required EncoderConfig Model { get; init; }
+
+    /// <summary>Hidden and attention dropout for this run, overriding the model config's (0 = off, as the Cramming recipe pre-trains).</summary>
+    public double? Dropout { get; init; }
+    /// <summary>Std of the normal weight initialization, overriding the model config's <c>initializer_range</c>.</summary>
+    public double? InitializerRange { get; init; }
 
     public SentenceObjective SentenceObjective { get; init; } = SentenceObjective.None;
     public MaskingOptions Masking { get; init; } = new();
@@ -36,6 +44,8 @@ public sealed record PretrainOptions
     public double MaxGradNorm { get; init; } = 1.0;
     public Precision Precision { get; init; } = Precision.Fp32;
     public int Threads { get; init; } = Environment.ProcessorCount;
+    /// <summary>cpu, cuda, cuda:N or auto (<see cref="Devices"/>).</summary>
+    public string Device { get; init; } = "cpu";
     public int Seed { get; init; } = 42;
     /// <summary>Return freed native memory to the OS every this many steps (0 = never): memory vs speed, see NativeMemory.</summary>
     public int TrimEvery { get; init; } = 1;
@@ -50,17 +60,29 @@ public sealed record PretrainOptions
     /// of the masked input ids, masked positions and their targets — what two runs must share to be comparable.</summary>
     public bool LogBatches { get; init; }
     public int EvalEvery { get; init; } = 200;
-    /// <summary>Validation batches per evaluation (null: the whole split).</summary>
+    /// <summary>Validation batches of <see cref="BatchSize"/> sequences per evaluation (null: the whole split); see <see cref="EvalSequences"/>.</summary>
     public int? EvalBatches { get; init; } = 50;
     public int EvalSeed { get; init; } = 20231;
     public int CheckpointEvery { get; init; } = 500;
     public int KeepLast { get; init; } = 2;
     public bool Resume { get; init; }
+    /// <summary>With <see cref="Resume"/>: stop on a corrupt newest checkpoint instead of falling back to an older valid one.</summary>
+    public bool ResumeStrict { get; init; }
     /// <summary>Replace an earlier run's outputs in <see cref="RunDir"/> (without it, a folder holding a run is refused unless <see cref="Resume"/>).</summary>
     public bool Overwrite { get; init; }
 
     public int MicroBatchSize => Math.Min(MicroBatch ?? BatchSize, BatchSize);
+    /// <summary>How many validation sequences an evaluation scores (of <paramref name="available"/>): EvalBatches global
+    /// batches, whatever the micro-batch, so that changing --micro-batch changes only the memory, not the numbers.</summary>
+    public long EvalSequences(long available) => EvalBatches is { } b ? Math.Min(available, (long)b * BatchSize) : available;
     public int SentenceClasses => SentenceObjective switch { SentenceObjective.Nsp => 2, SentenceObjective.Sso => 3, _ => 0 };
+
+    /// <summary>The model this run trains: <see cref="Model"/> with the <see cref="Dropout"/> and <see cref="InitializerRange"/> overrides.</summary>
+    public EncoderConfig EffectiveModel => Model with
+    {
+        HiddenDropoutProb = Dropout ?? Model.HiddenDropoutProb, AttentionProbsDropoutProb = Dropout ?? Model.AttentionProbsDropoutProb,
+        InitializerRange = InitializerRange ?? Model.InitializerRange,
+    };
 
     /// <summary>Every setting and the model; throws one ArgumentException listing all that is wrong.</summary>
     public PretrainOptions Validate()
@@ -83,6 +105,7 @@ public sealed record PretrainOptions
         if (MaxTokens is < 1) errors.Add($"--max-tokens must be >= 1 (got {MaxTokens})");
         if (MaxTime is { } t && t <= TimeSpan.Zero) errors.Add($"--max-time must be positive (got {t})");
         if (Threads < 1) errors.Add($"--threads must be >= 1 (got {Threads})");
+        if (Devices.Problem(Device) is { } device) errors.Add(device);
         if (TrimEvery < 0) errors.Add($"--trim-every must be >= 0 (0 = never; got {TrimEvery})");
         if (LogEvery < 1 || EvalEvery < 1 || CheckpointEvery < 1) errors.Add("--log-every, --eval-every and --checkpoint-every must be >= 1");
         if (KeepLast < 1) errors.Add($"--keep must be >= 1 (got {KeepLast})");
@@ -93,7 +116,10 @@ public sealed record PretrainOptions
         if (WarmupSteps is < 0) errors.Add($"--warmup must be >= 0 (got {WarmupSteps})");
         if (WarmupSteps is { } w && MaxSteps is { } ms && w >= ms)
             errors.Add($"--warmup ({w}) must be smaller than --max-steps ({ms}): the learning rate would never reach its peak");
+        if (Dropout is { } dropout && (dropout is < 0 or >= 1 || double.IsNaN(dropout))) errors.Add($"--dropout must be in [0, 1) (got {dropout})");
+        if (InitializerRange is { } range && !(range > 0)) errors.Add($"--initializer-range must be > 0 (got {range})");
         if (Resume && Overwrite) errors.Add("--resume and --overwrite contradict each other: give one");
+        if (ResumeStrict && !Resume) errors.Add("--resume-strict goes with --resume");
         if (string.IsNullOrWhiteSpace(RunDir)) errors.Add("--out is required");
         try
         {

@@ -10,8 +10,7 @@ using static TorchSharp.torch;
 
 namespace HybridBert.Training;
 
-public sealed record TrainingProgress(long Step, long MaxSteps, double Loss, double LearningRate, double TokensPerSecond,
-    double? EtaSeconds, double RssMiB, string Phase);
+public sealed record TrainingProgress(long Step, long MaxSteps, double Loss, double LearningRate, double TokensPerSecond, double RssMiB);
 
 public sealed record EvalResult(double MlmLoss, double MlmAccuracy, double? SentenceAccuracy, long MaskedTokens)
 {
@@ -51,8 +50,8 @@ public sealed class Pretrainer
         var vocabulary = manifest.LoadVocabulary(options.DataDir);
         manifest.CheckCompatible(options.DataDir, null, options.Model.VocabSize, options.Model.MaxPositionEmbeddings);
         // The pooling layers find [CLS]/[SEP] by id: take the data's.
-        var config = options.Model with { ClsTokenId = vocabulary.ClsId, SepTokenId = vocabulary.SepId, PadTokenId = vocabulary.PadId };
-        var opts = options with { Model = config.Validate() };
+        var config = options.EffectiveModel with { ClsTokenId = vocabulary.ClsId, SepTokenId = vocabulary.SepId, PadTokenId = vocabulary.PadId };
+        var opts = options with { Model = config.Validate(), Dropout = null, InitializerRange = null };   // applied: the checkpoint records the model as trained
         PrepareRunDir(opts);
 
         using var train = ShardDataset.Open(opts.DataDir, "train");
@@ -68,8 +67,10 @@ public sealed class Pretrainer
             : 1000);
         var schedule = new LearningRateSchedule(opts.LearningRate, opts.WarmupSteps ?? (long)Math.Round(0.06 * maxSteps), maxSteps, opts.Schedule);
 
+        var device = Devices.Resolve(opts.Device);
         torch.manual_seed(opts.Seed);
         using var model = new HybridBertModel(opts.Model, opts.SentenceClasses);
+        model.to(device);   // before the fp32 masters are cloned: they live where the model does
         var precision = new MixedPrecision(model, opts.Precision);
         var optimizer = BuildOptimizer(precision.Masters, opts);
 
@@ -124,7 +125,7 @@ public sealed class Pretrainer
 
                 var indices = order.Next(opts.BatchSize);
                 var sequences = indices.Select(train.Read).ToList();
-                using var batch = batcher.Build(sequences);
+                using var batch = batcher.Build(sequences, device);
                 if (opts.LogBatches)
                     metrics.WriteRecord("batch", step + 1, new Dictionary<string, object>
                     {
@@ -132,20 +133,21 @@ public sealed class Pretrainer
                     });
                 var sentences = opts.SentenceObjective == SentenceObjective.None ? 0
                     : PretrainingLoss.SentenceTargets(batch.SentenceLabels, opts.SentenceObjective).Count;
-                var total = torch.zeros(1);
+                var total = torch.zeros(1, device: device);
                 for (var start = 0; start < opts.BatchSize; start += opts.MicroBatchSize)
                 {
                     using var micro = batch.Slice(start, opts.MicroBatchSize);
                     var result = PretrainingLoss.Compute(model, micro, opts.SentenceObjective, opts.DropMask, batch.MaskedCount, sentences);
                     result.Loss.backward();
+                    precision.AccumulateGradients();   // bf16: summed into the fp32 masters per micro-batch
                     total += result.Loss.detach();
                 }
+                IO.PausePoints.Reach("step");
                 loss = total.item<float>();
                 if (!double.IsFinite(loss))
                     throw new TrainingDivergedException($"The loss is {loss} at step {step + 1}; stopping. " +
                         (lastCheckpoint.Length > 0 ? $"The last good checkpoint is {lastCheckpoint}." : "No checkpoint was written yet.") +
                         " Try a lower --lr, more warm-up, or --precision fp32.");
-                precision.GradientsToMasters();
                 nn.utils.clip_grad_norm_(precision.Masters.Select(m => m.Parameter), opts.MaxGradNorm);
                 optimizer.step();
                 precision.MastersToModel();
@@ -165,8 +167,7 @@ public sealed class Pretrainer
             var (firstSeconds, firstTokens) = window.Peek();
             var tokensPerSecond = window.Count > 1 ? (state.Tokens - firstTokens) / Math.Max(1e-9, clock.Elapsed.TotalSeconds - firstSeconds)
                 : stepTokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
-            var secondsPerStep = window.Count > 1 ? (clock.Elapsed.TotalSeconds - firstSeconds) / (window.Count - 1) : clock.Elapsed.TotalSeconds;
-            progress?.Report(new TrainingProgress(state.Step, maxSteps, loss, lr, tokensPerSecond, secondsPerStep * (maxSteps - state.Step), MemoryUsage.CurrentMiB, "train"));
+            progress?.Report(new TrainingProgress(state.Step, maxSteps, loss, lr, tokensPerSecond, MemoryUsage.CurrentMiB));
 
             if (state.Step % opts.LogEvery == 0 || state.Step == 1)
                 metrics.Write("train", state.Step, new Dictionary<string, double>
@@ -175,13 +176,19 @@ public sealed class Pretrainer
                     ["elapsed_s"] = state.ElapsedSeconds, ["rss_mib"] = MemoryUsage.CurrentMiB,
                 });
             var last = !BudgetLeft(state);
+            var improved = false;
             if (canEvaluate && (state.Step % opts.EvalEvery == 0 || last))
             {
                 lastEval = Evaluate(model, validation, vocabulary, opts);
                 metrics.Write("eval", state.Step, EvalRecord(lastEval));
-                if (lastEval.MlmLoss < state.BestEvalLoss) state = state with { BestEvalLoss = lastEval.MlmLoss, BestStep = state.Step };
+                if (lastEval.MlmLoss < state.BestEvalLoss)
+                {
+                    state = state with { BestEvalLoss = lastEval.MlmLoss, BestStep = state.Step };
+                    improved = true;
+                }
             }
-            if (state.Step % opts.CheckpointEvery == 0 || last) lastCheckpoint = SaveCheckpoint(state);
+            // A new best is checkpointed at once: the best step always has a folder (what fine-tuning takes from a run).
+            if (state.Step % opts.CheckpointEvery == 0 || last || improved) lastCheckpoint = SaveCheckpoint(state);
         }
 
         if (interrupted && Checkpoint.List(opts.RunDir).FirstOrDefault().Step != state.Step)
@@ -207,23 +214,25 @@ public sealed class Pretrainer
     /// <summary>
     /// MLM loss, accuracy and perplexity (and sentence accuracy) on the validation split, with masks from a fixed
     /// seed: the same positions for every evaluation, run and model, so numbers compare. With DropMask the model
-    /// sees its inputs as in training.
+    /// sees its inputs as in training. Scores the first <see cref="PretrainOptions.EvalSequences"/> sequences,
+    /// <c>--micro-batch</c> at a time: the masks are drawn sequence by sequence from one generator, so what is scored
+    /// does not depend on the micro-batch.
     /// </summary>
     public static EvalResult Evaluate(HybridBertModel model, ShardDataset data, Vocabulary vocabulary, PretrainOptions options)
     {
         var batcher = new MlmBatcher(vocabulary, options.Masking, options.EvalSeed);
         double lossSum = 0, correct = 0, sentenceCorrect = 0;
         long masked = 0, sentences = 0;
-        var batches = (int)Math.Ceiling(data.Count / (double)options.MicroBatchSize);
-        if (options.EvalBatches is { } cap) batches = Math.Min(batches, cap);
+        var toScore = options.EvalSequences(data.Count);
+        var batches = (int)Math.Ceiling(toScore / (double)options.MicroBatchSize);
         model.eval();
         using var noGrad = torch.no_grad();
         for (var b = 0; b < batches; b++)
         {
             using var scope = torch.NewDisposeScope();
             var first = (long)b * options.MicroBatchSize;
-            var sequences = Enumerable.Range(0, (int)Math.Min(options.MicroBatchSize, data.Count - first)).Select(i => data.Read(first + i)).ToList();
-            using var batch = batcher.Build(sequences);
+            var sequences = Enumerable.Range(0, (int)Math.Min(options.MicroBatchSize, toScore - first)).Select(i => data.Read(first + i)).ToList();
+            using var batch = batcher.Build(sequences, model.Device);
             var sentenceCount = options.SentenceObjective == SentenceObjective.None ? 0 : PretrainingLoss.SentenceTargets(batch.SentenceLabels, options.SentenceObjective).Count;
             var r = PretrainingLoss.Compute(model, batch, options.SentenceObjective, options.DropMask, batch.MaskedCount, sentenceCount);
             lossSum += r.MlmLossSum.item<float>();
@@ -234,6 +243,7 @@ public sealed class Pretrainer
                 sentenceCorrect += r.SentenceCorrect.item<long>();
                 sentences += r.SentenceCount;
             }
+            if (b == 0) IO.PausePoints.Reach("eval");
         }
         model.train();
         return new EvalResult(lossSum / Math.Max(1, masked), correct / Math.Max(1, masked),
@@ -242,22 +252,17 @@ public sealed class Pretrainer
 
     private static AdamW BuildOptimizer(IReadOnlyList<(string Name, Parameter Parameter)> parameters, PretrainOptions o)
     {
-        // BERT's convention: no weight decay on biases and LayerNorm weights.
-        static bool NoDecay(string name) => name.EndsWith(".bias", StringComparison.Ordinal) || name.Contains("LayerNorm.", StringComparison.Ordinal);
         var groups = new List<AdamW.ParamGroup>
         {
-            new(parameters.Where(p => !NoDecay(p.Name)).Select(p => p.Parameter), new AdamW.Options { weight_decay = o.WeightDecay }),
-            new(parameters.Where(p => NoDecay(p.Name)).Select(p => p.Parameter), new AdamW.Options { weight_decay = 0 }),
+            new(parameters.Where(p => WeightDecay.AppliesTo(p.Name)).Select(p => p.Parameter), new AdamW.Options { weight_decay = o.WeightDecay }),
+            new(parameters.Where(p => !WeightDecay.AppliesTo(p.Name)).Select(p => p.Parameter), new AdamW.Options { weight_decay = 0 }),
         };
         return torch.optim.AdamW(groups, o.LearningRate, o.AdamBeta1, o.AdamBeta2, o.AdamEpsilon);
     }
 
     private static TrainerState Restore(PretrainOptions opts, HybridBertModel model, MixedPrecision precision, AdamW optimizer, Action<string> log)
     {
-        var latest = Checkpoint.List(opts.RunDir);
-        if (latest.Count == 0) throw new InvalidDataException($"--resume: {Checkpoint.Folder(opts.RunDir)} holds no complete checkpoint");
-        var (_, folder) = latest[0];
-        var saved = Checkpoint.Read(folder);
+        var (folder, saved) = Checkpoint.NewestValid(opts.RunDir, opts.ResumeStrict, log);
         Checkpoint.CheckSameModel(saved.Options.Model, opts.Model, folder);
         if (saved.Options.SentenceObjective != opts.SentenceObjective)
             throw new InvalidDataException($"Cannot resume from {folder}: it was trained with --sentence-objective {saved.Options.SentenceObjective}, now {opts.SentenceObjective}");
@@ -314,6 +319,6 @@ public sealed class Pretrainer
             (opts.SentenceObjective == SentenceObjective.None ? "train MLM" : $"train (MLM + {opts.SentenceObjective.ToString().ToLowerInvariant()})", MetricsLog.Read(opts.RunDir, "train", "loss")),
             ("validation MLM", MetricsLog.Read(opts.RunDir, "eval", "mlm_loss")),
         ]);
-        File.WriteAllText(Path.Combine(opts.RunDir, "summary.json"), System.Text.Json.JsonSerializer.Serialize(summary, Checkpoint.Json));
+        IO.AtomicFile.WriteAllText(Path.Combine(opts.RunDir, "summary.json"), System.Text.Json.JsonSerializer.Serialize(summary, Checkpoint.Json));
     }
 }

@@ -29,7 +29,7 @@ public sealed class BadArgumentTests
     {
         var (exit, _, error) = ModelCommandTests.Run("finetune", "--init", "random", "--preset", "tiny", "--epochs", "0", "--out", Path.Combine(Path.GetTempPath(), "hb-never"));
         Assert.Equal(2, exit);
-        Assert.Contains("--epochs, --batch must be >= 1", error);
+        Assert.Contains("--epochs must be >= 1 (got 0)", error);
     }
 
     [Fact]

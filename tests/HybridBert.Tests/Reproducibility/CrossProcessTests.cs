@@ -38,7 +38,7 @@ public sealed class CrossProcessTests : IDisposable
     }
 
     /// <summary>metrics.jsonl records of one type, without the fields that measure the machine (time, speed, memory).</summary>
-    private static List<string> Records(string runDir, string type) =>
+    internal static List<string> Records(string runDir, string type) =>
         File.ReadLines(Path.Combine(runDir, "metrics.jsonl"))
             .Select(line => JsonDocument.Parse(line).RootElement)
             .Where(r => r.GetProperty("type").GetString() == type)

@@ -1,6 +1,7 @@
 using HybridBert.Data;
 using HybridBert.Model;
 using HybridBert.Training;
+using TorchSharp;
 
 namespace HybridBert.Tests.Training;
 
@@ -130,18 +131,66 @@ public sealed class PretrainerTests(TinyData data) : IClassFixture<TinyData>
     }
 
     [Fact]
-    public void A_corrupted_checkpoint_is_detected_on_resume()
+    public void A_corrupt_newest_checkpoint_is_set_aside_and_the_run_resumes_from_the_newest_valid_one_unless_strict()
     {
-        var options = Options("corrupt", steps: 2) with { CheckpointEvery = 2 };
+        var straight = Options("straight-4", steps: 4) with { CheckpointEvery = 2 };
+        new Pretrainer(straight).Run();
+        var options = Options("corrupt", steps: 4) with { CheckpointEvery = 2 };
         new Pretrainer(options).Run();
-        var folder = Checkpoint.List(options.RunDir)[0].Folder;
-        var weights = Path.Combine(folder, Checkpoint.WeightsFile);
+        var newest = Checkpoint.List(options.RunDir)[0];
+        Assert.Equal(4, newest.Step);
+        var weights = Path.Combine(newest.Folder, Checkpoint.WeightsFile);
         var bytes = File.ReadAllBytes(weights);
         bytes[^5] ^= 0x55;
         File.WriteAllBytes(weights, bytes);
 
-        var error = Assert.Throws<InvalidDataException>(() => new Pretrainer(options with { Resume = true, MaxSteps = 4 }).Run());
-        Assert.Contains("corrupted checkpoint", error.Message);
+        var strict = Assert.Throws<InvalidDataException>(() => new Pretrainer(options with { Resume = true, ResumeStrict = true }).Run());
+        Assert.Contains($"step-4: corrupted checkpoint, {Checkpoint.WeightsFile} does not match its recorded SHA-256", strict.Message);
+        Assert.True(Directory.Exists(newest.Folder), "--resume-strict leaves the corrupt checkpoint where it was");
+
+        var messages = new List<string>();
+        var summary = new Pretrainer(options with { Resume = true }, log: messages.Add).Run();
+        Assert.Contains(messages, m => m.StartsWith("warning: ") && m.Contains(Checkpoint.WeightsFile) && m.Contains("corrupt-step-4"));
+        Assert.Contains(messages, m => m.Contains("resuming from") && m.Contains("step 2"));
+        Assert.True(Directory.Exists(Path.Combine(Checkpoint.Folder(options.RunDir), "corrupt-step-4")));
+        Assert.Equal(4, summary.Steps);
+        Assert.Equal(Losses(straight), Losses(options));   // steps 3 and 4 run again, as in the uninterrupted run
+        Checkpoint.Read(Checkpoint.List(options.RunDir)[0].Folder);
+    }
+
+    [Fact]
+    public void Every_evaluation_that_improves_the_best_score_is_checkpointed()
+    {
+        var options = Options("best", steps: 6) with { EvalEvery = 2, CheckpointEvery = 1000, KeepLast = 1 };
+        var summary = new Pretrainer(options).Run();
+        var evals = MetricsLog.Read(options.RunDir, "eval", "mlm_loss");
+        Assert.Equal([2, 4, 6], evals.Select(e => e.Step));
+        var bestStep = evals.MinBy(e => e.Value).Step;
+        Assert.Equal(bestStep, summary.BestStep);
+        var folders = Checkpoint.List(options.RunDir);
+        Assert.Contains(folders, c => c.Step == bestStep);
+        Assert.Equal(Path.Combine(Checkpoint.Folder(options.RunDir), $"step-{bestStep}"), HybridBert.FineTuning.FineTuner.PretrainedFolder(options.RunDir));
+    }
+
+    [Fact]
+    public void Evaluation_scores_the_same_sequences_and_masks_whatever_the_micro_batch()
+    {
+        var options = Options("eval-micro") with { EvalBatches = 2 };
+        var manifest = ShardManifest.Load(data.DataDir);
+        var vocabulary = manifest.LoadVocabulary(data.DataDir);
+        using var validation = ShardDataset.Open(data.DataDir, "validation");
+        torch.manual_seed(3);
+        using var model = new HybridBertModel(options.Model with { HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0, ClsTokenId = vocabulary.ClsId, SepTokenId = vocabulary.SepId });
+        var whole = Pretrainer.Evaluate(model, validation, vocabulary, options);
+        var micro = Pretrainer.Evaluate(model, validation, vocabulary, options with { MicroBatch = 2 });
+        var odd = Pretrainer.Evaluate(model, validation, vocabulary, options with { BatchSize = 16, MicroBatch = 16, EvalBatches = 1 });
+
+        Assert.True(validation.Count >= 16, $"the validation split has {validation.Count} sequences; the test needs 16");
+        Assert.Equal(whole.MaskedTokens, micro.MaskedTokens);
+        Assert.Equal(whole.MaskedTokens, odd.MaskedTokens);   // 2 batches of 8 = 1 batch of 16
+        Assert.Equal(whole.MlmLoss, micro.MlmLoss, 4);
+        Assert.Equal(whole.MlmAccuracy, micro.MlmAccuracy, 6);
+        Assert.Equal(whole.MlmLoss, odd.MlmLoss, 4);
     }
 
     [Fact]
