@@ -21,9 +21,9 @@ internal static class FineTuneCommands
             new("--train") { Description = "Training file (.tsv, .csv, .jsonl) with named columns" },
             new("--dev") { Description = "Dev file (model selection); or --dev-fraction" },
             new("--test") { Description = "Labelled test file, evaluated with the best model" },
-            new("--text") { Description = "Text column or field", DefaultValueFactory = _ => "text" },
+            new("--text") { Description = "Text column or field", DefaultValueFactory = _ => new TaskSpec().Columns.Text },
             new("--text-pair") { Description = "Second text column, for sentence-pair tasks" },
-            new("--label") { Description = "Label column or field", DefaultValueFactory = _ => "label" },
+            new("--label") { Description = "Label column or field", DefaultValueFactory = _ => new TaskSpec().Columns.Label! },
             new("--regression") { Description = "Numeric labels (STS-B-like)" },
             new("--dev-fraction") { Description = "With --train and no --dev: hold out this share of the training file as dev (seeded, the same every run)" },
             new("--max-eval-examples") { Description = "Score only the first N dev and test examples (a quick check)" });
@@ -46,8 +46,8 @@ internal static class FineTuneCommands
         var d = FineTuneOptions.Defaults;
         var init = new Option<string?>("--init") { Description = "random: start from random weights (a baseline) with --preset/--pattern" };
         init.AcceptOnlyFromAmong("random");
-        var preset = new Option<string>("--preset") { DefaultValueFactory = _ => "mini", Description = $"With --init random: model size ({string.Join(", ", Presets.Sizes.Keys)})" };
-        var pattern = new Option<string>("--pattern") { DefaultValueFactory = _ => "bert", Description = $"With --init random: {CommonOptions.PatternHelp}" };
+        var preset = new Option<string>("--preset") { DefaultValueFactory = _ => Presets.DefaultSize, Description = $"With --init random: model size ({string.Join(", ", Presets.Sizes.Keys)})" };
+        var pattern = new Option<string>("--pattern") { DefaultValueFactory = _ => Presets.DefaultPattern, Description = $"With --init random: {CommonOptions.PatternHelp}" };
         var pooling = CommonOptions.Choice("--pooling", "cls (BERT's pooler) or mean", d.Pooling);
         var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => d.Epochs, Description = "Passes over the training data" };
         var batch = new Option<int>("--batch") { DefaultValueFactory = _ => d.BatchSize, Description = "Examples per step" };

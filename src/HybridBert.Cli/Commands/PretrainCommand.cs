@@ -14,8 +14,8 @@ internal static partial class PretrainCommand
     {
         var data = new Option<DirectoryInfo?>("--data") { Description = "A directory made by `hybridbert data prepare` (default: the embedded corpus, prepared into RUN_DIR/data at seq 128)" };
         var output = new Option<DirectoryInfo>("--out") { Description = "Run directory: checkpoints, metrics.jsonl, tensorboard/, loss.png, summary.json (required)" };
-        var preset = new Option<string>("--preset") { Description = $"Model size: {string.Join(", ", Presets.Sizes.Keys)}", DefaultValueFactory = _ => "mini" };
-        var pattern = new Option<string>("--pattern") { Description = $"Layer pattern: {CommonOptions.PatternHelp}", DefaultValueFactory = _ => "bert" };
+        var preset = new Option<string>("--preset") { Description = $"Model size: {string.Join(", ", Presets.Sizes.Keys)}", DefaultValueFactory = _ => Presets.DefaultSize };
+        var pattern = new Option<string>("--pattern") { Description = $"Layer pattern: {CommonOptions.PatternHelp}", DefaultValueFactory = _ => Presets.DefaultPattern };
         var config = new Option<FileInfo?>("--config") { Description = "A config.json instead of --preset/--pattern" };
         var d = PretrainOptions.Defaults;
         var objective = CommonOptions.Choice("--sentence-objective", "none, nsp (BERT, 2-way) or sso (PoNet, 3-way)", d.SentenceObjective);

@@ -14,8 +14,8 @@ public enum MlmHeadMode { Sparse, Full }
 /// <summary>One configuration to time.</summary>
 public sealed record BenchSpec
 {
-    public string Preset { get; init; } = "mini";
-    public string Pattern { get; init; } = "bert";
+    public string Preset { get; init; } = Presets.DefaultSize;
+    public string Pattern { get; init; } = Presets.DefaultPattern;
     public int Seq { get; init; } = 128;
     public int Batch { get; init; } = 32;
     public Precision Precision { get; init; } = Precision.Fp32;

@@ -26,6 +26,9 @@ public static class Presets
         LayerPattern = new string('A', 12),
     };
 
+    /// <summary>What a command builds when no size or pattern is given.</summary>
+    public const string DefaultSize = "mini", DefaultPattern = "bert";
+
     public static readonly IReadOnlyDictionary<string, EncoderConfig> Sizes =
         new Dictionary<string, EncoderConfig> { ["tiny"] = Tiny, ["narrow"] = Narrow, ["mini"] = Mini, ["small"] = Small, ["base"] = Base };
 
