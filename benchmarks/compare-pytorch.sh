@@ -24,7 +24,10 @@ MODES=${MODES:-train}
 CONFIGS=${CONFIGS:-"bert:128:32:30522 hybrid:128:32:30522 ponet:128:32:30522 bert:128:32:8192 hybrid:128:32:8192 ponet:128:32:8192 bert:512:8:8192 hybrid:512:8:8192 ponet:512:8:8192 bert:512:8:30522 hybrid:512:8:30522 ponet:512:8:30522"}
 OUT=${OUT:-/tmp/compare-pytorch.jsonl}
 
-python3 -c 'import torch' 2>/dev/null || { echo "python3 with torch is needed: apt-get install python3-torch" >&2; exit 1; }
+# Debian's interpreter first: a pyenv or venv python3 earlier on the PATH usually lacks torch.
+PYTHON=${PYTHON:-$(for p in /usr/bin/python3 python3; do "$p" -c 'import torch' 2>/dev/null && { echo "$p"; break; }; done)}
+[ -n "$PYTHON" ] || { echo "python3 with torch is needed: apt-get install python3-torch" >&2; exit 1; }
+echo "PyTorch: $("$PYTHON" -c 'import torch; print(torch.__version__)') ($PYTHON)" >&2
 dotnet build src/HybridBert.Cli -c Release -v q -nologo >/dev/null
 HB=src/HybridBert.Cli/bin/Release/net10.0/HybridBert.Cli
 
@@ -39,14 +42,14 @@ for round in $(seq 1 "$ROUNDS"); do
       "$HB" bench --json --preset "$PRESET" --patterns "$pattern" --seq "$seq" --batch "$batch" --vocab-size "$vocab" \
         --threads "$THREADS" --steps "$STEPS" --warmup "$WARMUP" --mode "$mode" \
         | sed "s/^{/{\"side\":\"ours\",\"vocab\":$vocab,\"round\":$round,/" >> "$OUT"
-      python3 benchmarks/pytorch/mini_train_step.py --pattern "$(letters "$pattern")" --seq "$seq" --batch "$batch" --vocab "$vocab" \
+      "$PYTHON" benchmarks/pytorch/mini_train_step.py --pattern "$(letters "$pattern")" --seq "$seq" --batch "$batch" --vocab "$vocab" \
         --threads "$THREADS" --steps "$STEPS" --warmup "$WARMUP" --mode "$mode" \
         | sed "s/^{/{\"side\":\"pytorch\",\"vocab\":$vocab,\"round\":$round,/" >> "$OUT"
     done
   done
 done
 
-python3 - "$OUT" <<'PY'
+"$PYTHON" - "$OUT" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 keys = []

@@ -21,6 +21,7 @@ internal static class BenchCommand
         var precision = CommonOptions.Choice("--precision", "fp32, or bf16 (fp32 master weights)", d.Precision);
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => d.Threads, Description = "libtorch threads per run" };
         var device = CommonOptions.Device(d.Device);
+        var dropout = new Option<double?>("--dropout") { Description = "Hidden and attention dropout (default: the preset's 0.1, as BERT)" };
         var steps = new Option<int>("--steps") { DefaultValueFactory = _ => d.Steps, Description = "Timed steps per run" };
         var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => d.Warmup, Description = "Untimed steps first" };
         var rounds = new Option<int>("--rounds") { DefaultValueFactory = _ => d.Rounds, Description = "Repeat the whole A B C sequence this many times (interleaved), then combine" };
@@ -36,7 +37,7 @@ internal static class BenchCommand
 
         var bench = new Command("bench", "Speed and peak memory of training steps and inference, each configuration in a fresh process")
         {
-            preset, patterns, seqs, batch, precision, threads, device, steps, warmup, rounds, mode, head, maskRate, vocabSize, trimEvery, json, output, timeout, worker,
+            preset, patterns, seqs, batch, precision, threads, device, dropout, steps, warmup, rounds, mode, head, maskRate, vocabSize, trimEvery, json, output, timeout, worker,
         };
         bench.SetAction(parse => CliErrors.Run(() =>
         {
@@ -57,7 +58,7 @@ internal static class BenchCommand
                             Preset = parse.GetValue(preset)!, Pattern = p, Seq = seq, Batch = parse.GetValue(batch) ?? Math.Max(1, 4096 / seq),
                             Precision = CommonOptions.Parse<Precision>(parse.GetValue(precision)!), Threads = parse.GetValue(threads), Steps = parse.GetValue(steps),
                             Warmup = parse.GetValue(warmup), Mode = m, Head = CommonOptions.Parse<MlmHeadMode>(parse.GetValue(head)!), MaskRate = parse.GetValue(maskRate), VocabSize = vocab, TrimEvery = parse.GetValue(trimEvery),
-                            Device = parse.GetValue(device)!, Rounds = parse.GetValue(rounds),
+                            Device = parse.GetValue(device)!, Rounds = parse.GetValue(rounds), Dropout = parse.GetValue(dropout),
                         }.Validate());
             foreach (var s in specs) HybridBert.Model.Presets.Build(s.Preset, s.Pattern, s.VocabSize);   // fail early on a bad name
             var byRound = new Dictionary<BenchSpec, List<BenchResult>>();

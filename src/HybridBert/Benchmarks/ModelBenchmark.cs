@@ -30,6 +30,8 @@ public sealed record BenchSpec
     public int TrimEvery { get; init; } = 1;
     /// <summary>cpu, cuda, cuda:N or auto (<see cref="Devices"/>).</summary>
     public string Device { get; init; } = "cpu";
+    /// <summary>Hidden and attention dropout; null: the preset's (0.1, as BERT and the PyTorch reference).</summary>
+    public double? Dropout { get; init; }
     /// <summary>Timing rounds: the whole sequence of specs runs this many times, interleaved, then each is combined.</summary>
     public int Rounds { get; init; } = 1;
 
@@ -48,6 +50,7 @@ public sealed record BenchSpec
         if (MaskRate is <= 0 or >= 1 || double.IsNaN(MaskRate)) errors.Add($"--mask-rate must be in (0, 1) (got {MaskRate})");
         if (VocabSize < 8) errors.Add($"--vocab-size must be >= 8 (got {VocabSize})");
         if (TrimEvery < 0) errors.Add($"--trim-every must be >= 0 (got {TrimEvery})");
+        if (Dropout is { } d && (d is < 0 or >= 1 || double.IsNaN(d))) errors.Add($"--dropout must be in [0, 1) (got {d})");
         if (Devices.Problem(Device) is { } device) errors.Add(device);
         if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors));
         return this;
@@ -108,6 +111,7 @@ public static class ModelBenchmark
         {
             MaxPositionEmbeddings = Math.Max(512, spec.Seq), ClsTokenId = 2, SepTokenId = 3, PadTokenId = 0,
         };
+        if (spec.Dropout is { } dropout) config = config with { HiddenDropoutProb = dropout, AttentionProbsDropoutProb = dropout };
         using var model = new HybridBertModel(config);
         model.to(device);
         var parameters = model.ParameterCount();
