@@ -6,7 +6,10 @@
 #   CONFIGS="bert:128:32:30522 hybrid:512:8:8192" benchmarks/compare-pytorch.sh
 #
 # PyTorch is Debian's python3-torch (`apt-get install python3-torch`), running benchmarks/pytorch/mini_train_step.py,
-# an independent textbook implementation of the same model. Each configuration runs in a fresh process on both
+# an independent textbook implementation of the same model. Its matrix products go through the system BLAS
+# (`update-alternatives --display libblas.so.3-x86_64-linux-gnu`); with Debian's default reference BLAS PyTorch is
+# several times slower, so install a fast one first — measured here at mini AAAA 128×32, vocab 30522, 2 threads:
+# BLIS-openmp 2,433 tok/s, OpenBLAS-openmp 2,360, OpenBLAS-pthread 2,147 (`apt-get install libblis4-openmp`). Each configuration runs in a fresh process on both
 # sides (so peak RSS is its own), ours then PyTorch's, then the next configuration, and the whole list ROUNDS times
 # (A B A B …: drift on the machine hits both alike). Prints one row per configuration and mode: median tokens/s over
 # the rounds, the highest peak RSS, and ours/PyTorch ratios. Run it on an idle machine: anything else running
@@ -27,7 +30,7 @@ OUT=${OUT:-/tmp/compare-pytorch.jsonl}
 # Debian's interpreter first: a pyenv or venv python3 earlier on the PATH usually lacks torch.
 PYTHON=${PYTHON:-$(for p in /usr/bin/python3 python3; do "$p" -c 'import torch' 2>/dev/null && { echo "$p"; break; }; done)}
 [ -n "$PYTHON" ] || { echo "python3 with torch is needed: apt-get install python3-torch" >&2; exit 1; }
-echo "PyTorch: $("$PYTHON" -c 'import torch; print(torch.__version__)') ($PYTHON)" >&2
+echo "PyTorch: $("$PYTHON" -c 'import torch; print(torch.__version__)') ($PYTHON), BLAS: $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || echo unknown)" >&2
 dotnet build src/HybridBert.Cli -c Release -v q -nologo >/dev/null
 HB=src/HybridBert.Cli/bin/Release/net10.0/HybridBert.Cli
 

@@ -32,7 +32,7 @@ internal static class BenchCommand
         var json = new Option<bool>("--json") { Description = "One JSON object per line on stdout instead of the table" };
         var output = new Option<DirectoryInfo?>("--out") { Description = "Also write results.csv, results.jsonl and PNG plots here" };
         var timeout = new Option<int>("--timeout") { DefaultValueFactory = _ => 1800, Description = "Seconds per child run" };
-        var trimEvery = new Option<int>("--trim-every") { DefaultValueFactory = _ => d.TrimEvery, Description = "Return freed memory to the OS every N steps (0 = never): less memory, slower steps" };
+        var trimEvery = new Option<int>("--trim-every") { DefaultValueFactory = _ => d.TrimEvery, Description = "Training: return freed memory to the OS every N steps (0 = never): less memory, slower steps. Inference never trims, as predict does" };
         var worker = new Option<string?>("--worker") { Hidden = true };
 
         var bench = new Command("bench", "Speed and peak memory of training steps and inference, each configuration in a fresh process")
