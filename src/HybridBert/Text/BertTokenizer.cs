@@ -79,8 +79,24 @@ public sealed class BertTokenizer
     }
 
     /// <summary>
+    /// How many tokens of each text Hugging Face's <c>longest_first</c> truncation keeps (<c>truncate_encodings</c> in
+    /// the Rust <c>tokenizers</c>, utils/truncation.rs): when only the longer text must shrink, it keeps what the
+    /// shorter leaves; when both exceed half the budget, each keeps half and the spare token of an odd budget goes to
+    /// the longer original (to the second text on a tie).
+    /// </summary>
+    public static (int KeepA, int KeepB) LongestFirst(int a, int b, int budget)
+    {
+        if (a + b <= budget) return (a, b);
+        var swapped = a > b;
+        var (shorter, longer) = swapped ? (b, a) : (a, b);
+        longer = shorter > budget ? shorter : Math.Max(shorter, budget - shorter);
+        if (shorter + longer > budget) (shorter, longer) = (budget / 2, budget / 2 + budget % 2);
+        return swapped ? (longer, shorter) : (shorter, longer);
+    }
+
+    /// <summary>
     /// <c>[CLS] a [SEP]</c> or <c>[CLS] a [SEP] b [SEP]</c> with token types 0/1, truncated to
-    /// <paramref name="maxLength"/> (pairs: longest first, one token at a time from the end, as Hugging Face) and
+    /// <paramref name="maxLength"/> (pairs: Hugging Face's longest first, see <see cref="LongestFirst"/>) and
     /// optionally padded to it. Word ids are -1 for special tokens and padding; b's words continue a's numbering.
     /// </summary>
     public EncodedText Encode(string text, string? pair = null, int maxLength = 512, bool padToMaxLength = false)
@@ -91,13 +107,11 @@ public sealed class BertTokenizer
         var aWordCount = AppendIds(text, a, aWords);
         if (pair is not null) AppendIds(pair, b, bWords, aWordCount);
 
-        var budget = maxLength - specials;
-        while (a.Count + b.Count > budget)
-        {
-            var from = a.Count >= b.Count ? (a, aWords) : (b, bWords);
-            from.Item1.RemoveAt(from.Item1.Count - 1);
-            from.Item2.RemoveAt(from.Item2.Count - 1);
-        }
+        var (keepA, keepB) = LongestFirst(a.Count, b.Count, maxLength - specials);
+        a.RemoveRange(keepA, a.Count - keepA);
+        aWords.RemoveRange(keepA, aWords.Count - keepA);
+        b.RemoveRange(keepB, b.Count - keepB);
+        bWords.RemoveRange(keepB, bWords.Count - keepB);
 
         var length = padToMaxLength ? maxLength : a.Count + b.Count + specials;
         var ids = new int[length];

@@ -112,6 +112,27 @@ public sealed class BertTokenizerTests : IClassFixture<BertTokenizerTests.Shared
         Assert.Equal(["[CLS]", "one", "two", "three", "four", "[SEP]", "seven", "eight", "[SEP]"], e.InputIds.Select(i => shared.Vocabulary.Tokens[i]));
     }
 
+    /// <summary>The expectations of Hugging Face's own test of this rule (tokenizers, utils/truncation.rs,
+    /// <c>truncate_encodings_longest_first</c>: budget 7, texts of 0, 2, 4 and 8 tokens). The Tokenizers.DotNet oracle
+    /// encodes single texts only, so pairs are checked against this table.</summary>
+    [Theory]
+    [InlineData(0, 0, 0, 0)] [InlineData(0, 2, 0, 2)] [InlineData(0, 4, 0, 4)] [InlineData(0, 8, 0, 7)]
+    [InlineData(2, 0, 2, 0)] [InlineData(2, 2, 2, 2)] [InlineData(2, 4, 2, 4)] [InlineData(2, 8, 2, 5)]
+    [InlineData(4, 0, 4, 0)] [InlineData(4, 2, 4, 2)] [InlineData(4, 4, 3, 4)] [InlineData(4, 8, 3, 4)]
+    [InlineData(8, 0, 7, 0)] [InlineData(8, 2, 5, 2)] [InlineData(8, 4, 4, 3)] [InlineData(8, 8, 3, 4)]
+    public void Pair_truncation_keeps_what_hugging_face_keeps(int a, int b, int keepA, int keepB) =>
+        Assert.Equal((keepA, keepB), BertTokenizer.LongestFirst(a, b, 7));
+
+    [Fact]
+    public void When_both_texts_exceed_half_an_odd_budget_the_longer_original_keeps_the_spare_token()
+    {
+        var tokenizer = new BertTokenizer(shared.Vocabulary);
+        // 8 + 4 tokens into a budget of 7 (max length 10): the first text is the longer, so it keeps 4 and the second 3.
+        var e = tokenizer.Encode("one two three four five six seven eight", "nine ten eleven twelve", maxLength: 10);
+        Assert.Equal(["[CLS]", "one", "two", "three", "four", "[SEP]", "nine", "ten", "eleven", "[SEP]"], e.InputIds.Select(i => shared.Vocabulary.Tokens[i]));
+        Assert.Equal([0, 0, 0, 0, 0, 0, 1, 1, 1, 1], e.TokenTypeIds);
+    }
+
     [Fact]
     public void A_vocabulary_without_special_tokens_is_rejected_by_name()
     {
