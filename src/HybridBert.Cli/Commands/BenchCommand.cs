@@ -79,7 +79,7 @@ internal static class BenchCommand
             {
                 Directory.CreateDirectory(dir.FullName);
                 BenchRunner.WriteCsv(Path.Combine(dir.FullName, "results.csv"), results);
-                File.WriteAllLines(Path.Combine(dir.FullName, "results.jsonl"), results.Select(r => JsonSerializer.Serialize(r)));
+                HybridBert.IO.AtomicFile.WriteAllLines(Path.Combine(dir.FullName, "results.jsonl"), results.Select(r => JsonSerializer.Serialize(r)));
                 BenchRunner.WritePlots(dir.FullName, results);
                 if (!asJson) Console.WriteLine($"wrote {dir.FullName}/results.csv, results.jsonl and plots");
             }

@@ -82,7 +82,7 @@ public static class BenchRunner
         var lines = new List<string> { "pattern,layer_pattern,preset,seq,batch,precision,threads,mode,head,status,median_ms,min_ms,max_ms,tokens_per_s,peak_rss_mib,params" };
         lines.AddRange(results.Select(r => string.Join(',', r.Pattern, r.LayerPattern, r.Preset, r.Seq, r.Batch, r.Precision, r.Threads, r.Mode, r.Head, r.Status,
             F(r.MedianMs), F(r.MinMs), F(r.MaxMs), F(r.TokensPerSecond), F(r.PeakRssMiB), r.Params?.ToString(CultureInfo.InvariantCulture) ?? "")));
-        File.WriteAllLines(path, lines);
+        IO.AtomicFile.WriteAllLines(path, lines);
     }
 
     /// <summary>Throughput and peak memory against sequence length, one line per pattern, one PNG per mode.</summary>

@@ -23,7 +23,7 @@ public sealed class MetricsLog : IDisposable
                 try { return JsonDocument.Parse(line).RootElement.GetProperty("step").GetInt64() <= resumeFromStep; }
                 catch (JsonException) { return false; }
             }).ToList();
-            File.WriteAllLines(path, kept);
+            IO.AtomicFile.WriteAllLines(path, kept);   // a crash while rewriting must not lose the log
         }
         writer = new StreamWriter(path, append: true) { AutoFlush = true };
         tensorboard = torch.utils.tensorboard.SummaryWriter(Path.Combine(runDir, "tensorboard"), createRunName: false);
