@@ -67,7 +67,7 @@ public sealed record ReproduceBudget
         SeqLen = 32, Batch = 64, Steps = 1300, PretrainLr = 1e-3, InitializerRange = 0.05, EvalEvery = 325, EvalBatches = 0,
         FineTuneEpochs = 2, FineTuneSeeds = [1, 2], FineTuneMaxLength = 64, FineTuneLr = 1e-3,
         BenchSeqs = [128, 512], BenchSteps = 4, BenchRounds = 2,
-        ExpectedTime = "about 27 minutes",
+        ExpectedTime = "27–30 minutes",
     };
 
     /// <summary>All ten arms, three pre-training seeds, the mini model and a longer schedule: hours (estimated from
