@@ -14,7 +14,7 @@ public enum Pooling { Cls, Mean }
 /// </summary>
 public sealed class SequenceClassifier : nn.Module<EncoderInputs, Tensor>
 {
-    private readonly HybridBertModel bert;
+    private readonly HybridBertEncoder bert;
     private readonly Dropout dropout;
     private readonly Linear classifier;
 
@@ -24,7 +24,7 @@ public sealed class SequenceClassifier : nn.Module<EncoderInputs, Tensor>
 
     public SequenceClassifier(EncoderConfig config, int outputs, Pooling pooling) : base(nameof(SequenceClassifier))
     {
-        bert = new HybridBertModel(config, withPooler: true, withMlmHead: false);
+        bert = new HybridBertEncoder(config, addPoolingLayer: true);
         dropout = nn.Dropout(config.HiddenDropoutProb);
         classifier = nn.Linear(config.HiddenSize, outputs);
         (Pooling, Outputs) = (pooling, outputs);
@@ -34,14 +34,14 @@ public sealed class SequenceClassifier : nn.Module<EncoderInputs, Tensor>
         nn.init.zeros_(classifier.bias!);
     }
 
-    public HybridBertModel Encoder => bert;
+    public HybridBertEncoder Encoder => bert;
 
     // -> [batch, outputs]
     public override Tensor forward(EncoderInputs inputs)
     {
         var hidden = bert.forward(inputs);
         Tensor pooled;
-        if (Pooling == Pooling.Cls) pooled = bert.Pooled(hidden);
+        if (Pooling == Pooling.Cls) pooled = bert.Pooler!.call(hidden);   // built with a pooler above
         else
         {
             var real = inputs.AttentionMask.to_type(hidden.dtype).unsqueeze(-1);
