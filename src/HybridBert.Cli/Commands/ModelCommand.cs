@@ -4,7 +4,7 @@ using Spectre.Console;
 
 namespace HybridBert.Cli.Commands;
 
-/// <summary><c>hybridbert model describe</c>: the layer table and parameter counts of a configuration.</summary>
+/// <summary><c>hybridbert model describe</c> (the layer table and parameter counts of a configuration) and <c>model import</c>.</summary>
 internal static class ModelCommand
 {
     public static Command Build()
@@ -32,7 +32,17 @@ internal static class ModelCommand
             Describe(c);
         }));
 
-        return new Command("model", "Inspect model configurations") { describe };
+        var from = new Option<DirectoryInfo>("--from") { Required = true, Description = "A Hugging Face model folder (config.json + model.safetensors, sharded safetensors or pytorch_model.bin; vocab.txt or tokenizer.json), or any model folder we load" };
+        var output = new Option<DirectoryInfo>("--out") { Required = true, Description = "The folder to write (our layout)" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace a non-empty --out" };
+        var import = new Command("import", "Convert a model folder (e.g. Hugging Face's) to ours once; every command also loads the original directly") { from, output, overwrite };
+        import.SetAction(parse => CliErrors.Run(() =>
+        {
+            var what = Interop.ModelImport.Run(parse.GetValue(from)!.FullName, parse.GetValue(output)!.FullName, parse.GetValue(overwrite));
+            Console.WriteLine($"imported {parse.GetValue(from)!.FullName} as a {what} -> {parse.GetValue(output)!.FullName}");
+        }));
+
+        return new Command("model", "Inspect, import and export models") { describe, import };
     }
 
     private static void Describe(EncoderConfig c)

@@ -17,6 +17,7 @@ internal static partial class PretrainCommand
         var preset = new Option<string>("--preset") { Description = $"Model size: {string.Join(", ", Presets.Sizes.Keys)}", DefaultValueFactory = _ => Presets.DefaultSize };
         var pattern = new Option<string>("--pattern") { Description = $"Layer pattern: {CommonOptions.PatternHelp}", DefaultValueFactory = _ => Presets.DefaultPattern };
         var config = new Option<FileInfo?>("--config") { Description = "A config.json instead of --preset/--pattern" };
+        var initFrom = new Option<DirectoryInfo?>("--init-from") { Description = "Continue pre-training a model: a run, checkpoint, fine-tuned or Hugging Face model folder (its architecture replaces --preset/--pattern/--config; prepare --data with its vocab.txt)" };
         var d = PretrainOptions.Defaults;
         var objective = CommonOptions.Choice("--sentence-objective", "none, nsp (BERT, 2-way) or sso (PoNet, 3-way)", d.SentenceObjective);
         var maskRate = new Option<double>("--mask-rate") { Description = "Share of tokens chosen for MLM", DefaultValueFactory = _ => d.Masking.Rate };
@@ -55,7 +56,7 @@ internal static partial class PretrainCommand
 
         var command = new Command("pretrain", "Pre-train an encoder with MLM (+ sentence objective), optionally with DropMask")
         {
-            data, output, preset, pattern, config, objective, maskRate, maskSplit, wholeWord, dropMask, batch, microBatch, lr, warmup,
+            data, output, preset, pattern, config, initFrom, objective, maskRate, maskSplit, wholeWord, dropMask, batch, microBatch, lr, warmup,
             schedule, weightDecay, clip, precision, threads, device, seed, trimEvery, maxSteps, maxTokens, maxTime, evalEvery, evalBatches, logEvery,
             checkpointEvery, keep, resume, resumeStrict, logBatches, dropout, initRange, beta2, eps, overwrite, optionsFile,
         };
@@ -79,8 +80,9 @@ internal static partial class PretrainCommand
                     MaxTime = parse.GetValue(maxTime) is { } t ? ParseDuration(t) : null, EvalEvery = parse.GetValue(evalEvery),
                     EvalBatches = parse.GetValue(evalBatches) is { } eb and not 0 ? eb : null, LogEvery = parse.GetValue(logEvery), LogBatches = parse.GetValue(logBatches),
                     CheckpointEvery = parse.GetValue(checkpointEvery), KeepLast = parse.GetValue(keep), Resume = parse.GetValue(resume), ResumeStrict = parse.GetValue(resumeStrict), Overwrite = parse.GetValue(overwrite),
-                    Dropout = parse.GetValue(dropout), InitializerRange = parse.GetValue(initRange),
+                    Dropout = parse.GetValue(dropout), InitializerRange = parse.GetValue(initRange), InitFrom = parse.GetValue(initFrom)?.FullName,
                 }.ValidateSettings();
+                if (options.InitFrom is not null && parse.GetValue(config) is not null) throw new ArgumentException("--init-from takes the model's own config: drop --config");
                 var configFile = parse.GetValue(config)?.FullName;
                 var model = configFile is not null ? EncoderConfig.Load(configFile) : Presets.Build(parse.GetValue(preset)!, parse.GetValue(pattern)!, EmbeddedData.Vocabulary().Count);
                 var dataDir = parse.GetValue(data)?.FullName ?? PrepareDefaultData(runDir, cancel);
@@ -89,7 +91,9 @@ internal static partial class PretrainCommand
                 options = options with { DataDir = dataDir, Model = model };
                 foreach (var w in manifest.Warnings) Console.Error.WriteLine($"warning: {dataDir}: {w}");
             }
-            Console.WriteLine($"pre-training {options.Model.LayerPattern} ({options.Model.NumHiddenLayers}×{options.Model.HiddenSize}) on {options.DataDir} -> {options.RunDir}");
+            Console.WriteLine(options.InitFrom is { } from
+                ? $"pre-training {from} further on {options.DataDir} -> {options.RunDir}"
+                : $"pre-training {options.Model.LayerPattern} ({options.Model.NumHiddenLayers}×{options.Model.HiddenSize}) on {options.DataDir} -> {options.RunDir}");
             PretrainSummary summary = null!;
             AnsiConsole.Progress().AutoClear(false)
                 .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())

@@ -28,13 +28,21 @@ public sealed class FineTunedModel : IDisposable
     public FineTunedModel(SequenceClassifier classifier, BertTokenizer tokenizer, TaskHead head) =>
         (Classifier, Tokenizer, Head) = (classifier, tokenizer, head);
 
+    /// <summary>
+    /// A fine-tuned folder written by <c>hybridbert finetune</c>, or a Hugging Face <c>BertForSequenceClassification</c>
+    /// folder (labels from its <c>id2label</c>; a text column named <c>text</c>, <c>text_pair</c> for pairs, unless the
+    /// caller names others).
+    /// </summary>
     /// <param name="device">cpu, cuda, cuda:N or auto (<see cref="Devices"/>).</param>
     public static FineTunedModel Load(string folder, string device = "cpu")
     {
+        if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"Model folder not found: {folder}");
+        if (!File.Exists(Path.Combine(folder, TaskFile)) && File.Exists(Path.Combine(folder, ConfigFile)) && !File.Exists(Path.Combine(folder, Training.Checkpoint.TrainerFile)))
+            return LoadHuggingFace(folder, device);
         foreach (var f in new[] { WeightsFile, ConfigFile, VocabFile, TaskFile })
             if (!File.Exists(Path.Combine(folder, f)))
-                throw new FileNotFoundException($"{folder} is not a fine-tuned model folder: {f} is missing (use a seed-N folder written by `hybridbert finetune`)");
-        var head = JsonSerializer.Deserialize<TaskHead>(File.ReadAllText(Path.Combine(folder, TaskFile)), Json)!;
+                throw new FileNotFoundException($"{folder} is not a fine-tuned model folder: {f} is missing (use a seed-N folder written by `hybridbert finetune`, or a Hugging Face BertForSequenceClassification folder)");
+        var head = ReadHead(folder);
         var config = EncoderConfig.Load(Path.Combine(folder, ConfigFile));
         var vocabulary = Vocabulary.Load(Path.Combine(folder, VocabFile));
         if (vocabulary.Count != config.VocabSize)
@@ -46,26 +54,44 @@ public sealed class FineTunedModel : IDisposable
         return new FineTunedModel(classifier, new BertTokenizer(vocabulary, head.Lowercase), head);
     }
 
-    /// <summary>Writes the folder under a temporary name and puts it in place when complete (<see cref="IO.AtomicFile.PublishFolder"/>).</summary>
-    public void Save(string folder)
+    private static FineTunedModel LoadHuggingFace(string folder, string device)
     {
-        var full = Path.GetFullPath(folder);
-        var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.tmp-{Environment.ProcessId}");
-        if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
-        Directory.CreateDirectory(temp);
+        var source = ModelSource.Open(folder);
+        var labels = source.Labels ?? throw new InvalidDataException(
+            $"{folder}: a Hugging Face model but not a sequence classifier (config.json's architectures lack BertForSequenceClassification) — fine-tune it first: hybridbert finetune --checkpoint {folder}");
+        var head = new TaskHead(Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))), labels.Regression, labels.Regression ? [] : labels.Labels,
+            labels.Regression ? ["pearson", "spearman"] : ["accuracy"], Pooling.Cls, Math.Min(512, source.Config.MaxPositionEmbeddings),
+            source.Lowercase ?? true, new ColumnSpec("text", null, "label"));
+        var classifier = new SequenceClassifier(source.Config, labels.Regression ? 1 : labels.Labels.Count, Pooling.Cls);
+        source.LoadInto(classifier);
+        classifier.to(Devices.Resolve(device));
+        classifier.eval();
+        return new FineTunedModel(classifier, new BertTokenizer(source.Vocabulary, head.Lowercase), head);
+    }
+
+    /// <summary>The folder's task.json.</summary>
+    public static TaskHead ReadHead(string folder)
+    {
+        var path = Path.Combine(folder, TaskFile);
         try
+        {
+            return JsonSerializer.Deserialize<TaskHead>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path}: empty");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not a valid task description ({e.Message})", e);
+        }
+    }
+
+    /// <summary>Writes the folder under a temporary name and puts it in place when complete (<see cref="IO.AtomicFile.PublishFolder"/>).</summary>
+    public void Save(string folder) =>
+        IO.AtomicFile.WriteFolder(folder, temp =>
         {
             WeightLoader.Save(Classifier, Path.Combine(temp, WeightsFile));
             File.WriteAllText(Path.Combine(temp, ConfigFile), Classifier.Config.ToJson());
             Tokenizer.Vocabulary.Save(Path.Combine(temp, VocabFile));
             File.WriteAllText(Path.Combine(temp, TaskFile), JsonSerializer.Serialize(Head, Json));
-            IO.AtomicFile.PublishFolder(temp, full);
-        }
-        finally
-        {
-            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
-        }
-    }
+        });
 
     /// <summary>Per example: the predicted class id (or regression score) and the class probabilities (empty for regression).</summary>
     /// <param name="progress">Examples scored so far (reported after each batch).</param>

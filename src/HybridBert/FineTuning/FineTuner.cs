@@ -102,9 +102,9 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
         var device = Devices.Resolve(options.Device);
         var task = TaskData.Load(options.Task);
         if (options.MaxTrainExamples is { } cap && cap < task.Train.Count) task.Train.RemoveRange(cap, task.Train.Count - cap);
-        var (config, vocabulary, weights, encoderName) = ResolveEncoder();
+        var (config, vocabulary, source, lowercase, encoderName) = ResolveEncoder();
         config = config with { HiddenDropoutProb = options.Dropout, AttentionProbsDropoutProb = options.Dropout };
-        var tokenizer = new BertTokenizer(vocabulary, options.Lowercase);
+        var tokenizer = new BertTokenizer(vocabulary, lowercase);
         var train = task.Train.Select(e => tokenizer.Encode(e.Text, e.Pair, options.MaxLength)).ToList();
         var trainTargets = task.Train.Select(task.Target).ToArray();
         Directory.CreateDirectory(options.OutDir);
@@ -112,7 +112,7 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
         var results = new List<SeedResult>();
         foreach (var seed in options.Seeds)
         {
-            var result = TrainSeed(seed, task, config, weights, tokenizer, vocabulary, train, trainTargets, device, cancel);
+            var result = TrainSeed(seed, task, config, source, tokenizer, vocabulary, train, trainTargets, device, cancel);
             NativeMemory.Trim();   // once per seed: every step it made fine-tuning 1.5× slower (19.4 vs 12.6 s per seed, narrow model, interleaved A B A B)
             results.Add(result with { RssMiB = MemoryUsage.CurrentMiB });
         }
@@ -125,17 +125,17 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
 
     /// <summary>One seed: a fresh classifier and optimizer, training with dev evaluation, the best weights kept and saved.
     /// Everything it allocates is released when it returns (measured flat over seeds: <c>rss_mib</c> in results.json).</summary>
-    private SeedResult TrainSeed(int seed, TaskData task, EncoderConfig config, string? weights, BertTokenizer tokenizer, Vocabulary vocabulary,
+    private SeedResult TrainSeed(int seed, TaskData task, EncoderConfig config, ModelSource? source, BertTokenizer tokenizer, Vocabulary vocabulary,
         List<EncodedText> train, float[] trainTargets, Device device, CancellationToken cancel)
     {
         cancel.ThrowIfCancellationRequested();
         var clock = Stopwatch.StartNew();
         torch.manual_seed(seed);
         using var classifier = new SequenceClassifier(config, task.Outputs, options.Pooling);
-        if (weights is not null)
-            WeightLoader.Load(classifier.Encoder, weights, ignorePrefixes: ["cls."], optionalPrefixes: ["pooler."]);
+        // The encoder's weights; the MLM/sentence head and a classifier's own head are not the encoder.
+        source?.LoadInto(classifier.Encoder, ignorePrefixes: ["cls.", "classifier."], optionalPrefixes: ["pooler."]);
         classifier.to(device);
-        var head = new TaskHead(task.Name, task.Regression, task.Labels, task.Metrics, options.Pooling, options.MaxLength, options.Lowercase, options.Task.Columns);
+        var head = new TaskHead(task.Name, task.Regression, task.Labels, task.Metrics, options.Pooling, options.MaxLength, tokenizer.Basic.Lowercase, options.Task.Columns);
         using var model = new FineTunedModel(classifier, tokenizer, head);
 
         var stepsPerEpoch = (train.Count + options.BatchSize - 1) / options.BatchSize;
@@ -257,34 +257,18 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
         return list[0].Keys.ToDictionary(k => k, k => Metrics.MeanStd(list.Select(r => r[k]).ToList()));
     }
 
-    private (EncoderConfig Config, Vocabulary Vocabulary, string? Weights, string Name) ResolveEncoder()
+    /// <summary>The encoder to start from: a loadable model (<see cref="ModelSource"/>), or null weights for random initialization.</summary>
+    private (EncoderConfig Config, Vocabulary Vocabulary, ModelSource? Source, bool Lowercase, string Name) ResolveEncoder()
     {
         if (options.Checkpoint is null)
         {
             var config = options.RandomInitModel ?? throw new ArgumentException("give --checkpoint, or --init random with a model preset");
             var vocabulary = Data.EmbeddedData.Vocabulary();
             if (config.VocabSize != vocabulary.Count) config = config with { VocabSize = vocabulary.Count };
-            return (config with { ClsTokenId = vocabulary.ClsId, SepTokenId = vocabulary.SepId, PadTokenId = vocabulary.PadId }, vocabulary, null, $"random {config.LayerPattern}");
+            return (config with { ClsTokenId = vocabulary.ClsId, SepTokenId = vocabulary.SepId, PadTokenId = vocabulary.PadId }, vocabulary, null, options.Lowercase, $"random {config.LayerPattern}");
         }
-        var folder = PretrainedFolder(options.Checkpoint);
-        var saved = EncoderConfig.Load(Path.Combine(folder, Training.Checkpoint.ConfigFile));
-        var vocab = Vocabulary.Load(Path.Combine(folder, Training.Checkpoint.VocabFile));
-        if (vocab.Count != saved.VocabSize)
-            throw new InvalidDataException($"{folder}: its vocab.txt has {vocab.Count} tokens but the model has vocab_size={saved.VocabSize} — the checkpoint and vocabulary do not belong together");
-        return (saved, vocab, Path.Combine(folder, Training.Checkpoint.WeightsFile), $"{saved.LayerPattern} from {folder}");
-    }
-
-    /// <summary>A checkpoint folder, or a run folder (its best checkpoint, else its newest).</summary>
-    public static string PretrainedFolder(string path)
-    {
-        if (File.Exists(Path.Combine(path, Training.Checkpoint.TrainerFile))) return path;
-        var checkpoints = Training.Checkpoint.List(path);
-        if (checkpoints.Count == 0) throw new FileNotFoundException($"{path}: neither a checkpoint nor a pre-training run folder with checkpoints");
-        var newest = Training.Checkpoint.Read(checkpoints[0].Folder, verify: false);
-        var best = checkpoints.FirstOrDefault(c => c.Step == newest.State.BestStep);
-        var chosen = best.Folder ?? checkpoints[0].Folder;
-        Training.Checkpoint.Read(chosen);   // verify its files
-        return chosen;
+        var source = ModelSource.Open(options.Checkpoint);
+        return (source.Config, source.Vocabulary, source, source.Lowercase ?? options.Lowercase, source.Description);
     }
 
     private (AdamW Optimizer, double[] Scales) BuildOptimizer(SequenceClassifier classifier, int layers)

@@ -48,6 +48,28 @@ public static partial class AtomicFile
     }
 
     /// <summary>
+    /// Writes a whole folder: <paramref name="write"/> fills a temporary sibling (<c>.NAME.tmp-PID</c>), which is
+    /// then put in place by <see cref="PublishFolder"/>; on failure the temporary folder is removed and
+    /// <paramref name="final"/> is as it was.
+    /// </summary>
+    public static void WriteFolder(string final, Action<string> write)
+    {
+        var full = Path.GetFullPath(final);
+        var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.tmp-{Environment.ProcessId}");
+        if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+        Directory.CreateDirectory(temp);
+        try
+        {
+            write(temp);
+            PublishFolder(temp, full);
+        }
+        finally
+        {
+            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+        }
+    }
+
+    /// <summary>
     /// Puts a folder written under a temporary name (<paramref name="temp"/>, a sibling of <paramref name="final"/>) in
     /// place: every file in it and the folder itself are fsync'ed, an existing <paramref name="final"/> is removed, the
     /// folder renamed, and the parent fsync'ed so the rename is durable.

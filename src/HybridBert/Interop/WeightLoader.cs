@@ -30,9 +30,10 @@ public static class WeightLoader
     /// Loads <paramref name="tensors"/> into <paramref name="module"/>. Names starting with one of
     /// <paramref name="ignorePrefixes"/> are skipped on both sides (e.g. <c>input.</c>/<c>expected.</c> in a
     /// fixture, or <c>cls.</c> when a fine-tuning model drops the MLM head); <paramref name="optionalPrefixes"/>
-    /// may be missing from the file (a freshly initialised head).
+    /// may be missing from the file (a freshly initialised head). Returns the module's names that the file did not
+    /// have (all under <paramref name="optionalPrefixes"/>), left as they were.
     /// </summary>
-    public static void Load(nn.Module module, IReadOnlyDictionary<string, Tensor> tensors, string source,
+    public static IReadOnlyList<string> Load(nn.Module module, IReadOnlyDictionary<string, Tensor> tensors, string source,
         IEnumerable<string>? ignorePrefixes = null, IEnumerable<string>? optionalPrefixes = null)
     {
         var ignore = (ignorePrefixes ?? []).ToArray();
@@ -44,7 +45,8 @@ public static class WeightLoader
         foreach (var (name, tensor) in tensors)
             if (Resolve(name, expected) is { } ours && !Ignored(name) && !Ignored(ours)) mapped[ours] = tensor;
 
-        var missing = expected.Keys.Where(k => !mapped.ContainsKey(k) && !Ignored(k) && !optional.Any(p => k.StartsWith(p, StringComparison.Ordinal))).ToList();
+        var absent = expected.Keys.Where(k => !mapped.ContainsKey(k) && !Ignored(k)).ToList();
+        var missing = absent.Where(k => !optional.Any(p => k.StartsWith(p, StringComparison.Ordinal))).ToList();
         var unexpected = mapped.Keys.Where(k => !expected.ContainsKey(k)).ToList();
         var misShaped = mapped.Where(kv => expected.TryGetValue(kv.Key, out var e) && !e.shape.SequenceEqual(kv.Value.shape))
             .Select(kv => $"{kv.Key} (file {Shape(kv.Value)}, model {Shape(expected[kv.Key])})").ToList();
@@ -63,6 +65,7 @@ public static class WeightLoader
             var target = expected[name];
             target.copy_(tensor.to(target.dtype, target.device));
         }
+        return absent;
     }
 
     /// <summary>
@@ -76,12 +79,12 @@ public static class WeightLoader
         return MapName(name);
     }
 
-    public static void Load(nn.Module module, string safetensorsPath, IEnumerable<string>? ignorePrefixes = null, IEnumerable<string>? optionalPrefixes = null)
+    public static IReadOnlyList<string> Load(nn.Module module, string safetensorsPath, IEnumerable<string>? ignorePrefixes = null, IEnumerable<string>? optionalPrefixes = null)
     {
         var tensors = SafetensorsFile.Read(safetensorsPath);
         try
         {
-            Load(module, tensors, safetensorsPath, ignorePrefixes, optionalPrefixes);
+            return Load(module, tensors, safetensorsPath, ignorePrefixes, optionalPrefixes);
         }
         finally
         {

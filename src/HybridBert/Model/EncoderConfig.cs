@@ -93,13 +93,40 @@ public sealed record EncoderConfig
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
-    /// <summary>Parses a config.json; unknown Hugging Face fields (architectures, model_type …) are ignored.</summary>
-    public static EncoderConfig FromJson(string json, string source = "config")
+    /// <summary>The Hugging Face <c>model_type</c>s whose config this record reads, and the layer letter a config
+    /// without <c>layer_pattern</c> has in every layer (a BERT is all attention, a PoNet all pooling).</summary>
+    public static readonly IReadOnlyDictionary<string, char> ModelTypes = new Dictionary<string, char> { ["bert"] = 'A', ["ponet"] = 'P', ["hybridbert"] = 'A' };
+
+    /// <summary>
+    /// Parses a config.json — ours or a Hugging Face <c>BertConfig</c>. Without <c>layer_pattern</c> every layer of
+    /// the config's depth is of its <c>model_type</c>'s kind (<see cref="ModelTypes"/>); other Hugging Face fields
+    /// (architectures, id2label …) are ignored here. An unsupported <c>model_type</c> or
+    /// <c>position_embedding_type</c> is a <see cref="ConfigException"/>.
+    /// </summary>
+    public static EncoderConfig FromJson(string json, string source = "config") => Parse(json, source).Validate();
+
+    /// <summary><see cref="FromJson"/> without <see cref="Validate"/>: for callers that complete the config first
+    /// (a Hugging Face config takes its [CLS]/[SEP]/[PAD] ids from its tokenizer).</summary>
+    public static EncoderConfig Parse(string json, string source = "config")
     {
         try
         {
-            return (JsonSerializer.Deserialize<EncoderConfig>(json, Json)
-                    ?? throw new ConfigException($"{source}: empty config")).Validate();
+            var node = System.Text.Json.Nodes.JsonNode.Parse(json) as System.Text.Json.Nodes.JsonObject
+                       ?? throw new ConfigException($"{source}: a config must be a JSON object");
+            var modelType = node["model_type"]?.GetValue<string>();
+            if (modelType is not null && !ModelTypes.ContainsKey(modelType))
+                throw new ConfigException($"{source}: model_type '{modelType}' is not supported (expected one of {string.Join(", ", ModelTypes.Keys)})");
+            if (node["position_embedding_type"]?.GetValue<string>() is { } positions && positions != "absolute")
+                throw new ConfigException($"{source}: position_embedding_type '{positions}' is not supported (only absolute position embeddings)");
+            var config = node.Deserialize<EncoderConfig>(Json) ?? throw new ConfigException($"{source}: empty config");
+            if (node["layer_pattern"] is null)
+                config = config with { LayerPattern = new string(ModelTypes[modelType ?? "bert"], Math.Max(0, config.NumHiddenLayers)) };
+            return config;
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
+        {
+            // The file is not a config at all (a runtime error, exit 1); a config with impossible values is a ConfigException.
+            throw new InvalidDataException($"{source}: not a valid encoder config JSON ({e.Message})", e);
         }
         catch (JsonException e)
         {

@@ -19,6 +19,11 @@ public sealed record PretrainOptions
     public required string RunDir { get; init; }
     public required EncoderConfig Model { get; init; }
 
+    /// <summary>Start from this model's weights and take its architecture (<see cref="Model"/> is replaced by its config):
+    /// a pre-training run or checkpoint, a fine-tuned folder or a Hugging Face model folder
+    /// (<see cref="Interop.ModelSource"/>). The data must be prepared with the model's vocabulary. Null = random initialization.</summary>
+    public string? InitFrom { get; init; }
+
     /// <summary>Hidden and attention dropout for this run, overriding the model config's (0 = off, as the Cramming recipe pre-trains).</summary>
     public double? Dropout { get; init; }
     /// <summary>Std of the normal weight initialization, overriding the model config's <c>initializer_range</c>.</summary>

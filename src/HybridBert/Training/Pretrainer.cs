@@ -48,9 +48,15 @@ public sealed class Pretrainer
         torch.set_num_threads(options.Threads);
         var manifest = ShardManifest.Load(options.DataDir);
         var vocabulary = manifest.LoadVocabulary(options.DataDir);
-        manifest.CheckCompatible(options.DataDir, null, options.Model.VocabSize, options.Model.MaxPositionEmbeddings);
+        // --init-from: the model's architecture and (unless resuming, when the checkpoint's weights win) its weights.
+        var init = options.InitFrom is { } from ? ModelSource.Open(from) : null;
+        if (init is not null && init.Vocabulary.Hash != vocabulary.Hash)
+            throw new InvalidDataException($"--init-from {init.Folder}: the model's vocabulary ({init.Vocabulary.Count} tokens) is not the one {options.DataDir} was prepared with " +
+                                           $"({vocabulary.Count} tokens) — prepare the data with the model's: hybridbert data prepare --vocab {Path.Combine(init.Folder, "vocab.txt")} …");
+        var requested = init is null ? options : options with { Model = init.Config };
+        manifest.CheckCompatible(options.DataDir, null, requested.Model.VocabSize, requested.Model.MaxPositionEmbeddings);
         // The pooling layers find [CLS]/[SEP] by id: take the data's.
-        var config = options.EffectiveModel with { ClsTokenId = vocabulary.ClsId, SepTokenId = vocabulary.SepId, PadTokenId = vocabulary.PadId };
+        var config = requested.EffectiveModel with { ClsTokenId = vocabulary.ClsId, SepTokenId = vocabulary.SepId, PadTokenId = vocabulary.PadId };
         var opts = options with { Model = config.Validate(), Dropout = null, InitializerRange = null };   // applied: the checkpoint records the model as trained
         PrepareRunDir(opts);
 
@@ -70,6 +76,14 @@ public sealed class Pretrainer
         var device = Devices.Resolve(opts.Device);
         torch.manual_seed(opts.Seed);
         using var model = new HybridBertModel(opts.Model, opts.SentenceClasses);
+        if (init is not null && !opts.Resume)
+        {
+            // A classifier's head is not ours; a sentence head only when this run has that objective; heads the source
+            // lacks (a bare BertModel has no cls.*) start as initialized.
+            var ignore = opts.SentenceClasses > 0 ? new[] { "classifier." } : ["classifier.", "pooler.", "cls.seq_relationship."];
+            var fresh = init.LoadInto(model, ignore, optionalPrefixes: ["cls.", "pooler."]);
+            log($"initialized from {init.Description} ({init.Kind}){(fresh.Count > 0 ? $"; newly initialized: {string.Join(", ", fresh)}" : "")}");
+        }
         model.to(device);   // before the fp32 masters are cloned: they live where the model does
         var precision = new MixedPrecision(model, opts.Precision);
         var optimizer = BuildOptimizer(precision.Masters, opts);

@@ -66,7 +66,7 @@ public sealed class ErrorSweepTests(BadInputFiles files) : IClassFixture<BadInpu
         // The wrong kind of model.
         { "evaluate --model {checkpoint} --file {root}/columns.tsv", Runtime, "not a fine-tuned model folder" },
         { "predict --model {checkpoint} hello", Runtime, "not a fine-tuned model folder" },
-        { "finetune --checkpoint {root}/columns.tsv --out {root}/f6", Runtime, "columns.tsv: neither a checkpoint nor a pre-training run folder" },
+        { "finetune --checkpoint {root}/columns.tsv --out {root}/f6", Runtime, "columns.tsv is a file, not a model folder: expected a pre-training run folder" },
         // Invalid configs and out-of-range options.
         { "model describe --config {root}/config.json", Usage, "num_attention_heads (3) must divide hidden_size (64)" },
         { "pretrain --out {root}/r2 --preset tiny --lr 0", Usage, "--lr must be > 0" },

@@ -169,7 +169,7 @@ public sealed class PretrainerTests(TinyData data) : IClassFixture<TinyData>
         Assert.Equal(bestStep, summary.BestStep);
         var folders = Checkpoint.List(options.RunDir);
         Assert.Contains(folders, c => c.Step == bestStep);
-        Assert.Equal(Path.Combine(Checkpoint.Folder(options.RunDir), $"step-{bestStep}"), HybridBert.FineTuning.FineTuner.PretrainedFolder(options.RunDir));
+        Assert.Equal(Path.Combine(Checkpoint.Folder(options.RunDir), $"step-{bestStep}"), HybridBert.Interop.ModelSource.CheckpointFolder(options.RunDir));
     }
 
     [Fact]

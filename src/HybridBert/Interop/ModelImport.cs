@@ -1,0 +1,52 @@
+using System.Text.Json;
+using HybridBert.FineTuning;
+using HybridBert.Model;
+
+namespace HybridBert.Interop;
+
+/// <summary>
+/// <c>hybridbert model import</c>: any loadable model (usually a Hugging Face folder) written once in our layout.
+/// A sequence classifier becomes a fine-tuned model folder (<c>task.json</c>, usable by evaluate/predict); any other
+/// model a model folder — <c>config.json</c> with its <c>layer_pattern</c>, fp32 <c>model.safetensors</c> under our
+/// names (the pre-training head when the source had one), <c>vocab.txt</c>, <c>tokenizer_config.json</c> — which
+/// finetune <c>--checkpoint</c>, pretrain <c>--init-from</c> and the other commands load like the original.
+/// </summary>
+public static class ModelImport
+{
+    /// <returns>What was written ("fine-tuned classifier", "model").</returns>
+    public static string Run(string from, string outDir, bool overwrite = false)
+    {
+        var source = ModelSource.Open(from);
+        if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any() && !overwrite)
+            throw new IOException($"{outDir} is not empty: use --overwrite to replace it, or another --out");
+
+        if (source.Labels is not null)
+        {
+            using var classifierModel = FineTunedModel.Load(from);
+            classifierModel.Save(outDir);
+            return $"fine-tuned classifier ({string.Join(", ", classifierModel.Head.Labels)})";
+        }
+
+        var tensors = source.ReadWeights();
+        try
+        {
+            var sentence = tensors.FirstOrDefault(kv => WeightLoader.MapName(kv.Key) == "cls.seq_relationship.weight").Value;
+            using var model = new HybridBertModel(source.Config, sentence is null ? 0 : (int)sentence.shape[0]);
+            var ignore = sentence is null ? new[] { "classifier.", "pooler." } : ["classifier."];
+            var fresh = WeightLoader.Load(model, tensors, source.Folder, ignore, optionalPrefixes: ["cls.predictions."]);
+            IO.AtomicFile.WriteFolder(outDir, temp =>
+            {
+                WeightLoader.Save(model, Path.Combine(temp, HuggingFaceFolder.SafetensorsFile));
+                File.WriteAllText(Path.Combine(temp, HuggingFaceFolder.ConfigFile), source.Config.ToJson());
+                source.Vocabulary.Save(Path.Combine(temp, HuggingFaceFolder.VocabFile));
+                File.WriteAllText(Path.Combine(temp, HuggingFaceFolder.TokenizerConfigFile),
+                    JsonSerializer.Serialize(new Dictionary<string, object> { ["do_lower_case"] = source.Lowercase ?? true }));
+            });
+            return fresh.Count > 0 ? "model (it had no MLM head: cls.predictions.* newly initialized)" : "model";
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+    }
+}

@@ -1,0 +1,112 @@
+using HybridBert.Model;
+using HybridBert.Text;
+using static TorchSharp.torch;
+
+namespace HybridBert.Interop;
+
+public enum ModelSourceKind { Checkpoint, HuggingFace, FineTuned }
+
+/// <summary>
+/// Anything the project can load a pre-trained encoder from, resolved once: a pre-training run folder (its best
+/// checkpoint, else its newest), one of its checkpoints, a fine-tuned <c>seed-N</c> folder, or a Hugging Face model
+/// folder (<see cref="HuggingFaceFolder"/>; also what <c>model import</c> writes). The weights are read when
+/// <see cref="LoadInto"/> is called, so resolving is cheap.
+/// </summary>
+public sealed record ModelSource
+{
+    public required string Folder { get; init; }
+    public required ModelSourceKind Kind { get; init; }
+    public required EncoderConfig Config { get; init; }
+    public required Vocabulary Vocabulary { get; init; }
+    /// <summary>The tokenizer's lower-casing when the folder says (Hugging Face, fine-tuned); null for our checkpoints, which do not record it.</summary>
+    public bool? Lowercase { get; init; }
+    /// <summary>A Hugging Face sequence classifier's labels (null for other models).</summary>
+    public ClassifierLabels? Labels { get; init; }
+
+    public string Description => $"{Config.LayerPattern} from {Folder}";
+
+    /// <summary>Resolves <paramref name="path"/>; a folder that is none of the kinds above is an error naming what each would need.</summary>
+    public static ModelSource Open(string path)
+    {
+        if (File.Exists(path)) throw new InvalidDataException($"{path} is a file, not a model folder: {Expected}");
+        if (!Directory.Exists(path)) throw new DirectoryNotFoundException($"Model folder not found: {path}");
+        if (File.Exists(Path.Combine(path, FineTuning.FineTunedModel.TaskFile)))
+        {
+            var head = FineTuning.FineTunedModel.ReadHead(path);
+            var vocabulary = Vocabulary.Load(Path.Combine(path, FineTuning.FineTunedModel.VocabFile));
+            return new ModelSource
+            {
+                Folder = path, Kind = ModelSourceKind.FineTuned, Config = CheckVocabulary(EncoderConfig.Load(Path.Combine(path, FineTuning.FineTunedModel.ConfigFile)), vocabulary, path),
+                Vocabulary = vocabulary, Lowercase = head.Lowercase,
+            };
+        }
+        if (File.Exists(Path.Combine(path, Training.Checkpoint.TrainerFile)) || Directory.Exists(Training.Checkpoint.Folder(path)))
+        {
+            var folder = CheckpointFolder(path);
+            var vocabulary = Vocabulary.Load(Path.Combine(folder, Training.Checkpoint.VocabFile));
+            return new ModelSource
+            {
+                Folder = folder, Kind = ModelSourceKind.Checkpoint,
+                Config = CheckVocabulary(EncoderConfig.Load(Path.Combine(folder, Training.Checkpoint.ConfigFile)), vocabulary, folder),
+                Vocabulary = vocabulary,
+            };
+        }
+        if (File.Exists(Path.Combine(path, HuggingFaceFolder.ConfigFile)))
+        {
+            if (!HuggingFaceFolder.Is(path))
+                throw new FileNotFoundException($"{path}: has {HuggingFaceFolder.ConfigFile} but no weights — expected one of {string.Join(", ", HuggingFaceFolder.WeightFiles)}");
+            var (vocabulary, lowercase) = HuggingFaceFolder.ReadTokenizer(path);
+            return new ModelSource
+            {
+                Folder = path, Kind = ModelSourceKind.HuggingFace, Config = HuggingFaceFolder.ReadConfig(path, vocabulary),
+                Vocabulary = vocabulary, Lowercase = lowercase, Labels = HuggingFaceFolder.ReadLabels(path),
+            };
+        }
+        throw new FileNotFoundException($"{path} is not a model: {Expected}");
+    }
+
+    private static string Expected => $"expected a pre-training run folder (checkpoints/), a checkpoint ({Training.Checkpoint.TrainerFile}), " +
+                                      $"a fine-tuned folder ({FineTuning.FineTunedModel.TaskFile}) or a Hugging Face model folder ({HuggingFaceFolder.ConfigFile} + weights)";
+
+    /// <summary>The weights under the names in the file (CPU, dtype as stored); the caller disposes them.</summary>
+    public Dictionary<string, Tensor> ReadWeights() => Kind switch
+    {
+        ModelSourceKind.HuggingFace => HuggingFaceFolder.ReadWeights(Folder),
+        ModelSourceKind.Checkpoint => SafetensorsFile.Read(Path.Combine(Folder, Training.Checkpoint.WeightsFile)),
+        _ => SafetensorsFile.Read(Path.Combine(Folder, FineTuning.FineTunedModel.WeightsFile)),
+    };
+
+    /// <summary>
+    /// Copies the weights into <paramref name="module"/> (<see cref="WeightLoader.Load(TorchSharp.torch.nn.Module, IReadOnlyDictionary{string, Tensor}, string, IEnumerable{string}?, IEnumerable{string}?)"/>:
+    /// names mapped, every mismatch listed); returns the module's tensors the source did not have (left as initialized).
+    /// </summary>
+    public IReadOnlyList<string> LoadInto(nn.Module module, IEnumerable<string>? ignorePrefixes = null, IEnumerable<string>? optionalPrefixes = null)
+    {
+        var tensors = ReadWeights();
+        try
+        {
+            return WeightLoader.Load(module, tensors, Folder, ignorePrefixes, optionalPrefixes);
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+    }
+
+    /// <summary>A checkpoint folder, or a run folder's best checkpoint (else its newest), its files verified.</summary>
+    public static string CheckpointFolder(string path)
+    {
+        if (File.Exists(Path.Combine(path, Training.Checkpoint.TrainerFile))) return path;
+        var checkpoints = Training.Checkpoint.List(path);
+        if (checkpoints.Count == 0) throw new FileNotFoundException($"{path}: neither a checkpoint nor a pre-training run folder with checkpoints");
+        var newest = Training.Checkpoint.Read(checkpoints[0].Folder, verify: false);
+        var best = checkpoints.FirstOrDefault(c => c.Step == newest.State.BestStep);
+        var chosen = best.Folder ?? checkpoints[0].Folder;
+        Training.Checkpoint.Read(chosen);   // verify its files
+        return chosen;
+    }
+
+    private static EncoderConfig CheckVocabulary(EncoderConfig config, Vocabulary vocabulary, string folder) =>
+        vocabulary.Count == config.VocabSize ? config
+            : throw new InvalidDataException($"{folder}: its vocab.txt has {vocabulary.Count} tokens but the model has vocab_size={config.VocabSize} — the model and vocabulary do not belong together");
+}
