@@ -25,6 +25,7 @@ public static class Program
             new HelpOption(), new VersionOption(),
         };
         root.Subcommands.Add(ModelCommand.Build());
+        root.Subcommands.Add(ExportCommand.Build());
         root.Subcommands.Add(TokenizerCommand.Build());
         root.Subcommands.Add(DataCommand.Build());
         root.Subcommands.Add(PretrainCommand.Build());

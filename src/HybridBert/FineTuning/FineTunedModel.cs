@@ -60,9 +60,9 @@ public sealed class FineTunedModel : IDisposable
         var labels = source.Labels ?? throw new InvalidDataException(
             $"{folder}: a Hugging Face model but not a sequence classifier (config.json's architectures lack BertForSequenceClassification) — fine-tune it first: hybridbert finetune --checkpoint {folder}");
         var head = new TaskHead(Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))), labels.Regression, labels.Regression ? [] : labels.Labels,
-            labels.Regression ? ["pearson", "spearman"] : ["accuracy"], Pooling.Cls, Math.Min(512, source.Config.MaxPositionEmbeddings),
+            labels.Regression ? ["pearson", "spearman"] : ["accuracy"], labels.MeanPooling ? Pooling.Mean : Pooling.Cls, Math.Min(512, source.Config.MaxPositionEmbeddings),
             source.Lowercase ?? true, new ColumnSpec("text", null, "label"));
-        var classifier = new SequenceClassifier(source.Config, labels.Regression ? 1 : labels.Labels.Count, Pooling.Cls);
+        var classifier = new SequenceClassifier(source.Config, labels.Regression ? 1 : labels.Labels.Count, head.Pooling);
         source.LoadInto(classifier);
         classifier.to(Devices.Resolve(device));
         classifier.eval();

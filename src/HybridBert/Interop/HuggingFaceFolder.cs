@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 namespace HybridBert.Interop;
 
 /// <summary>What a Hugging Face <c>BertForSequenceClassification</c> config says about its labels.</summary>
-public sealed record ClassifierLabels(IReadOnlyList<string> Labels, bool Regression);
+public sealed record ClassifierLabels(IReadOnlyList<string> Labels, bool Regression, bool MeanPooling = false);
 
 /// <summary>
 /// A Hugging Face model folder (what <c>save_pretrained</c> writes): <c>config.json</c> (BertConfig fields,
@@ -48,15 +48,16 @@ public static class HuggingFaceFolder
     {
         var node = ParseObject(Path.Combine(folder, ConfigFile));
         var architectures = node["architectures"] as JsonArray;
-        if (architectures?.Any(a => a?.GetValue<string>() == "BertForSequenceClassification") != true) return null;
+        if (architectures?.Any(a => a?.GetValue<string>().EndsWith("ForSequenceClassification", StringComparison.Ordinal) == true) != true) return null;
         var regression = node["problem_type"]?.GetValue<string>() == "regression";
+        var mean = node["classifier_pooling"]?.GetValue<string>() == "mean";   // our hybridbert exports
         var id2label = node["id2label"] as JsonObject;
         var count = id2label?.Count ?? node["num_labels"]?.GetValue<int>() ?? 2;
-        if (regression || count == 1) return new ClassifierLabels(["score"], true);
+        if (regression || count == 1) return new ClassifierLabels(["score"], true, mean);
         var labels = Enumerable.Range(0, count)
             .Select(i => id2label?[i.ToString(System.Globalization.CultureInfo.InvariantCulture)]?.GetValue<string>() ?? $"LABEL_{i}")
             .ToList();
-        return new ClassifierLabels(labels, false);
+        return new ClassifierLabels(labels, false, mean);
     }
 
     /// <summary>The tokenizer: <c>vocab.txt</c> and <c>tokenizer_config.json</c>'s <c>do_lower_case</c>, else <c>tokenizer.json</c>'s WordPiece model.</summary>

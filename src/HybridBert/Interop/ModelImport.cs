@@ -34,14 +34,7 @@ public static class ModelImport
             using var model = new HybridBertModel(source.Config, sentence is null ? 0 : (int)sentence.shape[0]);
             var ignore = sentence is null ? new[] { "classifier.", "pooler." } : ["classifier."];
             var fresh = WeightLoader.Load(model, tensors, source.Folder, ignore, optionalPrefixes: ["cls.predictions."]);
-            IO.AtomicFile.WriteFolder(outDir, temp =>
-            {
-                WeightLoader.Save(model, Path.Combine(temp, HuggingFaceFolder.SafetensorsFile));
-                File.WriteAllText(Path.Combine(temp, HuggingFaceFolder.ConfigFile), source.Config.ToJson());
-                source.Vocabulary.Save(Path.Combine(temp, HuggingFaceFolder.VocabFile));
-                File.WriteAllText(Path.Combine(temp, HuggingFaceFolder.TokenizerConfigFile),
-                    JsonSerializer.Serialize(new Dictionary<string, object> { ["do_lower_case"] = source.Lowercase ?? true }));
-            });
+            ModelFolder.Write(outDir, model, source.Vocabulary, source.Lowercase ?? true);
             return fresh.Count > 0 ? "model (it had no MLM head: cls.predictions.* newly initialized)" : "model";
         }
         finally
@@ -49,4 +42,22 @@ public static class ModelImport
             foreach (var t in tensors.Values) t.Dispose();
         }
     }
+}
+
+/// <summary>
+/// Our model folder: <c>config.json</c> (with <c>layer_pattern</c>), fp32 <c>model.safetensors</c> under our names,
+/// <c>vocab.txt</c>, <c>tokenizer_config.json</c> (<c>do_lower_case</c>). Every command that takes a model loads it
+/// (<see cref="ModelSource"/> reads it as a Hugging Face folder, which it also is).
+/// </summary>
+public static class ModelFolder
+{
+    public static void Write(string outDir, HybridBertModel model, Text.Vocabulary vocabulary, bool lowercase) =>
+        IO.AtomicFile.WriteFolder(outDir, temp =>
+        {
+            WeightLoader.Save(model, Path.Combine(temp, HuggingFaceFolder.SafetensorsFile));
+            File.WriteAllText(Path.Combine(temp, HuggingFaceFolder.ConfigFile), model.Config.ToJson());
+            vocabulary.Save(Path.Combine(temp, HuggingFaceFolder.VocabFile));
+            File.WriteAllText(Path.Combine(temp, HuggingFaceFolder.TokenizerConfigFile),
+                JsonSerializer.Serialize(new Dictionary<string, object> { ["do_lower_case"] = lowercase }));
+        });
 }
