@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace HybridBert.Cli.Commands;
 
-/// <summary><c>hybridbert export hf</c>: a model out to Hugging Face's layout.</summary>
+/// <summary><c>hybridbert export hf|onnx</c>: a model out to Hugging Face's layout or to ONNX.</summary>
 internal static class ExportCommand
 {
     public static Command Build()
@@ -19,6 +19,17 @@ internal static class ExportCommand
             var architecture = Interop.HuggingFaceExport.Run(parse.GetValue(model)!.FullName, parse.GetValue(output)!.FullName, parse.GetValue(overwrite));
             Console.WriteLine($"exported {parse.GetValue(model)!.FullName} as {architecture} -> {parse.GetValue(output)!.FullName}");
         }));
-        return new Command("export", "Write models in other formats") { hf };
+        var onnxModel = new Option<DirectoryInfo>("--model") { Required = true, Description = "A pre-training run or checkpoint, a fine-tuned seed-N folder, or a Hugging Face model folder" };
+        var onnxOut = new Option<FileInfo>("--out") { Required = true, Description = "The .onnx file to write" };
+        var head = new Option<string?>("--head") { Description = "none, mlm or classifier (default: the model's own — classifier for fine-tuned models, else mlm)" };
+        var segmentIds = new Option<bool>("--segment-ids") { Description = "Add a segment_ids input (explicit sentence segments for pooling layers; default: from [CLS]/[SEP])" };
+        var onnx = new Command("onnx", $"Write an ONNX graph (opset {Interop.OnnxExport.Opset}; dynamic batch and sequence axes) for ONNX Runtime") { onnxModel, onnxOut, head, segmentIds };
+        onnx.SetAction(parse => CliErrors.Run(() =>
+        {
+            var chosen = parse.GetValue(head) is { } h ? CommonOptions.Parse<Interop.OnnxHead>(h) : (Interop.OnnxHead?)null;
+            var written = Interop.OnnxExport.Run(parse.GetValue(onnxModel)!.FullName, parse.GetValue(onnxOut)!.FullName, chosen, parse.GetValue(segmentIds));
+            Console.WriteLine($"exported {parse.GetValue(onnxModel)!.FullName} with head {written.ToString().ToLowerInvariant()} -> {parse.GetValue(onnxOut)!.FullName}");
+        }));
+        return new Command("export", "Write models in other formats") { hf, onnx };
     }
 }

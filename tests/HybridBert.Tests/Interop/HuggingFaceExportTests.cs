@@ -27,7 +27,9 @@ public sealed class HuggingFaceExportTests : IDisposable
     public static TheoryData<string> Cases() => new(["bert_2l", "ponet_2l_sentence_segments", "hybrid_4l_interleaved", "random_HAPH_sso", "classifier_AA_cls", "classifier_PH_mean"]);
 
     /// <summary>A source model folder in our layout and our outputs for one batch (inputs + expected.*).</summary>
-    private (string Folder, Dictionary<string, Tensor> Expected, string Architecture) Source(string name)
+    private (string Folder, Dictionary<string, Tensor> Expected, string Architecture) Source(string name) => Source(name, temp);
+
+    internal static (string Folder, Dictionary<string, Tensor> Expected, string Architecture) Source(string name, string temp)
     {
         var folder = Path.Combine(temp, "source-" + name);
         if (name.StartsWith("classifier_"))
@@ -92,7 +94,7 @@ public sealed class HuggingFaceExportTests : IDisposable
             if (name.Contains("LayerNorm") || name.EndsWith("bias")) p.add_(torch.randn_like(p) * 0.1);
     }
 
-    private static Dictionary<string, Tensor> RandomInputs(EncoderConfig c)
+    internal static Dictionary<string, Tensor> RandomInputs(EncoderConfig c)
     {
         var generator = new Generator(11);
         var ids = torch.randint(104, c.VocabSize, [2, 12], generator: generator);
@@ -106,7 +108,7 @@ public sealed class HuggingFaceExportTests : IDisposable
         return new Dictionary<string, Tensor> { ["input.input_ids"] = ids, ["input.attention_mask"] = mask, ["input.token_type_ids"] = types };
     }
 
-    private static EncoderInputs Inputs(Dictionary<string, Tensor> t) =>
+    internal static EncoderInputs Inputs(Dictionary<string, Tensor> t) =>
         new(t["input.input_ids"], t["input.attention_mask"], t["input.token_type_ids"], t.GetValueOrDefault("input.segment_ids"));
 
     private string Export(string source, string name)

@@ -1,0 +1,310 @@
+using Google.Protobuf;
+using HybridBert.FineTuning;
+using HybridBert.Model;
+using Onnx;
+using static TorchSharp.torch;
+
+namespace HybridBert.Interop;
+
+/// <summary>What the exported graph computes after the encoder.</summary>
+public enum OnnxHead { None, Mlm, Classifier }
+
+/// <summary>
+/// <c>hybridbert export onnx</c>: the encoder (any layer pattern) and optionally a head as an ONNX graph with
+/// dynamic batch and sequence axes; inputs <c>input_ids</c>, <c>attention_mask</c>, <c>token_type_ids</c> (and
+/// <c>segment_ids</c> on request, for pooling models given explicit sentence segments), outputs
+/// <c>last_hidden_state</c> and <c>logits</c> (MLM [batch, seq, vocab] or classifier [batch, labels]).
+/// <para>TorchSharp has no ONNX exporter and no library here turns a model into a graph, so the graph is written by
+/// hand in this one module, op by op beside the TorchSharp forward it mirrors; the ONNX protobuf classes are
+/// OnnxSharp's. Opset 18: the pooling segment max is <c>ScatterND</c> with <c>reduction="max"</c> into a table
+/// filled with -inf (PyTorch's <c>include_self=False</c>), the local max a 3-wide <c>MaxPool</c>.</para>
+/// </summary>
+public static class OnnxExport
+{
+    public const int Opset = 18;
+
+    /// <summary>Exports the model at <paramref name="modelPath"/>; <paramref name="head"/> null = the model's own (classifier or MLM).</summary>
+    /// <returns>The head written.</returns>
+    public static OnnxHead Run(string modelPath, string outPath, OnnxHead? head = null, bool segmentIds = false)
+    {
+        var source = ModelSource.Open(modelPath);
+        var classifier = source.Kind == ModelSourceKind.FineTuned || source.Labels is not null;
+        var chosen = head ?? (classifier ? OnnxHead.Classifier : OnnxHead.Mlm);
+        if (chosen == OnnxHead.Classifier && !classifier)
+            throw new ArgumentException($"{modelPath} is not a classifier (a pre-trained model): use --head mlm or none, or export a fine-tuned seed-N folder");
+        if (chosen == OnnxHead.Mlm && classifier)
+            throw new ArgumentException($"{modelPath} is a fine-tuned classifier, it has no MLM head: use --head classifier or none");
+        ModelProto model;
+        if (classifier)
+        {
+            using var fine = FineTunedModel.Load(modelPath);
+            model = Build(fine.Classifier.Config, fine.Classifier.state_dict(), "bert.", chosen, fine.Head.Pooling, segmentIds);
+        }
+        else
+        {
+            using var mlm = new HybridBertModel(source.Config);
+            source.LoadInto(mlm, ["classifier.", "pooler.", "cls.seq_relationship."], optionalPrefixes: chosen == OnnxHead.Mlm ? null : ["cls."]);
+            model = Build(source.Config, mlm.state_dict(), "", chosen, Pooling.Cls, segmentIds);
+        }
+        IO.AtomicFile.Write(outPath, temp => File.WriteAllBytes(temp, model.ToByteArray()));
+        return chosen;
+    }
+
+    /// <summary>The graph for <paramref name="c"/> with the given weights (our names after <paramref name="prefix"/>: <c>bert.</c> in a classifier).</summary>
+    public static ModelProto Build(EncoderConfig c, IReadOnlyDictionary<string, Tensor> weights, string prefix, OnnxHead head, Pooling pooling, bool segmentIdsInput)
+    {
+        var g = new GraphBuilder(weights);
+        string W(string name) => g.Weight(prefix + name);
+        var ids = g.Input("input_ids");
+        var mask = g.Input("attention_mask");
+        var types = g.Input("token_type_ids");
+        var explicitSegments = segmentIdsInput ? g.Input("segment_ids") : null;
+
+        // Embeddings: word + position (0..seq-1) + token type, LayerNorm.
+        var seqLen = g.Op("Gather", [g.Op("Shape", [ids]), g.Long(1)], ("axis", 0L));
+        var positions = g.Op("Range", [g.Long(0), seqLen, g.Long(1)]);
+        var embedded = g.Op("Add", [g.Op("Add", [g.Op("Gather", [W("embeddings.word_embeddings.weight"), ids]),
+                                                 g.Op("Gather", [W("embeddings.position_embeddings.weight"), positions])]),
+                                    g.Op("Gather", [W("embeddings.token_type_embeddings.weight"), types])]);
+        var h = LayerNorm(g, embedded, W, "embeddings.LayerNorm", c.LayerNormEps);
+
+        // The masks of MixerContext: real tokens (no DropMask at inference: eligible = real).
+        var real = g.Op("Cast", [mask], ("to", (long)TensorProto.Types.DataType.Bool));            // [B,S]
+        var realF = g.Op("Cast", [mask], ("to", (long)TensorProto.Types.DataType.Float));          // [B,S]
+        var keyBias = g.Op("Where", [g.Op("Unsqueeze", [real, g.Longs(1, 2)]), g.Float(0), g.Float(float.MinValue)]);   // [B,1,1,S]
+        Pooled? pool = c.LayerPattern.Any(l => Mixers.Get(l).Pools) ? PoolingMasks(g, c, ids, real, realF, seqLen, explicitSegments) : null;
+
+        for (var i = 0; i < c.NumHiddenLayers; i++)
+        {
+            string L(string name) => $"encoder.layer.{i}.{name}";
+            var kind = Mixers.Get(c.LayerPattern[i]);
+            var attentionHeads = kind.AttentionHeads(c);
+            var poolingHeads = kind.Pools ? c.NumAttentionHeads - attentionHeads : 0;
+            var parts = new List<string>();
+            if (attentionHeads > 0) parts.Add(AttentionHeads(g, h, keyBias, attentionHeads, c.HeadSize, n => W(L("attention.self." + n))));
+            if (poolingHeads > 0) parts.Add(PoolingHeads(g, h, pool!, realF, real, poolingHeads, c.HeadSize, n => W(L("attention.self." + n))));
+            var mixed = parts.Count == 1 ? parts[0] : g.Op("Concat", parts.ToArray(), ("axis", 2L));
+            var attended = LayerNorm(g, g.Op("Add", [Dense(g, mixed, W, L("attention.output.dense")), h]), W, L("attention.output.LayerNorm"), c.LayerNormEps);
+            var inner = Activation(g, Dense(g, attended, W, L("intermediate.dense")), c.HiddenAct);
+            h = LayerNorm(g, g.Op("Add", [Dense(g, inner, W, L("output.dense")), attended]), W, L("output.LayerNorm"), c.LayerNormEps);
+        }
+        g.Output(g.Op("Identity", [h]), "last_hidden_state", ["batch", "sequence", c.HiddenSize.ToString()]);
+
+        if (head == OnnxHead.Mlm)
+        {
+            var t = LayerNorm(g, Activation(g, Dense(g, h, W, "cls.predictions.transform.dense"), c.HiddenAct), W, "cls.predictions.transform.LayerNorm", c.LayerNormEps);
+            var decoder = g.Op("Transpose", [W("embeddings.word_embeddings.weight")], ("perm", new long[] { 1, 0 }));   // tied to the word embeddings
+            g.Output(g.Op("Add", [g.Op("MatMul", [t, decoder]), W("cls.predictions.bias")]), "logits", ["batch", "sequence", c.VocabSize.ToString()]);
+        }
+        else if (head == OnnxHead.Classifier)
+        {
+            string sentence;
+            if (pooling == FineTuning.Pooling.Cls)
+                sentence = g.Op("Tanh", [Dense(g, g.Op("Gather", [h, g.Long(0)], ("axis", 1L)), W, "pooler.dense")]);
+            else
+            {
+                var weightsOfReal = g.Op("Unsqueeze", [realF, g.Longs(2)]);
+                var sum = g.Op("ReduceSum", [g.Op("Mul", [h, weightsOfReal]), g.Longs(1)], ("keepdims", 0L));
+                var count = g.Op("Max", [g.Op("ReduceSum", [weightsOfReal, g.Longs(1)], ("keepdims", 0L)), g.Float(1)]);
+                sentence = g.Op("Div", [sum, count]);
+            }
+            var labels = weights["classifier.weight"].shape[0];
+            g.Output(g.Op("Add", [g.Op("MatMul", [sentence, g.Op("Transpose", [g.Weight("classifier.weight")], ("perm", new long[] { 1, 0 }))]), g.Weight("classifier.bias")]),
+                "logits", ["batch", labels.ToString()]);
+        }
+        return g.Model($"HybridBERT {c.LayerPattern} ({c.NumHiddenLayers}×{c.HiddenSize}), head {head}");
+    }
+
+    private static string Dense(GraphBuilder g, string x, Func<string, string> w, string name) =>
+        g.Op("Add", [g.Op("MatMul", [x, g.Op("Transpose", [w(name + ".weight")], ("perm", new long[] { 1, 0 }))]), w(name + ".bias")]);
+
+    private static string LayerNorm(GraphBuilder g, string x, Func<string, string> w, string name, double eps) =>
+        g.Op("LayerNormalization", [x, w(name + ".weight"), w(name + ".bias")], ("axis", -1L), ("epsilon", (float)eps));
+
+    private static string Activation(GraphBuilder g, string x, string name) => name switch
+    {
+        "gelu" => g.Op("Mul", [g.Op("Mul", [x, g.Float(0.5f)]), g.Op("Add", [g.Float(1), g.Op("Erf", [g.Op("Div", [x, g.Float(MathF.Sqrt(2))])])])]),
+        "gelu_new" => g.Op("Mul", [g.Op("Mul", [x, g.Float(0.5f)]), g.Op("Add", [g.Float(1), g.Op("Tanh", [g.Op("Mul", [g.Float(MathF.Sqrt(2 / MathF.PI)),
+            g.Op("Add", [x, g.Op("Mul", [g.Float(0.044715f), g.Op("Pow", [x, g.Float(3)])])])])])])]),
+        "relu" => g.Op("Relu", [x]),
+        _ => throw new ConfigException($"hidden_act '{name}' has no ONNX export"),
+    };
+
+    /// <summary>[B,S,heads*size] → [B,heads,S,size].</summary>
+    private static string Heads(GraphBuilder g, string x, int heads, int size) =>
+        g.Op("Transpose", [g.Op("Reshape", [x, g.Longs(0, 0, heads, size)])], ("perm", new long[] { 0, 2, 1, 3 }));
+
+    /// <summary>[B,heads,S,size] → [B,S,heads*size].</summary>
+    private static string Merge(GraphBuilder g, string x, int heads, int size) =>
+        g.Op("Reshape", [g.Op("Transpose", [x], ("perm", new long[] { 0, 2, 1, 3 })), g.Longs(0, 0, heads * size)]);
+
+    /// <summary>SelfAttention.Attend: softmax(QKᵀ/√d + key bias) V.</summary>
+    private static string AttentionHeads(GraphBuilder g, string h, string keyBias, int heads, int size, Func<string, string> w)
+    {
+        var q = Heads(g, Dense(g, h, w, "query"), heads, size);
+        var k = g.Op("Transpose", [g.Op("Reshape", [Dense(g, h, w, "key"), g.Longs(0, 0, heads, size)])], ("perm", new long[] { 0, 2, 3, 1 }));
+        var v = Heads(g, Dense(g, h, w, "value"), heads, size);
+        var scores = g.Op("Add", [g.Op("Mul", [g.Op("MatMul", [q, k]), g.Float(1 / MathF.Sqrt(size))]), keyBias]);
+        return Merge(g, g.Op("MatMul", [g.Op("Softmax", [scores], ("axis", -1L)), v]), heads, size);
+    }
+
+    /// <summary>The pooling masks of MixerContext.Build, once per graph.</summary>
+    private sealed record Pooled(string Special, string NotSpecialReal, string FlatSegment, string LocalCandidate, string Batch);
+
+    private static Pooled PoolingMasks(GraphBuilder g, EncoderConfig c, string ids, string real, string realF, string seqLen, string? explicitSegments)
+    {
+        var special = g.Op("Or", [g.Op("Equal", [ids, g.Long(c.ClsTokenId)]), g.Op("Equal", [ids, g.Long(c.SepTokenId)])]);   // [B,S]
+        string segments;
+        if (explicitSegments is not null) segments = explicitSegments;
+        else
+        {
+            // SegmentsFromSpecialTokens: a segment starts at a special token and right after one, never at position 0.
+            var specialI = g.Op("Cast", [special], ("to", (long)TensorProto.Types.DataType.Int64));
+            var shifted = g.Op("Concat", [g.Op("Mul", [g.Op("Slice", [specialI, g.Longs(0), g.Longs(1), g.Longs(1)]), g.Long(0)]),
+                                          g.Op("Slice", [specialI, g.Longs(0), g.Longs(-1), g.Longs(1)])], ("axis", 1L));
+            var notFirst = g.Op("Cast", [g.Op("Greater", [g.Op("Range", [g.Long(0), seqLen, g.Long(1)]), g.Long(0)])], ("to", (long)TensorProto.Types.DataType.Int64));
+            segments = g.Op("CumSum", [g.Op("Mul", [g.Op("Max", [specialI, shifted]), notFirst]), g.Long(1)]);
+        }
+        var batch = g.Op("Gather", [g.Op("Shape", [ids]), g.Long(0)], ("axis", 0L));
+        var rowStart = g.Op("Mul", [g.Op("Unsqueeze", [g.Op("Range", [g.Long(0), batch, g.Long(1)]), g.Longs(1)]), seqLen]);   // [B,1]
+        var flat = g.Op("Reshape", [g.Op("Add", [segments, rowStart]), g.Longs(-1)]);                                          // [B*S]
+        var notSpecial = g.Op("Not", [special]);
+        var localCandidate = g.Op("Cast", [g.Op("Unsqueeze", [g.Op("And", [real, notSpecial]), g.Longs(1)])], ("to", (long)TensorProto.Types.DataType.Float));   // [B,1,S]
+        return new Pooled(special, notSpecial, flat, localCandidate, batch);
+    }
+
+    /// <summary>PoolingMixer.Pool: (g + segment max) ⊙ O + local max per head; [CLS]/[SEP] get 0 from both maxima; padding outputs 0.</summary>
+    private static string PoolingHeads(GraphBuilder g, string h, Pooled m, string realF, string real, int heads, int size, Func<string, string> w)
+    {
+        var width = heads * size;
+        string Projection(string name) => Dense(g, h, w, name);
+        var q = Heads(g, Projection("dense_q"), heads, size);
+        var k = Heads(g, Projection("dense_k"), heads, size);
+        var o = Heads(g, Projection("dense_o"), heads, size);
+
+        // Global: one mean query per head over the real tokens, attending over them (K is also the value).
+        var eligible4 = g.Op("Unsqueeze", [realF, g.Longs(1, 3)]);                                                      // [B,1,S,1]
+        var count = g.Op("Max", [g.Op("ReduceSum", [eligible4, g.Longs(2)], ("keepdims", 1L)), g.Float(1)]);            // [B,1,1,1]
+        var meanQuery = g.Op("Div", [g.Op("ReduceSum", [g.Op("Mul", [q, eligible4]), g.Longs(2)], ("keepdims", 1L)), count]);   // [B,h,1,d]
+        var scores = g.Op("Mul", [g.Op("MatMul", [meanQuery, g.Op("Transpose", [k], ("perm", new long[] { 0, 1, 3, 2 }))]), g.Float(1 / MathF.Sqrt(size))]);   // [B,h,1,S]
+        scores = g.Op("Where", [g.Op("Unsqueeze", [real, g.Longs(1, 2)]), scores, g.Float(float.NegativeInfinity)]);
+        var softmax = g.Op("Softmax", [scores], ("axis", -1L));
+        var weightsG = g.Op("Where", [g.Op("IsNaN", [softmax]), g.Float(0), softmax]);                                  // no real key: g = 0
+        var global = g.Op("MatMul", [weightsG, k]);                                                                       // [B,h,1,d]
+
+        var special3 = g.Op("Unsqueeze", [m.Special, g.Longs(2)]);                                                       // [B,S,1]
+        // Segment max: scatter the real tokens' values into a -inf table by segment (max), gather back per token.
+        var segment = Projection("dense_segment");                                                                        // [B,S,W]
+        var candidates = g.Op("Where", [g.Op("Unsqueeze", [real, g.Longs(2)]), segment, g.Float(float.NegativeInfinity)]);
+        var rows = g.Op("Reshape", [candidates, g.Longs(-1, width)]);                                                     // [B*S,W]
+        var table = g.Op("Expand", [g.Float(float.NegativeInfinity), g.Op("Shape", [rows])]);                           // -inf, [B*S,W]
+        var scattered = g.Op("ScatterND", [table, g.Op("Unsqueeze", [m.FlatSegment, g.Longs(1)]), rows], ("reduction", "max"));
+        var perToken = g.Op("Reshape", [g.Op("Gather", [scattered, m.FlatSegment], ("axis", 0L)), g.Op("Shape", [segment])]);
+        var segmentMax = g.Op("Where", [g.Op("Or", [g.Op("IsInf", [perToken]), special3]), g.Float(0), perToken]);
+
+        // Local max over {i-1, i, i+1} of real non-special tokens.
+        var local = g.Op("Transpose", [Projection("dense_local")], ("perm", new long[] { 0, 2, 1 }));                    // [B,W,S]
+        var localMasked = g.Op("Where", [g.Op("Equal", [m.LocalCandidate, g.Float(0)]), g.Float(float.NegativeInfinity), local]);
+        var pooledLocal = g.Op("MaxPool", [localMasked], ("kernel_shape", new long[] { 3 }), ("pads", new long[] { 1, 1 }), ("strides", new long[] { 1 }));
+        var anyCandidate = g.Op("MaxPool", [m.LocalCandidate], ("kernel_shape", new long[] { 3 }), ("pads", new long[] { 1, 1 }), ("strides", new long[] { 1 }));
+        var localMax = g.Op("Transpose", [g.Op("Where", [g.Op("Equal", [anyCandidate, g.Float(0)]), g.Float(0), pooledLocal])], ("perm", new long[] { 0, 2, 1 }));
+        localMax = g.Op("Where", [special3, g.Float(0), localMax]);
+
+        var mixed = g.Op("Add", [g.Op("Mul", [g.Op("Add", [global, Heads(g, segmentMax, heads, size)]), o]), Heads(g, localMax, heads, size)]);
+        return g.Op("Where", [g.Op("Unsqueeze", [real, g.Longs(2)]), Merge(g, mixed, heads, size), g.Float(0)]);
+    }
+}
+
+/// <summary>Appends nodes, constants and the model's weights (as initializers, under their own names) to one ONNX graph.</summary>
+internal sealed class GraphBuilder(IReadOnlyDictionary<string, Tensor> weights)
+{
+    private readonly GraphProto graph = new() { Name = "hybridbert" };
+    private readonly HashSet<string> initialized = [];
+    private int counter;
+
+    public string Input(string name)
+    {
+        graph.Input.Add(ValueInfo(name, TensorProto.Types.DataType.Int64, ["batch", "sequence"]));
+        return name;
+    }
+
+    public void Output(string value, string name, string[] dims)
+    {
+        graph.Node.Add(Node("Identity", [value], name));
+        graph.Output.Add(ValueInfo(name, TensorProto.Types.DataType.Float, dims));
+    }
+
+    public string Op(string type, string[] inputs, params (string Name, object Value)[] attributes)
+    {
+        var output = $"{type}_{counter++}";
+        var node = Node(type, inputs, output);
+        foreach (var (name, value) in attributes)
+            node.Attribute.Add(value switch
+            {
+                long i => new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = i },
+                float f => new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = f },
+                string s => new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(s) },
+                long[] ints => new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints, Ints = { ints } },
+                _ => throw new ArgumentException($"attribute {name}: unsupported type {value.GetType()}"),
+            });
+        graph.Node.Add(node);
+        return output;
+    }
+
+    /// <summary>A weight of the model, added once as a float32 initializer under its own name.</summary>
+    public string Weight(string name)
+    {
+        if (initialized.Add(name))
+        {
+            var tensor = weights.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"the model has no weight '{name}' to export");
+            var values = tensor.detach().cpu().to(ScalarType.Float32).contiguous().data<float>().ToArray();
+            var proto = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float, RawData = ByteString.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan())) };
+            proto.Dims.AddRange(tensor.shape);
+            graph.Initializer.Add(proto);
+        }
+        return name;
+    }
+
+    public string Float(float value) => Constant(new TensorProto { DataType = (int)TensorProto.Types.DataType.Float, FloatData = { value } });
+
+    /// <summary>An int64 scalar (a Gather index that drops its axis, a Range bound).</summary>
+    public string Long(long value) => Constant(new TensorProto { DataType = (int)TensorProto.Types.DataType.Int64, Int64Data = { value } });
+
+    public string Longs(params long[] values)
+    {
+        var proto = new TensorProto { DataType = (int)TensorProto.Types.DataType.Int64, Int64Data = { values } };
+        proto.Dims.Add(values.Length);
+        return Constant(proto);
+    }
+
+    private string Constant(TensorProto value)
+    {
+        var name = $"const_{counter++}";
+        value.Name = name;
+        graph.Initializer.Add(value);
+        return name;
+    }
+
+    public ModelProto Model(string description)
+    {
+        var model = new ModelProto { IrVersion = 8, ProducerName = "hybridbert", DocString = description, Graph = graph };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OnnxExport.Opset });
+        return model;
+    }
+
+    private static NodeProto Node(string type, string[] inputs, string output)
+    {
+        var node = new NodeProto { OpType = type, Name = output };
+        node.Input.AddRange(inputs);
+        node.Output.Add(output);
+        return node;
+    }
+
+    private static ValueInfoProto ValueInfo(string name, TensorProto.Types.DataType type, string[] dims)
+    {
+        var shape = new TensorShapeProto();
+        foreach (var d in dims)
+            shape.Dim.Add(long.TryParse(d, out var v) ? new TensorShapeProto.Types.Dimension { DimValue = v } : new TensorShapeProto.Types.Dimension { DimParam = d });
+        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)type, Shape = shape } } };
+    }
+}
