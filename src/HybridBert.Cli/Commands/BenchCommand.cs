@@ -25,7 +25,7 @@ internal static class BenchCommand
         var steps = new Option<int>("--steps") { DefaultValueFactory = _ => d.Steps, Description = "Timed steps per run" };
         var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => d.Warmup, Description = "Untimed steps first" };
         var rounds = new Option<int>("--rounds") { DefaultValueFactory = _ => d.Rounds, Description = "Repeat the whole A B C sequence this many times (interleaved), then combine" };
-        var mode = new Option<string>("--mode") { DefaultValueFactory = _ => "train,infer", Description = "train, infer or both (comma-separated)" };
+        var mode = new Option<string>("--mode") { DefaultValueFactory = _ => "train,infer", Description = "train, infer (TorchSharp forward), onnx (the same encoder in ONNX Runtime); comma-separated" };
         var head = CommonOptions.Choice("--head", "MLM head over masked positions only (sparse) or all tokens (full)", d.Head);
         var maskRate = new Option<double>("--mask-rate") { DefaultValueFactory = _ => d.MaskRate, Description = "Share of tokens masked (sets the sparse MLM head's size)" };
         var vocabSize = new Option<int?>("--vocab-size") { Description = "Default: the embedded vocabulary's size" };

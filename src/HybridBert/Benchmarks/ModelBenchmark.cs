@@ -7,7 +7,9 @@ using static TorchSharp.torch;
 
 namespace HybridBert.Benchmarks;
 
-public enum BenchMode { Train, Infer }
+/// <summary>Train: a training step. Infer: a TorchSharp forward without autograd. Onnx: the same model's encoder
+/// exported to ONNX (<see cref="Interop.OnnxExport"/>) and run by ONNX Runtime on the same inputs.</summary>
+public enum BenchMode { Train, Infer, Onnx }
 
 public enum MlmHeadMode { Sparse, Full }
 
@@ -52,6 +54,8 @@ public sealed record BenchSpec
         if (TrimEvery < 0) errors.Add($"--trim-every must be >= 0 (got {TrimEvery})");
         if (Dropout is { } d && (d is < 0 or >= 1 || double.IsNaN(d))) errors.Add($"--dropout must be in [0, 1) (got {d})");
         if (Devices.Problem(Device) is { } device) errors.Add(device);
+        if (Mode == BenchMode.Onnx && (Precision != Precision.Fp32 || Device != "cpu"))
+            errors.Add($"--mode onnx runs ONNX Runtime's CPU provider in fp32 (got --precision {Precision.ToString().ToLowerInvariant()}, --device {Device})");
         if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors));
         return this;
     }
@@ -129,6 +133,8 @@ public static class ModelBenchmark
         var positions = torch.randperm(spec.Batch * spec.Seq, device: device).narrow(0, 0, masked);
         var labels = ids.reshape(-1).index_select(0, positions);
 
+        if (spec.Mode == BenchMode.Onnx) return MeasureOnnx(spec, model, config, ids, mask, parameters);
+
         long steps = 0;
         void Step()
         {
@@ -161,12 +167,17 @@ public static class ModelBenchmark
             precision.MastersToModel();
         }
 
-        for (var i = 0; i < spec.Warmup; i++) Step();
+        return Time(spec, Step, parameters);
+    }
+
+    private static BenchResult Time(BenchSpec spec, Action step, long parameters)
+    {
+        for (var i = 0; i < spec.Warmup; i++) step();
         var times = new List<double>();
         for (var i = 0; i < spec.Steps; i++)
         {
             var stopwatch = Stopwatch.StartNew();
-            Step();
+            step();
             times.Add(stopwatch.Elapsed.TotalMilliseconds);
         }
         var median = FineTuning.Metrics.Median(times);
@@ -175,5 +186,23 @@ public static class ModelBenchmark
             MedianMs = median, MinMs = times.Min(), MaxMs = times.Max(),
             TokensPerSecond = spec.Batch * spec.Seq / (median / 1000), PeakRssMiB = MemoryUsage.PeakMiB, Params = parameters,
         };
+    }
+
+    /// <summary>The encoder (no head, as <see cref="BenchMode.Infer"/> times) in ONNX Runtime: the graph is built in
+    /// memory from this model's weights; the TorchSharp model is released before timing.</summary>
+    private static BenchResult MeasureOnnx(BenchSpec spec, HybridBertModel model, EncoderConfig config, Tensor ids, Tensor mask, long parameters)
+    {
+        byte[] graph;
+        using (var noGrad = torch.no_grad())
+            graph = Google.Protobuf.MessageExtensions.ToByteArray(Interop.OnnxExport.Build(config, model.state_dict(), "", Interop.OnnxHead.None, FineTuning.Pooling.Cls, segmentIdsInput: false));
+        model.Dispose();
+        using var options = new Microsoft.ML.OnnxRuntime.SessionOptions { IntraOpNumThreads = spec.Threads, InterOpNumThreads = 1 };
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(graph, options);
+        graph = [];
+        var shape = new[] { spec.Batch, spec.Seq };
+        Microsoft.ML.OnnxRuntime.NamedOnnxValue Input(string name, Tensor t) =>
+            Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor(name, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<long>(t.cpu().data<long>().ToArray(), shape));
+        var feeds = new[] { Input("input_ids", ids), Input("attention_mask", mask), Input("token_type_ids", torch.zeros_like(ids)) };
+        return Time(spec, () => { using var results = session.Run(feeds); }, parameters);
     }
 }
