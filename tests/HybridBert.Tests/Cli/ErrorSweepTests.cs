@@ -67,6 +67,11 @@ public sealed class ErrorSweepTests(BadInputFiles files) : IClassFixture<BadInpu
         { "evaluate --model {checkpoint} --file {root}/columns.tsv", Runtime, "not a fine-tuned model folder" },
         { "predict --model {checkpoint} hello", Runtime, "not a fine-tuned model folder" },
         { "finetune --checkpoint {root}/columns.tsv --out {root}/f6", Runtime, "columns.tsv is a file, not a model folder: expected a pre-training run folder" },
+        { "model import --from {root} --out {root}/i1", Runtime, "has config.json but no weights" },
+        { "export hf --model {root}/no-such-model --out {root}/e1", Runtime, "Model folder not found" },
+        { "export onnx --model {checkpoint} --out {root}/e2.onnx --head classifier", Usage, "is not a classifier" },
+        { "export onnx --model {checkpoint} --out {root}/e3.onnx --head softmax", Usage, "softmax" },
+        { "pretrain --init-from {root}/no-such-model --out {root}/r12 --max-steps 1", Runtime, "no-such-model" },
         // Invalid configs and out-of-range options.
         { "model describe --config {root}/config.json", Usage, "num_attention_heads (3) must divide hidden_size (64)" },
         { "pretrain --out {root}/r2 --preset tiny --lr 0", Usage, "--lr must be > 0" },
