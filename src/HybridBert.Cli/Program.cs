@@ -32,6 +32,9 @@ public static class Program
         root.Subcommands.Add(FineTuneCommands.FineTune());
         root.Subcommands.Add(FineTuneCommands.Evaluate());
         root.Subcommands.Add(FineTuneCommands.Predict());
+        root.Subcommands.Add(InferenceCommands.FillMaskCommand());
+        root.Subcommands.Add(InferenceCommands.EmbedCommand());
+        root.Subcommands.Add(ServeCommand.Build());
         root.Subcommands.Add(FineTuneCommands.Datasets());
         root.Subcommands.Add(BenchCommand.Build());
         root.Subcommands.Add(ReproduceCommand.Build());

@@ -57,7 +57,8 @@ internal static class CliErrors
         }
         catch (Exception e) when (e is WeightMismatchException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
                                       or IOException or UnauthorizedAccessException or Training.TrainingDivergedException
-                                      or Benchmarks.StageFailedException or FineTuning.ExternalToolException)
+                                      or Benchmarks.StageFailedException or FineTuning.ExternalToolException
+                                      or Inference.InvalidInputException or Inference.UnsupportedTaskException)
         {
             // The world is not as the command needs it: a file missing or malformed, a folder in the way, a failed tool or run.
             Console.Error.WriteLine($"error: {e.Message}");

@@ -37,9 +37,11 @@ public sealed class SequenceClassifier : nn.Module<EncoderInputs, Tensor>
     public HybridBertEncoder Encoder => bert;
 
     // -> [batch, outputs]
-    public override Tensor forward(EncoderInputs inputs)
+    public override Tensor forward(EncoderInputs inputs) => Logits(bert.forward(inputs), inputs);
+
+    /// <summary>The head alone, on the encoder's last hidden state for <paramref name="inputs"/>: [batch, outputs].</summary>
+    public Tensor Logits(Tensor hidden, EncoderInputs inputs)
     {
-        var hidden = bert.forward(inputs);
         Tensor pooled;
         if (Pooling == Pooling.Cls) pooled = bert.Pooler!.call(hidden);   // built with a pooler above
         else

@@ -27,6 +27,20 @@ public static class TaskFileReader
         return ReadRows(path, rows, columns, requireLabel, report, skipMalformed, hasHeader ? null : headerless);
     }
 
+    /// <summary>A plain text file (.txt), one text per line (UTF-8, errors at file:line); empty lines are counted and skipped.</summary>
+    public static List<LabeledExample> ReadPlainLines(string path, ReadReport report)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"Input file not found: {path}", path);
+        var examples = new List<LabeledExample>();
+        foreach (var (line, text) in Utf8Lines(path))
+        {
+            report.Rows++;
+            if (string.IsNullOrWhiteSpace(text)) { report.EmptyTexts++; continue; }
+            examples.Add(new LabeledExample(text, null, null, path, line));
+        }
+        return examples;
+    }
+
     private static List<LabeledExample> ReadRows(string path, IEnumerable<(long Line, string[] Fields)> rows, ColumnSpec columns,
         bool requireLabel, ReadReport report, bool skipMalformed, IReadOnlyList<string>? headerless)
     {

@@ -132,4 +132,20 @@ public sealed class BertTokenizer
         }
         return new EncodedText(ids, mask, types, wordIds);
     }
+
+    /// <summary>
+    /// Text of token ids as Hugging Face's <c>decode</c> gives it: pieces joined by spaces, <c>##</c> continuations
+    /// glued to their word, then <c>clean_up_tokenization</c> (no space before . ? ! , and in English contractions);
+    /// with <paramref name="skipSpecialTokens"/> [CLS], [SEP], [PAD] and [MASK] are left out.
+    /// </summary>
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true)
+    {
+        var tokens = ids.Where(id => !(skipSpecialTokens && Vocabulary.IsSpecial(id) && id != Vocabulary.UnkId)).Select(id => Vocabulary.Tokens[id]);
+        var text = string.Join(' ', tokens).Replace(" ##", "", StringComparison.Ordinal).Trim();
+        foreach (var (from, to) in CleanUp) text = text.Replace(from, to, StringComparison.Ordinal);
+        return text;
+    }
+
+    private static readonly (string, string)[] CleanUp =
+        [(" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"), (" 'm", "'m"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")];
 }

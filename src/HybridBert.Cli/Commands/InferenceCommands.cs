@@ -1,0 +1,108 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using HybridBert.FineTuning;
+using HybridBert.Inference;
+using Spectre.Console;
+
+namespace HybridBert.Cli.Commands;
+
+/// <summary><c>hybridbert fill-mask</c> and <c>hybridbert embed</c>, on the library's inference core.</summary>
+internal static class InferenceCommands
+{
+    private static Option<DirectoryInfo> ModelOption() =>
+        new("--model") { Required = true, Description = "A pre-training run or checkpoint, a fine-tuned seed-N folder, or a Hugging Face model folder" };
+
+    public static Command FillMaskCommand()
+    {
+        var model = ModelOption();
+        var texts = new Argument<string[]>("text") { Description = "Texts with one or more [MASK]", Arity = ArgumentArity.OneOrMore };
+        var topK = new Option<int>("--top-k") { DefaultValueFactory = _ => 5, Description = "Candidates per [MASK]" };
+        var json = new Option<bool>("--json") { Description = "Print Hugging Face's pipeline output (score, token, token_str, sequence) as JSON" };
+        var device = CommonOptions.Device("cpu");
+        var command = new Command("fill-mask", "The most likely tokens for each [MASK] of a text") { texts, model, topK, json, device };
+        command.SetAction(p => CliErrors.Run(() =>
+        {
+            if (p.GetValue(topK) < 1) throw new ArgumentException($"--top-k must be >= 1 (got {p.GetValue(topK)})");
+            using var m = InferenceModel.Load(p.GetValue(model)!.FullName, p.GetValue(device)!);
+            var inputs = p.GetValue(texts)!;
+            var results = new FillMask(m).Predict(inputs, p.GetValue(topK));
+            if (p.GetValue(json))
+            {
+                foreach (var perText in results)
+                {
+                    var shaped = perText.Select(mask => mask.Select(c => new { score = c.Score, token = c.Token, token_str = c.TokenStr, sequence = c.Sequence }).ToList()).ToList();
+                    Console.WriteLine(perText.Count == 1 ? JsonSerializer.Serialize(shaped[0]) : JsonSerializer.Serialize(shaped));
+                }
+                return;
+            }
+            for (var i = 0; i < inputs.Length; i++)
+                for (var mIndex = 0; mIndex < results[i].Count; mIndex++)
+                {
+                    var table = new Table().Title(Markup.Escape($"{inputs[i]}" + (results[i].Count > 1 ? $" — [MASK] {mIndex + 1}" : "")))
+                        .AddColumn("token").AddColumn(new TableColumn("score").RightAligned()).AddColumn("sequence");
+                    foreach (var c in results[i][mIndex]) table.AddRow(Markup.Escape(c.TokenStr), c.Score.ToString("F4", CultureInfo.InvariantCulture), Markup.Escape(c.Sequence));
+                    AnsiConsole.Write(table);
+                }
+        }));
+        return command;
+    }
+
+    public static Command EmbedCommand()
+    {
+        var model = ModelOption();
+        var input = new Option<FileInfo>("--input") { Required = true, Description = "Texts: .txt (one per line), .jsonl, .tsv or .csv (the --text-field column)" };
+        var textField = CommonOptions.TextField();
+        var output = new Option<FileInfo>("--out") { Required = true, Description = "vectors.jsonl (one {\"line\", \"embedding\"} per text) or vectors.npy (float32 [texts, hidden]); written atomically" };
+        var pooling = new Option<string>("--pooling") { DefaultValueFactory = _ => "mean", Description = "mean (of the real tokens) or cls" };
+        var noNormalize = new Option<bool>("--no-normalize") { Description = "Keep the raw vectors (default: L2-normalised)" };
+        var truncate = new Option<bool>("--truncate") { Description = "Cut texts longer than the model's maximum (default: refuse them, naming the line)" };
+        var chunk = new Option<int>("--chunk") { DefaultValueFactory = _ => 1024, Description = "Texts embedded per step of the progress bar" };
+        var device = CommonOptions.Device("cpu");
+        var command = new Command("embed", "Sentence embeddings of a file of texts") { model, input, textField, output, pooling, noNormalize, truncate, chunk, device };
+        command.SetAction(p => CliErrors.Run(cancel =>
+        {
+            if (p.GetValue(chunk) < 1) throw new ArgumentException($"--chunk must be >= 1 (got {p.GetValue(chunk)})");
+            var pool = CommonOptions.Parse<Pooling>(p.GetValue(pooling)!);
+            var outPath = p.GetValue(output)!.FullName;
+            var npy = outPath.EndsWith(".npy", StringComparison.OrdinalIgnoreCase);
+            if (!npy && !outPath.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)) throw new ArgumentException($"--out must end in .jsonl or .npy (got {outPath})");
+            var path = p.GetValue(input)!.FullName;
+            var report = new ReadReport();
+            var examples = path.EndsWith(".txt", StringComparison.OrdinalIgnoreCase)
+                ? TaskFileReader.ReadPlainLines(path, report)
+                : TaskFileReader.Read(path, new ColumnSpec(p.GetValue(textField)!, null, null), false, report);
+            foreach (var w in report.Warnings) Console.Error.WriteLine($"warning: {w}");
+            if (report.EmptyTexts > 0) Console.Error.WriteLine($"warning: {path}: {report.EmptyTexts} empty line(s) skipped");
+            if (examples.Count == 0) throw new InvalidDataException($"{path}: no texts to embed ({report.Rows} rows)");
+
+            using var m = InferenceModel.Load(p.GetValue(model)!.FullName, p.GetValue(device)!);
+            var embedder = new Embedder(m);
+            var vectors = new List<float[]>(examples.Count);
+            AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .Start(ctx =>
+                {
+                    var bar = ctx.AddTask($"embedding {examples.Count:N0} texts", maxValue: examples.Count);
+                    foreach (var part in examples.Chunk(p.GetValue(chunk)))
+                    {
+                        cancel.ThrowIfCancellationRequested();
+                        List<HybridBert.Text.EncodedText> rows;
+                        try
+                        {
+                            rows = m.Encode(part.Select(e => e.Text).ToList(), p.GetValue(truncate));
+                        }
+                        catch (InvalidInputException e) when (e.Index is { } i)
+                        {
+                            throw new InvalidDataException($"{part[i].Source}:{part[i].Line}: {e.Message.Replace($"input {i} is", "the text is")}");
+                        }
+                        vectors.AddRange(embedder.Embed(rows, pool, !p.GetValue(noNormalize), cancel));
+                        bar.Increment(part.Length);
+                    }
+                });
+            if (npy) IO.AtomicFile.Write(outPath, temp => Interop.NpyFile.Write(temp, vectors));
+            else IO.AtomicFile.Write(outPath, temp => File.WriteAllLines(temp, examples.Select((e, i) => JsonSerializer.Serialize(new { line = e.Line, embedding = vectors[i] }))));
+            Console.WriteLine($"{vectors.Count} vectors of {vectors[0].Length} ({pool.ToString().ToLowerInvariant()} pooling{(p.GetValue(noNormalize) ? "" : ", L2-normalised")}) -> {outPath}");
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,120 @@
+using HybridBert.FineTuning;
+using HybridBert.Interop;
+using HybridBert.Model;
+using HybridBert.Text;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace HybridBert.Inference;
+
+/// <summary>A route a model cannot serve (fill-mask without an MLM head, classify without a classifier).</summary>
+public sealed class UnsupportedTaskException(string message) : Exception(message);
+
+/// <summary>An input that cannot be run as given (no [MASK], longer than the model's maximum without truncation).</summary>
+public sealed class InvalidInputException(string message, int? index = null) : Exception(message)
+{
+    public int? Index { get; } = index;
+}
+
+/// <summary>
+/// The one inference core behind <see cref="FillMask"/>, <see cref="Embedder"/>, <see cref="TextClassifier"/>, the CLI
+/// and the server: any model the project loads (<see cref="ModelSource"/>: runs, checkpoints, fine-tuned folders,
+/// Hugging Face folders), in eval mode on its device; rows are run in batches of equal length (no padding, so a
+/// text's result does not depend on what it is batched with), at most <see cref="MaxBatchTokens"/> tokens a forward,
+/// without autograd. Not thread-safe: one caller at a time (the server's batcher is that caller).
+/// </summary>
+public sealed class InferenceModel : IDisposable
+{
+    private readonly HybridBertModel? pretrained;   // owns the encoder of a pre-trained model
+    private readonly HybridBertModel? mlm;          // the same, when its MLM head was in the weights
+    private readonly FineTunedModel? classifier;
+
+    public BertTokenizer Tokenizer { get; }
+    public EncoderConfig Config { get; }
+    public string Source { get; }
+    /// <summary>The classifier's task (labels, pooling), or null for pre-trained models.</summary>
+    public TaskHead? Task => classifier?.Head;
+    public bool CanFillMask => mlm is not null;
+    public bool CanClassify => classifier is not null;
+    /// <summary>The longest input in tokens, [CLS]/[SEP] included.</summary>
+    public int MaxLength => Config.MaxPositionEmbeddings;
+    public int MaxBatchTokens { get; private init; } = 16_384;
+    internal HybridBertEncoder Encoder => classifier?.Classifier.Encoder ?? pretrained!.Bert;
+
+    private InferenceModel(string source, BertTokenizer tokenizer, EncoderConfig config, HybridBertModel? pretrained, bool mlmHead, FineTunedModel? classifier) =>
+        (Source, Tokenizer, Config, this.pretrained, mlm, this.classifier) = (source, tokenizer, config, pretrained, mlmHead ? pretrained : null, classifier);
+
+    /// <param name="device">cpu, cuda, cuda:N or auto.</param>
+    /// <param name="maxBatchTokens">Tokens one forward may hold.</param>
+    public static InferenceModel Load(string path, string device = "cpu", int maxBatchTokens = 16_384)
+    {
+        var loaded = LoadModel(path, device);
+        return loaded.MaxBatchTokens == maxBatchTokens ? loaded : new InferenceModel(loaded) { MaxBatchTokens = maxBatchTokens };
+    }
+
+    private InferenceModel(InferenceModel other) =>
+        (Source, Tokenizer, Config, pretrained, mlm, classifier) = (other.Source, other.Tokenizer, other.Config, other.pretrained, other.mlm, other.classifier);
+
+    private static InferenceModel LoadModel(string path, string device)
+    {
+        var source = ModelSource.Open(path);
+        if (source.Kind == ModelSourceKind.FineTuned || source.Labels is not null)
+        {
+            var fine = FineTunedModel.Load(path, device);
+            return new InferenceModel(path, fine.Tokenizer, fine.Classifier.Config, null, false, fine);
+        }
+        var config = source.Config with { HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 };
+        var model = new HybridBertModel(config);
+        var fresh = source.LoadInto(model, ["classifier.", "pooler.", "cls.seq_relationship."], optionalPrefixes: ["cls.predictions."]);
+        model.to(Devices.Resolve(device));
+        model.eval();
+        // A bare encoder (Hugging Face BertModel) has no MLM head: it embeds but cannot fill masks.
+        return new InferenceModel(path, new BertTokenizer(source.Vocabulary, source.Lowercase ?? true), config, model, mlmHead: fresh.Count == 0, null);
+    }
+
+    /// <summary>Encodes texts for the encoder; over-long ones are cut to <see cref="MaxLength"/> or, without <paramref name="truncate"/>, refused naming their index and length.</summary>
+    public List<EncodedText> Encode(IReadOnlyList<string> texts, bool truncate, IReadOnlyList<string?>? pairs = null)
+    {
+        var rows = new List<EncodedText>(texts.Count);
+        for (var i = 0; i < texts.Count; i++)
+        {
+            var pair = pairs?[i];
+            if (!truncate)
+            {
+                var full = Tokenizer.Encode(texts[i], pair, int.MaxValue / 2);
+                if (full.Length > MaxLength)
+                    throw new InvalidInputException($"input {i} is {full.Length} tokens long, more than the model's maximum of {MaxLength} (send truncate: true to cut it)", i);
+                rows.Add(full);
+            }
+            else rows.Add(Tokenizer.Encode(texts[i], pair, MaxLength));
+        }
+        return rows;
+    }
+
+    /// <summary>Runs <paramref name="rows"/> in equal-length batches; <paramref name="consume"/> gets each batch's last hidden state [n, seq, hidden] and the row indices it holds.</summary>
+    internal void Run(IReadOnlyList<EncodedText> rows, Action<Tensor, EncoderInputs, int[]> consume, CancellationToken cancel = default)
+    {
+        using var noGrad = torch.no_grad();
+        var device = Encoder.Device;
+        foreach (var group in Enumerable.Range(0, rows.Count).GroupBy(i => rows[i].Length).OrderBy(g => g.Key))
+        {
+            var perBatch = Math.Max(1, MaxBatchTokens / group.Key);
+            foreach (var chunk in group.Chunk(perBatch))
+            {
+                cancel.ThrowIfCancellationRequested();
+                using var scope = torch.NewDisposeScope();
+                var inputs = Batches.Inputs(chunk.Select(i => rows[i]).ToList(), Tokenizer.Vocabulary.PadId, device);
+                consume(Encoder.forward(inputs), inputs, chunk);
+            }
+        }
+    }
+
+    internal Tensor MlmLogits(Tensor hidden) => mlm!.MlmLogits(hidden);
+    internal Tensor ClassifierLogits(Tensor hidden, EncoderInputs inputs) => classifier!.Classifier.Logits(hidden, inputs);
+
+    public void Dispose()
+    {
+        pretrained?.Dispose();
+        classifier?.Dispose();
+    }
+}

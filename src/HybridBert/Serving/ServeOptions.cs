@@ -1,0 +1,54 @@
+namespace HybridBert.Serving;
+
+/// <summary><c>hybridbert serve</c>'s contract: every default and every check lives here.</summary>
+public sealed record ServeOptions
+{
+    public static ServeOptions Defaults { get; } = new() { Model = "" };
+
+    /// <summary>Any model the project loads (run, checkpoint, fine-tuned, Hugging Face folder).</summary>
+    public required string Model { get; init; }
+    /// <summary>Address to bind: loopback unless told otherwise.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+    /// <summary>0 = any free port (the server reports the one it got).</summary>
+    public int Port { get; init; } = 8080;
+    /// <summary>Tokens one model forward may hold (the batches are equal-length rows, so this is rows × length).</summary>
+    public int MaxBatchTokens { get; init; } = 16_384;
+    /// <summary>Requests one forward may serve; 1 = no dynamic batching (for comparison).</summary>
+    public int MaxBatchRequests { get; init; } = 256;
+    /// <summary>How long the first request of a batch waits for others to join.</summary>
+    public int MaxWaitMs { get; init; } = 5;
+    /// <summary>Inputs one request may send.</summary>
+    public int MaxInputs { get; init; } = 128;
+    public long MaxBodyBytes { get; init; } = 2 * 1024 * 1024;
+    /// <summary>Requests waiting for the model; beyond this a request is answered 429 with Retry-After.</summary>
+    public int MaxQueue { get; init; } = 1024;
+    /// <summary>When set, every route but /health needs <c>Authorization: Bearer KEY</c>.</summary>
+    public string? ApiKey { get; init; }
+    /// <summary>On SIGTERM/Ctrl-C, how long in-flight requests may take to finish.</summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Embedding pooling when a request does not say: mean (sentence-transformers) or cls.</summary>
+    public FineTuning.Pooling Pooling { get; init; } = FineTuning.Pooling.Mean;
+    public int Threads { get; init; } = Environment.ProcessorCount;
+    public string Device { get; init; } = "cpu";
+
+    public ServeOptions Validate()
+    {
+        var errors = new List<string>();
+        if (string.IsNullOrWhiteSpace(Model)) errors.Add("--model is required");
+        if (Port is < 0 or > 65535) errors.Add($"--port must be in [0, 65535] (got {Port})");
+        if (MaxBatchTokens < 1) errors.Add($"--max-batch-tokens must be >= 1 (got {MaxBatchTokens})");
+        if (MaxBatchRequests < 1) errors.Add($"--max-batch-requests must be >= 1 (got {MaxBatchRequests})");
+        if (MaxWaitMs < 0) errors.Add($"--max-wait-ms must be >= 0 (got {MaxWaitMs})");
+        if (MaxInputs < 1) errors.Add($"--max-inputs must be >= 1 (got {MaxInputs})");
+        if (MaxBodyBytes < 64) errors.Add($"--max-body-bytes must be >= 64 (got {MaxBodyBytes})");
+        if (MaxQueue < 1) errors.Add($"--max-queue must be >= 1 (got {MaxQueue})");
+        if (ApiKey is { Length: 0 }) errors.Add("--api-key must not be empty");
+        if (ShutdownTimeout < TimeSpan.Zero) errors.Add($"--shutdown-timeout must be >= 0 (got {ShutdownTimeout.TotalSeconds} s)");
+        if (Threads < 1) errors.Add($"--threads must be >= 1 (got {Threads})");
+        if (HybridBert.Model.Devices.Problem(Device) is { } device) errors.Add(device);
+        if (System.Net.IPAddress.TryParse(Host, out _) is false && Host != "localhost")
+            errors.Add($"--host must be an IP address or localhost (got '{Host}')");
+        if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors));
+        return this;
+    }
+}
