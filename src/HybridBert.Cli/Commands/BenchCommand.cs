@@ -8,7 +8,7 @@ using Spectre.Console;
 
 namespace HybridBert.Cli.Commands;
 
-/// <summary><c>hybridbert bench</c> (model speed and memory) and <c>hybridbert bench text</c> (tokenizer).</summary>
+/// <summary><c>hybridbert bench</c> (model speed and memory), <c>bench text</c> (tokenizer) and <c>bench serve</c> (the server under load).</summary>
 internal static class BenchCommand
 {
     public static Command Build()
@@ -97,6 +97,7 @@ internal static class BenchCommand
             Console.WriteLine($"data prepare, seq 128: {r.PrepareSecondsOneWorker:F2} s with 1 worker, {r.PrepareSecondsAllWorkers:F2} s with {r.Workers} workers");
         }));
         bench.Subcommands.Add(text);
+        bench.Subcommands.Add(Serve());
         return bench;
     }
 
@@ -118,5 +119,51 @@ internal static class BenchCommand
                 $"{r.TokensPerSecond:N0}", $"{r.PeakRssMiB:N0}", $"{r.Params:N0}");
         }
         AnsiConsole.Write(table);
+    }
+
+    private static Command Serve()
+    {
+        var d = new ServeBenchSpec();
+        var model = new Option<DirectoryInfo?>("--model") { Description = "The model to serve (default: a randomly initialised --preset model over the embedded vocabulary)" };
+        var preset = new Option<string>("--preset") { DefaultValueFactory = _ => d.Preset, Description = "Model size when no --model is given" };
+        var pattern = new Option<string>("--pattern") { DefaultValueFactory = _ => d.Pattern, Description = "Layer pattern when no --model is given" };
+        var requests = new Option<int>("--requests") { DefaultValueFactory = _ => d.Requests, Description = "Requests per run" };
+        var concurrency = new Option<string>("--concurrency") { DefaultValueFactory = _ => string.Join(',', d.Concurrency), Description = "Requests in flight, comma-separated (one run each)" };
+        var tokens = new Option<int>("--input-tokens") { DefaultValueFactory = _ => d.InputTokens, Description = "Tokens per input, [CLS]/[SEP] included" };
+        var batchedOnly = new Option<bool>("--batched-only") { Description = "Skip the comparison runs with one request per forward" };
+        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => d.Threads, Description = "The server's libtorch threads" };
+        var maxWait = new Option<int>("--max-wait-ms") { DefaultValueFactory = _ => d.MaxWaitMs, Description = "The server's --max-wait-ms" };
+        var output = new Option<DirectoryInfo?>("--out") { Description = "Also write results.jsonl here" };
+        var command = new Command("serve", "The HTTP server under load on loopback: requests/s, latency percentiles, mean batch, errors and memory")
+        {
+            model, preset, pattern, requests, concurrency, tokens, batchedOnly, threads, maxWait, output,
+        };
+        command.SetAction(parse => CliErrors.Run(cancel =>
+        {
+            var spec = new ServeBenchSpec
+            {
+                Model = parse.GetValue(model)?.FullName, Preset = parse.GetValue(preset)!, Pattern = parse.GetValue(pattern)!, Requests = parse.GetValue(requests),
+                Concurrency = CommonOptions.IntList(parse.GetValue(concurrency)!, "--concurrency"), InputTokens = parse.GetValue(tokens),
+                CompareUnbatched = !parse.GetValue(batchedOnly), Threads = parse.GetValue(threads), MaxWaitMs = parse.GetValue(maxWait),
+            };
+            var work = parse.GetValue(output)?.FullName ?? Path.Combine(Path.GetTempPath(), "hybridbert-bench-serve");
+            Directory.CreateDirectory(work);
+            var results = ServeBenchmark.Run(spec, work, Console.Error.WriteLine, cancel);
+            var table = new Table().AddColumn("batching").AddColumn(new TableColumn("in flight").RightAligned()).AddColumn(new TableColumn("req/s").RightAligned())
+                .AddColumn(new TableColumn("p50 ms").RightAligned()).AddColumn(new TableColumn("p95 ms").RightAligned()).AddColumn(new TableColumn("p99 ms").RightAligned())
+                .AddColumn(new TableColumn("mean batch").RightAligned()).AddColumn(new TableColumn("errors / lost").RightAligned())
+                .AddColumn(new TableColumn("RSS first→last 1000, peak MiB").RightAligned());
+            foreach (var r in results)
+                table.AddRow(r.Batching, $"{r.Concurrency}", $"{r.RequestsPerSecond:N0}", $"{r.P50Ms:F1}", $"{r.P95Ms:F1}", $"{r.P99Ms:F1}", $"{r.MeanBatchRequests:F1}",
+                    $"{r.Errors} / {r.Lost}", $"{r.RssFirstMiB:N0} → {r.RssLastMiB:N0}, {r.PeakRssMiB:N0}");
+            AnsiConsole.Write(table);
+            if (parse.GetValue(output) is { } dir)
+            {
+                var path = Path.Combine(dir.FullName, "results.jsonl");
+                IO.AtomicFile.Write(path, temp => File.WriteAllLines(temp, results.Select(r => JsonSerializer.Serialize(r))));
+                Console.WriteLine($"wrote {path}");
+            }
+        }));
+        return command;
     }
 }

@@ -1,0 +1,189 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json.Serialization;
+using HybridBert.Model;
+
+namespace HybridBert.Benchmarks;
+
+/// <summary><c>hybridbert bench serve</c>'s settings.</summary>
+public sealed record ServeBenchSpec
+{
+    /// <summary>The model to serve; null = a randomly initialised <see cref="Preset"/> model over the embedded vocabulary.</summary>
+    public string? Model { get; init; }
+    public string Preset { get; init; } = "mini";
+    public string Pattern { get; init; } = "bert";
+    public int Requests { get; init; } = 10_000;
+    public IReadOnlyList<int> Concurrency { get; init; } = [1, 8, 32];
+    /// <summary>Tokens per input, [CLS] and [SEP] included.</summary>
+    public int InputTokens { get; init; } = 16;
+    /// <summary>Also run each concurrency with one request per forward (<c>--max-batch-requests 1</c>) for comparison.</summary>
+    public bool CompareUnbatched { get; init; } = true;
+    public int Threads { get; init; } = Environment.ProcessorCount;
+    /// <summary>The server's --max-wait-ms (its own default unless set).</summary>
+    public int MaxWaitMs { get; init; } = Serving.ServeOptions.Defaults.MaxWaitMs;
+
+    public ServeBenchSpec Validate()
+    {
+        var errors = new List<string>();
+        if (Requests < 1000) errors.Add($"--requests must be >= 1000 (the memory check compares the first and last thousand; got {Requests})");
+        if (Concurrency.Count == 0 || Concurrency.Any(c => c < 1)) errors.Add("--concurrency needs one or more values >= 1");
+        if (InputTokens < 3) errors.Add($"--input-tokens must be >= 3 (got {InputTokens})");
+        if (Threads < 1) errors.Add($"--threads must be >= 1 (got {Threads})");
+        if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors));
+        return this;
+    }
+}
+
+/// <summary>One load run. Field names are the JSON interface: add, never rename.</summary>
+public sealed record ServeBenchResult
+{
+    [JsonPropertyName("batching")] public required string Batching { get; init; }
+    [JsonPropertyName("concurrency")] public required int Concurrency { get; init; }
+    [JsonPropertyName("requests")] public required int Requests { get; init; }
+    [JsonPropertyName("ok")] public required int Ok { get; init; }
+    [JsonPropertyName("errors")] public required int Errors { get; init; }
+    [JsonPropertyName("lost")] public required int Lost { get; init; }
+    [JsonPropertyName("requests_per_s")] public required double RequestsPerSecond { get; init; }
+    [JsonPropertyName("p50_ms")] public required double P50Ms { get; init; }
+    [JsonPropertyName("p95_ms")] public required double P95Ms { get; init; }
+    [JsonPropertyName("p99_ms")] public required double P99Ms { get; init; }
+    [JsonPropertyName("mean_batch_requests")] public required double MeanBatchRequests { get; init; }
+    [JsonPropertyName("rss_first_1000_mib")] public required double RssFirstMiB { get; init; }
+    [JsonPropertyName("rss_last_1000_mib")] public required double RssLastMiB { get; init; }
+    [JsonPropertyName("peak_rss_mib")] public required double PeakRssMiB { get; init; }
+}
+
+/// <summary>
+/// Drives <c>hybridbert serve</c>, started as a child process (so that its memory is its own), over loopback with a
+/// bounded number of requests in flight: /embed with one input of <c>InputTokens</c> tokens per request, counting
+/// every answer, error and lost request, latency percentiles, the server's mean batch (from /metrics) and its RSS
+/// over the first and the last thousand requests.
+/// </summary>
+public static class ServeBenchmark
+{
+    public static List<ServeBenchResult> Run(ServeBenchSpec spec, string workDir, Action<string>? log = null, CancellationToken cancel = default)
+    {
+        spec.Validate();
+        var model = spec.Model ?? RandomModel(spec, workDir);
+        var vocabulary = Data.EmbeddedData.Vocabulary();
+        var words = vocabulary.Tokens.Where(t => t.All(char.IsAsciiLetterLower) && t.Length > 2).Take(500).ToArray();
+        var random = new Random(1);
+        // Whole-word tokens of the embedded vocabulary: each input is exactly InputTokens tokens with [CLS]/[SEP].
+        var texts = Enumerable.Range(0, 512).Select(_ => string.Join(' ', Enumerable.Range(0, spec.InputTokens - 2).Select(_ => words[random.Next(words.Length)]))).ToArray();
+        var results = new List<ServeBenchResult>();
+        foreach (var batched in spec.CompareUnbatched ? new[] { true, false } : [true])
+            foreach (var concurrency in spec.Concurrency)
+            {
+                cancel.ThrowIfCancellationRequested();
+                log?.Invoke($"{(batched ? "dynamic batching" : "one request per forward")}, concurrency {concurrency}: {spec.Requests:N0} requests…");
+                results.Add(RunOne(spec, model, texts, batched, concurrency, cancel));
+            }
+        return results;
+    }
+
+    private static string RandomModel(ServeBenchSpec spec, string workDir)
+    {
+        var folder = Path.Combine(workDir, $"random-{spec.Preset}-{spec.Pattern}");
+        if (File.Exists(Path.Combine(folder, "config.json"))) return folder;
+        var vocabulary = Data.EmbeddedData.Vocabulary();
+        var config = Presets.Build(spec.Preset, spec.Pattern, vocabulary.Count) with { ClsTokenId = vocabulary.ClsId, SepTokenId = vocabulary.SepId, PadTokenId = vocabulary.PadId };
+        TorchSharp.torch.manual_seed(1);
+        using var model = new HybridBertModel(config);
+        Interop.ModelFolder.Write(folder, model, vocabulary, lowercase: true);
+        return folder;
+    }
+
+    private static ServeBenchResult RunOne(ServeBenchSpec spec, string model, string[] texts, bool batched, int concurrency, CancellationToken cancel)
+    {
+        var (file, prefix) = SelfProcess.Command();
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in prefix.Concat(["serve", "--model", model, "--port", "0", "--threads", spec.Threads.ToString(CultureInfo.InvariantCulture),
+                     "--max-wait-ms", spec.MaxWaitMs.ToString(CultureInfo.InvariantCulture), "--max-queue", "100000",
+                     "--max-batch-requests", batched ? "256" : "1"]))
+            start.ArgumentList.Add(a);
+        using var server = Process.Start(start) ?? throw new InvalidOperationException("could not start the server");
+        try
+        {
+            var address = WaitForAddress(server);
+            using var client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromMinutes(5) };
+            for (var i = 0; i < 20; i++) client.PostAsJsonAsync("/embed", new { inputs = texts[i] }, cancel).GetAwaiter().GetResult().EnsureSuccessStatusCode();
+
+            var latencies = new double[spec.Requests];
+            int ok = 0, errors = 0, done = 0;
+            double rssFirst = 0;
+            var gate = new SemaphoreSlim(concurrency);
+            var clock = Stopwatch.StartNew();
+            var tasks = new List<Task>(spec.Requests);
+            for (var i = 0; i < spec.Requests; i++)
+            {
+                gate.Wait(cancel);
+                var index = i;
+                tasks.Add(Task.Run(async () =>
+                {
+                    var watch = Stopwatch.StartNew();
+                    try
+                    {
+                        using var response = await client.PostAsJsonAsync("/embed", new { inputs = texts[index % texts.Length] }, cancel);
+                        var vectors = await response.Content.ReadFromJsonAsync<float[][]>(cancel);
+                        if (response.IsSuccessStatusCode && vectors is { Length: 1 }) Interlocked.Increment(ref ok);
+                        else Interlocked.Increment(ref errors);
+                    }
+                    catch (Exception) when (!cancel.IsCancellationRequested)
+                    {
+                        Interlocked.Increment(ref errors);
+                    }
+                    finally
+                    {
+                        latencies[index] = watch.Elapsed.TotalMilliseconds;
+                        if (Interlocked.Increment(ref done) == 1000) rssFirst = Rss(server.Id, "VmRSS");
+                        gate.Release();
+                    }
+                }, cancel));
+            }
+            Task.WaitAll(tasks.ToArray(), cancel);
+            var seconds = clock.Elapsed.TotalSeconds;
+            var rssLast = Rss(server.Id, "VmRSS");
+            var peak = Rss(server.Id, "VmHWM");
+            var metrics = client.GetStringAsync("/metrics", cancel).GetAwaiter().GetResult();
+            double Metric(string name) => double.Parse(metrics.Split('\n').First(l => l.StartsWith(name + " ", StringComparison.Ordinal)).Split(' ')[1], CultureInfo.InvariantCulture);
+            var sorted = latencies.Order().ToArray();
+            double Percentile(double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+            return new ServeBenchResult
+            {
+                Batching = batched ? "dynamic" : "none", Concurrency = concurrency, Requests = spec.Requests, Ok = ok, Errors = errors,
+                Lost = spec.Requests - ok - errors, RequestsPerSecond = spec.Requests / seconds,
+                P50Ms = Percentile(0.50), P95Ms = Percentile(0.95), P99Ms = Percentile(0.99),
+                MeanBatchRequests = Metric("hybridbert_batch_requests_sum") / Math.Max(1, Metric("hybridbert_batch_requests_count")),
+                RssFirstMiB = rssFirst, RssLastMiB = rssLast, PeakRssMiB = peak,
+            };
+        }
+        finally
+        {
+            if (!server.HasExited)
+            {
+                server.Kill(entireProcessTree: true);
+                server.WaitForExit();
+            }
+        }
+    }
+
+    private static Uri WaitForAddress(Process server)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (DateTime.UtcNow < deadline)
+        {
+            var line = server.StandardOutput.ReadLine() ?? throw new InvalidOperationException($"the server exited: {server.StandardError.ReadToEnd()}");
+            var at = line.IndexOf(" on http://", StringComparison.Ordinal);
+            if (line.StartsWith("serving ", StringComparison.Ordinal) && at >= 0) return new Uri(line[(at + 4)..].Split(' ')[0]);
+        }
+        throw new TimeoutException("the server did not start within 2 minutes");
+    }
+
+    /// <summary>A /proc/PID/status field in MiB (Linux).</summary>
+    private static double Rss(int pid, string field)
+    {
+        var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith(field + ":", StringComparison.Ordinal));
+        return line is null ? double.NaN : double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
+    }
+}
