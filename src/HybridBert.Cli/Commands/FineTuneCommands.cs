@@ -183,7 +183,19 @@ internal static class FineTuneCommands
             var inputPath = p.GetValue(input);
             var one = p.GetValue(single);
             if ((inputPath is null) == (one is null)) throw new ArgumentException("give one text as an argument, or --input FILE (or --input - for standard input), not both");
-            using var m = FineTunedModel.Load(p.GetValue(model)!.FullName, p.GetValue(device)!);
+            // The inference core the server and embed use (equal-length batches, no padding).
+            var modelPath = p.GetValue(model)!.FullName;
+            using var inference = Inference.InferenceModel.Load(modelPath, p.GetValue(device)!);
+            var head = inference.Task ?? throw new InvalidDataException($"{modelPath} is not a fine-tuned model folder (a classifier): predict needs a seed-N folder written by `hybridbert finetune` or a Hugging Face *ForSequenceClassification folder");
+            var classifier = new Inference.TextClassifier(inference);
+            var m = (Head: head, Predict: (Func<LabeledExample[], List<(float Prediction, float[] Probabilities)>>)(part =>
+                classifier.Classify(part.Select(e => e.Text).ToList(), null, false, truncate: true, part.Select(e => e.Pair).ToList(), cancel)
+                    .Select(scores =>
+                    {
+                        if (head.Regression) return ((float)scores[0].Score, Array.Empty<float>());
+                        var probabilities = head.Labels.Select(l => (float)scores.First(s => s.Label == l).Score).ToArray();
+                        return (Array.IndexOf(head.Labels.ToArray(), scores[0].Label), probabilities);
+                    }).ToList()));
             var idColumn = p.GetValue(id);
             var report = new ReadReport();
             List<LabeledExample> examples;

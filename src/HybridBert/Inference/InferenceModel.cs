@@ -36,8 +36,9 @@ public sealed class InferenceModel : IDisposable
     public TaskHead? Task => classifier?.Head;
     public bool CanFillMask => mlm is not null;
     public bool CanClassify => classifier is not null;
-    /// <summary>The longest input in tokens, [CLS]/[SEP] included.</summary>
-    public int MaxLength => Config.MaxPositionEmbeddings;
+    /// <summary>The longest input in tokens, [CLS]/[SEP] included: the position table's size, or for a classifier the
+    /// length it was fine-tuned at.</summary>
+    public int MaxLength => Math.Min(Config.MaxPositionEmbeddings, classifier?.Head.MaxLength ?? int.MaxValue);
     public int MaxBatchTokens { get; private init; } = 16_384;
     internal HybridBertEncoder Encoder => classifier?.Classifier.Encoder ?? pretrained!.Bert;
 

@@ -18,7 +18,7 @@ public sealed class TextClassifier(InferenceModel model)
     internal void CheckModel()
     {
         if (!model.CanClassify)
-            throw new UnsupportedTaskException($"{model.Source} is not a classifier: predict needs a fine-tuned model (a seed-N folder or a Hugging Face *ForSequenceClassification folder)");
+            throw new UnsupportedTaskException($"{model.Source} is not a fine-tuned model folder (a classifier): predict needs a seed-N folder or a Hugging Face *ForSequenceClassification folder");
     }
 
     /// <summary>Texts encoded by <see cref="InferenceModel.Encode"/>.</summary>
