@@ -9,6 +9,7 @@ using TorchSharp;
 namespace HybridBert.Tests.Examples;
 
 /// <summary>The README's "Use it from C#" example is this code, line for line (checked), and it runs.</summary>
+[Collection("Console")]   // it swaps Console.Out, as the CLI tests do
 public sealed class ReadmeExampleTests
 {
     private static void Example()
@@ -80,24 +81,38 @@ public sealed class ReadmeExampleTests
         Assert.Equal(source.Where(l => l.StartsWith("using ", StringComparison.Ordinal)).Order(), block!.Where(l => l.StartsWith("using ", StringComparison.Ordinal) && !l.StartsWith("using var", StringComparison.Ordinal)).Order());
     }
 
-    [Fact]
-    public void The_readme_example_runs()
+    /// <summary>What <paramref name="example"/> writes to the console.</summary>
+    internal static string Printed(Action example)
     {
-        var work = Path.Combine(Path.GetTempPath(), "hybridbert-example");
-        if (Directory.Exists(work)) Directory.Delete(work, recursive: true);
         var saved = Console.Out;
         var output = new StringWriter();
         try
         {
             Console.SetOut(output);
-            Example();
+            example();
         }
         finally
         {
             Console.SetOut(saved);
+        }
+        return output.ToString();
+    }
+
+    [Fact]
+    public void The_readme_example_runs()
+    {
+        var work = Path.Combine(Path.GetTempPath(), "hybridbert-example");
+        if (Directory.Exists(work)) Directory.Delete(work, recursive: true);
+        string output;
+        try
+        {
+            output = ReadmeExampleTests.Printed(Example);
+        }
+        finally
+        {
             Directory.Delete(work, recursive: true);
         }
-        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var vocabulary = EmbeddedData.Vocabulary();
         var ids = lines[0].Split(' ').Select(int.Parse).ToList();
         Assert.Equal(vocabulary.ClsId, ids[0]);

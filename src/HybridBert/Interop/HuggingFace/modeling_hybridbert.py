@@ -285,20 +285,24 @@ class HybridBertPreTrainingHeads(nn.Module):
             self.seq_relationship = nn.Linear(config.hidden_size, sentence_classes)
 
 
-class HybridBertForMaskedLM(HybridBertPreTrainedModel):
+class _TiedDecoder:
+    """The MLM decoder is the word embedding matrix (transformers ties them through these two methods)."""
     _tied_weights_keys = ["cls.predictions.decoder.weight", "cls.predictions.decoder.bias"]
-
-    def __init__(self, config):
-        super().__init__(config)
-        self.bert = HybridBertModel(config, add_pooling_layer=False)
-        self.cls = HybridBertPreTrainingHeads(config, 0)
-        self.post_init()
 
     def get_output_embeddings(self):
         return self.cls.predictions.decoder
 
     def set_output_embeddings(self, value):
         self.cls.predictions.decoder = value
+
+
+class HybridBertForMaskedLM(_TiedDecoder, HybridBertPreTrainedModel):
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.bert = HybridBertModel(config, add_pooling_layer=False)
+        self.cls = HybridBertPreTrainingHeads(config, 0)
+        self.post_init()
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, segment_ids=None, labels=None,
                 output_hidden_states=None, return_dict=None, **kwargs):
@@ -316,21 +320,14 @@ class HybridBertForPreTrainingOutput(ModelOutput):
     hidden_states: Optional[Tuple[torch.FloatTensor, ...]] = None
 
 
-class HybridBertForPreTraining(HybridBertPreTrainedModel):
+class HybridBertForPreTraining(_TiedDecoder, HybridBertPreTrainedModel):
     """MLM plus the sentence head over the pooled [CLS] (num_sentence_classes: 2 NSP, 3 PoNet's sentence structure)."""
-    _tied_weights_keys = ["cls.predictions.decoder.weight", "cls.predictions.decoder.bias"]
 
     def __init__(self, config):
         super().__init__(config)
         self.bert = HybridBertModel(config, add_pooling_layer=True)
         self.cls = HybridBertPreTrainingHeads(config, config.num_sentence_classes)
         self.post_init()
-
-    def get_output_embeddings(self):
-        return self.cls.predictions.decoder
-
-    def set_output_embeddings(self, value):
-        self.cls.predictions.decoder = value
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, segment_ids=None, labels=None,
                 next_sentence_label=None, output_hidden_states=None, return_dict=None, **kwargs):
