@@ -15,9 +15,9 @@ internal static class BenchCommand
     {
         var d = BenchSpec.Defaults;
         var preset = new Option<string>("--preset") { DefaultValueFactory = _ => d.Preset, Description = "Model size" };
-        var patterns = new Option<string>("--patterns", "--pattern") { DefaultValueFactory = _ => "bert,hybrid", Description = $"Comma-separated patterns to compare: {CommonOptions.PatternHelp}" };
-        var seqs = new Option<string>("--seq") { DefaultValueFactory = _ => "128,512", Description = "Comma-separated sequence lengths" };
-        var batch = new Option<int?>("--batch") { Description = "Sequences per step (default: 4096 tokens' worth, at least 1)" };
+        var patterns = new Option<string>("--patterns", "--pattern") { DefaultValueFactory = _ => string.Join(',', BenchSpec.DefaultPatterns), Description = $"Comma-separated patterns to compare: {CommonOptions.PatternHelp}" };
+        var seqs = new Option<string>("--seq") { DefaultValueFactory = _ => string.Join(',', BenchSpec.DefaultSeqs), Description = "Comma-separated sequence lengths" };
+        var batch = new Option<int?>("--batch") { Description = $"Sequences per step (default: {BenchSpec.DefaultTokensPerStep} tokens' worth, at least 1)" };
         var precision = CommonOptions.Choice("--precision", "fp32, or bf16 (fp32 master weights)", d.Precision);
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => d.Threads, Description = "libtorch threads per run" };
         var device = CommonOptions.Device(d.Device);
@@ -25,13 +25,13 @@ internal static class BenchCommand
         var steps = new Option<int>("--steps") { DefaultValueFactory = _ => d.Steps, Description = "Timed steps per run" };
         var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => d.Warmup, Description = "Untimed steps first" };
         var rounds = new Option<int>("--rounds") { DefaultValueFactory = _ => d.Rounds, Description = "Repeat the whole A B C sequence this many times (interleaved), then combine" };
-        var mode = new Option<string>("--mode") { DefaultValueFactory = _ => "train,infer", Description = "train, infer (TorchSharp forward), onnx (the same encoder in ONNX Runtime); comma-separated" };
+        var mode = new Option<string>("--mode") { DefaultValueFactory = _ => string.Join(',', BenchSpec.DefaultModes).ToLowerInvariant(), Description = "train, infer (TorchSharp forward), onnx (the same encoder in ONNX Runtime); comma-separated" };
         var head = CommonOptions.Choice("--head", "MLM head over masked positions only (sparse) or all tokens (full)", d.Head);
         var maskRate = new Option<double>("--mask-rate") { DefaultValueFactory = _ => d.MaskRate, Description = "Share of tokens masked (sets the sparse MLM head's size)" };
         var vocabSize = new Option<int?>("--vocab-size") { Description = "Default: the embedded vocabulary's size" };
         var json = new Option<bool>("--json") { Description = "One JSON object per line on stdout instead of the table" };
         var output = new Option<DirectoryInfo?>("--out") { Description = "Also write results.csv, results.jsonl and PNG plots here" };
-        var timeout = new Option<int>("--timeout") { DefaultValueFactory = _ => 1800, Description = "Seconds per child run" };
+        var timeout = new Option<int>("--timeout") { DefaultValueFactory = _ => BenchSpec.DefaultTimeoutSeconds, Description = "Seconds per child run" };
         var trimEvery = new Option<int>("--trim-every") { DefaultValueFactory = _ => d.TrimEvery, Description = "Training: return freed memory to the OS every N steps (0 = never): less memory, slower steps. Inference never trims, as predict does" };
         var worker = new Option<string?>("--worker") { Hidden = true };
 
@@ -55,7 +55,7 @@ internal static class BenchCommand
                     foreach (var p in patternList)
                         specs.Add(new BenchSpec
                         {
-                            Preset = parse.GetValue(preset)!, Pattern = p, Seq = seq, Batch = parse.GetValue(batch) ?? Math.Max(1, 4096 / seq),
+                            Preset = parse.GetValue(preset)!, Pattern = p, Seq = seq, Batch = parse.GetValue(batch) ?? BenchSpec.DefaultBatch(seq),
                             Precision = CommonOptions.Parse<Precision>(parse.GetValue(precision)!), Threads = parse.GetValue(threads), Steps = parse.GetValue(steps),
                             Warmup = parse.GetValue(warmup), Mode = m, Head = CommonOptions.Parse<MlmHeadMode>(parse.GetValue(head)!), MaskRate = parse.GetValue(maskRate), VocabSize = vocab, TrimEvery = parse.GetValue(trimEvery),
                             Device = parse.GetValue(device)!, Rounds = parse.GetValue(rounds), Dropout = parse.GetValue(dropout),

@@ -54,7 +54,7 @@ internal static class InferenceCommands
         var input = new Option<FileInfo>("--input") { Required = true, Description = "Texts: .txt (one per line), .jsonl, .tsv or .csv (the --text-field column)" };
         var textField = CommonOptions.TextField();
         var output = new Option<FileInfo>("--out") { Required = true, Description = "vectors.jsonl (one {\"line\", \"embedding\"} per text) or vectors.npy (float32 [texts, hidden]); written atomically" };
-        var pooling = new Option<string>("--pooling") { DefaultValueFactory = _ => "mean", Description = "mean (of the real tokens) or cls" };
+        var pooling = new Option<string>("--pooling") { DefaultValueFactory = _ => Embedder.DefaultPooling.ToString().ToLowerInvariant(), Description = "mean (of the real tokens) or cls" };
         var noNormalize = new Option<bool>("--no-normalize") { Description = "Keep the raw vectors instead of L2-normalising them" };
         var truncate = new Option<bool>("--truncate") { Description = "Cut texts longer than the model's maximum instead of refusing them (naming the line)" };
         var chunk = new Option<int>("--chunk") { DefaultValueFactory = _ => 1024, Description = "Texts embedded per step of the progress bar" };

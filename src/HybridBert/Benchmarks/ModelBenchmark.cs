@@ -40,6 +40,15 @@ public sealed record BenchSpec
     /// <summary>The defaults, for the CLI's help and flags.</summary>
     public static BenchSpec Defaults { get; } = new();
 
+    // What `hybridbert bench` compares when not told: the grid is the CLI's, its defaults live here.
+    public static readonly IReadOnlyList<string> DefaultPatterns = ["bert", "hybrid"];
+    public static readonly IReadOnlyList<int> DefaultSeqs = [128, 512];
+    public static readonly IReadOnlyList<BenchMode> DefaultModes = [BenchMode.Train, BenchMode.Infer];
+    /// <summary>Tokens per step when no batch is given: the batch is this many tokens' worth of sequences, at least 1.</summary>
+    public const int DefaultTokensPerStep = 4096;
+    public const int DefaultTimeoutSeconds = 1800;
+    public static int DefaultBatch(int seq) => Math.Max(1, DefaultTokensPerStep / seq);
+
     /// <summary>Every setting at once; throws one ArgumentException naming each that is out of range.</summary>
     public BenchSpec Validate()
     {

@@ -10,8 +10,11 @@ namespace HybridBert.Inference;
 /// </summary>
 public sealed class Embedder(InferenceModel model)
 {
+    /// <summary>sentence-transformers' usual choice; the CLI's and the server's default.</summary>
+    public const Pooling DefaultPooling = Pooling.Mean;
+
     /// <summary>One vector per text, in input order.</summary>
-    public float[][] Embed(IReadOnlyList<string> texts, Pooling pooling = Pooling.Mean, bool normalize = true, bool truncate = false, CancellationToken cancel = default) =>
+    public float[][] Embed(IReadOnlyList<string> texts, Pooling pooling = DefaultPooling, bool normalize = true, bool truncate = false, CancellationToken cancel = default) =>
         Embed(model.Encode(texts, truncate), pooling, normalize, cancel);
 
     public float[][] Embed(IReadOnlyList<EncodedText> rows, Pooling pooling, bool normalize, CancellationToken cancel = default)

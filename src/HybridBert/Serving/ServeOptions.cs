@@ -29,7 +29,7 @@ public sealed record ServeOptions
     /// <summary>On SIGTERM/Ctrl-C, how long in-flight requests may take to finish.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>Embedding pooling when a request does not say: mean (sentence-transformers) or cls.</summary>
-    public FineTuning.Pooling Pooling { get; init; } = FineTuning.Pooling.Mean;
+    public FineTuning.Pooling Pooling { get; init; } = Inference.Embedder.DefaultPooling;
     public int Threads { get; init; } = Environment.ProcessorCount;
     public string Device { get; init; } = "cpu";
 
