@@ -78,30 +78,40 @@ internal static class InferenceCommands
 
             using var m = InferenceModel.Load(p.GetValue(model)!.FullName, p.GetValue(device)!);
             var embedder = new Embedder(m);
-            var vectors = new List<float[]>(examples.Count);
-            AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-                .Start(ctx =>
-                {
-                    var bar = ctx.AddTask($"embedding {examples.Count:N0} texts", maxValue: examples.Count);
-                    foreach (var part in examples.Chunk(p.GetValue(chunk)))
+            var width = m.Config.HiddenSize;
+            // Streamed: each chunk's vectors go to the temporary file as they are made; the file appears when complete.
+            IO.AtomicFile.Write(outPath, temp =>
+            {
+                using var npyWriter = npy ? new Interop.NpyFile.Writer(temp, examples.Count, width) : null;
+                using var jsonWriter = npy ? null : new StreamWriter(temp, false, new System.Text.UTF8Encoding(false));
+                AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                    .Start(ctx =>
                     {
-                        cancel.ThrowIfCancellationRequested();
-                        List<HybridBert.Text.EncodedText> rows;
-                        try
+                        var bar = ctx.AddTask($"embedding {examples.Count:N0} texts", maxValue: examples.Count);
+                        foreach (var part in examples.Chunk(p.GetValue(chunk)))
                         {
-                            rows = m.Encode(part.Select(e => e.Text).ToList(), p.GetValue(truncate));
+                            cancel.ThrowIfCancellationRequested();
+                            List<HybridBert.Text.EncodedText> rows;
+                            try
+                            {
+                                rows = m.Encode(part.Select(e => e.Text).ToList(), p.GetValue(truncate));
+                            }
+                            catch (InvalidInputException e) when (e.Index is { } i)
+                            {
+                                throw new InvalidDataException($"{part[i].Source}:{part[i].Line}: {e.Message.Replace($"input {i} is", "the text is")}");
+                            }
+                            var vectors = embedder.Embed(rows, pool, !p.GetValue(noNormalize), cancel);
+                            for (var k = 0; k < part.Length; k++)
+                            {
+                                if (npyWriter is not null) npyWriter.Append(vectors[k]);
+                                else jsonWriter!.WriteLine(JsonSerializer.Serialize(new { line = part[k].Line, embedding = vectors[k] }));
+                            }
+                            bar.Increment(part.Length);
                         }
-                        catch (InvalidInputException e) when (e.Index is { } i)
-                        {
-                            throw new InvalidDataException($"{part[i].Source}:{part[i].Line}: {e.Message.Replace($"input {i} is", "the text is")}");
-                        }
-                        vectors.AddRange(embedder.Embed(rows, pool, !p.GetValue(noNormalize), cancel));
-                        bar.Increment(part.Length);
-                    }
-                });
-            if (npy) IO.AtomicFile.Write(outPath, temp => Interop.NpyFile.Write(temp, vectors));
-            else IO.AtomicFile.Write(outPath, temp => File.WriteAllLines(temp, examples.Select((e, i) => JsonSerializer.Serialize(new { line = e.Line, embedding = vectors[i] }))));
-            Console.WriteLine($"{vectors.Count} vectors of {vectors[0].Length} ({pool.ToString().ToLowerInvariant()} pooling{(p.GetValue(noNormalize) ? "" : ", L2-normalised")}) -> {outPath}");
+                    });
+                npyWriter?.Finish();
+            });
+            Console.WriteLine($"{examples.Count} vectors of {width} ({pool.ToString().ToLowerInvariant()} pooling{(p.GetValue(noNormalize) ? "" : ", L2-normalised")}) -> {outPath}");
         }));
         return command;
     }
