@@ -134,16 +134,17 @@ internal static class FineTuneCommands
         command.SetAction(p => CliErrors.Run(() =>
         {
             using var m = FineTunedModel.Load(p.GetValue(model)!.FullName, p.GetValue(device)!);
-            var columns = new ColumnSpec(p.GetValue(text) ?? m.Head.Columns.Text, p.GetValue(pair) ?? m.Head.Columns.Pair, p.GetValue(label) ?? m.Head.Columns.Label ?? "label");
+            var head = m.Head;
+            var columns = new ColumnSpec(p.GetValue(text) ?? head.Columns.Text, p.GetValue(pair) ?? head.Columns.Pair, p.GetValue(label) ?? head.Columns.Label ?? "label");
             var report = new ReadReport();
             var path = p.GetValue(file)!.FullName;
             var examples = TaskFileReader.Read(path, columns, true, report);
             foreach (var w in report.Warnings) Console.Error.WriteLine($"warning: {w}");
             if (examples.Count == 0)
                 throw new InvalidDataException($"{path}: no examples to score ({report.Rows} rows{(report.EmptyTexts > 0 ? $", {report.EmptyTexts} with empty text" : "")}) — is it only a header?");
-            var task = new TaskData { Name = m.Head.Task, Regression = m.Head.Regression, Labels = m.Head.Labels, Metrics = m.Head.Metrics, Train = [], Dev = examples, Report = report };
-            foreach (var e in examples.Where(e => !m.Head.Regression && !m.Head.Labels.Contains(e.Label!)))
-                throw new InvalidDataException($"{e.Source}:{e.Line}: the label '{e.Label}' is not one the model knows ({string.Join(", ", m.Head.Labels)})");
+            var task = new TaskData { Name = head.Task, Regression = head.Regression, Labels = head.Labels, Metrics = head.Metrics, Train = [], Dev = examples, Report = report };
+            foreach (var e in examples.Where(e => !head.Regression && !head.Labels.Contains(e.Label!)))
+                throw new InvalidDataException($"{e.Source}:{e.Line}: the label '{e.Label}' is not one the model knows ({string.Join(", ", head.Labels)})");
             TaskMetrics metrics = null!;
             AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .Start(ctx =>
@@ -156,9 +157,9 @@ internal static class FineTuneCommands
             if (metrics.Confusion is { } c)
             {
                 var table = new Table().Title("confusion (rows: gold, columns: predicted)").AddColumn("");
-                foreach (var l in m.Head.Labels) table.AddColumn(new TableColumn(Markup.Escape(l)).RightAligned());
-                for (var i = 0; i < m.Head.Labels.Count; i++)
-                    table.AddRow(new[] { Markup.Escape(m.Head.Labels[i]) }.Concat(Enumerable.Range(0, m.Head.Labels.Count).Select(j => c[i, j].ToString(CultureInfo.InvariantCulture))).ToArray());
+                foreach (var l in head.Labels) table.AddColumn(new TableColumn(Markup.Escape(l)).RightAligned());
+                for (var i = 0; i < head.Labels.Count; i++)
+                    table.AddRow(new[] { Markup.Escape(head.Labels[i]) }.Concat(Enumerable.Range(0, head.Labels.Count).Select(j => c[i, j].ToString(CultureInfo.InvariantCulture))).ToArray());
                 AnsiConsole.Write(table);
             }
         }));
@@ -188,14 +189,13 @@ internal static class FineTuneCommands
             using var inference = Inference.InferenceModel.Load(modelPath, p.GetValue(device)!);
             var head = inference.Task ?? throw new InvalidDataException($"{modelPath} is not a fine-tuned model folder (a classifier): predict needs a seed-N folder written by `hybridbert finetune` or a Hugging Face *ForSequenceClassification folder");
             var classifier = new Inference.TextClassifier(inference);
-            var m = (Head: head, Predict: (Func<LabeledExample[], List<(float Prediction, float[] Probabilities)>>)(part =>
+            // Per example: the predicted label's index (or the regression value) and the probabilities in label order.
+            List<(float Prediction, float[] Probabilities)> Predict(LabeledExample[] part) =>
                 classifier.Classify(part.Select(e => e.Text).ToList(), null, false, truncate: true, part.Select(e => e.Pair).ToList(), cancel)
-                    .Select(scores =>
-                    {
-                        if (head.Regression) return ((float)scores[0].Score, Array.Empty<float>());
-                        var probabilities = head.Labels.Select(l => (float)scores.First(s => s.Label == l).Score).ToArray();
-                        return (Array.IndexOf(head.Labels.ToArray(), scores[0].Label), probabilities);
-                    }).ToList()));
+                    .Select(scores => head.Regression
+                        ? ((float)scores[0].Score, Array.Empty<float>())
+                        : (head.Labels.ToList().IndexOf(scores[0].Label), head.Labels.Select(l => (float)scores.First(s => s.Label == l).Score).ToArray()))
+                    .ToList();
             var idColumn = p.GetValue(id);
             var report = new ReadReport();
             List<LabeledExample> examples;
@@ -207,7 +207,7 @@ internal static class FineTuneCommands
             }
             else
             {
-                var columns = new ColumnSpec(p.GetValue(text) ?? m.Head.Columns.Text, p.GetValue(pair) ?? m.Head.Columns.Pair, null, idColumn);
+                var columns = new ColumnSpec(p.GetValue(text) ?? head.Columns.Text, p.GetValue(pair) ?? head.Columns.Pair, null, idColumn);
                 examples = TaskFileReader.Read(Path.GetFullPath(inputPath!), columns, false, report);
             }
             foreach (var w in report.Warnings) Console.Error.WriteLine($"warning: {w}");
@@ -219,24 +219,24 @@ internal static class FineTuneCommands
             string Key(LabeledExample e) => idColumn is null ? e.Text : e.Id ?? "";
             void WriteAll(TextWriter writer)
             {
-                if (csv) writer.WriteLine($"line,{keyName},prediction" + (m.Head.Regression ? "" : "," + string.Join(',', m.Head.Labels.Select(l => Quote("p_" + l)))));
+                if (csv) writer.WriteLine($"line,{keyName},prediction" + (head.Regression ? "" : "," + string.Join(',', head.Labels.Select(l => Quote("p_" + l)))));
                 var done = 0;
                 foreach (var part in examples.Chunk(p.GetValue(chunk)))
                 {
                     cancel.ThrowIfCancellationRequested();
-                    var predictions = m.Predict(part);
+                    var predictions = Predict(part);
                     for (var i = 0; i < part.Length; i++)
                     {
                         var (prediction, probabilities) = predictions[i];
-                        var label = m.Head.Regression ? prediction.ToString("G6", CultureInfo.InvariantCulture) : m.Head.Labels[(int)prediction];
+                        var label = head.Regression ? prediction.ToString("G6", CultureInfo.InvariantCulture) : head.Labels[(int)prediction];
                         if (csv)
                             writer.WriteLine(string.Join(',', new[] { part[i].Line.ToString(CultureInfo.InvariantCulture), Quote(Key(part[i])), Quote(label) }
                                 .Concat(probabilities.Select(x => x.ToString("G6", CultureInfo.InvariantCulture)))));
                         else
                             writer.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
                             {
-                                ["line"] = part[i].Line, [keyName] = Key(part[i]), ["prediction"] = m.Head.Regression ? prediction : label,
-                                ["probabilities"] = m.Head.Labels.Zip(probabilities).ToDictionary(x => x.First, x => x.Second),
+                                ["line"] = part[i].Line, [keyName] = Key(part[i]), ["prediction"] = head.Regression ? prediction : label,
+                                ["probabilities"] = head.Labels.Zip(probabilities).ToDictionary(x => x.First, x => x.Second),
                             }));
                     }
                     done += part.Length;

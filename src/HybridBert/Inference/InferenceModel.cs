@@ -46,23 +46,15 @@ public sealed class InferenceModel : IDisposable
         (Source, Tokenizer, Config, this.pretrained, mlm, this.classifier) = (source, tokenizer, config, pretrained, mlmHead ? pretrained : null, classifier);
 
     /// <param name="device">cpu, cuda, cuda:N or auto.</param>
+    /// <param name="device">cpu, cuda, cuda:N or auto.</param>
     /// <param name="maxBatchTokens">Tokens one forward may hold.</param>
     public static InferenceModel Load(string path, string device = "cpu", int maxBatchTokens = 16_384)
-    {
-        var loaded = LoadModel(path, device);
-        return loaded.MaxBatchTokens == maxBatchTokens ? loaded : new InferenceModel(loaded) { MaxBatchTokens = maxBatchTokens };
-    }
-
-    private InferenceModel(InferenceModel other) =>
-        (Source, Tokenizer, Config, pretrained, mlm, classifier) = (other.Source, other.Tokenizer, other.Config, other.pretrained, other.mlm, other.classifier);
-
-    private static InferenceModel LoadModel(string path, string device)
     {
         var source = ModelSource.Open(path);
         if (source.Kind == ModelSourceKind.FineTuned || source.Labels is not null)
         {
             var fine = FineTunedModel.Load(path, device);
-            return new InferenceModel(path, fine.Tokenizer, fine.Classifier.Config, null, false, fine);
+            return new InferenceModel(path, fine.Tokenizer, fine.Classifier.Config, null, false, fine) { MaxBatchTokens = maxBatchTokens };
         }
         var config = source.Config with { HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 };
         var model = new HybridBertModel(config);
@@ -70,7 +62,10 @@ public sealed class InferenceModel : IDisposable
         model.to(Devices.Resolve(device));
         model.eval();
         // A bare encoder (Hugging Face BertModel) has no MLM head: it embeds but cannot fill masks.
-        return new InferenceModel(path, new BertTokenizer(source.Vocabulary, source.Lowercase ?? true), config, model, mlmHead: fresh.Count == 0, null);
+        return new InferenceModel(path, new BertTokenizer(source.Vocabulary, source.Lowercase ?? true), config, model, mlmHead: fresh.Count == 0, null)
+        {
+            MaxBatchTokens = maxBatchTokens,
+        };
     }
 
     /// <summary>Encodes texts for the encoder; over-long ones are cut to <see cref="MaxLength"/> or, without <paramref name="truncate"/>, refused naming their index and length.</summary>
