@@ -166,10 +166,15 @@ public static class ModelBenchmark
             model.train();
             optimizer.zero_grad();
             model.zero_grad();
-            var hidden = model.forward(inputs);
-            var loss = spec.Head == MlmHeadMode.Sparse
-                ? nn.functional.cross_entropy(model.MlmLogits(hidden, positions).to(ScalarType.Float32), labels)
-                : nn.functional.cross_entropy(model.MlmLogits(hidden).reshape(-1, spec.VocabSize).index_select(0, positions).to(ScalarType.Float32), labels);
+            Tensor loss;
+            using (var forward = torch.NewDisposeScope())   // as PretrainingLoss: only the loss outlives the forward
+            {
+                var hidden = model.forward(inputs);
+                loss = (spec.Head == MlmHeadMode.Sparse
+                    ? nn.functional.cross_entropy(model.MlmLogits(hidden, positions).to(ScalarType.Float32), labels)
+                    : nn.functional.cross_entropy(model.MlmLogits(hidden).reshape(-1, spec.VocabSize).index_select(0, positions).to(ScalarType.Float32), labels))
+                    .MoveToOuterDisposeScope();
+            }
             loss.backward();
             precision.AccumulateGradients();
             optimizer.step();

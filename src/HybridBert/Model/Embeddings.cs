@@ -34,9 +34,11 @@ public sealed class Embeddings : nn.Module<Tensor, Tensor?, Tensor>
         var seq = inputIds.shape[1];
         if (seq > maxPositions)
             throw new ArgumentException($"sequence length {seq} exceeds max_position_embeddings={maxPositions}");
+        // Own scope: the three lookups and their sum are not needed once normalized (the LayerNorm saved its input).
+        using var scope = torch.NewDisposeScope();
         var positions = torch.arange(seq, device: inputIds.device).unsqueeze(0);
         var types = tokenTypeIds ?? torch.zeros_like(inputIds);
         var sum = word_embeddings.call(inputIds) + position_embeddings.call(positions) + token_type_embeddings.call(types);
-        return dropout.call(LayerNorm.call(sum));
+        return dropout.call(LayerNorm.call(sum)).MoveToOuterDisposeScope();
     }
 }

@@ -19,19 +19,25 @@ public static class PretrainingLoss
     public static Result Compute(HybridBertModel model, MlmBatch batch, SentenceObjective objective, bool dropMask,
         long globalMasked, long globalSentences)
     {
+        // Only the results leave this scope: the logits ([masked, vocab], 75 MiB at 614 masked × 30,522) and the
+        // hidden states are not needed by backward (autograd keeps what it saved), and holding their handles until
+        // the step's end kept them alive through backward — and, with micro-batches, every micro-batch's at once.
+        using var scope = torch.NewDisposeScope();
         var hidden = model.forward(batch.ToEncoderInputs(dropMask));
         var logits = model.MlmLogits(hidden, batch.MaskedPositions).to(ScalarType.Float32);
         var mlmSum = nn.functional.cross_entropy(logits, batch.MaskedLabels, reduction: nn.Reduction.Sum);
         var mlmCorrect = logits.argmax(-1).eq(batch.MaskedLabels).sum();
         var loss = mlmSum / Math.Max(1, globalMasked);
-        if (objective == SentenceObjective.None) return new Result(loss, mlmSum, mlmCorrect, null, null, 0);
+        if (objective == SentenceObjective.None)
+            return new Result(loss.MoveToOuterDisposeScope(), mlmSum.MoveToOuterDisposeScope(), mlmCorrect.MoveToOuterDisposeScope(), null, null, 0);
 
         var (labels, count) = SentenceTargets(batch.SentenceLabels, objective);
         var sentenceLogits = model.SentenceLogits(hidden).to(ScalarType.Float32);
         // ignore_index -100: sequences without a usable label (no B segment; "swapped" under NSP).
         var sentenceSum = nn.functional.cross_entropy(sentenceLogits, labels, ignore_index: -100, reduction: nn.Reduction.Sum);
         var sentenceCorrect = sentenceLogits.argmax(-1).eq(labels).sum();
-        return new Result(loss + sentenceSum / Math.Max(1, globalSentences), mlmSum, mlmCorrect, sentenceSum, sentenceCorrect, count);
+        return new Result((loss + sentenceSum / Math.Max(1, globalSentences)).MoveToOuterDisposeScope(), mlmSum.MoveToOuterDisposeScope(),
+            mlmCorrect.MoveToOuterDisposeScope(), sentenceSum.MoveToOuterDisposeScope(), sentenceCorrect.MoveToOuterDisposeScope(), count);
     }
 
     /// <summary>
