@@ -175,6 +175,7 @@ public static class ModelBenchmark
                     : nn.functional.cross_entropy(model.MlmLogits(hidden).reshape(-1, spec.VocabSize).index_select(0, positions).to(ScalarType.Float32), labels))
                     .MoveToOuterDisposeScope();
             }
+            NativeMemory.TrimBeforeBackward(steps + 1, spec.TrimEvery);
             loss.backward();
             precision.AccumulateGradients();
             optimizer.step();

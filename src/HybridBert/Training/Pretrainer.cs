@@ -152,6 +152,7 @@ public sealed class Pretrainer
                 {
                     using var micro = batch.Slice(start, opts.MicroBatchSize);
                     var result = PretrainingLoss.Compute(model, micro, opts.SentenceObjective, opts.DropMask, batch.MaskedCount, sentences);
+                    NativeMemory.TrimBeforeBackward(step + 1, opts.TrimEvery);
                     result.Loss.backward();
                     precision.AccumulateGradients();   // bf16: summed into the fp32 masters per micro-batch
                     total += result.Loss.detach();
