@@ -4,6 +4,11 @@
 #   benchmarks/compare-pytorch.sh                      # the issue's table: mini, fp32, 2 threads
 #   ROUNDS=5 MODES="train infer" benchmarks/compare-pytorch.sh
 #   CONFIGS="bert:128:32:30522 hybrid:512:8:8192" benchmarks/compare-pytorch.sh
+#   BEFORE=/tmp/old/src/HybridBert.Cli/bin/Release/net10.0/HybridBert.Cli benchmarks/compare-pytorch.sh
+#
+# BEFORE: another build of ours (e.g. a `git worktree` of an older commit, built with `dotnet build
+# src/HybridBert.Cli -c Release`) run in the same interleaving, so that before and after are each compared with
+# PyTorch in one run; the table gains its ratio columns.
 #
 # PyTorch is Debian's python3-torch (`apt-get install python3-torch`), running benchmarks/pytorch/mini_train_step.py,
 # an independent textbook implementation of the same model. Its matrix products go through the system BLAS
@@ -42,6 +47,11 @@ for round in $(seq 1 "$ROUNDS"); do
     for config in $CONFIGS; do
       IFS=: read -r pattern seq batch vocab <<<"$config"
       echo "round $round/$ROUNDS: $mode $pattern seq $seq batch $batch vocab $vocab" >&2
+      if [ -n "${BEFORE:-}" ]; then
+        "$BEFORE" bench --json --preset "$PRESET" --patterns "$pattern" --seq "$seq" --batch "$batch" --vocab-size "$vocab" \
+          --threads "$THREADS" --steps "$STEPS" --warmup "$WARMUP" --mode "$mode" \
+          | sed "s/^{/{\"side\":\"before\",\"vocab\":$vocab,\"round\":$round,/" >> "$OUT"
+      fi
       "$HB" bench --json --preset "$PRESET" --patterns "$pattern" --seq "$seq" --batch "$batch" --vocab-size "$vocab" \
         --threads "$THREADS" --steps "$STEPS" --warmup "$WARMUP" --mode "$mode" \
         | sed "s/^{/{\"side\":\"ours\",\"vocab\":$vocab,\"round\":$round,/" >> "$OUT"
@@ -59,14 +69,18 @@ keys = []
 for r in rows:
     k = (r["mode"], r["layer_pattern"], r["seq"], r["batch"], r["vocab"])
     if k not in keys: keys.append(k)
-print(f"| mode | pattern | seq×batch | vocab | ours tok/s | PyTorch tok/s | ratio | ours MiB | PyTorch MiB | MiB ratio | rounds |")
-print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+sides = ["ours", "pytorch"] + (["before"] if any(r["side"] == "before" for r in rows) else [])
+before = "before" in sides
+print("| mode | pattern | seq×batch | vocab | ours tok/s | PyTorch tok/s | ratio | ours MiB | PyTorch MiB | MiB ratio |"
+      + (" before ratio | before MiB ratio |" if before else "") + " rounds |")
+print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if before else "") + "---:|")
 for k in keys:
-    side = {s: [r for r in rows if (r["mode"], r["layer_pattern"], r["seq"], r["batch"], r["vocab"]) == k and r["side"] == s and r.get("status", "ok") == "ok"] for s in ("ours", "pytorch")}
-    if not side["ours"] or not side["pytorch"]:
-        print(f"| {k[0]} | {k[1]} | {k[2]}×{k[3]} | {k[4]} | failed | | | | | | |"); continue
+    side = {s: [r for r in rows if (r["mode"], r["layer_pattern"], r["seq"], r["batch"], r["vocab"]) == k and r["side"] == s and r.get("status", "ok") == "ok"] for s in sides}
+    if any(not side[s] for s in sides):
+        print(f"| {k[0]} | {k[1]} | {k[2]}×{k[3]} | {k[4]} | failed | | | | | |" + (" | |" if before else "") + " |"); continue
     tps = {s: statistics.median(r["tokens_per_s"] for r in side[s]) for s in side}
     mib = {s: max(r["peak_rss_mib"] for r in side[s]) for s in side}
+    extra = f" {tps['before'] / tps['pytorch']:.2f} | {mib['before'] / mib['pytorch']:.2f} |" if before else ""
     print(f"| {k[0]} | {k[1]} | {k[2]}×{k[3]} | {k[4]} | {tps['ours']:,.0f} | {tps['pytorch']:,.0f} | {tps['ours'] / tps['pytorch']:.2f} | "
-          f"{mib['ours']:,.0f} | {mib['pytorch']:,.0f} | {mib['ours'] / mib['pytorch']:.2f} | {len(side['ours'])} |")
+          f"{mib['ours']:,.0f} | {mib['pytorch']:,.0f} | {mib['ours'] / mib['pytorch']:.2f} |{extra} {len(side['ours'])} |")
 PY

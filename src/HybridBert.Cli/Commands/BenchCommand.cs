@@ -98,6 +98,7 @@ internal static class BenchCommand
         }));
         bench.Subcommands.Add(text);
         bench.Subcommands.Add(Serve());
+        bench.Subcommands.Add(Layers());
         return bench;
     }
 
@@ -119,6 +120,49 @@ internal static class BenchCommand
                 $"{r.TokensPerSecond:N0}", $"{r.PeakRssMiB:N0}", $"{r.Params:N0}");
         }
         AnsiConsole.Write(table);
+    }
+
+    private static Command Layers()
+    {
+        var d = LayerProfileSpec.Defaults;
+        var preset = new Option<string>("--preset") { DefaultValueFactory = _ => d.Preset, Description = "Model size" };
+        var seq = new Option<int>("--seq") { DefaultValueFactory = _ => d.Seq, Description = "Sequence length" };
+        var batch = new Option<int?>("--batch") { Description = $"Sequences (default: {BenchSpec.DefaultTokensPerStep} tokens' worth, at least 1)" };
+        var letters = new Option<string>("--letters") { DefaultValueFactory = _ => d.Letters, Description = $"Layer kinds to profile ({HybridBert.Model.Mixers.Legend})" };
+        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => d.Threads, Description = "libtorch threads" };
+        var repeats = new Option<int>("--repeats") { DefaultValueFactory = _ => d.Repeats, Description = "Timed repetitions (median reported), the kinds interleaved" };
+        var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => d.Warmup, Description = "Untimed repetitions first" };
+        var dropout = new Option<double?>("--dropout") { Description = "Hidden and attention dropout (default: the preset's 0.1, as BERT)" };
+        var json = new Option<bool>("--json") { Description = "One JSON object per line on stdout instead of the table" };
+        var command = new Command("layers", "Where a training step goes: forward and backward time and memory held for backward of one layer of each kind (A, P, H) and of its mixer alone")
+        {
+            preset, seq, batch, letters, threads, repeats, warmup, dropout, json,
+        };
+        command.SetAction(parse => CliErrors.Run(() =>
+        {
+            var spec = new LayerProfileSpec
+            {
+                Preset = parse.GetValue(preset)!, Seq = parse.GetValue(seq), Batch = parse.GetValue(batch), Letters = parse.GetValue(letters)!,
+                Threads = parse.GetValue(threads), Repeats = parse.GetValue(repeats), Warmup = parse.GetValue(warmup), Dropout = parse.GetValue(dropout),
+            }.Validate();
+            var asJson = parse.GetValue(json);
+            var rows = LayerProfile.Measure(spec, asJson ? null : new SynchronousProgress<string>(m => Console.Error.Write($"\r{m}".PadRight(30))));
+            if (asJson)
+            {
+                foreach (var r in rows) Console.WriteLine(JsonSerializer.Serialize(r));
+                return;
+            }
+            Console.Error.WriteLine();
+            var table = new Table().AddColumn("layer").AddColumn("part").AddColumn(new TableColumn("forward ms").RightAligned())
+                .AddColumn(new TableColumn("backward ms").RightAligned()).AddColumn(new TableColumn("total ms").RightAligned())
+                .AddColumn(new TableColumn("held MiB").RightAligned()).AddColumn(new TableColumn("params").RightAligned());
+            foreach (var r in rows)
+                table.AddRow(Markup.Escape(HybridBert.Model.Mixers.Get(r.Letter[0]).Name), r.Part, $"{r.ForwardMs:F1}", $"{r.BackwardMs:F1}",
+                    $"{r.ForwardMs + r.BackwardMs:F1}", $"{r.HeldMiB:F0}", $"{r.Params:N0}");
+            AnsiConsole.Write(table);
+            Console.WriteLine($"{spec.Preset}, seq {spec.Seq} × batch {spec.BatchOrDefault}, {spec.Threads} threads, training mode; medians of {spec.Repeats}");
+        }));
+        return command;
     }
 
     private static Command Serve()

@@ -120,10 +120,7 @@ public static class ModelBenchmark
         torch.set_num_threads(spec.Threads);
         var device = Devices.Resolve(spec.Device);
         torch.manual_seed(spec.Seed);
-        var config = Presets.Build(spec.Preset, spec.Pattern, spec.VocabSize) with
-        {
-            MaxPositionEmbeddings = Math.Max(512, spec.Seq), ClsTokenId = 2, SepTokenId = 3, PadTokenId = 0,
-        };
+        var config = BenchInputs.Config(spec.Preset, spec.Pattern, spec.VocabSize, spec.Seq);
         if (spec.Dropout is { } dropout) config = config with { HiddenDropoutProb = dropout, AttentionProbsDropoutProb = dropout };
         using var model = new HybridBertModel(config);
         model.to(device);
@@ -131,11 +128,7 @@ public static class ModelBenchmark
         var precision = new MixedPrecision(model, spec.Precision);
         var optimizer = torch.optim.AdamW(precision.Masters.Select(m => m.Parameter), 1e-4);
 
-        // [CLS] words [SEP] words [SEP]: two sentences, as pre-training data looks.
-        var ids = torch.randint(5, spec.VocabSize, [spec.Batch, spec.Seq], device: device);
-        ids[TensorIndex.Colon, 0] = config.ClsTokenId;
-        ids[TensorIndex.Colon, spec.Seq / 2] = config.SepTokenId;
-        ids[TensorIndex.Colon, spec.Seq - 1] = config.SepTokenId;
+        var ids = BenchInputs.RandomIds(config, spec.Batch, spec.Seq, device);
         var mask = torch.ones_like(ids);
         var inputs = new EncoderInputs(ids, mask);
         var masked = Math.Max(1, (int)(spec.MaskRate * spec.Batch * spec.Seq));

@@ -31,6 +31,40 @@ public sealed class BenchTests
     }
 
     [Fact]
+    public void Layers_profiles_each_kind_and_shows_attention_holding_its_quadratic_memory()
+    {
+        var (exit, output, error) = ModelCommandTests.Run("bench", "layers", "--preset", "tiny", "--seq", "512", "--batch", "4",
+            "--repeats", "1", "--warmup", "0", "--json");
+        Assert.True(exit == 0, error);
+        var rows = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(["A layer", "A mixer", "P layer", "P mixer", "H layer", "H mixer"],
+            rows.Select(r => $"{r.GetProperty("letter").GetString()} {r.GetProperty("part").GetString()}"));
+        foreach (var r in rows)
+        {
+            Assert.True(r.GetProperty("forward_ms").GetDouble() > 0 && r.GetProperty("backward_ms").GetDouble() > 0, r.ToString());
+            Assert.Equal(512, r.GetProperty("seq").GetInt32());
+        }
+        double Get(string letter, string part, string field) =>
+            rows.Single(r => r.GetProperty("letter").GetString() == letter && r.GetProperty("part").GetString() == part).GetProperty(field).GetDouble();
+        // tiny: hidden 64, two heads. Mixer parameters: 3 (A), 5 (P) and 8 half-width (H) projections with biases.
+        Assert.Equal(3 * (64 * 64 + 64), Get("A", "mixer", "params"));
+        Assert.Equal(5 * (64 * 64 + 64), Get("P", "mixer", "params"));
+        Assert.Equal(8 * (64 * 32 + 32), Get("H", "mixer", "params"));
+        // The rest of a layer (output dense, FFN, two LayerNorms) is the same whatever the mixer.
+        var rest = Get("A", "layer", "params") - Get("A", "mixer", "params");
+        Assert.Equal(rest, Get("P", "layer", "params") - Get("P", "mixer", "params"));
+        Assert.Equal(rest, Get("H", "layer", "params") - Get("H", "mixer", "params"));
+        // Attention keeps [4, 2, 512, 512] probabilities (8 MiB each: softmax, dropout mask, dropped) for backward;
+        // pooling keeps a few [4, 512, 64] tensors (0.5 MiB each).
+        Assert.InRange(Get("A", "mixer", "held_mib"), 16, 200);
+        Assert.True(Get("P", "mixer", "held_mib") < Get("A", "mixer", "held_mib") / 2, output);
+
+        var (badExit, _, badError) = ModelCommandTests.Run("bench", "layers", "--letters", "AX");
+        Assert.Equal(2, badExit);   // a usage error, as every out-of-range option
+        Assert.Contains("--letters must be letters of", badError);
+    }
+
+    [Fact]
     public void A_configuration_that_cannot_fit_is_reported_not_run()
     {
         var result = BenchRunner.RunInChild(new BenchSpec { Preset = "mini", Pattern = "bert", Seq = 200_000, Batch = 4 }, TimeSpan.FromMinutes(1));
