@@ -20,12 +20,14 @@ public sealed class MixerContext
     // Pooling only (null when the model has no pooling heads).
     /// <summary>[batch, seq] bool: [CLS]/[SEP] positions. They get 0 from the local and segment max.</summary>
     public Tensor? Special { get; init; }
-    /// <summary>[batch, 1, seq] float: 1 where a token may enter a local window max.</summary>
-    public Tensor? LocalCandidate { get; init; }
-    /// <summary>[batch*seq] long: row-major segment index, unique across the batch (b*seq + segment).</summary>
-    public Tensor? FlatSegmentIndex { get; init; }
-    /// <summary>[batch, seq] bool: may enter its segment's max.</summary>
-    public Tensor? SegmentCandidate { get; init; }
+    /// <summary>[batch, seq, 1] bool: may not enter a local window max (not eligible, or [CLS]/[SEP]).</summary>
+    public Tensor? LocalExcluded { get; init; }
+    /// <summary>[batch, seq, 1] bool: gets 0 from the local max ([CLS]/[SEP], or no candidate in its window).</summary>
+    public Tensor? LocalZero { get; init; }
+    /// <summary>The segments and their candidates.</summary>
+    public SegmentLayout? Segments { get; init; }
+    /// <summary>[batch, seq, 1] bool: gets 0 from the segment max ([CLS]/[SEP], or no candidate in its segment).</summary>
+    public Tensor? SegmentZero { get; init; }
 
     public static MixerContext Build(EncoderInputs inputs, EncoderConfig config, bool needsPooling)
     {
@@ -37,19 +39,22 @@ public sealed class MixerContext
         if (!needsPooling) return context;
 
         var special = ids.eq(config.ClsTokenId) | ids.eq(config.SepTokenId);
+        var localCandidate = eligible & special.logical_not();
         var segments = inputs.SegmentIds is null ? SegmentMax.SegmentsFromSpecialTokens(special) : SegmentMax.CheckSegmentIds(inputs.SegmentIds);
+        var layout = SegmentLayout.Build((segments + torch.arange(batch, device: ids.device).unsqueeze(1) * seq).reshape(-1), eligible);
         return new MixerContext
         {
             Real = real,
             Eligible = eligible,
             KeyVisible = context.KeyVisible,
             Special = special,
-            LocalCandidate = (eligible & special.logical_not()).unsqueeze(1).to_type(ScalarType.Float32),
-            FlatSegmentIndex = (segments + torch.arange(batch, device: ids.device).unsqueeze(1) * seq).reshape(-1),
+            LocalExcluded = localCandidate.logical_not().unsqueeze(-1),
+            LocalZero = (special | nn.functional.max_pool1d(localCandidate.unsqueeze(1).to_type(ScalarType.Float32), 3, stride: 1, padding: 1).squeeze(1).eq(0)).unsqueeze(-1),
             // The PoNet reference masks only padding before its segment max: with explicit sentence ids a [CLS] or
             // [SEP] that shares a segment with words takes part in that segment's max (the parity fixture
             // `ponet_2l_sentence_segments` fixes this). With derived segments they are alone in their segment.
-            SegmentCandidate = eligible,
+            Segments = layout,
+            SegmentZero = special.unsqueeze(-1) | layout.Empty,
         };
     }
 }

@@ -58,9 +58,8 @@ public sealed class PoolingMixer : nn.Module<Tensor, MixerContext, Tensor>
         var weights = scores.softmax(-1).nan_to_num(0.0);                        // no eligible key: g = 0
         var g = torch.einsum("bhl,bhld->bhd", weights, kh);                      // [batch, heads, head_size]
 
-        var special = context.Special!.unsqueeze(-1);
-        var segmentMax = SegmentMax.Apply(segment, context.FlatSegmentIndex!, context.SegmentCandidate!).masked_fill(special, 0.0);
-        var localMax = SegmentMax.LocalWindow(local, context.LocalCandidate!).masked_fill(special, 0.0);
+        var segmentMax = SegmentMax.Apply(segment, context.Segments!, context.SegmentZero!);
+        var localMax = SegmentMax.LocalWindow(local, context.LocalExcluded!, context.LocalZero!);
 
         var mixed = (g.unsqueeze(2) + Split(segmentMax)) * Split(o) + Split(localMax); // [batch, heads, seq, head_size]
         return mixed.transpose(1, 2).reshape(batch, seq, width).masked_fill(context.Real.logical_not().unsqueeze(-1), 0.0);

@@ -106,6 +106,75 @@ public sealed class SegmentMaxTests
         Assert.Equal([0f, 3f, 0f, 2f, 0f], values.grad!.reshape(-1).data<float>().ToArray());
     }
 
+    // Which token each output copies: the first maximum among the window's / segment's candidates, or -1 (output 0).
+    private static float[,,] BruteForceGradient(float[,,] v, float[,,] weight, bool[,] candidate, Func<int, int, int, bool> inGroup)
+    {
+        int b = v.GetLength(0), l = v.GetLength(1), d = v.GetLength(2);
+        var grad = new float[b, l, d];
+        for (var i = 0; i < b; i++)
+        for (var t = 0; t < l; t++)
+        for (var k = 0; k < d; k++)
+        {
+            var source = -1;
+            for (var u = 0; u < l; u++)
+                if (inGroup(i, t, u) && candidate[i, u] && (source < 0 || v[i, u, k] > v[i, source, k])) source = u;
+            if (source >= 0) grad[i, source, k] += weight[i, t, k];
+        }
+        return grad;
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Segment_and_local_max_gradients_equal_a_brute_force_loop(int seed)
+    {
+        torch.manual_seed(seed);
+        const int batch = 2, seq = 15, dim = 3;
+        var segments = torch.randint(0, 5, [batch, seq]);
+        var candidate = torch.rand(batch, seq) > 0.5;
+        var weight = torch.randn(batch, seq, dim);
+        var flat = (segments + torch.arange(batch).unsqueeze(1) * seq).reshape(-1);
+        var (seg, cand, w) = (To2D<long>(segments), To2D<bool>(candidate), To3D(weight));
+
+        var values = torch.randn(batch, seq, dim).requires_grad_(true);
+        (SegmentMax.Apply(values, flat, candidate) * weight).sum().backward();
+        var expected = BruteForceGradient(To3D(values.detach()), w, cand, (i, t, u) => seg[i, u] == seg[i, t]);
+        AssertClose(expected, To3D(values.grad!));   // sums of several weights: the order of addition differs
+
+        var local = torch.randn(batch, seq, dim).requires_grad_(true);
+        (SegmentMax.LocalWindow(local, candidate.unsqueeze(1).to_type(ScalarType.Float32)) * weight).sum().backward();
+        expected = BruteForceGradient(To3D(local.detach()), w, cand, (_, t, u) => Math.Abs(u - t) <= 1);
+        AssertClose(expected, To3D(local.grad!));
+    }
+
+    private static void AssertClose(float[,,] expected, float[,,] actual)
+    {
+        foreach (var (e, a) in expected.Cast<float>().Zip(actual.Cast<float>()))
+            Assert.True(Math.Abs(e - a) <= 1e-5f * Math.Max(1, Math.Abs(e)), $"expected {e}, got {a}");
+    }
+
+    [Fact]
+    public void Tied_segment_maxima_keep_the_exact_value_and_share_the_gradient()
+    {
+        var values = torch.tensor(new float[] { 1, 5, 5, 7, 3 }).view(1, 5, 1).requires_grad_(true);
+        var segments = torch.tensor(new long[] { 0, 0, 0, 1, 1 }).view(1, 5);
+
+        var output = SegmentMax.Apply(values, segments.reshape(-1), torch.ones(1, 5, dtype: ScalarType.Bool));
+        output.sum().backward();
+
+        Assert.Equal([5f, 5f, 5f, 7f, 7f], output.detach().reshape(-1).data<float>().ToArray());
+        Assert.Equal([0f, 1.5f, 1.5f, 2f, 0f], values.grad!.reshape(-1).data<float>().ToArray());
+    }
+
+    [Fact]
+    public void Local_window_ties_go_to_the_leftmost_token()
+    {
+        var values = torch.tensor(new float[] { 4, 4, 1 }).view(1, 3, 1).requires_grad_(true);
+        SegmentMax.LocalWindow(values, torch.ones(1, 1, 3)).sum().backward();
+        // Windows {0,1}, {0,1,2}, {1,2}: the first two take token 0 (tied with 1), the last token 1.
+        Assert.Equal([2f, 1f, 0f], values.grad!.reshape(-1).data<float>().ToArray());
+    }
+
     [Fact]
     public void Default_segments_give_cls_and_each_sep_a_segment_of_their_own()
     {
