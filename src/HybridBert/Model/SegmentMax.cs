@@ -48,6 +48,7 @@ public static class SegmentMax
     {
         var (batch, seq, dim) = (values.shape[0], values.shape[1], values.shape[2]);
         var masked = values.masked_fill(layout.Excluded, double.NegativeInfinity);
+        if (!values.requires_grad || !torch.is_grad_enabled()) return Reduce(masked, layout.FlatIndex).masked_fill(zero, 0.0);   // inference
         Tensor perToken, isMax;
         bool ties;
         using (torch.no_grad())
@@ -103,6 +104,8 @@ public static class SegmentMax
         var masked = values.masked_fill(excluded, double.NegativeInfinity);
         var padded = nn.functional.pad(masked, [0, 0, 1, 1], value: double.NegativeInfinity);
         var (left, right) = (padded.narrow(1, 0, seq), padded.narrow(1, 2, seq));
+        if (!values.requires_grad || !torch.is_grad_enabled())   // inference: the maxima are the answer
+            return torch.maximum(torch.maximum(left, masked), right).masked_fill(zero, 0.0);
         Tensor fromLeft, fromCentre;
         using (torch.no_grad())
         {
