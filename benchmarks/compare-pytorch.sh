@@ -5,6 +5,7 @@
 #   ROUNDS=5 MODES="train infer" benchmarks/compare-pytorch.sh
 #   CONFIGS="bert:128:32:30522 hybrid:512:8:8192" benchmarks/compare-pytorch.sh
 #   BEFORE=/tmp/old/src/HybridBert.Cli/bin/Release/net10.0/HybridBert.Cli benchmarks/compare-pytorch.sh
+#   BENCH_ARGS="--trim-every 0" benchmarks/compare-pytorch.sh   # extra flags for our side (and BEFORE's)
 #
 # BEFORE: another build of ours (e.g. a `git worktree` of an older commit, built with `dotnet build
 # src/HybridBert.Cli -c Release`) run in the same interleaving, so that before and after are each compared with
@@ -49,11 +50,11 @@ for round in $(seq 1 "$ROUNDS"); do
       echo "round $round/$ROUNDS: $mode $pattern seq $seq batch $batch vocab $vocab" >&2
       if [ -n "${BEFORE:-}" ]; then
         "$BEFORE" bench --json --preset "$PRESET" --patterns "$pattern" --seq "$seq" --batch "$batch" --vocab-size "$vocab" \
-          --threads "$THREADS" --steps "$STEPS" --warmup "$WARMUP" --mode "$mode" \
+          --threads "$THREADS" --steps "$STEPS" --warmup "$WARMUP" --mode "$mode" ${BENCH_ARGS:-} \
           | sed "s/^{/{\"side\":\"before\",\"vocab\":$vocab,\"round\":$round,/" >> "$OUT"
       fi
       "$HB" bench --json --preset "$PRESET" --patterns "$pattern" --seq "$seq" --batch "$batch" --vocab-size "$vocab" \
-        --threads "$THREADS" --steps "$STEPS" --warmup "$WARMUP" --mode "$mode" \
+        --threads "$THREADS" --steps "$STEPS" --warmup "$WARMUP" --mode "$mode" ${BENCH_ARGS:-} \
         | sed "s/^{/{\"side\":\"ours\",\"vocab\":$vocab,\"round\":$round,/" >> "$OUT"
       "$PYTHON" benchmarks/pytorch/mini_train_step.py --pattern "$(letters "$pattern")" --seq "$seq" --batch "$batch" --vocab "$vocab" \
         --threads "$THREADS" --steps "$STEPS" --warmup "$WARMUP" --mode "$mode" \
