@@ -18,8 +18,7 @@ public sealed class MixerContext
     public required Tensor KeyVisible { get; init; }
 
     // Pooling only (null when the model has no pooling heads).
-    /// <summary>[batch, seq] bool: [CLS]/[SEP] positions. They get 0 from the local and segment max.</summary>
-    public Tensor? Special { get; init; }
+    // [CLS]/[SEP] get 0 from the local and the segment max and never enter a local window.
     /// <summary>[batch, seq, 1] bool: may not enter a local window max (not eligible, or [CLS]/[SEP]).</summary>
     public Tensor? LocalExcluded { get; init; }
     /// <summary>[batch, seq, 1] bool: gets 0 from the local max ([CLS]/[SEP], or no candidate in its window).</summary>
@@ -47,9 +46,8 @@ public sealed class MixerContext
             Real = real,
             Eligible = eligible,
             KeyVisible = context.KeyVisible,
-            Special = special,
             LocalExcluded = localCandidate.logical_not().unsqueeze(-1),
-            LocalZero = (special | nn.functional.max_pool1d(localCandidate.unsqueeze(1).to_type(ScalarType.Float32), 3, stride: 1, padding: 1).squeeze(1).eq(0)).unsqueeze(-1),
+            LocalZero = special.unsqueeze(-1) | SegmentMax.EmptyWindows(localCandidate),
             // The PoNet reference masks only padding before its segment max: with explicit sentence ids a [CLS] or
             // [SEP] that shares a segment with words takes part in that segment's max (the parity fixture
             // `ponet_2l_sentence_segments` fixes this). With derived segments they are alone in their segment.

@@ -39,7 +39,7 @@ public static class SegmentMax
     /// <remarks>
     /// The maxima come from <c>index_reduce</c> without autograd; the gradient goes through a segment sum of each
     /// segment's maximum (a <c>where</c> and an <c>index_add</c>), so backward keeps one boolean mask instead of
-    /// index_reduce's copies of its input and output (measured with `bench layers`: a pooling mixer held 35 → 27 MiB
+    /// index_reduce's copies of its input and output (measured with <c>bench layers</c>: a pooling mixer held 35 → 27 MiB
     /// at mini, 512 × 8; step time unchanged).
     /// That sum equals the maximum when each segment and dimension has one maximum; when values tie, the autograd
     /// <c>index_reduce</c> runs instead, which splits the gradient evenly between tied maxima.
@@ -82,11 +82,13 @@ public static class SegmentMax
     /// </summary>
     public static Tensor LocalWindow(Tensor values, Tensor candidate)
     {
-        var (batch, seq) = (values.shape[0], values.shape[1]);
-        var excluded = candidate.eq(0).view(batch, seq, 1);
-        var empty = nn.functional.max_pool1d(candidate, 3, stride: 1, padding: 1).eq(0).view(batch, seq, 1);
-        return LocalWindow(values, excluded, empty);
+        var allowed = candidate.squeeze(1).ne(0);
+        return LocalWindow(values, allowed.logical_not().unsqueeze(-1), EmptyWindows(allowed));
     }
+
+    /// <summary>[batch, seq, 1] bool: the window {i-1, i, i+1} holds no token of <paramref name="candidate"/> [batch, seq] bool.</summary>
+    public static Tensor EmptyWindows(Tensor candidate) =>
+        nn.functional.max_pool1d(candidate.unsqueeze(1).to_type(ScalarType.Float32), 3, stride: 1, padding: 1).squeeze(1).eq(0).unsqueeze(-1);
 
     /// <summary>
     /// Max over the window {i-1, i, i+1} of <paramref name="values"/> [batch, seq, dim], skipping the tokens where
@@ -95,8 +97,8 @@ public static class SegmentMax
     /// </summary>
     /// <remarks>
     /// The winner of each window is found without autograd, then selected with two <c>where</c>s: backward keeps two
-    /// boolean masks instead of max_pool1d's input copy and int64 indices (measured with `bench layers`: a pooling mixer held 45 → 35 MiB
-    /// for backward at 4,096 tokens × 256). Ties go to the leftmost, as max_pool1d's.
+    /// boolean masks instead of max_pool1d's input copy and int64 indices (measured with <c>bench layers</c>: a
+    /// pooling mixer held 45 → 35 MiB for backward at 4,096 tokens × 256). Ties go to the leftmost, as max_pool1d's.
     /// </remarks>
     public static Tensor LocalWindow(Tensor values, Tensor excluded, Tensor zero)
     {
