@@ -64,6 +64,12 @@ internal static class CliErrors
             Console.Error.WriteLine($"error: {e.Message}");
             return RuntimeError;
         }
+        catch (Exception e) when (Training.OutOfMemory.Matches(e.Message) && Environment.GetEnvironmentVariable(TraceVariable) is not "1")
+        {
+            // libtorch could not allocate a tensor: its message carries a C++ stack; say what happened and what to change.
+            Console.Error.WriteLine($"error: {Training.OutOfMemory.Describe(e.Message, Training.MemoryUsage.AvailableBytes())}");
+            return RuntimeError;
+        }
         catch (Exception e) when (Environment.GetEnvironmentVariable(TraceVariable) is not "1")
         {
             // A bug or a failure inside libtorch: one line by default (the stack trace is for whoever fixes it).

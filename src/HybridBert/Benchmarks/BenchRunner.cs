@@ -12,7 +12,7 @@ public static class BenchRunner
 {
     public static BenchResult RunInChild(BenchSpec spec, TimeSpan timeout)
     {
-        if (EstimateBytes(spec) is var need && AvailableBytes() is { } free && need > 0.9 * free)
+        if (EstimateBytes(spec) is var need && Training.MemoryUsage.AvailableBytes() is { } free && need > 0.9 * free)
             return BenchResult.Failed(spec, "out_of_memory", $"needs about {need / 1073741824.0:F1} GiB of activations, {free / 1073741824.0:F1} GiB free: not started");
 
         // The child reads its spec from a JSON options file (never from assembled arguments).
@@ -32,8 +32,7 @@ public static class BenchRunner
         if (run.ExitCode == 0 && line is not null) return JsonSerializer.Deserialize<BenchResult>(line)!;
 
         var message = run.Stderr;
-        var oom = run.ExitCode is 137 or -9 || message.Contains("out of memory", StringComparison.OrdinalIgnoreCase)
-                  || message.Contains("bad_alloc", StringComparison.Ordinal) || message.Contains("DefaultCPUAllocator", StringComparison.Ordinal);
+        var oom = run.ExitCode is 137 or -9 || Training.OutOfMemory.Matches(message);
         // libtorch prints one-time warnings (index_reduce is "beta") on stderr: skip them for the error line.
         var firstLine = message.Split('\n').FirstOrDefault(l => l.Trim().Length > 0 && !l.Contains("Warning:", StringComparison.Ordinal))?.Trim() ?? $"exit code {run.ExitCode}";
         return BenchResult.Failed(spec, oom ? "out_of_memory" : "error", firstLine.Length > 300 ? firstLine[..300] : firstLine);
@@ -49,18 +48,6 @@ public static class BenchRunner
         var quadratic = (double)s.Batch * attentionHeads * s.Seq * (double)s.Seq * bytesPerValue * kept;
         var linear = (double)s.Batch * s.Seq * c.NumHiddenLayers * (12.0 * c.HiddenSize + 2.0 * c.IntermediateSize) * bytesPerValue * kept;
         return quadratic + linear;
-    }
-
-    private static double? AvailableBytes()
-    {
-        try
-        {
-            foreach (var line in File.ReadLines("/proc/meminfo"))
-                if (line.StartsWith("MemAvailable:", StringComparison.Ordinal))
-                    return double.Parse(line["MemAvailable:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
-        }
-        catch (IOException) { }
-        return null;
     }
 
     /// <summary>Per-round results of one configuration combined: median of medians, overall min and max, highest peak.</summary>

@@ -7,6 +7,20 @@ public static class MemoryUsage
     public static double CurrentMiB => Read("VmRSS:") ?? Environment.WorkingSet / 1048576.0;
     public static double PeakMiB => Read("VmHWM:") ?? System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0;
 
+    /// <summary>Memory the kernel can give without swapping (MemAvailable), in bytes; null where /proc is absent.</summary>
+    public static double? AvailableBytes()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/meminfo"))
+                if (line.StartsWith("MemAvailable:", StringComparison.Ordinal))
+                    return double.Parse(line["MemAvailable:".Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return null;
+    }
+
     private static double? Read(string field)
     {
         try

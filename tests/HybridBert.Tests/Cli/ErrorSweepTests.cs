@@ -87,6 +87,8 @@ public sealed class ErrorSweepTests(BadInputFiles files) : IClassFixture<BadInpu
         { "finetune --out {root}/f9", Usage, "give --checkpoint RUN_DIR, or --init random" },
         { "bench --preset tiny --seq 0", Usage, "--seq: '0' is not a whole number >= 4" },
         { "bench --preset tiny --threads 0", Usage, "--threads must be >= 1" },
+        // More memory than any machine has: libtorch's allocation failure, without its C++ stack.
+        { "bench layers --preset tiny --seq 262144 --letters A --repeats 1 --warmup 0", Runtime, "out of memory: one tensor needed 512.0 GiB" },
         // What System.CommandLine itself refuses.
         { "pretrain --out {root}/r10 --batch many", Usage, "many" },
         { "pretrain --out {root}/r11 --precision fp8", Usage, "fp8" },
@@ -106,5 +108,6 @@ public sealed class ErrorSweepTests(BadInputFiles files) : IClassFixture<BadInpu
         Assert.DoesNotContain("   at ", all);
         Assert.DoesNotContain("Exception:", all);
         Assert.DoesNotContain("an unexpected failure", all);
+        Assert.DoesNotContain("frame #", all);   // libtorch's C++ stack
     }
 }
