@@ -146,13 +146,20 @@ internal static class BenchCommand
                 Threads = parse.GetValue(threads), Repeats = parse.GetValue(repeats), Warmup = parse.GetValue(warmup), Dropout = parse.GetValue(dropout),
             }.Validate();
             var asJson = parse.GetValue(json);
-            var rows = LayerProfile.Measure(spec, asJson ? null : new SynchronousProgress<string>(m => Console.Error.Write($"\r{m}".PadRight(30))));
+            IReadOnlyList<LayerProfileRow> rows;
+            try
+            {
+                rows = LayerProfile.Measure(spec, asJson ? null : new SynchronousProgress<string>(m => Console.Error.Write($"\r{m}".PadRight(30))));
+            }
+            finally
+            {
+                if (!asJson) Console.Error.WriteLine();   // end the progress line, also before an error message
+            }
             if (asJson)
             {
                 foreach (var r in rows) Console.WriteLine(JsonSerializer.Serialize(r));
                 return;
             }
-            Console.Error.WriteLine();
             var table = new Table().AddColumn("layer").AddColumn("part").AddColumn(new TableColumn("forward ms").RightAligned())
                 .AddColumn(new TableColumn("backward ms").RightAligned()).AddColumn(new TableColumn("total ms").RightAligned())
                 .AddColumn(new TableColumn("held MiB").RightAligned()).AddColumn(new TableColumn("params").RightAligned());
