@@ -37,7 +37,7 @@ internal static partial class PretrainCommand
         var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => d.Threads };
         var device = CommonOptions.Device(d.Device);
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => d.Seed, Description = "Seeds initialization, data order, masks and dropout: one seed, one run, in any process" };
-        var trimEvery = new Option<int>("--trim-every") { DefaultValueFactory = _ => d.TrimEvery, Description = "Return freed memory to the OS every N steps (0 = never): ~25% faster steps, more memory" };
+        var trimEvery = new Option<int>("--trim-every") { DefaultValueFactory = _ => d.TrimEvery, Description = "Return freed memory to the OS every N steps (0 = never: ~20% faster steps, ~1.2× the peak memory)" };
         var maxSteps = new Option<long?>("--max-steps") { Description = "Step budget and length of the LR schedule (default 1000)" };
         var maxTokens = new Option<long?>("--max-tokens") { Description = "Token budget" };
         var maxTime = new Option<string?>("--max-time") { Description = "Wall-clock budget, e.g. 10m, 1h30m, 90s" };

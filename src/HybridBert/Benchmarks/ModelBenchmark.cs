@@ -143,7 +143,7 @@ public static class ModelBenchmark
             StepBody();
             // As the real loops do: pre-training trims every --trim-every steps; inference (predict, evaluation) never
             // trims, and trimming here made a mini forward 1.3–1.4× slower (303 vs 216–238 ms, AAAA 128×32).
-            if (spec.Mode == BenchMode.Train) NativeMemory.TrimAfterStep(++steps, spec.TrimEvery);
+            if (spec.Mode == BenchMode.Train) NativeMemory.AfterStep(++steps, spec.TrimEvery);
         }
 
         void StepBody()
@@ -157,8 +157,7 @@ public static class ModelBenchmark
                 return;
             }
             model.train();
-            optimizer.zero_grad();
-            model.zero_grad();
+            precision.ZeroGradients();
             Tensor loss;
             using (var forward = torch.NewDisposeScope())   // as PretrainingLoss: only the loss outlives the forward
             {
@@ -168,7 +167,7 @@ public static class ModelBenchmark
                     : nn.functional.cross_entropy(model.MlmLogits(hidden).reshape(-1, spec.VocabSize).index_select(0, positions).to(ScalarType.Float32), labels))
                     .MoveToOuterDisposeScope();
             }
-            NativeMemory.TrimBeforeBackward(steps + 1, spec.TrimEvery);
+            NativeMemory.BeforeBackward(steps + 1, spec.TrimEvery);
             loss.backward();
             precision.AccumulateGradients();
             optimizer.step();

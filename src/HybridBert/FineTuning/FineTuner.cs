@@ -183,7 +183,7 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
                     var lr = schedule.At(step);
                     for (var g = 0; g < groups.Count; g++) groups[g].LearningRate = lr * scales[g];
                     classifier.train();
-                    optimizer.zero_grad();
+                    Gradients.ZeroInPlace(classifier.parameters());
                     var logits = classifier.forward(Batches.Inputs(rows.Select(i => train[i]).ToList(), vocabulary.PadId, device));
                     var targets = torch.tensor(rows.Select(i => trainTargets[i]).ToArray(), device: device);
                     var lossTensor = task.Regression
@@ -195,6 +195,7 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
                     loss = lossTensor.item<float>();
                 }
                 step++;
+                NativeMemory.AfterStep(step, trimEvery: 0);   // collects, never trims: see the trim once per seed below
                 if (!double.IsFinite(loss)) throw new TrainingDivergedException($"seed {seed}: the loss is {loss} at step {step}; try a lower --lr");
                 progress?.Report(new FineTuneProgress(seed, epoch, step, totalSteps, loss, null));
                 if (options.EvalEverySteps is { } every && step % every == 0 && step % stepsPerEpoch != 0) stop = EvaluateAndKeep(epoch);

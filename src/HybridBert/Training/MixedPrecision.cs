@@ -42,7 +42,7 @@ public sealed class MixedPrecision
     /// After each micro-batch's backward: add the model's bf16 gradients into the fp32 masters' and zero them, so
     /// several micro-batches are summed in fp32 (summed in the bf16 <c>.grad</c>, with its 8 mantissa bits, the later
     /// micro-batches' small contributions round away). The masters' gradients must be zero at the start of a step
-    /// (the optimizer's <c>zero_grad</c>). In fp32 the model's gradients are the masters' and accumulate in place.
+    /// (<see cref="ZeroGradients"/>). In fp32 the model's gradients are the masters' and accumulate in place.
     /// </summary>
     public void AccumulateGradients()
     {
@@ -56,6 +56,10 @@ public sealed class MixedPrecision
             model.grad.zero_();
         }
     }
+
+    /// <summary>Before each step: the masters' gradients (in fp32 the model's own) zeroed in place; in bf16 the model's
+    /// are zero already (<see cref="AccumulateGradients"/>).</summary>
+    public void ZeroGradients() => Gradients.ZeroInPlace(Masters.Select(m => m.Parameter));
 
     /// <summary>After the optimizer step: the updated masters become the model's weights.</summary>
     public void MastersToModel()

@@ -12,19 +12,36 @@ namespace HybridBert.Training;
 /// against trimming after the step only (AAAA / PPPP, vocab 30,522, interleaved): peak 1,082–1,108 vs 1,176–1,190
 /// MiB and 1,174 vs 1,289–1,294 MiB, step time within the run-to-run noise (+5% to −14%). Hence
 /// <c>--trim-every</c> (default 1). Linux/glibc only; elsewhere a no-op.
+/// <para>
+/// Without trimming, the heap must still not grow from step to step: <see cref="AfterStep"/> runs the .NET garbage
+/// collector and its finalizers after every step, because native memory held by objects that only a finalizer
+/// releases stays allocated, scattered among the freed activations, until the collector happens to run — and a
+/// training loop allocates too little managed memory for that. Measured (mini ponet 128×32, vocab 30,522,
+/// <c>--trim-every 0</c>, 40 steps): peak 3,813 MiB without the collection (1.6 GB after 5 steps, still growing by
+/// ~60 MiB a step), 1,380 MiB with it and gradients zeroed in place (<see cref="Gradients"/>); bert 3,486 vs 1,303
+/// MiB. A collection takes 1–2 ms.
+/// </para>
 /// </summary>
 public static partial class NativeMemory
 {
     private static bool available = OperatingSystem.IsLinux();
 
-    /// <summary>Trims after step <paramref name="step"/> (1-based) when <paramref name="every"/> divides it; 0 = never.</summary>
-    public static void TrimAfterStep(long step, int every)
+    /// <summary>After training step <paramref name="step"/> (1-based): collects what finalizers release, then trims
+    /// when <paramref name="trimEvery"/> divides the step (0 = never).</summary>
+    public static void AfterStep(long step, int trimEvery)
     {
-        if (every > 0 && step % every == 0) Trim();
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        if (IsTrimmingStep(step, trimEvery)) Trim();
     }
 
     /// <summary>Trims before the backward of step <paramref name="step"/> (1-based) when it is a trimming step.</summary>
-    public static void TrimBeforeBackward(long step, int every) => TrimAfterStep(step, every);
+    public static void BeforeBackward(long step, int trimEvery)
+    {
+        if (IsTrimmingStep(step, trimEvery)) Trim();
+    }
+
+    private static bool IsTrimmingStep(long step, int every) => every > 0 && step % every == 0;
 
     public static void Trim()
     {

@@ -134,8 +134,7 @@ public sealed class Pretrainer
                 batcher.Reseed(Seeds.Derive(opts.Seed, SeedPurpose.Masking, step));      // masks: likewise
                 foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
                 model.train();
-                optimizer.zero_grad();
-                model.zero_grad();
+                precision.ZeroGradients();
 
                 var indices = order.Next(opts.BatchSize);
                 var sequences = indices.Select(train.Read).ToList();
@@ -152,7 +151,7 @@ public sealed class Pretrainer
                 {
                     using var micro = batch.Slice(start, opts.MicroBatchSize);
                     var result = PretrainingLoss.Compute(model, micro, opts.SentenceObjective, opts.DropMask, batch.MaskedCount, sentences);
-                    NativeMemory.TrimBeforeBackward(step + 1, opts.TrimEvery);
+                    NativeMemory.BeforeBackward(step + 1, opts.TrimEvery);
                     result.Loss.backward();
                     precision.AccumulateGradients();   // bf16: summed into the fp32 masters per micro-batch
                     total += result.Loss.detach();
@@ -168,7 +167,7 @@ public sealed class Pretrainer
                 precision.MastersToModel();
                 stepTokens = batch.RealTokens;
             }
-            NativeMemory.TrimAfterStep(step + 1, opts.TrimEvery);
+            NativeMemory.AfterStep(step + 1, opts.TrimEvery);
             trainingSeconds += clock.Elapsed.TotalSeconds - stepStart;
 
             state = state with
