@@ -144,6 +144,7 @@ public static class ModelBenchmark
             // As the real loops do: pre-training trims every --trim-every steps; inference (predict, evaluation) never
             // trims, and trimming here made a mini forward 1.3–1.4× slower (303 vs 216–238 ms, AAAA 128×32).
             if (spec.Mode == BenchMode.Train) NativeMemory.AfterStep(++steps, spec.TrimEvery);
+            else NativeMemory.AfterInferenceBatch();
         }
 
         void StepBody()

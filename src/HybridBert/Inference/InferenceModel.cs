@@ -2,6 +2,7 @@ using HybridBert.FineTuning;
 using HybridBert.Interop;
 using HybridBert.Model;
 using HybridBert.Text;
+using HybridBert.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -98,9 +99,12 @@ public sealed class InferenceModel : IDisposable
             foreach (var chunk in group.Chunk(perBatch))
             {
                 cancel.ThrowIfCancellationRequested();
-                using var scope = torch.NewDisposeScope();
-                var inputs = Batches.Inputs(chunk.Select(i => rows[i]).ToList(), Tokenizer.Vocabulary.PadId, device);
-                consume(Encoder.forward(inputs), inputs, chunk);
+                using (var scope = torch.NewDisposeScope())
+                {
+                    var inputs = Batches.Inputs(chunk.Select(i => rows[i]).ToList(), Tokenizer.Vocabulary.PadId, device);
+                    consume(Encoder.forward(inputs), inputs, chunk);
+                }
+                NativeMemory.AfterInferenceBatch();
             }
         }
     }

@@ -35,6 +35,12 @@ public static partial class NativeMemory
         if (IsTrimmingStep(step, trimEvery)) Trim();
     }
 
+    /// <summary>After each inference batch (inference never trims: predict and serve answer faster without): a
+    /// young-generation collection, whose finalizers free the small native objects the forward left behind (they die
+    /// young). Measured (mini, 128×32, vocab 30,522, 60 forwards, <c>bench --mode infer</c>, two rounds): peak
+    /// 1,070–1,074 → 584–622 MiB (ponet), 694–754 → 481–498 MiB (bert), forward times within the noise.</summary>
+    public static void AfterInferenceBatch() => GC.Collect(0);
+
     /// <summary>Trims before the backward of step <paramref name="step"/> (1-based) when it is a trimming step.</summary>
     public static void BeforeBackward(long step, int trimEvery)
     {

@@ -243,21 +243,24 @@ public sealed class Pretrainer
         using var noGrad = torch.no_grad();
         for (var b = 0; b < batches; b++)
         {
-            using var scope = torch.NewDisposeScope();
-            var first = (long)b * options.MicroBatchSize;
-            var sequences = Enumerable.Range(0, (int)Math.Min(options.MicroBatchSize, toScore - first)).Select(i => data.Read(first + i)).ToList();
-            using var batch = batcher.Build(sequences, model.Device);
-            var sentenceCount = options.SentenceObjective == SentenceObjective.None ? 0 : PretrainingLoss.SentenceTargets(batch.SentenceLabels, options.SentenceObjective).Count;
-            var r = PretrainingLoss.Compute(model, batch, options.SentenceObjective, options.DropMask, batch.MaskedCount, sentenceCount);
-            lossSum += r.MlmLossSum.item<float>();
-            correct += r.MlmCorrect.item<long>();
-            masked += batch.MaskedCount;
-            if (r.SentenceCorrect is not null)
+            using (var scope = torch.NewDisposeScope())
             {
-                sentenceCorrect += r.SentenceCorrect.item<long>();
-                sentences += r.SentenceCount;
+                var first = (long)b * options.MicroBatchSize;
+                var sequences = Enumerable.Range(0, (int)Math.Min(options.MicroBatchSize, toScore - first)).Select(i => data.Read(first + i)).ToList();
+                using var batch = batcher.Build(sequences, model.Device);
+                var sentenceCount = options.SentenceObjective == SentenceObjective.None ? 0 : PretrainingLoss.SentenceTargets(batch.SentenceLabels, options.SentenceObjective).Count;
+                var r = PretrainingLoss.Compute(model, batch, options.SentenceObjective, options.DropMask, batch.MaskedCount, sentenceCount);
+                lossSum += r.MlmLossSum.item<float>();
+                correct += r.MlmCorrect.item<long>();
+                masked += batch.MaskedCount;
+                if (r.SentenceCorrect is not null)
+                {
+                    sentenceCorrect += r.SentenceCorrect.item<long>();
+                    sentences += r.SentenceCount;
+                }
+                if (b == 0) IO.PausePoints.Reach("eval");
             }
-            if (b == 0) IO.PausePoints.Reach("eval");
+            NativeMemory.AfterInferenceBatch();
         }
         model.train();
         return new EvalResult(lossSum / Math.Max(1, masked), correct / Math.Max(1, masked),
