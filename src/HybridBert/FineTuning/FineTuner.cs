@@ -195,7 +195,7 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
                     loss = lossTensor.item<float>();
                 }
                 step++;
-                NativeMemory.AfterStep(step, trimEvery: 0);   // collects, never trims: see the trim once per seed below
+                NativeMemory.AfterStep(step, trimEvery: 0);   // collects, never trims (fine-tuning trims once per seed, in Run)
                 if (!double.IsFinite(loss)) throw new TrainingDivergedException($"seed {seed}: the loss is {loss} at step {step}; try a lower --lr");
                 progress?.Report(new FineTuneProgress(seed, epoch, step, totalSteps, loss, null));
                 if (options.EvalEverySteps is { } every && step % every == 0 && step % stepsPerEpoch != 0) stop = EvaluateAndKeep(epoch);
