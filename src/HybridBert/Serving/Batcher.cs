@@ -11,6 +11,8 @@ internal sealed class WorkItem(Job task, IReadOnlyList<string> texts, Cancellati
 {
     public Job Task { get; } = task;
     public IReadOnlyList<string> Texts { get; } = texts;
+    /// <summary>Each text's second sequence (/predict's pairs), null where it has none; null for the whole request without pairs.</summary>
+    public IReadOnlyList<string?>? Pairs { get; init; }
     public CancellationToken Aborted { get; } = aborted;
     public Pooling Pooling { get; init; }
     public bool Normalize { get; init; }
@@ -137,7 +139,7 @@ internal sealed class Batcher : IDisposable
             {
                 var rows = item.Task == Job.FillMask
                     ? item.Texts.Select(fillMask.Encode).ToList()
-                    : model.Encode(item.Texts, item.Truncate);
+                    : model.Encode(item.Texts, item.Truncate, item.Pairs);
                 item.Tokens = rows.Sum(r => r.Length);
                 live.Add((item, rows));
             }

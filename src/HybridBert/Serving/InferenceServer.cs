@@ -1,8 +1,10 @@
+using System.ComponentModel;
 using System.Diagnostics;
 using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using HybridBert.FineTuning;
 using HybridBert.Inference;
 using Microsoft.AspNetCore.Builder;
@@ -141,7 +143,7 @@ public sealed class InferenceServer : IAsyncDisposable
             };
             var vectors = (List<object>)await Submit(item, context);
             return Results.Json(vectors);
-        }).Produces<float[][]>().WithSummary("Embeddings, as text-embeddings-inference's /embed");
+        }).Accepts<EmbedRequest>(Json).Produces<float[][]>().WithSummary("Embeddings, as text-embeddings-inference's /embed");
 
         app.MapPost("/v1/embeddings", async (HttpContext context) =>
         {
@@ -156,21 +158,21 @@ public sealed class InferenceServer : IAsyncDisposable
                 model = body["model"]?.GetValueKind() == JsonValueKind.String ? body["model"]!.GetValue<string>() : ModelName,
                 usage = new { prompt_tokens = item.Tokens, total_tokens = item.Tokens },
             });
-        }).WithSummary("Embeddings, as OpenAI's /v1/embeddings");
+        }).Accepts<OpenAiEmbeddingRequest>(Json).WithSummary("Embeddings, as OpenAI's /v1/embeddings");
 
         app.MapPost("/predict", async (HttpContext context) =>
         {
             if (!model.CanClassify) throw new ApiError(424, "backend", $"the model is not a classifier, /predict needs a fine-tuned one ({model.Source})");
             var body = await ReadJson(context);
-            var (texts, single) = Inputs(body, "inputs");
+            var (texts, pairs, single) = PredictInputs(body);
             var item = new WorkItem(Job.Predict, texts, context.RequestAborted)
             {
-                RawScores = Bool(body, "raw_scores", false), Truncate = Bool(body, "truncate", false), TopK = int.MaxValue,
+                Pairs = pairs, RawScores = Bool(body, "raw_scores", false), Truncate = Bool(body, "truncate", false), TopK = int.MaxValue,
             };
             var labels = (List<object>)await Submit(item, context);
             var shaped = labels.Select(l => ((LabelScore[])l).Select(s => new { label = s.Label, score = s.Score }).ToList()).ToList();
             return Results.Json(single ? shaped[0] : shaped);
-        }).WithSummary("Labels with scores, as text-embeddings-inference's /predict");
+        }).Accepts<PredictRequest>(Json).WithSummary("Labels with scores, as text-embeddings-inference's /predict: a text, a pair [text, text] or a batch [[text], [text, text], ...]");
 
         app.MapPost("/fill-mask", async (HttpContext context) =>
         {
@@ -187,8 +189,10 @@ public sealed class InferenceServer : IAsyncDisposable
                 return masks.Count == 1 ? (object)masks[0] : masks;
             }).ToList();
             return Results.Json(single ? shaped[0] : shaped);
-        }).WithSummary("The pipeline's fill-mask output for each [MASK]");
+        }).Accepts<FillMaskRequest>(Json).WithSummary("The pipeline's fill-mask output for each [MASK]");
     }
+
+    private const string Json = "application/json";
 
     private string ModelName => Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(model.Source)));
 
@@ -285,6 +289,44 @@ public sealed class InferenceServer : IAsyncDisposable
         throw new ApiError(400, "validation", node is null ? $"the body needs '{field}': a string or a list of strings" : $"'{field}' must be a string or a list of strings");
     }
 
+    /// <summary>
+    /// /predict's <c>inputs</c> as text-embeddings-inference reads them: a string; an array of one or two strings (a
+    /// text, or a pair classified together as [CLS] a [SEP] b [SEP]); or a batch, an array of such arrays. So
+    /// <c>["a", "b"]</c> is one pair, and a batch of single texts is <c>[["a"], ["b"]]</c>.
+    /// </summary>
+    private (List<string> Texts, List<string?> Pairs, bool Single) PredictInputs(JsonObject body)
+    {
+        const string shapes = "a string, a pair [\"text\", \"text\"] or a batch [[\"text\"], [\"text\", \"text\"], ...]";
+        static string? Text(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
+        static (string Text, string? Pair) Sequence(JsonArray array, string where) => array.Count is 1 or 2
+            ? (Text(array[0]) ?? throw new ApiError(400, "validation", $"{where}[0] must be a string"),
+               array.Count == 2 ? Text(array[1]) ?? throw new ApiError(400, "validation", $"{where}[1] must be a string") : null)
+            : throw new ApiError(400, "validation", $"{where} has {array.Count} strings: a text is one, a pair two");
+
+        var node = body["inputs"];
+        if (Text(node) is { } single) return ([single], [null], true);
+        if (node is not JsonArray array)
+            throw new ApiError(400, "validation", node is null ? $"the body needs 'inputs': {shapes}" : $"'inputs' must be {shapes}");
+        if (array.Count == 0) throw new ApiError(400, "validation", "'inputs' is an empty list");
+        if (array[0] is not JsonArray)
+        {
+            if (array.Count > 2)
+                throw new ApiError(400, "validation", $"'inputs' has {array.Count} strings: a pair has two; send a batch as [[\"text\"], [\"text\"], ...]");
+            var (text, pair) = Sequence(array, "'inputs'");
+            return ([text], [pair], true);
+        }
+        if (array.Count > Options.MaxInputs)
+            throw new ApiError(413, "validation", $"'inputs' has {array.Count} inputs, more than the limit of {Options.MaxInputs}");
+        var (texts, pairs) = (new List<string>(array.Count), new List<string?>(array.Count));
+        for (var i = 0; i < array.Count; i++)
+        {
+            var (text, pair) = Sequence(array[i] as JsonArray ?? throw new ApiError(400, "validation", $"'inputs'[{i}] must be a list of one or two strings (a batch's items are [\"text\"] or [\"text\", \"text\"])"), $"'inputs'[{i}]");
+            texts.Add(text);
+            pairs.Add(pair);
+        }
+        return (texts, pairs, false);
+    }
+
     private static bool Bool(JsonObject body, string field, bool fallback) => body[field] switch
     {
         null => fallback,
@@ -300,8 +342,19 @@ public sealed class InferenceServer : IAsyncDisposable
     }
 }
 
-// Request shapes, for the OpenAPI document (the handlers read the JSON themselves, to answer every mistake precisely).
-internal sealed record EmbedRequest(object Inputs, bool Normalize = true, bool Truncate = false);
-internal sealed record PredictRequest(object Inputs, bool RawScores = false, bool Truncate = false);
-internal sealed record FillMaskRequest(object Inputs, int TopK = 5);
-internal sealed record OpenAiEmbeddingRequest(object Input, string? Model = null);
+// Request shapes, for the OpenAPI document only (the handlers read the JSON themselves, to answer every mistake
+// precisely); field names as the clients send them.
+internal sealed record EmbedRequest(
+    [property: JsonPropertyName("inputs"), Description("A text or a list of texts")] object Inputs,
+    [property: JsonPropertyName("normalize")] bool Normalize = true,
+    [property: JsonPropertyName("truncate")] bool Truncate = false);
+internal sealed record PredictRequest(
+    [property: JsonPropertyName("inputs"), Description("A text, a pair [text, text], or a batch [[text], [text, text], ...]")] object Inputs,
+    [property: JsonPropertyName("raw_scores")] bool RawScores = false,
+    [property: JsonPropertyName("truncate")] bool Truncate = false);
+internal sealed record FillMaskRequest(
+    [property: JsonPropertyName("inputs"), Description("A text with [MASK] or a list of them")] object Inputs,
+    [property: JsonPropertyName("top_k")] int TopK = 5);
+internal sealed record OpenAiEmbeddingRequest(
+    [property: JsonPropertyName("input"), Description("A text or a list of texts")] object Input,
+    [property: JsonPropertyName("model")] string? Model = null);

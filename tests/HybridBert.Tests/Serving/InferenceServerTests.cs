@@ -75,6 +75,10 @@ public sealed class InferenceServerTests
         var openapi = JsonNode.Parse(await client.GetStringAsync("/openapi.json"))!;
         Assert.NotNull(openapi["paths"]!["/embed"]);
         Assert.NotNull(openapi["paths"]!["/fill-mask"]);
+        var schemas = openapi["components"]!["schemas"]!;   // request bodies with the fields clients send
+        Assert.Equal(["inputs", "raw_scores", "truncate"], schemas["PredictRequest"]!["properties"]!.AsObject().Select(p => p.Key));
+        Assert.Equal(["inputs", "top_k"], schemas["FillMaskRequest"]!["properties"]!.AsObject().Select(p => p.Key));
+        Assert.NotNull(openapi["paths"]!["/embed"]!["post"]!["requestBody"]);
     }
 
     [Fact]
@@ -88,8 +92,40 @@ public sealed class InferenceServerTests
         Assert.Equal(3, labels.Count);
         Assert.Equal(1.0, labels.Sum(l => l!["score"]!.GetValue<double>()), 5);
         Assert.True(labels[0]!["score"]!.GetValue<double>() >= labels[1]!["score"]!.GetValue<double>());
-        var list = (await Post(client, "/predict", """{"inputs": ["a", "b"], "raw_scores": true}""")).Body!.AsArray();
+        var list = (await Post(client, "/predict", """{"inputs": [["a"], ["b"]], "raw_scores": true}""")).Body!.AsArray();
         Assert.Equal(2, list.Count);
+
+        // As text-embeddings-inference: ["a", "b"] is one pair; a batch mixes [text] and [text, pair].
+        using var model = InferenceModel.Load(Classifier);
+        var library = new TextClassifier(model).Classify(["the movie", "the movie", "a cat"], pairs: ["was good", null, "sat"], truncate: false);
+        static double[] Scores(JsonNode labels, IEnumerable<string> order) =>
+            order.Select(l => labels.AsArray().Single(x => x!["label"]!.GetValue<string>() == l)!["score"]!.GetValue<double>()).ToArray();
+        var names = library[0].Select(l => l.Label).ToArray();
+        static void Close(LabelScore[] expected, double[] actual)
+        {
+            Assert.Equal(expected.Length, actual.Length);
+            for (var j = 0; j < actual.Length; j++) Assert.Equal(expected[j].Score, actual[j], 1e-6);
+        }
+        var pair = (await Post(client, "/predict", """{"inputs": ["the movie", "was good"]}""")).Body!;
+        Close(library[0], Scores(pair, names));
+        var mixed = (await Post(client, "/predict", """{"inputs": [["the movie", "was good"], ["the movie"], ["a cat", "sat"]]}""")).Body!.AsArray();
+        for (var i = 0; i < 3; i++) Close(library[i].OrderBy(l => Array.IndexOf(names, l.Label)).ToArray(), Scores(mixed[i]!, names));
+        Assert.NotEqual(Scores(mixed[0]!, names), Scores(mixed[1]!, names));   // the pair's second text counts
+
+        foreach (var (json, named) in new[]
+        {
+            ("""{"inputs": ["a", "b", "c"]}""", "a pair has two; send a batch as [[\"text\"]"),
+            ("""{"inputs": [["a"], "b"]}""", "'inputs'[1] must be a list of one or two strings"),
+            ("""{"inputs": [["a", "b", "c"]]}""", "'inputs'[0] has 3 strings"),
+            ("""{"inputs": [["a", 2]]}""", "'inputs'[0][1] must be a string"),
+            ("""{"inputs": 5}""", "a pair [\"text\", \"text\"]"),
+            ("""{"inputs": []}""", "empty list"),
+        })
+        {
+            var (bad, answer, _) = await Post(client, "/predict", json);
+            Assert.True(bad == HttpStatusCode.BadRequest, $"{json}: {bad}");
+            Assert.Contains(named, answer!["error"]!.GetValue<string>());
+        }
 
         var (fillStatus, error, _) = await Post(client, "/fill-mask", """{"inputs": "a [MASK]"}""");
         Assert.Equal(HttpStatusCode.FailedDependency, fillStatus);
