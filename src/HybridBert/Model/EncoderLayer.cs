@@ -22,7 +22,8 @@ public sealed class EncoderLayer : nn.Module<Tensor, MixerContext, Tensor>
     {
         // A scope per layer: TorchSharp keeps every intermediate alive while its C# handle lives, where Python
         // frees it at once. Disposing the layer's temporaries here releases what autograd did not save for
-        // backward (autograd holds its own references), which cut peak training memory by about a third.
+        // backward (autograd holds its own references), which cut peak training memory by about a third. Each part
+        // inside has its own scope too (Scoped), so a mixer's temporaries are gone before the FFN runs.
         using var scope = torch.NewDisposeScope();
         var mixed = attention.call(h, context);
         return output.call(intermediate.call(mixed), mixed).MoveToOuterDisposeScope();

@@ -17,5 +17,5 @@ public sealed class Intermediate : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => activation(dense.call(x));
+    public override Tensor forward(Tensor x) => Scoped.Keep(() => activation(dense.call(x)));
 }

@@ -32,7 +32,7 @@ public sealed class PoolingMixer : nn.Module<Tensor, MixerContext, Tensor>
 
     // h: [batch, seq, hidden] -> [batch, seq, heads*head_size]
     public override Tensor forward(Tensor h, MixerContext context) =>
-        Pool(dense_q.call(h), dense_k.call(h), dense_o.call(h), dense_segment.call(h), dense_local.call(h), heads, context);
+        Scoped.Keep(() => Pool(dense_q.call(h), dense_k.call(h), dense_o.call(h), dense_segment.call(h), dense_local.call(h), heads, context));
 
     /// <summary>
     /// (g + SMP) ⊙ O + LMP from the five projections, each [batch, seq, heads*head_size]:
@@ -47,16 +47,19 @@ public sealed class PoolingMixer : nn.Module<Tensor, MixerContext, Tensor>
         Tensor Split(Tensor x) => x.view(batch, seq, heads, headSize).transpose(1, 2); // [batch, heads, seq, head_size]
 
         // Global aggregation: one mean query per head over the eligible tokens, attending over eligible keys.
-        var eligible = context.Eligible.view(batch, 1, seq, 1);
-        var qh = Split(q).masked_fill(eligible.logical_not(), 0.0);
-        // Counted and summed in fp32 whatever the compute type: in bf16 a count of 301 would round to 300.
-        var count = eligible.sum(2, type: ScalarType.Float32).clamp_min(1.0);   // [batch, 1, 1]
-        var meanQuery = (qh.sum(2, type: ScalarType.Float32) / count).to(q.dtype); // [batch, heads, head_size]
-        var kh = Split(k);
-        var scores = torch.einsum("bhd,bhld->bhl", meanQuery, kh) / Math.Sqrt(headSize);
-        scores = scores.masked_fill(context.Eligible.view(batch, 1, seq).logical_not(), double.NegativeInfinity);
-        var weights = scores.softmax(-1).nan_to_num(0.0);                        // no eligible key: g = 0
-        var g = torch.einsum("bhl,bhld->bhd", weights, kh);                      // [batch, heads, head_size]
+        var g = Scoped.Keep(() =>
+        {
+            var eligible = context.Eligible.view(batch, 1, seq, 1);
+            var qh = Split(q).masked_fill(eligible.logical_not(), 0.0);
+            // Counted and summed in fp32 whatever the compute type: in bf16 a count of 301 would round to 300.
+            var count = eligible.sum(2, type: ScalarType.Float32).clamp_min(1.0);   // [batch, 1, 1]
+            var meanQuery = (qh.sum(2, type: ScalarType.Float32) / count).to(q.dtype); // [batch, heads, head_size]
+            var kh = Split(k);
+            var scores = torch.einsum("bhd,bhld->bhl", meanQuery, kh) / Math.Sqrt(headSize);
+            scores = scores.masked_fill(context.Eligible.view(batch, 1, seq).logical_not(), double.NegativeInfinity);
+            var weights = scores.softmax(-1).nan_to_num(0.0);                        // no eligible key: g = 0
+            return torch.einsum("bhl,bhld->bhd", weights, kh);                       // [batch, heads, head_size]
+        });
 
         var segmentMax = SegmentMax.Apply(segment, context.Segments!, context.SegmentZero!);
         var localMax = SegmentMax.LocalWindow(local, context.LocalExcluded!, context.LocalZero!);

@@ -44,7 +44,7 @@ public static class SegmentMax
     /// That sum equals the maximum when each segment and dimension has one maximum; when values tie, the autograd
     /// <c>index_reduce</c> runs instead, which splits the gradient evenly between tied maxima.
     /// </remarks>
-    public static Tensor Apply(Tensor values, SegmentLayout layout, Tensor zero)
+    public static Tensor Apply(Tensor values, SegmentLayout layout, Tensor zero) => Scoped.Keep(() =>
     {
         var (batch, seq, dim) = (values.shape[0], values.shape[1], values.shape[2]);
         var masked = values.masked_fill(layout.Excluded, double.NegativeInfinity);
@@ -66,7 +66,7 @@ public static class SegmentMax
             perToken = sums.index_select(0, layout.FlatIndex).view(batch, seq, dim);
         }
         return perToken.masked_fill(zero, 0.0);
-    }
+    });
 
     private static Tensor Reduce(Tensor masked, Tensor flatIndex)
     {
@@ -100,7 +100,7 @@ public static class SegmentMax
     /// boolean masks instead of max_pool1d's input copy and int64 indices (measured with <c>bench layers</c>: a
     /// pooling mixer held 45 → 35 MiB for backward at 4,096 tokens × 256). Ties go to the leftmost, as max_pool1d's.
     /// </remarks>
-    public static Tensor LocalWindow(Tensor values, Tensor excluded, Tensor zero)
+    public static Tensor LocalWindow(Tensor values, Tensor excluded, Tensor zero) => Scoped.Keep(() =>
     {
         var seq = values.shape[1];
         var masked = values.masked_fill(excluded, double.NegativeInfinity);
@@ -116,7 +116,7 @@ public static class SegmentMax
             fromCentre = masked.eq(best).logical_and_(fromLeft.logical_not());
         }
         return torch.where(fromLeft, left, torch.where(fromCentre, masked, right)).masked_fill(zero, 0.0);
-    }
+    });
 
     /// <summary>
     /// PoNet's default segments: [CLS] and every [SEP] are segments of their own, each span between them one

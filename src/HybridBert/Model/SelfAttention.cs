@@ -26,7 +26,7 @@ public sealed class SelfAttention : nn.Module<Tensor, MixerContext, Tensor>
 
     // h: [batch, seq, hidden] -> [batch, seq, heads*head_size]
     public override Tensor forward(Tensor h, MixerContext context) =>
-        Attend(query.call(h), key.call(h), value.call(h), heads, context, training ? dropoutProb : 0.0);
+        Scoped.Keep(() => Attend(query.call(h), key.call(h), value.call(h), heads, context, training ? dropoutProb : 0.0));
 
     /// <summary>Scaled dot-product attention over projected q, k, v [batch, seq, heads*head_size].</summary>
     /// <remarks>

@@ -21,5 +21,5 @@ public sealed class SelfOutput : nn.Module<Tensor, Tensor, Tensor>
     }
 
     // x: [batch, seq, inputSize], residual: [batch, seq, hidden]
-    public override Tensor forward(Tensor x, Tensor residual) => LayerNorm.call(dropout.call(dense.call(x)) + residual);
+    public override Tensor forward(Tensor x, Tensor residual) => Scoped.Keep(() => LayerNorm.call(dropout.call(dense.call(x)) + residual));
 }

@@ -1,4 +1,6 @@
 using HybridBert.Model;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace HybridBert.Tests.Model;
 
@@ -16,6 +18,37 @@ public sealed class MixersTests
                 .Where(k => k.StartsWith("encoder.layer.0.attention.self.", StringComparison.Ordinal))
                 .Select(k => k["encoder.layer.0.attention.self.".Length..].Split('.')[0]).Distinct().Order();
             Assert.Equal(mixer.ParameterNames.Order(), names);
+        }
+    }
+
+    [Fact]
+    public void Every_mixer_frees_its_temporaries_and_leaves_only_its_output_in_the_callers_scope()
+    {
+        foreach (var mixer in Mixers.All)
+        {
+            var config = Presets.Tiny with { LayerPattern = mixer.Letter.ToString(), NumHiddenLayers = 1 };
+            torch.manual_seed(3);
+            var ids = torch.randint(5, config.VocabSize, [2, 12], dtype: ScalarType.Int64);
+            ids[TensorIndex.Colon, 0] = config.ClsTokenId;
+            ids[TensorIndex.Colon, 6] = config.SepTokenId;
+            var context = MixerContext.Build(new EncoderInputs(ids, torch.ones_like(ids)), config, mixer.Pools);
+            using var module = mixer.Create(config);
+            var h = torch.randn(2, 12, config.HiddenSize, requires_grad: true);
+            foreach (var training in new[] { true, false })
+            {
+                module.train(training);
+                using var noGrad = training ? null : torch.no_grad();
+                using var scope = torch.NewDisposeScope();
+                var output = module.call(h, context);
+                // Projections, masks and the maxima's tables die in the mixer: only the output reaches the caller
+                // (autograd keeps what backward needs by itself, as the backward below shows).
+                Assert.True(scope.DisposablesCount == 1, $"{mixer.Letter} (training {training}): {scope.DisposablesCount} tensors left");
+                if (training)
+                {
+                    output.sum().backward();
+                    Assert.True(h.grad!.abs().sum().item<float>() > 0);
+                }
+            }
         }
     }
 
