@@ -70,11 +70,18 @@ public sealed class InferenceModel : IDisposable
     }
 
     /// <summary>Encodes texts for the encoder; over-long ones are cut to <see cref="MaxLength"/> or, without <paramref name="truncate"/>, refused naming their index and length.</summary>
-    public List<EncodedText> Encode(IReadOnlyList<string> texts, bool truncate, IReadOnlyList<string?>? pairs = null)
+    /// <param name="ids">Where an input's entry is not null, it is token ids the client made itself and used as they
+    /// are (<see cref="EncodeIds"/>); its text is ignored.</param>
+    public List<EncodedText> Encode(IReadOnlyList<string> texts, bool truncate, IReadOnlyList<string?>? pairs = null, IReadOnlyList<int[]?>? ids = null)
     {
         var rows = new List<EncodedText>(texts.Count);
         for (var i = 0; i < texts.Count; i++)
         {
+            if (ids?[i] is { } own)
+            {
+                rows.Add(EncodeIds(own, truncate, i));
+                continue;
+            }
             var pair = pairs?[i];
             if (!truncate)
             {
@@ -86,6 +93,25 @@ public sealed class InferenceModel : IDisposable
             else rows.Add(Tokenizer.Encode(texts[i], pair, MaxLength));
         }
         return rows;
+    }
+
+    /// <summary>
+    /// Token ids of input <paramref name="index"/>, taken as the whole sequence: nothing is added (a client that wants
+    /// [CLS] and [SEP] sends them), as text-embeddings-inference does with ids. Ids outside the vocabulary are refused;
+    /// a sequence over <see cref="MaxLength"/> is cut or, without <paramref name="truncate"/>, refused.
+    /// </summary>
+    public EncodedText EncodeIds(int[] ids, bool truncate, int index)
+    {
+        if (ids.Length == 0) throw new InvalidInputException($"input {index} has no token ids", index);
+        var outside = Array.FindIndex(ids, id => id < 0 || id >= Config.VocabSize);
+        if (outside >= 0)
+            throw new InvalidInputException($"input {index} has token id {ids[outside]} at position {outside}, outside the vocabulary [0, {Config.VocabSize})", index);
+        if (ids.Length > MaxLength && !truncate)
+            throw new InvalidInputException($"input {index} is {ids.Length} tokens long, more than the model's maximum of {MaxLength} (send truncate: true to cut it)", index);
+        var kept = ids.Length > MaxLength ? ids[..MaxLength] : ids;
+        var wordIds = new int[kept.Length];
+        Array.Fill(wordIds, -1);   // words are unknown for ids
+        return new EncodedText(kept, Enumerable.Repeat(1, kept.Length).ToArray(), new int[kept.Length], wordIds);
     }
 
     /// <summary>Runs <paramref name="rows"/> in equal-length batches; <paramref name="consume"/> gets each batch's last hidden state [n, seq, hidden] and the row indices it holds.</summary>

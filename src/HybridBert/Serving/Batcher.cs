@@ -13,6 +13,8 @@ internal sealed class WorkItem(Job task, IReadOnlyList<string> texts, Cancellati
     public IReadOnlyList<string> Texts { get; } = texts;
     /// <summary>Each text's second sequence (/predict's pairs), null where it has none; null for the whole request without pairs.</summary>
     public IReadOnlyList<string?>? Pairs { get; init; }
+    /// <summary>Each input's own token ids (/embed's and /v1/embeddings' id inputs), null where it is a text; null for the whole request without ids.</summary>
+    public IReadOnlyList<int[]?>? Ids { get; init; }
     public CancellationToken Aborted { get; } = aborted;
     public Pooling Pooling { get; init; }
     public bool Normalize { get; init; }
@@ -139,7 +141,7 @@ internal sealed class Batcher : IDisposable
             {
                 var rows = item.Task == Job.FillMask
                     ? item.Texts.Select(fillMask.Encode).ToList()
-                    : model.Encode(item.Texts, item.Truncate, item.Pairs);
+                    : model.Encode(item.Texts, item.Truncate, item.Pairs, item.Ids);
                 item.Tokens = rows.Sum(r => r.Length);
                 live.Add((item, rows));
             }

@@ -136,10 +136,10 @@ public sealed class InferenceServer : IAsyncDisposable
         app.MapPost("/embed", async (HttpContext context) =>
         {
             var body = await ReadJson(context);
-            var (texts, single) = Inputs(body, "inputs");
+            var (texts, ids, _) = Inputs(body, "inputs", acceptIds: true);
             var item = new WorkItem(Job.Embed, texts, context.RequestAborted)
             {
-                Pooling = Options.Pooling, Normalize = Bool(body, "normalize", true), Truncate = Bool(body, "truncate", false),
+                Ids = ids, Pooling = Options.Pooling, Normalize = Bool(body, "normalize", true), Truncate = Bool(body, "truncate", false),
             };
             var vectors = (List<object>)await Submit(item, context);
             return Results.Json(vectors);
@@ -148,8 +148,8 @@ public sealed class InferenceServer : IAsyncDisposable
         app.MapPost("/v1/embeddings", async (HttpContext context) =>
         {
             var body = await ReadJson(context);
-            var (texts, _) = Inputs(body, "input");
-            var item = new WorkItem(Job.Embed, texts, context.RequestAborted) { Pooling = Options.Pooling, Normalize = true, Truncate = true };
+            var (texts, ids, _) = Inputs(body, "input", acceptIds: true);
+            var item = new WorkItem(Job.Embed, texts, context.RequestAborted) { Ids = ids, Pooling = Options.Pooling, Normalize = true, Truncate = true };
             var vectors = (List<object>)await Submit(item, context);
             return Results.Json(new
             {
@@ -178,7 +178,7 @@ public sealed class InferenceServer : IAsyncDisposable
         {
             if (!model.CanFillMask) throw new ApiError(424, "backend", $"the model has no MLM head, /fill-mask needs a pre-trained masked-language model ({model.Source})");
             var body = await ReadJson(context);
-            var (texts, single) = Inputs(body, "inputs");
+            var (texts, _, single) = Inputs(body, "inputs", acceptIds: false);
             var topK = body["top_k"] is { } k ? (k.GetValueKind() == JsonValueKind.Number && k.AsValue().TryGetValue<int>(out var t) && t >= 1 ? t
                 : throw new ApiError(400, "validation", "top_k must be a whole number >= 1")) : 5;
             var item = new WorkItem(Job.FillMask, texts, context.RequestAborted) { TopK = topK };
@@ -270,23 +270,44 @@ public sealed class InferenceServer : IAsyncDisposable
         }
     }
 
-    /// <summary>A string or a non-empty list of strings under <paramref name="field"/>; at most MaxInputs (413).</summary>
-    private (List<string> Texts, bool Single) Inputs(JsonObject body, string field)
+    /// <summary>
+    /// A string or a non-empty list of strings under <paramref name="field"/>; at most MaxInputs (413). With
+    /// <paramref name="acceptIds"/> (the embedding routes, as text-embeddings-inference's and OpenAI's), an input may
+    /// also be token ids: <c>[101, 2023, 102]</c> is one input, and a list may mix texts and id lists. Ids holds each
+    /// input's ids (null for a text), or is null when no input has any.
+    /// </summary>
+    private (List<string> Texts, List<int[]?>? Ids, bool Single) Inputs(JsonObject body, string field, bool acceptIds)
     {
+        var what = acceptIds ? "a string, token ids, or a list of strings and token-id lists" : "a string or a list of strings";
+        static bool IsNumber(JsonNode? n) => n is JsonValue v && v.GetValueKind() == JsonValueKind.Number;
+        static int[] Ids(JsonArray array, string where) => array.Select((n, j) =>
+            IsNumber(n) && n!.AsValue().TryGetValue<int>(out var id) ? id
+                : throw new ApiError(400, "validation", $"{where}[{j}] must be a whole number (a token id)")).ToArray();
+
         var node = body[field];
-        if (node is JsonValue v && v.GetValueKind() == JsonValueKind.String) return ([v.GetValue<string>()], true);
+        if (node is JsonValue v && v.GetValueKind() == JsonValueKind.String) return ([v.GetValue<string>()], null, true);
         if (node is JsonArray array)
         {
             if (array.Count == 0) throw new ApiError(400, "validation", $"'{field}' is an empty list");
+            if (acceptIds && IsNumber(array[0])) return ([""], [Ids(array, $"'{field}'")], true);
             if (array.Count > Options.MaxInputs)
                 throw new ApiError(413, "validation", $"'{field}' has {array.Count} inputs, more than the limit of {Options.MaxInputs}");
             var texts = new List<string>(array.Count);
+            var ids = new List<int[]?>(array.Count);
             for (var i = 0; i < array.Count; i++)
-                texts.Add(array[i] is JsonValue s && s.GetValueKind() == JsonValueKind.String ? s.GetValue<string>()
-                    : throw new ApiError(400, "validation", $"'{field}'[{i}] must be a string"));
-            return (texts, false);
+            {
+                var (text, own) = array[i] switch
+                {
+                    JsonValue s when s.GetValueKind() == JsonValueKind.String => (s.GetValue<string>(), null),
+                    JsonArray list when acceptIds => ("", Ids(list, $"'{field}'[{i}]")),
+                    _ => throw new ApiError(400, "validation", $"'{field}'[{i}] must be {(acceptIds ? "a string or a list of token ids" : "a string")}"),
+                };
+                texts.Add(text);
+                ids.Add(own);
+            }
+            return (texts, ids.Any(i => i is not null) ? ids : null, false);
         }
-        throw new ApiError(400, "validation", node is null ? $"the body needs '{field}': a string or a list of strings" : $"'{field}' must be a string or a list of strings");
+        throw new ApiError(400, "validation", node is null ? $"the body needs '{field}': {what}" : $"'{field}' must be {what}");
     }
 
     /// <summary>
@@ -345,7 +366,7 @@ public sealed class InferenceServer : IAsyncDisposable
 // Request shapes, for the OpenAPI document only (the handlers read the JSON themselves, to answer every mistake
 // precisely); field names as the clients send them.
 internal sealed record EmbedRequest(
-    [property: JsonPropertyName("inputs"), Description("A text or a list of texts")] object Inputs,
+    [property: JsonPropertyName("inputs"), Description("A text, token ids [101, ...] used as sent, or a list of texts and token-id lists")] object Inputs,
     [property: JsonPropertyName("normalize")] bool Normalize = true,
     [property: JsonPropertyName("truncate")] bool Truncate = false);
 internal sealed record PredictRequest(
@@ -356,5 +377,5 @@ internal sealed record FillMaskRequest(
     [property: JsonPropertyName("inputs"), Description("A text with [MASK] or a list of them")] object Inputs,
     [property: JsonPropertyName("top_k")] int TopK = 5);
 internal sealed record OpenAiEmbeddingRequest(
-    [property: JsonPropertyName("input"), Description("A text or a list of texts")] object Input,
+    [property: JsonPropertyName("input"), Description("A text, token ids [101, ...] used as sent, or a list of texts and token-id lists")] object Input,
     [property: JsonPropertyName("model")] string? Model = null);

@@ -53,6 +53,19 @@ public sealed class InferenceServerTests
         var raw = (await Post(client, "/embed", """{"inputs": "a dog", "normalize": false}""")).Body!;
         Assert.Equal(new Embedder(model).Embed(["a dog"], normalize: false)[0], Floats(raw[0]!));
 
+        // Token ids, as TEI and OpenAI take them: used as sent (here with [CLS] and [SEP]), alone or among texts.
+        var ids = model.Tokenizer.Encode("the cat sat on the mat.").InputIds;
+        var idList = string.Join(", ", ids);
+        Assert.Equal(expected[0], Floats((await Post(client, "/embed", $$"""{"inputs": [{{idList}}]}""")).Body![0]!));
+        var mixedIds = (await Post(client, "/embed", $$"""{"inputs": ["a dog", [{{idList}}]]}""")).Body!;
+        Assert.Equal(expected[1], Floats(mixedIds[0]!));
+        Assert.Equal(expected[0], Floats(mixedIds[1]!));
+        var withoutSpecials = (await Post(client, "/embed", $$"""{"inputs": [{{string.Join(", ", ids[1..^1])}}]}""")).Body!;
+        Assert.NotEqual(expected[0], Floats(withoutSpecials[0]!));   // nothing is added to ids
+        var openaiIds = (await Post(client, "/v1/embeddings", $$"""{"input": [[{{idList}}]]}""")).Body!;
+        Assert.Equal(expected[0], Floats(openaiIds["data"]![0]!["embedding"]!));
+        Assert.Equal(ids.Length, openaiIds["usage"]!["prompt_tokens"]!.GetValue<int>());
+
         var openai = (await Post(client, "/v1/embeddings", """{"input": ["a dog", "the cat"], "model": "m"}""")).Body!;
         Assert.Equal("list", openai["object"]!.GetValue<string>());
         Assert.Equal(1, openai["data"]![1]!["index"]!.GetValue<int>());
@@ -69,7 +82,7 @@ public sealed class InferenceServerTests
         Assert.Equal(2, twoMasks[1]!.AsArray().Count);
 
         var metrics = await client.GetStringAsync("/metrics");
-        Assert.Contains("hybridbert_requests_total{route=\"/embed\",status=\"200\"} 2", metrics);
+        Assert.Contains("hybridbert_requests_total{route=\"/embed\",status=\"200\"} 5", metrics);
         Assert.Contains("hybridbert_batch_requests_count", metrics);
         Assert.Contains("hybridbert_queue_depth", metrics);
         var openapi = JsonNode.Parse(await client.GetStringAsync("/openapi.json"))!;
@@ -149,7 +162,14 @@ public sealed class InferenceServerTests
             Assert.NotNull(body["error_type"]);
         }
         await Expect(HttpStatusCode.BadRequest, "/embed", "{\"inputs\": [", "not valid JSON");
-        await Expect(HttpStatusCode.BadRequest, "/embed", """{"inputs": 5}""", "must be a string or a list of strings");
+        await Expect(HttpStatusCode.BadRequest, "/embed", """{"inputs": 5}""", "must be a string, token ids, or a list of strings and token-id lists");
+        await Expect(HttpStatusCode.BadRequest, "/fill-mask", """{"inputs": 5}""", "must be a string or a list of strings");
+        await Expect(HttpStatusCode.BadRequest, "/fill-mask", """{"inputs": [101, 102]}""", "'inputs'[0] must be a string");
+        await Expect(HttpStatusCode.BadRequest, "/embed", """{"inputs": [2, "a"]}""", "'inputs'[1] must be a whole number (a token id)");
+        await Expect(HttpStatusCode.BadRequest, "/embed", """{"inputs": ["a", [2, 1.5]]}""", "'inputs'[1][1] must be a whole number");
+        await Expect(HttpStatusCode.UnprocessableEntity, "/embed", """{"inputs": ["a", [2, 99999]]}""", "input 1 has token id 99999 at position 1, outside the vocabulary");
+        await Expect(HttpStatusCode.UnprocessableEntity, "/embed", """{"inputs": ["a", []]}""", "input 1 has no token ids");
+        await Expect(HttpStatusCode.UnprocessableEntity, "/embed", $$"""{"inputs": [{{string.Join(", ", Enumerable.Repeat(7, 41))}}]}""", "input 0 is 41 tokens long");
         await Expect(HttpStatusCode.BadRequest, "/embed", """{"inputs": ["a", 2]}""", "'inputs'[1] must be a string");
         await Expect(HttpStatusCode.BadRequest, "/embed", """{"text": "a"}""", "needs 'inputs'");
         await Expect(HttpStatusCode.BadRequest, "/embed", """{"inputs": "a", "normalize": "yes"}""", "'normalize' must be true or false");
