@@ -23,7 +23,7 @@ internal static class ServeCommand
         var pooling = new Option<string>("--pooling") { DefaultValueFactory = _ => d.Pooling.ToString().ToLowerInvariant(), Description = "Embedding pooling: mean or cls" };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => d.Threads, Description = "libtorch threads" };
         var device = CommonOptions.Device(d.Device);
-        var command = new Command("serve", "An HTTP server for the model: /embed, /predict, /fill-mask (text-embeddings-inference's routes), /v1/embeddings, /health, /info, /metrics, /openapi.json")
+        var command = new Command("serve", "An HTTP server for the model: /embed, /predict, /rerank, /fill-mask (text-embeddings-inference's routes), /v1/embeddings, /health, /info, /metrics, /openapi.json")
         {
             model, host, port, maxBatchTokens, maxBatchRequests, maxWait, maxInputs, maxBody, maxQueue, apiKey, shutdown, pooling, threads, device,
         };

@@ -28,7 +28,7 @@ internal sealed class ApiError(int status, string type, string message) : Except
 
 /// <summary>
 /// <c>hybridbert serve</c>: ASP.NET Core (Kestrel, minimal APIs) in front of the <see cref="Batcher"/>. Routes follow
-/// Hugging Face text-embeddings-inference (<c>/embed</c>, <c>/predict</c>, <c>/fill-mask</c>, <c>/health</c>,
+/// Hugging Face text-embeddings-inference (<c>/embed</c>, <c>/predict</c>, <c>/rerank</c>, <c>/fill-mask</c>, <c>/health</c>,
 /// <c>/info</c>, <c>/metrics</c>) plus OpenAI's <c>/v1/embeddings</c> and the OpenAPI document at <c>/openapi.json</c>.
 /// Every failure is a JSON error with the status TEI uses: 400 malformed, 401 no key, 413 too large, 422 input too long,
 /// 424 a route the model cannot serve, 429 queue full (with Retry-After).
@@ -101,7 +101,7 @@ public sealed class InferenceServer : IAsyncDisposable
         {
             var clock = Stopwatch.StartNew();
             var route = context.Request.Path.Value ?? "";
-            if (route is not ("/embed" or "/predict" or "/fill-mask" or "/v1/embeddings" or "/health" or "/info" or "/metrics" or "/openapi.json")) route = "other";
+            if (route is not ("/embed" or "/predict" or "/rerank" or "/fill-mask" or "/v1/embeddings" or "/health" or "/info" or "/metrics" or "/openapi.json")) route = "other";
             try
             {
                 if (Options.ApiKey is { } key && route != "/health"
@@ -174,6 +174,32 @@ public sealed class InferenceServer : IAsyncDisposable
             return Results.Json(single ? shaped[0] : shaped);
         }).Accepts<PredictRequest>(Json).WithSummary("Labels with scores, as text-embeddings-inference's /predict: a text, a pair [text, text] or a batch [[text], [text, text], ...]");
 
+        app.MapPost("/rerank", async (HttpContext context) =>
+        {
+            if (model.Task is not { Regression: true })
+                throw new ApiError(424, "backend", model.CanClassify
+                    ? $"the model is not a re-ranker: /rerank needs a classifier with one output (a regression or cross-encoder head), this one has {model.Task!.Labels.Count} labels — use /predict ({model.Source})"
+                    : $"the model is not a classifier, /rerank needs a fine-tuned one with one output ({model.Source})");
+            var body = await ReadJson(context);
+            var query = body["query"] is JsonValue q && q.GetValueKind() == JsonValueKind.String ? q.GetValue<string>()
+                : throw new ApiError(400, "validation", body["query"] is null ? "the body needs 'query': a string" : "'query' must be a string");
+            var (texts, _, _) = body["texts"] is JsonArray ? Inputs(body, "texts", acceptIds: false)
+                : throw new ApiError(400, "validation", body["texts"] is null ? "the body needs 'texts': a list of strings" : "'texts' must be a list of strings");
+            var rawScores = Bool(body, "raw_scores", false);
+            var returnText = Bool(body, "return_text", false);
+            var item = new WorkItem(Job.Predict, texts.Select(_ => query).ToList(), context.RequestAborted)
+            {
+                Pairs = texts, RawScores = true, Truncate = Bool(body, "truncate", false), TopK = int.MaxValue,
+            };
+            var scores = ((List<object>)await Submit(item, context)).Select(l => ((LabelScore[])l)[0].Score).ToList();
+            // As text-embeddings-inference: [CLS] query [SEP] text [SEP] each, the sigmoid of the one logit unless
+            // raw_scores, highest first.
+            var ranks = scores.Select((s, i) => (Index: i, Score: rawScores ? s : 1 / (1 + Math.Exp(-s))))
+                .OrderByDescending(r => r.Score).ThenBy(r => r.Index)
+                .Select(r => returnText ? (object)new { index = r.Index, text = texts[r.Index], score = r.Score } : new { index = r.Index, score = r.Score });
+            return Results.Json(ranks);
+        }).Accepts<RerankRequest>(Json).WithSummary("Texts ranked by a one-output classifier's score for (query, text), as text-embeddings-inference's /rerank");
+
         app.MapPost("/fill-mask", async (HttpContext context) =>
         {
             if (!model.CanFillMask) throw new ApiError(424, "backend", $"the model has no MLM head, /fill-mask needs a pre-trained masked-language model ({model.Source})");
@@ -205,7 +231,7 @@ public sealed class InferenceServer : IAsyncDisposable
         num_hidden_layers = model.Config.NumHiddenLayers,
         vocab_size = model.Config.VocabSize,
         max_input_length = model.MaxLength,
-        tasks = new[] { "embed" }.Concat(model.CanClassify ? ["predict"] : []).Concat(model.CanFillMask ? ["fill-mask"] : []),
+        tasks = new[] { "embed" }.Concat(model.CanClassify ? ["predict"] : []).Concat(model.Task is { Regression: true } ? ["rerank"] : []).Concat(model.CanFillMask ? ["fill-mask"] : []),
         labels = model.Task?.Labels,
         pooling = Options.Pooling.ToString().ToLowerInvariant(),
         max_batch_tokens = Options.MaxBatchTokens,
@@ -372,6 +398,12 @@ internal sealed record EmbedRequest(
 internal sealed record PredictRequest(
     [property: JsonPropertyName("inputs"), Description("A text, a pair [text, text], or a batch [[text], [text, text], ...]")] object Inputs,
     [property: JsonPropertyName("raw_scores")] bool RawScores = false,
+    [property: JsonPropertyName("truncate")] bool Truncate = false);
+internal sealed record RerankRequest(
+    [property: JsonPropertyName("query"), Description("Paired with each text as [CLS] query [SEP] text [SEP]")] string Query,
+    [property: JsonPropertyName("texts"), Description("The texts to rank")] string[] Texts,
+    [property: JsonPropertyName("raw_scores"), Description("The logit itself instead of its sigmoid")] bool RawScores = false,
+    [property: JsonPropertyName("return_text")] bool ReturnText = false,
     [property: JsonPropertyName("truncate")] bool Truncate = false);
 internal sealed record FillMaskRequest(
     [property: JsonPropertyName("inputs"), Description("A text with [MASK] or a list of them")] object Inputs,

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
+using HybridBert.FineTuning;
 using HybridBert.Inference;
 using HybridBert.Serving;
 using HybridBert.Tests.Cli;
@@ -143,6 +144,65 @@ public sealed class InferenceServerTests
         var (fillStatus, error, _) = await Post(client, "/fill-mask", """{"inputs": "a [MASK]"}""");
         Assert.Equal(HttpStatusCode.FailedDependency, fillStatus);
         Assert.Equal("backend", error!["error_type"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_one_output_classifier_reranks_texts_for_a_query_as_text_embeddings_inference_does()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), $"hb-reranker-{Guid.NewGuid():N}");
+        try
+        {
+            using (var source = FineTunedModel.Load(Classifier))
+            {
+                TorchSharp.torch.manual_seed(5);
+                using var head = new SequenceClassifier(source.Classifier.Config, 1, source.Head.Pooling);
+                new FineTunedModel(head, source.Tokenizer, source.Head with { Regression = true, Labels = [], Metrics = ["pearson", "spearman"] }).Save(folder);
+            }
+            await using var server = await Start(folder);
+            using var client = Client(server);
+            using var model = InferenceModel.Load(folder);
+            string[] texts = ["the cat sat", "a film about a dog", "the movie was good", "cats"];
+            var logits = new TextClassifier(model).Classify(texts.Select(_ => "a good film").ToList(), pairs: texts, rawScores: true, truncate: false)
+                .Select(l => l[0].Score).ToArray();
+            var order = Enumerable.Range(0, texts.Length).OrderByDescending(i => logits[i]).ToArray();
+            Assert.Contains("rerank", JsonNode.Parse(await client.GetStringAsync("/info"))!["tasks"]!.AsArray().Select(t => t!.GetValue<string>()));
+
+            var (status, body, _) = await Post(client, "/rerank", """{"query": "a good film", "texts": ["the cat sat", "a film about a dog", "the movie was good", "cats"]}""");
+            Assert.Equal(HttpStatusCode.OK, status);
+            var ranks = body!.AsArray();
+            Assert.Equal(order, ranks.Select(r => r!["index"]!.GetValue<int>()));
+            for (var k = 0; k < order.Length; k++)
+                Assert.Equal(1 / (1 + Math.Exp(-logits[order[k]])), ranks[k]!["score"]!.GetValue<double>(), 1e-6);
+            Assert.Null(ranks[0]!["text"]);
+            var raw = (await Post(client, "/rerank", """{"query": "a good film", "texts": ["cats", "the movie was good"], "raw_scores": true, "return_text": true}""")).Body!.AsArray();
+            var best = logits[3] >= logits[2] ? (0, "cats", logits[3]) : (1, "the movie was good", logits[2]);
+            Assert.Equal(best.Item1, raw[0]!["index"]!.GetValue<int>());
+            Assert.Equal(best.Item2, raw[0]!["text"]!.GetValue<string>());
+            Assert.Equal(best.Item3, raw[0]!["score"]!.GetValue<double>(), 1e-6);
+
+            foreach (var (json, named) in new[]
+            {
+                ("""{"texts": ["a"]}""", "needs 'query'"),
+                ("""{"query": "q", "texts": "a"}""", "'texts' must be a list of strings"),
+                ("""{"query": "q", "texts": ["a", 3]}""", "'texts'[1] must be a string"),
+                ("""{"query": "q", "texts": []}""", "'texts' is an empty list"),
+            })
+            {
+                var (bad, answer, _) = await Post(client, "/rerank", json);
+                Assert.True(bad == HttpStatusCode.BadRequest, $"{json}: {bad}");
+                Assert.Contains(named, answer!["error"]!.GetValue<string>());
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        }
+
+        await using var labelled = await Start(Classifier);   // three labels: a classifier, not a re-ranker
+        using var other = Client(labelled);
+        var (notRanker, error, _) = await Post(other, "/rerank", """{"query": "q", "texts": ["a"]}""");
+        Assert.Equal(HttpStatusCode.FailedDependency, notRanker);
+        Assert.Contains("not a re-ranker", error!["error"]!.GetValue<string>());
     }
 
     [Fact]
