@@ -86,8 +86,7 @@ public sealed class InferenceModel : IDisposable
             if (!truncate)
             {
                 var full = Tokenizer.Encode(texts[i], pair, int.MaxValue / 2);
-                if (full.Length > MaxLength)
-                    throw new InvalidInputException($"input {i} is {full.Length} tokens long, more than the model's maximum of {MaxLength} (send truncate: true to cut it)", i);
+                if (full.Length > MaxLength) throw TooLong(i, full.Length);
                 rows.Add(full);
             }
             else rows.Add(Tokenizer.Encode(texts[i], pair, MaxLength));
@@ -106,13 +105,15 @@ public sealed class InferenceModel : IDisposable
         var outside = Array.FindIndex(ids, id => id < 0 || id >= Config.VocabSize);
         if (outside >= 0)
             throw new InvalidInputException($"input {index} has token id {ids[outside]} at position {outside}, outside the vocabulary [0, {Config.VocabSize})", index);
-        if (ids.Length > MaxLength && !truncate)
-            throw new InvalidInputException($"input {index} is {ids.Length} tokens long, more than the model's maximum of {MaxLength} (send truncate: true to cut it)", index);
+        if (ids.Length > MaxLength && !truncate) throw TooLong(index, ids.Length);
         var kept = ids.Length > MaxLength ? ids[..MaxLength] : ids;
         var wordIds = new int[kept.Length];
         Array.Fill(wordIds, -1);   // words are unknown for ids
         return new EncodedText(kept, Enumerable.Repeat(1, kept.Length).ToArray(), new int[kept.Length], wordIds);
     }
+
+    private InvalidInputException TooLong(int index, int length) =>
+        new($"input {index} is {length} tokens long, more than the model's maximum of {MaxLength} (send truncate: true to cut it)", index);
 
     /// <summary>Runs <paramref name="rows"/> in equal-length batches; <paramref name="consume"/> gets each batch's last hidden state [n, seq, hidden] and the row indices it holds.</summary>
     internal void Run(IReadOnlyList<EncodedText> rows, Action<Tensor, EncoderInputs, int[]> consume, CancellationToken cancel = default)
