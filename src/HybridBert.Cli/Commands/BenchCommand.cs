@@ -33,11 +33,12 @@ internal static class BenchCommand
         var output = new Option<DirectoryInfo?>("--out") { Description = "Also write results.csv, results.jsonl and PNG plots here" };
         var timeout = new Option<int>("--timeout") { DefaultValueFactory = _ => BenchSpec.DefaultTimeoutSeconds, Description = "Seconds per child run" };
         var trimEvery = new Option<int>("--trim-every") { DefaultValueFactory = _ => d.TrimEvery, Description = "Training: return freed memory to the OS every N steps (0 = never): less memory, slower steps. Inference never trims, as predict does" };
+        var saveMemory = new Option<bool>("--save-memory") { Description = "Training: keep less for backward (as pretrain --save-memory)" };
         var worker = new Option<string?>("--worker") { Hidden = true };
 
         var bench = new Command("bench", "Speed and peak memory of training steps and inference, each configuration in a fresh process")
         {
-            preset, patterns, seqs, batch, precision, threads, device, dropout, steps, warmup, rounds, mode, head, maskRate, vocabSize, trimEvery, json, output, timeout, worker,
+            preset, patterns, seqs, batch, precision, threads, device, dropout, steps, warmup, rounds, mode, head, maskRate, vocabSize, trimEvery, saveMemory, json, output, timeout, worker,
         };
         bench.SetAction(parse => CliErrors.Run(() =>
         {
@@ -57,7 +58,7 @@ internal static class BenchCommand
                         {
                             Preset = parse.GetValue(preset)!, Pattern = p, Seq = seq, Batch = parse.GetValue(batch) ?? BenchSpec.DefaultBatch(seq),
                             Precision = CommonOptions.Parse<Precision>(parse.GetValue(precision)!), Threads = parse.GetValue(threads), Steps = parse.GetValue(steps),
-                            Warmup = parse.GetValue(warmup), Mode = m, Head = CommonOptions.Parse<MlmHeadMode>(parse.GetValue(head)!), MaskRate = parse.GetValue(maskRate), VocabSize = vocab, TrimEvery = parse.GetValue(trimEvery),
+                            Warmup = parse.GetValue(warmup), Mode = m, Head = CommonOptions.Parse<MlmHeadMode>(parse.GetValue(head)!), MaskRate = parse.GetValue(maskRate), VocabSize = vocab, TrimEvery = parse.GetValue(trimEvery), SaveMemory = parse.GetValue(saveMemory),
                             Device = parse.GetValue(device)!, Rounds = parse.GetValue(rounds), Dropout = parse.GetValue(dropout),
                         }.Validate());
             foreach (var s in specs) HybridBert.Model.Presets.Build(s.Preset, s.Pattern, s.VocabSize);   // fail early on a bad name

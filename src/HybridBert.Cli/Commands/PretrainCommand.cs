@@ -38,6 +38,7 @@ internal static partial class PretrainCommand
         var device = CommonOptions.Device(d.Device);
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => d.Seed, Description = "Seeds initialization, data order, masks and dropout: one seed, one run, in any process" };
         var trimEvery = new Option<int>("--trim-every") { DefaultValueFactory = _ => d.TrimEvery, Description = "Return freed memory to the OS every N steps (0 = never: ~20% faster steps, ~1.2× the peak memory)" };
+        var saveMemory = new Option<bool>("--save-memory") { Description = "Keep less for backward (the FFN activation is recomputed, dropout masks are 1 byte): ~5% less peak memory, ~3% slower steps; same results" };
         var maxSteps = new Option<long?>("--max-steps") { Description = "Step budget and length of the LR schedule (default 1000)" };
         var maxTokens = new Option<long?>("--max-tokens") { Description = "Token budget" };
         var maxTime = new Option<string?>("--max-time") { Description = "Wall-clock budget, e.g. 10m, 1h30m, 90s" };
@@ -57,7 +58,7 @@ internal static partial class PretrainCommand
         var command = new Command("pretrain", "Pre-train an encoder with MLM (+ sentence objective), optionally with DropMask")
         {
             data, output, preset, pattern, config, initFrom, objective, maskRate, maskSplit, wholeWord, dropMask, batch, microBatch, lr, warmup,
-            schedule, weightDecay, clip, precision, threads, device, seed, trimEvery, maxSteps, maxTokens, maxTime, evalEvery, evalBatches, logEvery,
+            schedule, weightDecay, clip, precision, threads, device, seed, trimEvery, saveMemory, maxSteps, maxTokens, maxTime, evalEvery, evalBatches, logEvery,
             checkpointEvery, keep, resume, resumeStrict, logBatches, dropout, initRange, beta2, eps, overwrite, optionsFile,
         };
         command.SetAction(parse => CliErrors.Run(cancel =>
@@ -76,7 +77,7 @@ internal static partial class PretrainCommand
                     DropMask = parse.GetValue(dropMask), BatchSize = parse.GetValue(batch), MicroBatch = parse.GetValue(microBatch),
                     LearningRate = parse.GetValue(lr), WarmupSteps = parse.GetValue(warmup), Schedule = CommonOptions.Parse<LrSchedule>(parse.GetValue(schedule)!),
                     WeightDecay = parse.GetValue(weightDecay), AdamBeta2 = parse.GetValue(beta2), AdamEpsilon = parse.GetValue(eps), MaxGradNorm = parse.GetValue(clip), Precision = CommonOptions.Parse<Precision>(parse.GetValue(precision)!),
-                    Threads = parse.GetValue(threads), Device = parse.GetValue(device)!, Seed = parse.GetValue(seed), TrimEvery = parse.GetValue(trimEvery), MaxSteps = parse.GetValue(maxSteps), MaxTokens = parse.GetValue(maxTokens),
+                    Threads = parse.GetValue(threads), Device = parse.GetValue(device)!, Seed = parse.GetValue(seed), TrimEvery = parse.GetValue(trimEvery), SaveMemory = parse.GetValue(saveMemory), MaxSteps = parse.GetValue(maxSteps), MaxTokens = parse.GetValue(maxTokens),
                     MaxTime = parse.GetValue(maxTime) is { } t ? ParseDuration(t) : null, EvalEvery = parse.GetValue(evalEvery),
                     EvalBatches = parse.GetValue(evalBatches) is { } eb and not 0 ? eb : null, LogEvery = parse.GetValue(logEvery), LogBatches = parse.GetValue(logBatches),
                     CheckpointEvery = parse.GetValue(checkpointEvery), KeepLast = parse.GetValue(keep), Resume = parse.GetValue(resume), ResumeStrict = parse.GetValue(resumeStrict), Overwrite = parse.GetValue(overwrite),

@@ -104,7 +104,7 @@ public static class LayerProfile
                 var forwardMs = clock.Elapsed.TotalMilliseconds;
                 var gradient = torch.ones_like(y);
                 clock.Restart();
-                y.backward([gradient]);
+                Backward.Run(y, gradient);
                 if (r < spec.Warmup) continue;
                 forward[part].Add(forwardMs);
                 backward[part].Add(clock.Elapsed.TotalMilliseconds);
@@ -120,7 +120,7 @@ public static class LayerProfile
                 var y = Forward(part.Module, x, context);
                 NativeMemory.Trim();
                 held[part].Add(MemoryUsage.CurrentMiB - before);
-                y.backward([torch.ones_like(y)]);
+                Backward.Run(y, torch.ones_like(y));
             }
 
         var rows = parts.Select(p => new LayerProfileRow

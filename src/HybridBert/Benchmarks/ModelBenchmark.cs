@@ -30,6 +30,8 @@ public sealed record BenchSpec
     public int VocabSize { get; init; } = 8192;
     public int Seed { get; init; } = 1;
     public int TrimEvery { get; init; } = 1;
+    /// <summary>Training: keep less for backward at some compute (<see cref="HybridBertEncoder.SaveMemory"/>).</summary>
+    public bool SaveMemory { get; init; }
     /// <summary>cpu, cuda, cuda:N or auto (<see cref="Devices"/>).</summary>
     public string Device { get; init; } = "cpu";
     /// <summary>Hidden and attention dropout; null: the preset's (0.1, as BERT and the PyTorch reference).</summary>
@@ -91,6 +93,8 @@ public sealed record BenchResult
     [JsonPropertyName("peak_rss_mib")] public double? PeakRssMiB { get; init; }
     [JsonPropertyName("params")] public long? Params { get; init; }
     [JsonPropertyName("steps")] public int Steps { get; init; }
+    /// <summary>Trained with <c>--save-memory</c>.</summary>
+    [JsonPropertyName("save_memory")] public bool SaveMemory { get; init; }
 
     public static BenchResult Failed(BenchSpec spec, string status, string error) => Describe(spec) with { Status = status, Error = error };
 
@@ -98,7 +102,7 @@ public sealed record BenchResult
     {
         Pattern = s.Pattern, LayerPattern = SafePattern(s), Preset = s.Preset, Seq = s.Seq, Batch = s.Batch,
         Precision = s.Precision.ToString().ToLowerInvariant(), Threads = s.Threads, Mode = s.Mode.ToString().ToLowerInvariant(),
-        Head = s.Head.ToString().ToLowerInvariant(), Steps = s.Steps,
+        Head = s.Head.ToString().ToLowerInvariant(), Steps = s.Steps, SaveMemory = s.SaveMemory,
     };
 
     private static string SafePattern(BenchSpec s)
@@ -123,6 +127,7 @@ public static class ModelBenchmark
         var config = BenchInputs.Config(spec.Preset, spec.Pattern, spec.VocabSize, spec.Seq);
         if (spec.Dropout is { } dropout) config = config with { HiddenDropoutProb = dropout, AttentionProbsDropoutProb = dropout };
         using var model = new HybridBertModel(config);
+        model.Bert.SaveMemory = spec.SaveMemory;
         model.to(device);
         var parameters = model.ParameterCount();
         var precision = new MixedPrecision(model, spec.Precision);
@@ -169,7 +174,7 @@ public static class ModelBenchmark
                     .MoveToOuterDisposeScope();
             }
             NativeMemory.BeforeBackward(steps + 1, spec.TrimEvery);
-            loss.backward();
+            Backward.Run(loss);
             precision.AccumulateGradients();
             optimizer.step();
             precision.MastersToModel();

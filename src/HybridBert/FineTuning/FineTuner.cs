@@ -189,7 +189,7 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
                     var lossTensor = task.Regression
                         ? nn.functional.mse_loss(logits.squeeze(-1), targets)
                         : nn.functional.cross_entropy(logits, targets.to(ScalarType.Int64));
-                    lossTensor.backward();
+                    Backward.Run(lossTensor);
                     nn.utils.clip_grad_norm_(classifier.parameters(), options.MaxGradNorm);
                     optimizer.step();
                     loss = lossTensor.item<float>();

@@ -11,8 +11,11 @@ public sealed class Embeddings : nn.Module<Tensor, Tensor?, Tensor>
     private readonly Embedding position_embeddings;
     private readonly Embedding token_type_embeddings;
     private readonly LayerNorm LayerNorm;   // HF spelling, for checkpoints
-    private readonly Dropout dropout;
+    private readonly double dropoutProb;
     private readonly int maxPositions;
+
+    /// <summary>Keep less for backward in training (<see cref="HybridBertEncoder.SaveMemory"/>).</summary>
+    internal bool SaveMemory { get; set; }
 
     public Embeddings(EncoderConfig c) : base(nameof(Embeddings))
     {
@@ -20,7 +23,7 @@ public sealed class Embeddings : nn.Module<Tensor, Tensor?, Tensor>
         position_embeddings = nn.Embedding(c.MaxPositionEmbeddings, c.HiddenSize);
         token_type_embeddings = nn.Embedding(c.TypeVocabSize, c.HiddenSize);
         LayerNorm = nn.LayerNorm(c.HiddenSize, c.LayerNormEps);
-        dropout = nn.Dropout(c.HiddenDropoutProb);
+        dropoutProb = c.HiddenDropoutProb;
         maxPositions = c.MaxPositionEmbeddings;
         RegisterComponents();
     }
@@ -39,6 +42,6 @@ public sealed class Embeddings : nn.Module<Tensor, Tensor?, Tensor>
         var positions = torch.arange(seq, device: inputIds.device).unsqueeze(0);
         var types = tokenTypeIds ?? torch.zeros_like(inputIds);
         var sum = word_embeddings.call(inputIds) + position_embeddings.call(positions) + token_type_embeddings.call(types);
-        return dropout.call(LayerNorm.call(sum)).MoveToOuterDisposeScope();
+        return HiddenDropout.Apply(LayerNorm.call(sum), dropoutProb, training, SaveMemory).MoveToOuterDisposeScope();
     }
 }

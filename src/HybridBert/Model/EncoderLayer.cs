@@ -14,7 +14,7 @@ public sealed class EncoderLayer : nn.Module<Tensor, MixerContext, Tensor>
     {
         attention = new Attention(c, mixer);
         intermediate = new Intermediate(c);
-        output = new SelfOutput(c, c.IntermediateSize);
+        output = new SelfOutput(c, c.IntermediateSize, activated: true);
         RegisterComponents();
     }
 

@@ -54,6 +54,8 @@ public sealed record PretrainOptions
     public int Seed { get; init; } = 42;
     /// <summary>Return freed native memory to the OS every this many steps (0 = never): memory vs speed, see NativeMemory.</summary>
     public int TrimEvery { get; init; } = 1;
+    /// <summary>Keep less for backward at some compute (<see cref="Model.HybridBertEncoder.SaveMemory"/>); results unchanged.</summary>
+    public bool SaveMemory { get; init; }
 
     /// <summary>The step budget, which is also the length of the learning-rate schedule.</summary>
     public long? MaxSteps { get; init; }

@@ -76,6 +76,7 @@ public sealed class Pretrainer
         var device = Devices.Resolve(opts.Device);
         torch.manual_seed(opts.Seed);
         using var model = new HybridBertModel(opts.Model, opts.SentenceClasses);
+        model.Bert.SaveMemory = opts.SaveMemory;
         if (init is not null && !opts.Resume)
         {
             // A classifier's head is not ours; a sentence head only when this run has that objective; heads the source
@@ -152,7 +153,7 @@ public sealed class Pretrainer
                     using var micro = batch.Slice(start, opts.MicroBatchSize);
                     var result = PretrainingLoss.Compute(model, micro, opts.SentenceObjective, opts.DropMask, batch.MaskedCount, sentences);
                     NativeMemory.BeforeBackward(step + 1, opts.TrimEvery);
-                    result.Loss.backward();
+                    Backward.Run(result.Loss);
                     precision.AccumulateGradients();   // bf16: summed into the fp32 masters per micro-batch
                     total += result.Loss.detach();
                 }

@@ -82,6 +82,19 @@ public sealed class PretrainerTests(TinyData data) : IClassFixture<TinyData>
     }
 
     [Fact]
+    public void Saving_memory_trains_to_exactly_the_same_losses()
+    {
+        // Dropout on (0.1), so the 1-byte dropout masks and the recomputed FFN activation are both exercised.
+        var plain = Options("plain-memory", steps: 4);
+        var lean = plain with { RunDir = Path.Combine(data.Root, "save-memory"), SaveMemory = true };
+        new Pretrainer(plain).Run();
+        new Pretrainer(lean).Run();
+        var expected = Losses(plain);
+        Assert.Equal(4, expected.Count);
+        Assert.Equal(expected, Losses(lean));   // bitwise: same draws, same arithmetic
+    }
+
+    [Fact]
     public void Gradient_accumulation_over_four_micro_batches_equals_one_big_batch()
     {
         var whole = Options("whole", steps: 3) with { BatchSize = 16, Model = Options("x").Model with { HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 } };
