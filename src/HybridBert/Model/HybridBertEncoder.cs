@@ -42,7 +42,8 @@ public sealed class HybridBertEncoder : nn.Module<EncoderInputs, Tensor>
     /// Keep less for backward in training, at some compute (<c>--save-memory</c>; off by default): the FFN's
     /// activation is computed again in backward instead of kept (<see cref="ActivatedLinear"/>) and hidden dropouts
     /// keep 1-byte masks (<see cref="HiddenDropout"/>). Results are bitwise the same in fp32. Measured at mini, 4,096
-    /// tokens: 4–7% lower peak memory for ~3% longer steps (docs/results/compare-pytorch).
+    /// tokens: 5–6% lower peak memory (geometric mean over the configurations) for 3–9% longer steps
+    /// (docs/results/compare-pytorch).
     /// </summary>
     public bool SaveMemory
     {
