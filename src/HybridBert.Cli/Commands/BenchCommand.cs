@@ -129,6 +129,7 @@ internal static class BenchCommand
         var preset = new Option<string>("--preset") { DefaultValueFactory = _ => d.Preset, Description = "Model size" };
         var seq = new Option<int>("--seq") { DefaultValueFactory = _ => d.Seq, Description = "Sequence length" };
         var batch = new Option<int?>("--batch") { Description = $"Sequences (default: {BenchSpec.DefaultTokensPerStep} tokens' worth, at least 1)" };
+        var layerSaveMemory = new Option<bool>("--save-memory") { Description = "Keep less for backward (as pretrain --save-memory)" };
         var letters = new Option<string>("--letters") { DefaultValueFactory = _ => d.Letters, Description = $"Layer kinds to profile ({HybridBert.Model.Mixers.Legend})" };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => d.Threads, Description = "libtorch threads" };
         var repeats = new Option<int>("--repeats") { DefaultValueFactory = _ => d.Repeats, Description = "Timed repetitions (median reported), the kinds interleaved" };
@@ -137,7 +138,7 @@ internal static class BenchCommand
         var json = new Option<bool>("--json") { Description = "One JSON object per line on stdout instead of the table" };
         var command = new Command("layers", "Where a training step goes: forward and backward time and memory held for backward of one layer of each kind (A, P, H) and of its mixer alone")
         {
-            preset, seq, batch, letters, threads, repeats, warmup, dropout, json,
+            preset, seq, batch, letters, threads, repeats, warmup, dropout, layerSaveMemory, json,
         };
         command.SetAction(parse => CliErrors.Run(() =>
         {
@@ -145,6 +146,7 @@ internal static class BenchCommand
             {
                 Preset = parse.GetValue(preset)!, Seq = parse.GetValue(seq), Batch = parse.GetValue(batch), Letters = parse.GetValue(letters)!,
                 Threads = parse.GetValue(threads), Repeats = parse.GetValue(repeats), Warmup = parse.GetValue(warmup), Dropout = parse.GetValue(dropout),
+                SaveMemory = parse.GetValue(layerSaveMemory),
             }.Validate();
             var asJson = parse.GetValue(json);
             IReadOnlyList<LayerProfileRow> rows;

@@ -22,6 +22,8 @@ public sealed record LayerProfileSpec
     /// <summary>Hidden and attention dropout; null: the preset's.</summary>
     public double? Dropout { get; init; }
     public int Seed { get; init; } = 1;
+    /// <summary>Keep less for backward (<see cref="HybridBertEncoder.SaveMemory"/>).</summary>
+    public bool SaveMemory { get; init; }
 
     public static LayerProfileSpec Defaults { get; } = new();
 
@@ -87,7 +89,11 @@ public static class LayerProfile
             parts.Add((letter.ToString(), "layer", new EncoderLayer(config, letter)));
             parts.Add((letter.ToString(), "mixer", Mixers.Get(letter).Create(config)));
         }
-        foreach (var (_, _, module) in parts) module.train();
+        foreach (var (_, _, module) in parts)
+        {
+            module.train();
+            HybridBertEncoder.SetSaveMemory(module, spec.SaveMemory);
+        }
 
         var forward = parts.ToDictionary(p => p, _ => new List<double>());
         var backward = parts.ToDictionary(p => p, _ => new List<double>());

@@ -51,12 +51,18 @@ public sealed class HybridBertEncoder : nn.Module<EncoderInputs, Tensor>
         set
         {
             saveMemory = value;
-            foreach (var module in modules())
-                if (module is SelfOutput output) output.SaveMemory = value;
-                else if (module is Embeddings embeddings) embeddings.SaveMemory = value;
+            SetSaveMemory(this, value);
         }
     }
     private bool saveMemory;
+
+    /// <summary>Sets <see cref="SaveMemory"/>'s switch on every part under <paramref name="root"/> (a model, or one layer).</summary>
+    internal static void SetSaveMemory(nn.Module root, bool value)
+    {
+        foreach (var module in root.modules())
+            if (module is SelfOutput output) output.SaveMemory = value;
+            else if (module is Embeddings embeddings) embeddings.SaveMemory = value;
+    }
 
     /// <summary>The word embedding matrix [vocab, hidden]; the MLM decoder is tied to it.</summary>
     public Tensor WordEmbeddingWeight => embeddings.WordEmbeddingWeight;
