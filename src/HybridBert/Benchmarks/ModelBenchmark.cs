@@ -95,6 +95,9 @@ public sealed record BenchResult
     [JsonPropertyName("steps")] public int Steps { get; init; }
     /// <summary>Trained with <c>--save-memory</c>.</summary>
     [JsonPropertyName("save_memory")] public bool SaveMemory { get; init; }
+    /// <summary>libtorch's allocator backed tensors of 2 MiB and more with huge pages (<see cref="NativeMemory.UseHugePages"/>:
+    /// training runs that trim); null when the run did not get that far.</summary>
+    [JsonPropertyName("huge_pages")] public bool? HugePages { get; init; }
 
     public static BenchResult Failed(BenchSpec spec, string status, string error) => Describe(spec) with { Status = status, Error = error };
 
@@ -121,6 +124,7 @@ public static class ModelBenchmark
 {
     public static BenchResult Measure(BenchSpec spec)
     {
+        if (spec.Mode == BenchMode.Train && spec.TrimEvery > 0) NativeMemory.UseHugePages();   // as pretrain: before any tensor
         torch.set_num_threads(spec.Threads);
         var device = Devices.Resolve(spec.Device);
         torch.manual_seed(spec.Seed);
@@ -198,6 +202,7 @@ public static class ModelBenchmark
         {
             MedianMs = median, MinMs = times.Min(), MaxMs = times.Max(),
             TokensPerSecond = spec.Batch * spec.Seq / (median / 1000), PeakRssMiB = MemoryUsage.PeakMiB, Params = parameters,
+            HugePages = NativeMemory.HugePagesActive(),
         };
     }
 

@@ -45,6 +45,7 @@ public sealed class Pretrainer
 
     public PretrainSummary Run(CancellationToken cancel = default)
     {
+        if (options.TrimEvery > 0) NativeMemory.UseHugePages();   // before any tensor, or it changes nothing
         torch.set_num_threads(options.Threads);
         var manifest = ShardManifest.Load(options.DataDir);
         var vocabulary = manifest.LoadVocabulary(options.DataDir);

@@ -71,4 +71,30 @@ public sealed class BenchTests
         Assert.Equal("out_of_memory", result.Status);
         Assert.Contains("GiB", result.Error);
     }
+
+    /// <summary>A training child turns libtorch's huge-page allocation on before its first tensor, an inference child
+    /// does not, and a value the user set is obeyed: each bench child reports what its allocator did.</summary>
+    [Fact]
+    public void Training_children_allocate_large_tensors_on_huge_pages_unless_the_environment_says_no()
+    {
+        if (!OperatingSystem.IsLinux()) return;   // THP_MEM_ALLOC_ENABLE is libtorch's on Linux only
+        bool HugePages(string mode, string? variable)
+        {
+            var (file, prefix) = SelfProcess.Command();
+            var start = new System.Diagnostics.ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var a in prefix.Concat(["bench", "--preset", "tiny", "--patterns", "bert", "--seq", "16", "--batch", "2",
+                "--steps", "1", "--warmup", "0", "--mode", mode, "--json"])) start.ArgumentList.Add(a);
+            start.Environment.Remove(HybridBert.Training.NativeMemory.HugePagesVariable);
+            if (variable is not null) start.Environment[HybridBert.Training.NativeMemory.HugePagesVariable] = variable;
+            using var process = System.Diagnostics.Process.Start(start)!;
+            var stderr = process.StandardError.ReadToEndAsync();
+            var stdout = process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            Assert.True(process.ExitCode == 0, stderr.Result);
+            return JsonDocument.Parse(stdout).RootElement.GetProperty("huge_pages").GetBoolean();
+        }
+        Assert.True(HugePages("train", null));
+        Assert.False(HugePages("train", "0"));
+        Assert.False(HugePages("infer", null));
+    }
 }
