@@ -62,6 +62,8 @@ public static partial class NativeMemory
         }
     }
 
+    private static int hugePagesAsked;
+
     /// <summary>The variable libtorch's CPU allocator (c10 <c>alloc_cpu</c>) reads once, at its first allocation.</summary>
     public const string HugePagesVariable = "THP_MEM_ALLOC_ENABLE";
 
@@ -85,6 +87,9 @@ public static partial class NativeMemory
     /// </remarks>
     public static void UseHugePages()
     {
+        // Once per process: only the first call can matter, and changing the environment while other threads might
+        // read it is best done as rarely as possible.
+        if (Interlocked.Exchange(ref hugePagesAsked, 1) == 1) return;
         if (!OperatingSystem.IsLinux() || getenv(HugePagesVariable) != IntPtr.Zero) return;
         try
         {
