@@ -98,6 +98,8 @@ public sealed record BenchResult
     /// <summary>libtorch's allocator backed tensors of 2 MiB and more with huge pages (<see cref="NativeMemory.UseHugePages"/>:
     /// training runs that trim); null when the run did not get that far.</summary>
     [JsonPropertyName("huge_pages")] public bool? HugePages { get; init; }
+    /// <summary>Minor page faults per timed step (memory the step had to map in again); null where /proc is absent.</summary>
+    [JsonPropertyName("minor_faults_per_step")] public double? MinorFaultsPerStep { get; init; }
 
     public static BenchResult Failed(BenchSpec spec, string status, string error) => Describe(spec) with { Status = status, Error = error };
 
@@ -191,18 +193,20 @@ public static class ModelBenchmark
     {
         for (var i = 0; i < spec.Warmup; i++) step();
         var times = new List<double>();
+        var faultsBefore = MemoryUsage.MinorFaults();
         for (var i = 0; i < spec.Steps; i++)
         {
             var stopwatch = Stopwatch.StartNew();
             step();
             times.Add(stopwatch.Elapsed.TotalMilliseconds);
         }
+        var faults = MemoryUsage.MinorFaults() - faultsBefore;
         var median = FineTuning.Metrics.Median(times);
         return BenchResult.Describe(spec) with
         {
             MedianMs = median, MinMs = times.Min(), MaxMs = times.Max(),
             TokensPerSecond = spec.Batch * spec.Seq / (median / 1000), PeakRssMiB = MemoryUsage.PeakMiB, Params = parameters,
-            HugePages = NativeMemory.HugePagesActive(),
+            HugePages = NativeMemory.HugePagesActive(), MinorFaultsPerStep = faults / (double)spec.Steps,
         };
     }
 

@@ -21,6 +21,22 @@ public static class MemoryUsage
         return null;
     }
 
+    /// <summary>Minor page faults of this process so far (pages the kernel mapped in without reading disk); null
+    /// where /proc is absent.</summary>
+    public static long? MinorFaults()
+    {
+        try
+        {
+            // /proc/self/stat: "pid (comm) state ppid ..."; comm may hold spaces, so count fields after its ')'.
+            var stat = File.ReadAllText("/proc/self/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return long.Parse(fields[7], System.Globalization.CultureInfo.InvariantCulture);   // minflt, field 10
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return null;
+    }
+
     private static double? Read(string field)
     {
         try
