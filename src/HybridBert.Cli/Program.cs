@@ -8,6 +8,7 @@ public static class Program
 {
     public static int Main(string[] args)
     {
+        Native.GlibcxxCompat.Apply();   // before anything can load TorchSharp's native library (see there)
         // Piped or redirected output is read by scripts and people with wide windows: do not wrap tables at 80 columns.
         if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = 1000;
         var parsed = BuildRoot().Parse(args);

@@ -3,8 +3,8 @@ using TorchSharp;
 namespace HybridBert.Tests;
 
 /// <summary>
-/// Smoke test for the native library. TorchSharp 0.107 fails to load on Debian 12 unless the build marks its
-/// GLIBCXX_3.4.32 need weak (Directory.Build.targets); if that regresses, this is the first test to say so.
+/// Smoke test for the native library. TorchSharp 0.107 fails to load on Debian 12 unless its GLIBCXX_3.4.32 need is
+/// marked weak (Native/GlibcxxCompat, run by this assembly's module initializer); if that regresses, this is the first test to say so.
 /// </summary>
 public sealed class TorchLoadsTests
 {

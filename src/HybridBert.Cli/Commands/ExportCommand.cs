@@ -23,11 +23,16 @@ internal static class ExportCommand
         var onnxOut = new Option<FileInfo>("--out") { Required = true, Description = "The .onnx file to write" };
         var head = new Option<string?>("--head") { Description = "none, mlm or classifier (default: the model's own — classifier for fine-tuned models, else mlm)" };
         var segmentIds = new Option<bool>("--segment-ids") { Description = "Add a segment_ids input (explicit sentence segments for pooling layers; default: from [CLS]/[SEP])" };
-        var onnx = new Command("onnx", $"Write an ONNX graph (opset {Interop.OnnxExport.Opset}; dynamic batch and sequence axes) for ONNX Runtime") { onnxModel, onnxOut, head, segmentIds };
+        var onnxOverwrite = new Option<bool>("--overwrite") { Description = "Replace an existing --out file" };
+        var onnx = new Command("onnx", $"Write an ONNX graph (opset {Interop.OnnxExport.Opset}; dynamic batch and sequence axes) for ONNX Runtime")
+        {
+            onnxModel, onnxOut, head, segmentIds, onnxOverwrite,
+        };
         onnx.SetAction(parse => CliErrors.Run(() =>
         {
             var chosen = parse.GetValue(head) is { } h ? CommonOptions.Parse<Interop.OnnxHead>(h) : (Interop.OnnxHead?)null;
-            var written = Interop.OnnxExport.Run(parse.GetValue(onnxModel)!.FullName, parse.GetValue(onnxOut)!.FullName, chosen, parse.GetValue(segmentIds));
+            var written = Interop.OnnxExport.Run(parse.GetValue(onnxModel)!.FullName, parse.GetValue(onnxOut)!.FullName, chosen, parse.GetValue(segmentIds),
+                parse.GetValue(onnxOverwrite));
             Console.WriteLine($"exported {parse.GetValue(onnxModel)!.FullName} with head {written.ToString().ToLowerInvariant()} -> {parse.GetValue(onnxOut)!.FullName}");
         }));
         return new Command("export", "Write models in other formats") { hf, onnx };

@@ -64,7 +64,50 @@ internal static partial class PretrainCommand
         command.SetAction(parse => CliErrors.Run(cancel =>
         {
             var options = CommonOptions.ReadOptionsFile<PretrainOptions>(parse, optionsFile, command);
-            if (options is null)
+            using var runLock = options is null && parse.GetValue(output) is { } o ? IO.PathLock.Acquire(o.FullName) : null;   // before data is prepared into it
+            var saved = options is null && parse.GetValue(resume) && parse.GetValue(output) is { } r ? SavedOptions(r.FullName) : null;
+            if (saved is not null)
+            {
+                // --resume alone continues the run as it was started; a flag given now replaces the saved value, and the
+                // Pretrainer refuses those that would change the schedule, the data, the masks or the model.
+                bool Given(Option x) => parse.GetResult(x) is { Implicit: false };
+                T Pick<T>(Option<T> x, T before) => Given(x) ? parse.GetValue(x)! : before;
+                var masking = saved.Masking;
+                if (Given(maskSplit))
+                {
+                    var (maskFraction, randomFraction) = MaskingOptions.ParseSplit(parse.GetValue(maskSplit)!);
+                    masking = masking with { MaskFraction = maskFraction, RandomFraction = randomFraction };
+                }
+                options = saved with
+                {
+                    RunDir = parse.GetValue(output)!.FullName, Resume = true, ResumeStrict = parse.GetValue(resumeStrict), Overwrite = parse.GetValue(overwrite),
+                    DataDir = Given(data) ? parse.GetValue(data)!.FullName : saved.DataDir,
+                    SentenceObjective = Given(objective) ? CommonOptions.Parse<SentenceObjective>(parse.GetValue(objective)!) : saved.SentenceObjective,
+                    Masking = masking with { Rate = Pick(maskRate, masking.Rate), WholeWord = Pick(wholeWord, masking.WholeWord) },
+                    DropMask = Pick(dropMask, saved.DropMask), BatchSize = Pick(batch, saved.BatchSize), MicroBatch = Pick(microBatch, saved.MicroBatch),
+                    LearningRate = Pick(lr, saved.LearningRate), WarmupSteps = Pick(warmup, saved.WarmupSteps),
+                    Schedule = Given(schedule) ? CommonOptions.Parse<LrSchedule>(parse.GetValue(schedule)!) : saved.Schedule,
+                    WeightDecay = Pick(weightDecay, saved.WeightDecay), AdamBeta2 = Pick(beta2, saved.AdamBeta2), AdamEpsilon = Pick(eps, saved.AdamEpsilon),
+                    MaxGradNorm = Pick(clip, saved.MaxGradNorm), Precision = Given(precision) ? CommonOptions.Parse<Precision>(parse.GetValue(precision)!) : saved.Precision,
+                    Threads = Pick(threads, saved.Threads), Device = Pick(device, saved.Device)!, Seed = Pick(seed, saved.Seed), TrimEvery = Pick(trimEvery, saved.TrimEvery),
+                    SaveMemory = Pick(saveMemory, saved.SaveMemory), MaxSteps = Pick(maxSteps, saved.MaxSteps), MaxTokens = Pick(maxTokens, saved.MaxTokens),
+                    MaxTime = Given(maxTime) && parse.GetValue(maxTime) is { } t ? ParseDuration(t) : saved.MaxTime,
+                    EvalEvery = Pick(evalEvery, saved.EvalEvery), EvalBatches = Given(evalBatches) ? (parse.GetValue(evalBatches) is { } eb and not 0 ? eb : null) : saved.EvalBatches,
+                    LogEvery = Pick(logEvery, saved.LogEvery), LogBatches = Pick(logBatches, saved.LogBatches), CheckpointEvery = Pick(checkpointEvery, saved.CheckpointEvery),
+                    KeepLast = Pick(keep, saved.KeepLast), Dropout = Pick(dropout, saved.Dropout), InitializerRange = Pick(initRange, saved.InitializerRange),
+                };
+                if (Given(config) || Given(preset) || Given(pattern))
+                {
+                    // The model asked for now, checked against the checkpoint's by the Pretrainer.
+                    var vocabSize = ShardManifest.Load(options.DataDir).VocabSize;
+                    options = options with
+                    {
+                        Model = parse.GetValue(config) is { } c ? EncoderConfig.Load(c.FullName) : Presets.Build(parse.GetValue(preset)!, parse.GetValue(pattern)!, vocabSize),
+                    };
+                }
+                options.ValidateSettings();
+            }
+            else if (options is null)
             {
                 var runDir = parse.GetValue(output)?.FullName ?? throw new ArgumentException("--out is required");
                 var (maskFraction, randomFraction) = MaskingOptions.ParseSplit(parse.GetValue(maskSplit)!);
@@ -112,6 +155,11 @@ internal static partial class PretrainCommand
         }));
         return command;
     }
+
+    /// <summary>The options saved with the newest checkpoint in <paramref name="runDir"/> (not yet verified: the
+    /// Pretrainer checks every file before it resumes), or null when the folder has no checkpoint.</summary>
+    private static PretrainOptions? SavedOptions(string runDir) =>
+        Checkpoint.List(runDir) is [var (_, newest), ..] ? Checkpoint.Read(newest, verify: false).Options : null;
 
     /// <summary>The embedded corpus, prepared once into RUN_DIR/data and reused on later runs and resumes.</summary>
     private static string PrepareDefaultData(string runDir, CancellationToken cancel)

@@ -28,6 +28,7 @@ internal static class TokenizerCommand
         train.SetAction(parse => CliErrors.Run(() =>
         {
             var path = parse.GetValue(output)!.FullName;
+            using var outLock = IO.PathLock.Acquire(path);
             if (File.Exists(path) && !parse.GetValue(overwrite)) throw new IOException($"{path} exists: use --overwrite to replace it, or another --out");
             var options = new WordPieceTrainerOptions
             {

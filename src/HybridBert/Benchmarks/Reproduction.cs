@@ -63,6 +63,7 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
 
     public string Run(CancellationToken cancel = default)
     {
+        using var outLock = IO.PathLock.Acquire(outDir);   // one reproduction per folder; its stages lock their own subfolders
         if (!resume && Directory.Exists(stagesDir) && Directory.EnumerateFiles(stagesDir).Any())
             throw new IOException($"{outDir} already holds a reproduction: use --resume to continue it, or another --out");
         Directory.CreateDirectory(stagesDir);
@@ -72,6 +73,16 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
         var runs = budget.PretrainSeeds.SelectMany(seed => arms.Select(arm => (Arm: arm, Seed: seed)))   // seed-major: early stages cover every arm
             .Where(r => r.Seed == budget.PretrainSeeds[0] || !budget.SingleSeedArms.Contains(r.Arm.Id)).ToList();
         total = 1 + runs.Count * (1 + allTasks.Count) + (budget.BenchSeqs.Count > 0 ? 1 : 0);
+        var report = Path.Combine(outDir, ReproductionReport.FileName);
+        var stages = new[] { "data" }
+            .Concat(runs.SelectMany(r => allTasks.Select(t => $"finetune-{t}-{r.Arm.Id}-s{r.Seed}").Prepend($"pretrain-{r.Arm.Id}-s{r.Seed}")))
+            .Concat(budget.BenchSeqs.Count > 0 ? ["bench"] : Array.Empty<string>());
+        if (resume && File.Exists(report) && stages.All(s => File.Exists(Path.Combine(stagesDir, s + ".json"))))
+        {
+            // Rewriting the report now would time nothing and say so ("0.0 minutes"): leave the finished one as it is.
+            log($"{outDir} is already complete: all {total} stages are done and the report is {report}; nothing to do");
+            return report;
+        }
 
         var dataDir = Path.Combine(outDir, "data");
         Stage("prepare data (once, shared by every arm)", "data", () =>

@@ -64,6 +64,9 @@ public static class ReproductionReport
 {
     private static readonly CultureInfo C = CultureInfo.InvariantCulture;
 
+    /// <summary>The report's name in the output folder.</summary>
+    public const string FileName = "report.md";
+
     /// <summary>results.json: plain snake_case fields, documented in docs/results/README.md.</summary>
     private static readonly JsonSerializerOptions ResultsJson = new()
     {
@@ -180,7 +183,7 @@ public static class ReproductionReport
         IO.AtomicFile.WriteAllText(Path.Combine(outDir, "results.json"), JsonSerializer.Serialize(results, ResultsJson));
 
         Plots(outDir, arms, pretrained);
-        var path = Path.Combine(outDir, "report.md");
+        var path = Path.Combine(outDir, FileName);
         IO.AtomicFile.WriteAllText(path, md.ToString());
         return path;
     }

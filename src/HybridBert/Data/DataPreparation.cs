@@ -51,6 +51,7 @@ public static class DataPreparation
         options.Validate();
         if (sources.Count == 0) throw new ArgumentException("no corpus files to prepare");
         outDir = Path.GetFullPath(outDir);
+        using var outLock = IO.PathLock.Acquire(outDir);   // before looking at it: another process may be writing it
         if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
         {
             if (!options.Overwrite || !File.Exists(Path.Combine(outDir, ShardManifest.FileName)))

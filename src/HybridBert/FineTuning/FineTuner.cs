@@ -97,6 +97,7 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
     public FineTuneSummary Run(CancellationToken cancel = default)
     {
         options.Validate();
+        using var outLock = IO.PathLock.Acquire(options.OutDir);   // one writer per output folder, for every seed
         PrepareOutDir();
         torch.set_num_threads(options.Threads);
         var device = Devices.Resolve(options.Device);

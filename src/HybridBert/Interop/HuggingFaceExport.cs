@@ -25,6 +25,7 @@ public static class HuggingFaceExport
     public static string Run(string modelPath, string outDir, bool overwrite = false)
     {
         var source = ModelSource.Open(modelPath);
+        using var outLock = IO.PathLock.Acquire(outDir);
         if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any() && !overwrite)
             throw new IOException($"{outDir} is not empty: use --overwrite to replace it, or another --out");
         var config = source.Config;

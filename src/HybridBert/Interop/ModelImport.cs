@@ -17,6 +17,7 @@ public static class ModelImport
     public static string Run(string from, string outDir, bool overwrite = false)
     {
         var source = ModelSource.Open(from);
+        using var outLock = IO.PathLock.Acquire(outDir);
         if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any() && !overwrite)
             throw new IOException($"{outDir} is not empty: use --overwrite to replace it, or another --out");
 

@@ -25,9 +25,11 @@ public static class OnnxExport
 
     /// <summary>Exports the model at <paramref name="modelPath"/>; <paramref name="head"/> null = the model's own (classifier or MLM).</summary>
     /// <returns>The head written.</returns>
-    public static OnnxHead Run(string modelPath, string outPath, OnnxHead? head = null, bool segmentIds = false)
+    public static OnnxHead Run(string modelPath, string outPath, OnnxHead? head = null, bool segmentIds = false, bool overwrite = false)
     {
         var source = ModelSource.Open(modelPath);
+        using var outLock = IO.PathLock.Acquire(outPath);
+        if (File.Exists(outPath) && !overwrite) throw new IOException($"{outPath} exists: use --overwrite to replace it, or another --out");
         var classifier = source.Kind == ModelSourceKind.FineTuned || source.Labels is not null;
         var chosen = head ?? (classifier ? OnnxHead.Classifier : OnnxHead.Mlm);
         if (chosen == OnnxHead.Classifier && !classifier)

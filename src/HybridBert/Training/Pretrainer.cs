@@ -45,6 +45,7 @@ public sealed class Pretrainer
 
     public PretrainSummary Run(CancellationToken cancel = default)
     {
+        using var runLock = LockRunDir(options.RunDir);
         if (options.TrimEvery > 0) NativeMemory.UseHugePages();   // before any tensor, or it changes nothing
         torch.set_num_threads(options.Threads);
         var manifest = ShardManifest.Load(options.DataDir);
@@ -54,7 +55,8 @@ public sealed class Pretrainer
         if (init is not null && init.Vocabulary.Hash != vocabulary.Hash)
             throw new InvalidDataException($"--init-from {init.Folder}: the model's vocabulary ({init.Vocabulary.Count} tokens) is not the one {options.DataDir} was prepared with " +
                                            $"({vocabulary.Count} tokens) — prepare the data with the model's: hybridbert data prepare --vocab {Path.Combine(init.Folder, "vocab.txt")} …");
-        var requested = init is null ? options : options with { Model = init.Config };
+        // On --resume the checkpoint's model is the run's (with any --dropout applied); --init-from only named where it began.
+        var requested = init is null || options.Resume ? options : options with { Model = init.Config };
         manifest.CheckCompatible(options.DataDir, null, requested.Model.VocabSize, requested.Model.MaxPositionEmbeddings);
         // The pooling layers find [CLS]/[SEP] by id: take the data's.
         var config = requested.EffectiveModel with { ClsTokenId = vocabulary.ClsId, SepTokenId = vocabulary.SepId, PadTokenId = vocabulary.PadId };
@@ -92,6 +94,18 @@ public sealed class Pretrainer
 
         var state = new TrainerState();
         if (opts.Resume) state = Restore(opts, model, precision, optimizer, log);
+        if (opts.Resume && Finished(opts, state, maxSteps))
+        {
+            // Nothing to train: say so and leave every file as it is (a summary written now would describe no work).
+            log(state.Step >= maxSteps
+                ? $"{opts.RunDir} is already complete at step {state.Step} of {maxSteps}: nothing to do. To train it further, start a new run from it: " +
+                  $"--init-from {opts.RunDir} --out ANOTHER_DIR"
+                : $"{opts.RunDir} has spent its budget ({Budgets(opts)}) at step {state.Step} of {maxSteps}: nothing to do. " +
+                  "To go on, resume with a larger --max-tokens or --max-time");
+            return ReadSummary(opts.RunDir) ?? new PretrainSummary(state.Step, state.Tokens, double.NaN, null,
+                double.IsFinite(state.BestEvalLoss) ? state.BestEvalLoss : null, state.BestStep, 0, MemoryUsage.PeakMiB, 0, false,
+                Checkpoint.List(opts.RunDir).FirstOrDefault().Folder ?? "");
+        }
         var order = new DataOrder(train.Count, opts.Seed, state.Epoch, state.Position);
         var batcher = new MlmBatcher(vocabulary, opts.Masking, opts.Seed);
         using var metrics = new MetricsLog(opts.RunDir, state.Step);
@@ -217,6 +231,41 @@ public sealed class Pretrainer
         return summary;
     }
 
+    /// <summary>One writer per run folder, for the whole run; a folder that cannot be written says so by name.</summary>
+    private static IO.PathLock LockRunDir(string runDir)
+    {
+        try
+        {
+            return IO.PathLock.Acquire(runDir);
+        }
+        catch (Exception e) when (e is IOException and not IO.PathInUseException or UnauthorizedAccessException)
+        {
+            throw new IOException($"Cannot write to the run directory {runDir}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Whether a restored run has no budget left: every step, token or second it was given is spent.</summary>
+    private static bool Finished(PretrainOptions opts, TrainerState state, long maxSteps) =>
+        state.Step >= maxSteps || (opts.MaxTokens is { } mt && state.Tokens >= mt)
+        || (opts.MaxTime is { } time && state.ElapsedSeconds >= time.TotalSeconds);
+
+    private static string Budgets(PretrainOptions o) => string.Join(", ",
+        new[] { o.MaxTokens is { } t ? $"--max-tokens {t}" : null, o.MaxTime is { } m ? $"--max-time {m}" : null }.OfType<string>());
+
+    /// <summary>The run's summary.json, or null when it has none (or an unreadable one).</summary>
+    public static PretrainSummary? ReadSummary(string runDir)
+    {
+        var path = Path.Combine(runDir, "summary.json");
+        try
+        {
+            return File.Exists(path) ? System.Text.Json.JsonSerializer.Deserialize<PretrainSummary>(File.ReadAllText(path), Checkpoint.Json) : null;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+
     private static Dictionary<string, double> EvalRecord(EvalResult e)
     {
         var record = new Dictionary<string, double>
@@ -288,7 +337,9 @@ public sealed class Pretrainer
         var changed = PretrainOptions.ScheduleDifferences(saved.Options, opts);
         if (changed.Count > 0)
             throw new ArgumentException($"--resume would not continue the run in {opts.RunDir}: {string.Join("; ", changed)}. " +
-                $"These set the learning-rate schedule, the data or the masks; resume with the values in {Path.Combine(folder, Checkpoint.TrainerFile)}, or start a new run in another --out.");
+                $"These set the learning-rate schedule, the data or the masks; resume with the values in {Path.Combine(folder, Checkpoint.TrainerFile)} " +
+                "(--resume alone takes them), or start a new run in another --out" +
+                (saved.Options.MaxSteps != opts.MaxSteps ? $"; to train this model for more steps, start a new run from it: --init-from {opts.RunDir} --out ANOTHER_DIR" : ""));
         log($"resuming from {folder}: step {saved.State.Step}, {saved.State.Tokens:N0} tokens, epoch {saved.State.Epoch}");
         WeightLoader.Load(model, Path.Combine(folder, Checkpoint.WeightsFile));
         if (precision.Enabled)
@@ -309,14 +360,23 @@ public sealed class Pretrainer
     {
         var runDir = opts.RunDir;
         IO.StaleTemporaries.Remove(Checkpoint.Folder(runDir), ".step-*.tmp-*", log);
+        var leftovers = RunOutputs.Where(o => o != "checkpoints" && Path.Exists(Path.Combine(runDir, o))).ToList();
+        if (Checkpoint.List(runDir).Count == 0 && leftovers.Count > 0)
+        {
+            // A run that failed before its first checkpoint (out of memory, a bad flag caught late, Ctrl-C in step 1) has
+            // nothing to resume or to protect: its logs describe steps no checkpoint holds. Clear them so it can start again.
+            if (opts.Resume)
+                throw new InvalidDataException($"--resume: {runDir} holds no checkpoint to continue from (the earlier run stopped before its first one, " +
+                                               $"leaving only {string.Join(", ", leftovers)}): start it again without --resume");
+            RemoveOutputs(runDir);
+            log($"removed {string.Join(", ", leftovers)} in {runDir}, left by a run that stopped before its first checkpoint");
+        }
         var holdsRun = Checkpoint.List(runDir).Count > 0 || RunOutputs.Where(o => o != "checkpoints").Any(o => Path.Exists(Path.Combine(runDir, o)));
         if (!opts.Resume && holdsRun)
         {
             if (!opts.Overwrite)
                 throw new IOException($"{runDir} already holds a run: continue it with --resume, replace it with --overwrite, or choose another --out");
-            foreach (var o in RunOutputs.Select(o => Path.Combine(runDir, o)))
-                if (Directory.Exists(o)) Directory.Delete(o, recursive: true);
-                else if (File.Exists(o)) File.Delete(o);
+            RemoveOutputs(runDir);
             log($"--overwrite: removed the earlier run's outputs in {runDir}");
         }
         try
@@ -330,6 +390,13 @@ public sealed class Pretrainer
         {
             throw new IOException($"Cannot write to the run directory {runDir}: {e.Message}", e);
         }
+    }
+
+    private static void RemoveOutputs(string runDir)
+    {
+        foreach (var o in RunOutputs.Select(o => Path.Combine(runDir, o)))
+            if (Directory.Exists(o)) Directory.Delete(o, recursive: true);
+            else if (File.Exists(o)) File.Delete(o);
     }
 
     private static void WriteReport(PretrainOptions opts, PretrainSummary summary)

@@ -13,7 +13,7 @@ public sealed class OnnxReadmeExampleTests
     {
         // README:begin
         var modelFolder = Path.Combine(Path.GetTempPath(), "my-bert");   // a Hugging Face BERT folder, a run or a fine-tuned model
-        var onnxFile = Path.Combine(Path.GetTempPath(), "my-bert.onnx");
+        var onnxFile = Path.Combine(Directory.CreateTempSubdirectory("my-bert-onnx-").FullName, "model.onnx");
         OnnxExport.Run(modelFolder, onnxFile, OnnxHead.None);   // once; from here on only ONNX Runtime and the tokenizer
 
         var tokenizer = new BertTokenizer(Vocabulary.Load(Path.Combine(modelFolder, "vocab.txt")));
@@ -43,6 +43,7 @@ public sealed class OnnxReadmeExampleTests
         Directory.CreateDirectory(folder);
         foreach (var file in Directory.GetFiles(Interop.HuggingFaceImportTests.Folder("bert-mlm-safetensors")))
             File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
+        var before = Directory.GetDirectories(Path.GetTempPath(), "my-bert-onnx-*").ToHashSet();
         string output;
         try
         {
@@ -51,7 +52,8 @@ public sealed class OnnxReadmeExampleTests
         finally
         {
             Directory.Delete(folder, recursive: true);
-            File.Delete(Path.Combine(Path.GetTempPath(), "my-bert.onnx"));
+            foreach (var made in Directory.GetDirectories(Path.GetTempPath(), "my-bert-onnx-*").Where(d => !before.Contains(d)))
+                Directory.Delete(made, recursive: true);
         }
         Assert.Equal("1 × 9 × 32", output.Trim());   // [CLS] the cat sat on the mat . [SEP]
     }

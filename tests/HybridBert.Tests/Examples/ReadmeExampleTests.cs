@@ -15,7 +15,7 @@ public sealed class ReadmeExampleTests
     private static void Example()
     {
         // README:begin
-        var work = Path.Combine(Path.GetTempPath(), "hybridbert-example");   // where the data and the run go
+        var work = Directory.CreateTempSubdirectory("hybridbert-example-").FullName;   // a fresh folder for the data and the run
 
         // Tokenize as Hugging Face's BERT tokenizer does, with the embedded 8,192-token vocabulary.
         var vocabulary = EmbeddedData.Vocabulary();
@@ -101,8 +101,7 @@ public sealed class ReadmeExampleTests
     [Fact]
     public void The_readme_example_runs()
     {
-        var work = Path.Combine(Path.GetTempPath(), "hybridbert-example");
-        if (Directory.Exists(work)) Directory.Delete(work, recursive: true);
+        var before = Directory.GetDirectories(Path.GetTempPath(), "hybridbert-example-*").ToHashSet();
         string output;
         try
         {
@@ -110,7 +109,8 @@ public sealed class ReadmeExampleTests
         }
         finally
         {
-            Directory.Delete(work, recursive: true);
+            foreach (var work in Directory.GetDirectories(Path.GetTempPath(), "hybridbert-example-*").Where(d => !before.Contains(d)))
+                Directory.Delete(work, recursive: true);
         }
         var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var vocabulary = EmbeddedData.Vocabulary();

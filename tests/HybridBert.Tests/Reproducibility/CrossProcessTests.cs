@@ -68,7 +68,7 @@ public sealed class CrossProcessTests : IDisposable
         var broken = Pretrain("broken", "PA", 7, "--max-tokens", "600");
         var stoppedAt = Records(broken, "train").Count;
         Assert.InRange(stoppedAt, 2, 7);
-        Pretrain("broken", "PA", 7, "--resume");
+        Pretrain("broken", "PA", 7, "--resume", "--max-tokens", "1000000");   // --resume keeps the saved budget unless given
 
         Assert.Equal(Records(straight, "train"), Records(broken, "train"));
         // The first process also evaluated where its budget ended; apart from that, the same evaluations.
