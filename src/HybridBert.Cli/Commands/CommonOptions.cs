@@ -6,6 +6,9 @@ namespace HybridBert.Cli.Commands;
 /// <summary>Options and output shared by several commands.</summary>
 internal static class CommonOptions
 {
+    /// <summary>"1 seed", "2 seeds": a count with its noun (regular English plurals only).</summary>
+    public static string Plural(long count, string noun) => $"{count:N0} {noun}{(count == 1 ? "" : "s")}";
+
     /// <summary>What --pattern accepts: the pattern names and the layer letters of <see cref="Model.Mixers"/>.</summary>
     public static string PatternHelp { get; } = $"bert, ponet, hybrid, or one letter per layer such as PPAA ({Model.Mixers.Legend})";
 

@@ -74,7 +74,7 @@ internal static class DataCommand
             {
                 using var dataset = ShardDataset.Open(dir, split);
                 dataset.VerifyHashes();
-                Console.WriteLine($"{split}: {dataset.Count:N0} sequences, {manifest.Splits[split].Shards.Count} shards, hashes match");
+                Console.WriteLine($"{split}: {dataset.Count:N0} sequences, {CommonOptions.Plural(manifest.Splits[split].Shards.Count, "shard")}, hashes match");
             }
         }));
 

@@ -190,8 +190,11 @@ internal static class FineTuneCommands
             var head = inference.Task ?? throw new InvalidDataException($"{modelPath} is not a fine-tuned model folder (a classifier): predict needs a seed-N folder written by `hybridbert finetune` or a Hugging Face *ForSequenceClassification folder");
             var classifier = new Inference.TextClassifier(inference);
             // Per example: the predicted label's index (or the regression value) and the probabilities in label order.
+            // Over-long texts are cut to the model's maximum, as a fine-tuned model was trained; counted and reported below.
+            var cut = new List<LabeledExample>();
             List<(float Prediction, float[] Probabilities)> Predict(LabeledExample[] part) =>
-                classifier.Classify(part.Select(e => e.Text).ToList(), null, false, truncate: true, part.Select(e => e.Pair).ToList(), cancel)
+                classifier.Classify(inference.Encode(part.Select(e => e.Text).ToList(), truncate: true, part.Select(e => e.Pair).ToList(), truncated: i => cut.Add(part[i])),
+                        null, false, cancel)
                     .Select(scores => head.Regression
                         ? ((float)scores[0].Score, Array.Empty<float>())
                         : (head.Labels.ToList().IndexOf(scores[0].Label), head.Labels.Select(l => (float)scores.First(s => s.Label == l).Score).ToArray()))
@@ -215,6 +218,8 @@ internal static class FineTuneCommands
 
             var path = p.GetValue(output)?.FullName;
             var csv = path?.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) == true;
+            if (path is not null && !csv && !path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase))
+                throw new ArgumentException($"--out must end in .jsonl or .csv (got {path})");
             var keyName = idColumn is null ? "text" : "id";
             string Key(LabeledExample e) => idColumn is null ? e.Text : e.Id ?? "";
             void WriteAll(TextWriter writer)
@@ -249,6 +254,9 @@ internal static class FineTuneCommands
             else HybridBert.IO.AtomicFile.Write(path, temp => { using var writer = new StreamWriter(temp, false, new UTF8Encoding(false)); WriteAll(writer); });
             if (path is not null)
                 Console.WriteLine($"{examples.Count} predictions -> {path}" + (report.EmptyTexts > 0 ? $" ({report.EmptyTexts} empty texts skipped)" : ""));
+            if (cut.Count > 0)
+                Console.Error.WriteLine($"warning: {CommonOptions.Plural(cut.Count, "text")} longer than the model's maximum of {inference.MaxLength} tokens " +
+                                        $"{(cut.Count == 1 ? "was" : "were")} cut to fit (the first: {cut[0].Source}:{cut[0].Line}); its prediction reads only the beginning");
         }));
         return command;
     }

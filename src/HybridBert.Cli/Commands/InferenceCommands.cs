@@ -69,9 +69,7 @@ internal static class InferenceCommands
             if (!npy && !outPath.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)) throw new ArgumentException($"--out must end in .jsonl or .npy (got {outPath})");
             var path = p.GetValue(input)!.FullName;
             var report = new ReadReport();
-            var examples = path.EndsWith(".txt", StringComparison.OrdinalIgnoreCase)
-                ? TaskFileReader.ReadPlainLines(path, report)
-                : TaskFileReader.Read(path, new ColumnSpec(p.GetValue(textField)!, null, null), false, report);
+            var examples = TaskFileReader.Read(path, new ColumnSpec(p.GetValue(textField)!, null, null), false, report);
             foreach (var w in report.Warnings) Console.Error.WriteLine($"warning: {w}");
             if (report.EmptyTexts > 0) Console.Error.WriteLine($"warning: {path}: {report.EmptyTexts} empty line(s) skipped");
             if (examples.Count == 0) throw new InvalidDataException($"{path}: no texts to embed ({report.Rows} rows)");
@@ -96,9 +94,9 @@ internal static class InferenceCommands
                             {
                                 rows = m.Encode(part.Select(e => e.Text).ToList(), p.GetValue(truncate));
                             }
-                            catch (InvalidInputException e) when (e.Index is { } i)
+                            catch (InputTooLongException e) when (e.Index is { } i)
                             {
-                                throw new InvalidDataException($"{part[i].Source}:{part[i].Line}: {e.Message.Replace($"input {i} is", "the text is")}");
+                                throw new InvalidDataException($"{part[i].Source}:{part[i].Line}: the text is {e.Length} tokens long, more than the model's maximum of {e.Maximum} — give --truncate to cut it");
                             }
                             var vectors = embedder.Embed(rows, pool, !p.GetValue(noNormalize), cancel);
                             for (var k = 0; k < part.Length; k++)

@@ -30,8 +30,8 @@ internal static class ReproduceCommand
         {
             var b = ReproduceBudget.Get(p.GetValue(budget)!);
             var outDir = p.GetValue(output)!.FullName;
-            Console.WriteLine($"reproduce, budget {b.Name} ({b.ExpectedTime} on 2 cores): {b.Preset} model, {b.Steps} pre-training steps × {b.Arms.Count} arms × {b.PretrainSeeds.Count} seeds, " +
-                              $"fine-tuning × {b.FineTuneSeeds.Count} seeds each -> {outDir}");
+            Console.WriteLine($"reproduce, budget {b.Name} ({b.ExpectedTime} on 2 cores): {b.Preset} model, {b.Steps} pre-training steps × {CommonOptions.Plural(b.Arms.Count, "arm")} × {CommonOptions.Plural(b.PretrainSeeds.Count, "seed")}, " +
+                              $"fine-tuning × {CommonOptions.Plural(b.FineTuneSeeds.Count, "seed")} each -> {outDir}");
             if (p.GetValue(jobs) < 1 || p.GetValue(threads) < 1) throw new ArgumentException($"--jobs and --threads must be >= 1 (got {p.GetValue(jobs)}, {p.GetValue(threads)})");
             new Reproduction(b, outDir, p.GetValue(task) ?? [], p.GetValue(threads), p.GetValue(resume), Console.WriteLine, p.GetValue(jobs)).Run(cancel);
         }));

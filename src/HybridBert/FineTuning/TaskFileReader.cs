@@ -11,7 +11,9 @@ namespace HybridBert.FineTuning;
 /// unbalanced quotes).</item>
 /// <item><c>.csv</c>: a header line, RFC 4180 quoting (through .NET's <c>TextFieldParser</c>).</item>
 /// <item><c>.jsonl</c>: one object per line with the named fields (labels may be strings or numbers).</item>
+/// <item><c>.txt</c>: one text per line, no header and no labels (the same rule in every command).</item>
 /// </list>
+/// Any other extension is refused, naming these: guessing a format from the contents would misread a file.
 /// A missing column is an error that names it and the columns present; a row with the wrong number of fields is an
 /// error at file:line (or, with <c>skipMalformed</c>, a counted skip: GLUE's QQP has such rows); an empty text is
 /// skipped with a warning.
@@ -22,9 +24,21 @@ public static class TaskFileReader
         bool skipMalformed = false, bool hasHeader = true, IReadOnlyList<string>? headerless = null)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"Task file not found: {path}", path);
-        if (path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)) return ReadJsonLines(path, columns, requireLabel, report);
-        var rows = path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) ? CsvRows(path) : TsvRows(path);
-        return ReadRows(path, rows, columns, requireLabel, report, skipMalformed, hasHeader ? null : headerless);
+        switch (Path.GetExtension(path).ToLowerInvariant())
+        {
+            case ".jsonl":
+                return ReadJsonLines(path, columns, requireLabel, report);
+            case ".csv":
+                return ReadRows(path, CsvRows(path), columns, requireLabel, report, skipMalformed, hasHeader ? null : headerless);
+            case ".tsv":
+                return ReadRows(path, TsvRows(path), columns, requireLabel, report, skipMalformed, hasHeader ? null : headerless);
+            case ".txt" when !requireLabel:
+                return ReadPlainLines(path, report);
+            case ".txt":
+                throw new InvalidDataException($"{path}: a .txt file holds one text per line and no labels; labelled data goes in a .tsv, .csv or .jsonl file with named columns");
+            default:
+                throw new InvalidDataException($"{path}: unknown file type '{Path.GetExtension(path)}' — use .tsv (header, tab-separated), .csv (header, RFC 4180), .jsonl (one JSON object per line) or .txt (one text per line)");
+        }
     }
 
     /// <summary>A plain text file (.txt), one text per line (UTF-8, errors at file:line); empty lines are counted and skipped.</summary>
@@ -54,7 +68,8 @@ public static class TaskFileReader
                 if (name is null) return -1;
                 var index = Array.FindIndex(header!, h => h.Trim().Equals(name, StringComparison.OrdinalIgnoreCase));
                 if (index < 0 && required)
-                    throw new InvalidDataException($"{path}: no column '{name}'; the columns are: {string.Join(", ", header!.Select(h => $"'{h}'"))}");
+                    throw new InvalidDataException($"{path}: no column '{name}'; the columns are: {string.Join(", ", header!.Take(20).Select(h => $"'{Shorten(h)}'"))}" +
+                                                   (header!.Length > 20 ? $" … ({header.Length} in all)" : ""));
                 return index;
             }
             (text, pair, label, id) = (Find(columns.Text, true), Find(columns.Pair, true), Find(columns.Label, requireLabel), Find(columns.Id, true));
@@ -147,8 +162,14 @@ public static class TaskFileReader
         }
     }
 
+    /// <summary>A field or line as an error message quotes it: at most 80 characters.</summary>
+    private static string Shorten(string text) => text.Length > 80 ? text[..80] + $"… ({text.Length} characters)" : text;
+
     private static IEnumerable<(long, string[])> CsvRows(string path)
     {
+        // TextFieldParser decodes ahead of the line it returns (and from its constructor), so a bad byte would surface
+        // with no line, or the wrong one: check the encoding line by line first.
+        foreach (var _ in Utf8Lines(path)) { }
         using var parser = new TextFieldParser(path, new UTF8Encoding(false, throwOnInvalidBytes: true)) { TextFieldType = FieldType.Delimited, HasFieldsEnclosedInQuotes = true, TrimWhiteSpace = false };
         parser.SetDelimiters(",");
         while (!parser.EndOfData)
@@ -162,10 +183,6 @@ public static class TaskFileReader
             catch (MalformedLineException e)
             {
                 throw new InvalidDataException($"{path}:{e.LineNumber}:{MalformedColumn(parser.ErrorLine)}: {MalformedReason(parser.ErrorLine)}", e);
-            }
-            catch (DecoderFallbackException e)
-            {
-                throw new InvalidDataException($"{path}:{line}: not UTF-8 text ({e.Message}) — save the file as UTF-8", e);
             }
             yield return (line, fields);
         }

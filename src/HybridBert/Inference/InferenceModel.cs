@@ -12,9 +12,18 @@ namespace HybridBert.Inference;
 public sealed class UnsupportedTaskException(string message) : Exception(message);
 
 /// <summary>An input that cannot be run as given (no [MASK], longer than the model's maximum without truncation).</summary>
-public sealed class InvalidInputException(string message, int? index = null) : Exception(message)
+public class InvalidInputException(string message, int? index = null) : Exception(message)
 {
     public int? Index { get; } = index;
+}
+
+/// <summary>An input longer than the model's maximum, refused because truncation was not asked for. The message states
+/// the fact; each caller says how to ask for truncation in its own terms (a flag, a request field).</summary>
+public sealed class InputTooLongException(int index, int length, int maximum)
+    : InvalidInputException($"input {index} is {length} tokens long, more than the model's maximum of {maximum}", index)
+{
+    public int Length { get; } = length;
+    public int Maximum { get; } = maximum;
 }
 
 /// <summary>
@@ -72,24 +81,27 @@ public sealed class InferenceModel : IDisposable
     /// <summary>Encodes texts for the encoder; over-long ones are cut to <see cref="MaxLength"/> or, without <paramref name="truncate"/>, refused naming their index and length.</summary>
     /// <param name="ids">Where an input's entry is not null, it is token ids the client made itself and used as they
     /// are (<see cref="EncodeIds"/>); its text is ignored.</param>
-    public List<EncodedText> Encode(IReadOnlyList<string> texts, bool truncate, IReadOnlyList<string?>? pairs = null, IReadOnlyList<int[]?>? ids = null)
+    /// <param name="truncated">Called with the index of each input that was cut (with <paramref name="truncate"/>), so a caller can say so.</param>
+    public List<EncodedText> Encode(IReadOnlyList<string> texts, bool truncate, IReadOnlyList<string?>? pairs = null, IReadOnlyList<int[]?>? ids = null,
+        Action<int>? truncated = null)
     {
         var rows = new List<EncodedText>(texts.Count);
         for (var i = 0; i < texts.Count; i++)
         {
             if (ids?[i] is { } own)
             {
-                rows.Add(EncodeIds(own, truncate, i));
+                rows.Add(EncodeIds(own, truncate, i, truncated));
                 continue;
             }
             var pair = pairs?[i];
-            if (!truncate)
+            var full = Tokenizer.Encode(texts[i], pair, int.MaxValue / 2);   // the tokenizer reads the whole text either way
+            if (full.Length <= MaxLength) rows.Add(full);
+            else if (!truncate) throw TooLong(i, full.Length);
+            else
             {
-                var full = Tokenizer.Encode(texts[i], pair, int.MaxValue / 2);
-                if (full.Length > MaxLength) throw TooLong(i, full.Length);
-                rows.Add(full);
+                rows.Add(Tokenizer.Encode(texts[i], pair, MaxLength));   // again: BERT cuts a pair from its longer side
+                truncated?.Invoke(i);
             }
-            else rows.Add(Tokenizer.Encode(texts[i], pair, MaxLength));
         }
         return rows;
     }
@@ -99,21 +111,21 @@ public sealed class InferenceModel : IDisposable
     /// [CLS] and [SEP] sends them), as text-embeddings-inference does with ids. Ids outside the vocabulary are refused;
     /// a sequence over <see cref="MaxLength"/> is cut or, without <paramref name="truncate"/>, refused.
     /// </summary>
-    public EncodedText EncodeIds(int[] ids, bool truncate, int index)
+    public EncodedText EncodeIds(int[] ids, bool truncate, int index, Action<int>? truncated = null)
     {
         if (ids.Length == 0) throw new InvalidInputException($"input {index} has no token ids", index);
         var outside = Array.FindIndex(ids, id => id < 0 || id >= Config.VocabSize);
         if (outside >= 0)
             throw new InvalidInputException($"input {index} has token id {ids[outside]} at position {outside}, outside the vocabulary [0, {Config.VocabSize})", index);
         if (ids.Length > MaxLength && !truncate) throw TooLong(index, ids.Length);
+        if (ids.Length > MaxLength) truncated?.Invoke(index);
         var kept = ids.Length > MaxLength ? ids[..MaxLength] : ids;
         var wordIds = new int[kept.Length];
         Array.Fill(wordIds, -1);   // words are unknown for ids
         return new EncodedText(kept, Enumerable.Repeat(1, kept.Length).ToArray(), new int[kept.Length], wordIds);
     }
 
-    private InvalidInputException TooLong(int index, int length) =>
-        new($"input {index} is {length} tokens long, more than the model's maximum of {MaxLength} (send truncate: true to cut it)", index);
+    private InputTooLongException TooLong(int index, int length) => new(index, length, MaxLength);
 
     /// <summary>Runs <paramref name="rows"/> in equal-length batches; <paramref name="consume"/> gets each batch's last hidden state [n, seq, hidden] and the row indices it holds.</summary>
     internal void Run(IReadOnlyList<EncodedText> rows, Action<Tensor, EncoderInputs, int[]> consume, CancellationToken cancel = default)

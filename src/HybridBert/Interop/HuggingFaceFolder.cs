@@ -31,16 +31,16 @@ public static class HuggingFaceFolder
     public static bool Is(string folder) =>
         File.Exists(Path.Combine(folder, ConfigFile)) && WeightFiles.Any(f => File.Exists(Path.Combine(folder, f)));
 
-    /// <summary>The model config; throws one <see cref="ConfigException"/> listing what is wrong.</summary>
+    /// <summary>The model config; throws one <see cref="InvalidDataException"/> listing what is wrong.</summary>
     public static EncoderConfig ReadConfig(string folder, Vocabulary vocabulary)
     {
         var path = Path.Combine(folder, ConfigFile);
         if (!File.Exists(path)) throw new FileNotFoundException($"{folder}: not a model folder, {ConfigFile} is missing", path);
         var config = EncoderConfig.Parse(File.ReadAllText(path), path);
         if (vocabulary.Count != config.VocabSize)
-            throw new ConfigException($"{folder}: the tokenizer has {vocabulary.Count} tokens but {ConfigFile} says vocab_size={config.VocabSize} — they do not belong together");
+            throw new InvalidDataException($"{folder}: the tokenizer has {vocabulary.Count} tokens but {ConfigFile} says vocab_size={config.VocabSize} — they do not belong together");
         // The pooling layers find [CLS]/[SEP] by id, and padding is the tokenizer's.
-        return (config with { ClsTokenId = vocabulary.ClsId, SepTokenId = vocabulary.SepId, PadTokenId = vocabulary.PadId }).Validate();
+        return (config with { ClsTokenId = vocabulary.ClsId, SepTokenId = vocabulary.SepId, PadTokenId = vocabulary.PadId }).ValidateFrom(path);
     }
 
     /// <summary>Labels of a sequence-classification config (<c>id2label</c>, <c>num_labels</c>, <c>problem_type</c>), or null for other architectures.</summary>

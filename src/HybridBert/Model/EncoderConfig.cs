@@ -101,9 +101,24 @@ public sealed record EncoderConfig
     /// Parses a config.json — ours or a Hugging Face <c>BertConfig</c>. Without <c>layer_pattern</c> every layer of
     /// the config's depth is of its <c>model_type</c>'s kind (<see cref="ModelTypes"/>); other Hugging Face fields
     /// (architectures, id2label …) are ignored here. An unsupported <c>model_type</c> or
-    /// <c>position_embedding_type</c> is a <see cref="ConfigException"/>.
+    /// <c>position_embedding_type</c>, or a value out of range, is an <see cref="InvalidDataException"/> naming
+    /// <paramref name="source"/>: the file is wrong, not the command line (<see cref="ConfigException"/> is for configs
+    /// built from flags and presets).
     /// </summary>
-    public static EncoderConfig FromJson(string json, string source = "config") => Parse(json, source).Validate();
+    public static EncoderConfig FromJson(string json, string source = "config") => Parse(json, source).ValidateFrom(source);
+
+    /// <summary><see cref="Validate"/> for a config read from <paramref name="source"/> (a file): problems are the file's, an <see cref="InvalidDataException"/>.</summary>
+    public EncoderConfig ValidateFrom(string source)
+    {
+        try
+        {
+            return Validate();
+        }
+        catch (ConfigException e)
+        {
+            throw new InvalidDataException($"{source}: {e.Message}", e);
+        }
+    }
 
     /// <summary><see cref="FromJson"/> without <see cref="Validate"/>: for callers that complete the config first
     /// (a Hugging Face config takes its [CLS]/[SEP]/[PAD] ids from its tokenizer).</summary>
@@ -112,25 +127,20 @@ public sealed record EncoderConfig
         try
         {
             var node = System.Text.Json.Nodes.JsonNode.Parse(json) as System.Text.Json.Nodes.JsonObject
-                       ?? throw new ConfigException($"{source}: a config must be a JSON object");
+                       ?? throw new InvalidDataException($"{source}: a config must be a JSON object");
             var modelType = node["model_type"]?.GetValue<string>();
             if (modelType is not null && !ModelTypes.ContainsKey(modelType))
-                throw new ConfigException($"{source}: model_type '{modelType}' is not supported (expected one of {string.Join(", ", ModelTypes.Keys)})");
+                throw new InvalidDataException($"{source}: model_type '{modelType}' is not supported (expected one of {string.Join(", ", ModelTypes.Keys)})");
             if (node["position_embedding_type"]?.GetValue<string>() is { } positions && positions != "absolute")
-                throw new ConfigException($"{source}: position_embedding_type '{positions}' is not supported (only absolute position embeddings)");
-            var config = node.Deserialize<EncoderConfig>(Json) ?? throw new ConfigException($"{source}: empty config");
+                throw new InvalidDataException($"{source}: position_embedding_type '{positions}' is not supported (only absolute position embeddings)");
+            var config = node.Deserialize<EncoderConfig>(Json) ?? throw new InvalidDataException($"{source}: empty config");
             if (node["layer_pattern"] is null)
                 config = config with { LayerPattern = new string(ModelTypes[modelType ?? "bert"], Math.Max(0, config.NumHiddenLayers)) };
             return config;
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
         {
-            // The file is not a config at all (a runtime error, exit 1); a config with impossible values is a ConfigException.
-            throw new InvalidDataException($"{source}: not a valid encoder config JSON ({e.Message})", e);
-        }
-        catch (JsonException e)
-        {
-            // The file is not a config at all (a runtime error, exit 1); a config with impossible values is a ConfigException.
+            // The file is not a config at all (JsonException covers malformed JSON and wrong value types).
             throw new InvalidDataException($"{source}: not a valid encoder config JSON ({e.Message})", e);
         }
     }

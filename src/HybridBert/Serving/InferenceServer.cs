@@ -253,6 +253,10 @@ public sealed class InferenceServer : IAsyncDisposable
         {
             return await item.Result.Task.WaitAsync(context.RequestAborted);
         }
+        catch (InputTooLongException e)
+        {
+            throw new ApiError(422, "validation", e.Message + " (send truncate: true to cut it)");
+        }
         catch (InvalidInputException e)
         {
             throw new ApiError(422, "validation", e.Message);

@@ -18,6 +18,11 @@ public sealed class BadInputFiles : IDisposable
         File.WriteAllText(Path.Combine(Root, "empty.json"), "");
         File.WriteAllBytes(Path.Combine(Root, "binary.txt"), [0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x00, 0x00, 0xff, 0xfe, 0x00, 0x0a, 0x90, 0x91]);
         File.WriteAllBytes(Path.Combine(Root, "latin1.tsv"), [.. "text\tlabel\n"u8, 0x63, 0x61, 0x66, 0xe9, .. "\tpos\n"u8]);
+        File.WriteAllBytes(Path.Combine(Root, "latin1.csv"), [.. "text,label\nfine,pos\n"u8, 0x63, 0x61, 0x66, 0xe9, .. ",pos\n"u8]);
+        File.WriteAllText(Path.Combine(Root, "columns.dat"), "text\tlabel\nit is good\tpos\n");
+        File.WriteAllText(Path.Combine(Root, "labelled.txt"), "it is good\nit is bad\n");
+        // A prose file read as a table: its first line (3,600 characters) becomes the "header".
+        File.WriteAllText(Path.Combine(Root, "prose.tsv"), string.Concat(Enumerable.Repeat("Call me Ishmael. ", 212)) + "\nSome years ago.\n");
         File.WriteAllText(Path.Combine(Root, "columns.tsv"), "sentence\tgold\nit is good\tpos\nit is bad\tneg\n");
         File.WriteAllText(Path.Combine(Root, "config.json"), "{\"hidden_size\": 64, \"num_hidden_layers\": 2, \"num_attention_heads\": 3, \"layer_pattern\": \"AA\"}");
         // A pre-training checkpoint: the wrong kind of model for evaluate/predict.
@@ -60,6 +65,10 @@ public sealed class ErrorSweepTests(BadInputFiles files) : IClassFixture<BadInpu
         { "data prepare --corpus {root}/binary.txt --out {root}/d3", Runtime, "binary.txt:1: invalid UTF-8" },
         { "model describe --config {root}/binary.txt", Runtime, "binary.txt: not a valid encoder config JSON" },
         { "finetune --init random --preset tiny --train {root}/latin1.tsv --dev {root}/latin1.tsv --out {root}/f4", Runtime, "latin1.tsv:2: not UTF-8 text" },
+        { "finetune --init random --preset tiny --train {root}/latin1.csv --dev {root}/latin1.csv --out {root}/f4c", Runtime, "latin1.csv:3: not UTF-8 text" },
+        // Files whose type says nothing, or the wrong thing.
+        { "finetune --init random --preset tiny --train {root}/columns.dat --dev {root}/columns.dat --out {root}/f4d", Runtime, "columns.dat: unknown file type '.dat' — use .tsv" },
+        { "finetune --init random --preset tiny --train {root}/labelled.txt --dev {root}/labelled.txt --out {root}/f4e", Runtime, "a .txt file holds one text per line and no labels" },
         { "evaluate --model {checkpoint} --file {root}/latin1.tsv", Runtime, "not a fine-tuned model folder" },
         // Wrong columns.
         { "finetune --init random --preset tiny --train {root}/columns.tsv --dev {root}/columns.tsv --out {root}/f5", Runtime, "columns.tsv: no column 'text'; the columns are: 'sentence', 'gold'" },
@@ -73,7 +82,7 @@ public sealed class ErrorSweepTests(BadInputFiles files) : IClassFixture<BadInpu
         { "export onnx --model {checkpoint} --out {root}/e3.onnx --head softmax", Usage, "softmax" },
         { "pretrain --init-from {root}/no-such-model --out {root}/r12 --max-steps 1", Runtime, "no-such-model" },
         // Invalid configs and out-of-range options.
-        { "model describe --config {root}/config.json", Usage, "num_attention_heads (3) must divide hidden_size (64)" },
+        { "model describe --config {root}/config.json", Runtime, "config.json: Invalid encoder config: num_attention_heads (3) must divide hidden_size (64)" },   // the file is wrong, not the command line
         { "pretrain --out {root}/r2 --preset tiny --lr 0", Usage, "--lr must be > 0" },
         { "pretrain --out {root}/r3 --preset tiny --dropout 1.5", Usage, "--dropout must be in [0, 1)" },
         { "pretrain --out {root}/r4 --preset tiny --device tpu", Usage, "--device must be" },
@@ -95,6 +104,17 @@ public sealed class ErrorSweepTests(BadInputFiles files) : IClassFixture<BadInpu
         { "finetune --init zeros --out {root}/f10", Usage, "zeros" },
         { "no-such-command", Usage, "no-such-command" },
     };
+
+    [Fact]
+    public void A_missing_column_quotes_a_long_header_shortened()
+    {
+        var (exit, output, error) = ModelCommandTests.Run("finetune", "--init", "random", "--preset", "tiny", "--train", Path.Combine(files.Root, "prose.tsv"),
+            "--dev", Path.Combine(files.Root, "prose.tsv"), "--out", Path.Combine(files.Root, "f-prose"));
+        Assert.Equal(Runtime, exit);
+        Assert.Contains("no column 'text'; the columns are: 'Call me Ishmael. Call me", error);
+        Assert.Contains("… (3604 characters)", error);
+        Assert.True(error.Length < 400, error);
+    }
 
     [Theory]
     [MemberData(nameof(Cases))]

@@ -75,10 +75,30 @@ public sealed class InferenceCommandsTests : IDisposable
         var output = Path.Combine(temp, "v.npy");
         var (exit, _, stderr) = ModelCommandTests.Run("embed", "--model", Mlm, "--input", input, "--out", output);
         Assert.Equal(1, exit);
-        Assert.Contains("long.txt:2: the text is 62 tokens long", stderr);
+        Assert.Contains("long.txt:2: the text is 62 tokens long, more than the model's maximum of 40 — give --truncate to cut it", stderr);
+        Assert.DoesNotContain("truncate: true", stderr);   // the server's field, not this command's flag
         Assert.False(File.Exists(output));
         Assert.Empty(Directory.GetFiles(temp, "*.tmp*"));
         (exit, _, stderr) = ModelCommandTests.Run("embed", "--model", Mlm, "--input", input, "--out", output, "--truncate");
         Assert.True(exit == 0, stderr);
+    }
+
+    [Fact]
+    public void Predict_reads_a_txt_file_as_one_text_per_line_and_says_which_texts_it_cut()
+    {
+        var classifier = HuggingFaceImportTests.Folder("bert-classifier");
+        var input = Path.Combine(temp, "texts.txt");
+        File.WriteAllLines(input, ["a good movie", string.Join(' ', Enumerable.Repeat("cat", 60)), "", "a bad film"]);
+        var output = Path.Combine(temp, "p.jsonl");
+        var (exit, _, stderr) = ModelCommandTests.Run("predict", "--model", classifier, "--input", input, "--out", output);
+        Assert.True(exit == 0, stderr);
+        var lines = File.ReadAllLines(output).Select(l => JsonNode.Parse(l)!).ToList();
+        Assert.Equal([1, 2, 4], lines.Select(l => l["line"]!.GetValue<int>()));   // one text per line, the empty one skipped
+        Assert.Equal("a good movie", lines[0]["text"]!.GetValue<string>());
+        Assert.Contains("warning: 1 text longer than the model's maximum of 40 tokens was cut to fit (the first: " + input + ":2)", stderr);
+
+        (exit, _, stderr) = ModelCommandTests.Run("predict", "--model", classifier, "--input", input, "--out", Path.Combine(temp, "p.txt"));
+        Assert.Equal(2, exit);
+        Assert.Contains("--out must end in .jsonl or .csv", stderr);
     }
 }

@@ -175,13 +175,13 @@ public sealed class HuggingFaceImportTests : IDisposable
         var unknownType = CopyOf("bert-classifier");
         var config = Path.Combine(unknownType, "config.json");
         File.WriteAllText(config, File.ReadAllText(config).Replace("\"model_type\": \"bert\"", "\"model_type\": \"roberta\""));
-        var e2 = Assert.Throws<ConfigException>(() => ModelSource.Open(unknownType));
+        var e2 = Assert.Throws<InvalidDataException>(() => ModelSource.Open(unknownType));   // the file is wrong: exit 1, not 2
         Assert.Contains("model_type 'roberta' is not supported", e2.Message);
 
         var wrongVocabulary = CopyOf("bert-mlm-fp16-bin");
         var tokenizer = Path.Combine(wrongVocabulary, "tokenizer.json");
         File.WriteAllText(tokenizer, File.ReadAllText(tokenizer).Replace("\"w46\": 95", "\"w46\": 95, \"extra\": 96"));
-        var e3 = Assert.Throws<ConfigException>(() => ModelSource.Open(wrongVocabulary));
+        var e3 = Assert.Throws<InvalidDataException>(() => ModelSource.Open(wrongVocabulary));
         Assert.Contains("the tokenizer has 97 tokens but config.json says vocab_size=96", e3.Message);
 
         var missingTensor = CopyOf("bert-mlm-safetensors", "missing-tensor");

@@ -83,8 +83,11 @@ public sealed class EncoderConfigTests
     [Fact]
     public void Malformed_json_names_its_source()
     {
-        // Not a config at all is a file error (exit 1); a config with impossible values is a ConfigException (exit 2).
+        // Not a config at all is a file error (exit 1), and so is a file whose values are impossible: only a config
+        // built from the command line (flags, presets) is a ConfigException (exit 2).
         var error = Assert.Throws<InvalidDataException>(() => EncoderConfig.FromJson("{\"hidden_size\": \"big\"}", "run/config.json"));
         Assert.StartsWith("run/config.json: not a valid encoder config JSON", error.Message);
+        var impossible = Assert.Throws<InvalidDataException>(() => EncoderConfig.FromJson("{\"hidden_size\": 100, \"num_attention_heads\": 3}", "run/config.json"));
+        Assert.StartsWith("run/config.json: Invalid encoder config:", impossible.Message);
     }
 }
