@@ -89,11 +89,12 @@ internal static class BenchCommand
         var corpus = new Option<string[]>("--corpus") { Description = "Corpus to measure on (default: the embedded corpus)", AllowMultipleArgumentsPerToken = true };
         var vocabFile = new Option<FileInfo?>("--vocab") { Description = "vocab.txt (default: the embedded vocabulary)" };
         var repeats = new Option<int>("--repeats") { Description = "Runs per measurement; the best is reported", DefaultValueFactory = _ => 3 };
-        var text = new Command("text", "Tokenization throughput (MB/s, tokens/s) and data prepare time") { corpus, vocabFile, repeats };
+        var textField = CommonOptions.TextField();
+        var text = new Command("text", "Tokenization throughput (MB/s, tokens/s) and data prepare time") { corpus, vocabFile, repeats, textField };
         text.SetAction(parse => CliErrors.Run(() =>
         {
             var vocabulary = parse.GetValue(vocabFile) is { } v ? Vocabulary.Load(v.FullName) : EmbeddedData.Vocabulary();
-            var r = TextBenchmark.Run(CommonOptions.Sources(parse.GetValue(corpus)), vocabulary, parse.GetValue(repeats));
+            var r = TextBenchmark.Run(CommonOptions.Sources(parse.GetValue(corpus)), vocabulary, parse.GetValue(repeats), textField: parse.GetValue(textField)!);
             Console.WriteLine($"tokenize (1 thread): {r.Megabytes:F1} MB, {r.Tokens:N0} tokens in {r.TokenizeSeconds:F2} s = {r.TokenizeMegabytesPerSecond:F1} MB/s, {r.TokensPerSecond / 1e6:F2} M tokens/s");
             Console.WriteLine($"data prepare, seq 128: {r.PrepareSecondsOneWorker:F2} s with 1 worker, {r.PrepareSecondsAllWorkers:F2} s with {r.Workers} workers");
         }));

@@ -67,7 +67,7 @@ internal static class CliErrors
         catch (Exception e) when (Training.OutOfMemory.Matches(e.Message) && Environment.GetEnvironmentVariable(TraceVariable) is not "1")
         {
             // libtorch could not allocate a tensor: its message carries a C++ stack; say what happened and what to change.
-            Console.Error.WriteLine($"error: {Training.OutOfMemory.Describe(e.Message, Training.MemoryUsage.AvailableBytes())}");
+            Console.Error.WriteLine($"error: {Training.OutOfMemory.Describe(e.Message, Training.MemoryUsage.AvailableBytes(), Training.MemoryUsage.PeakMiB * 1048576, Training.MemoryUsage.LimitBytes())}");
             return RuntimeError;
         }
         catch (Exception e) when (Environment.GetEnvironmentVariable(TraceVariable) is not "1")

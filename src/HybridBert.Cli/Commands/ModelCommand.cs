@@ -14,16 +14,23 @@ internal static class ModelCommand
         var config = new Option<FileInfo?>("--config") { Description = "A config.json instead of --preset/--pattern" };
         var vocabSize = new Option<int?>("--vocab-size") { Description = "Vocabulary size (default: the embedded vocabulary's 8,192, which pretrain uses without --data; bert-base-uncased has 30,522)" };
         var json = new Option<bool>("--json") { Description = "Print the resolved config.json instead of the table" };
+        var modelFolder = new Option<DirectoryInfo?>("--model") { Description = "Any model folder (a run, checkpoint, fine-tuned seed-N or Hugging Face folder) instead of --preset/--pattern" };
 
         var describe = new Command("describe", "Print the layer table and parameter counts of a model configuration")
         {
-            preset, pattern, config, vocabSize, json,
+            preset, pattern, config, modelFolder, vocabSize, json,
         };
         describe.SetAction(parse => CliErrors.Run(() =>
         {
-            var c = parse.GetValue(config) is { } file
-                ? EncoderConfig.Load(file.FullName)
-                : Presets.Build(parse.GetValue(preset)!, parse.GetValue(pattern)!, parse.GetValue(vocabSize) ?? Data.EmbeddedData.Vocabulary().Count);
+            if (parse.GetValue(modelFolder) is not null && parse.GetValue(config) is not null) throw new ArgumentException("give --model or --config, not both");
+            // A config.json inside a model folder is read with the folder (its tokenizer gives the vocabulary's ids),
+            // as every other command reads it; a config on its own is taken as it is.
+            var folder = parse.GetValue(modelFolder)?.FullName
+                         ?? (parse.GetValue(config) is { } f && IsModelFolder(f.DirectoryName!) ? f.DirectoryName : null);
+            var c = folder is not null ? Interop.ModelSource.Open(folder).Config
+                : parse.GetValue(config) is { } file ? EncoderConfig.Load(file.FullName)
+                : parse.GetValue(vocabSize) is { } size ? Presets.Build(parse.GetValue(preset)!, parse.GetValue(pattern)!, size)
+                : Presets.Build(parse.GetValue(preset)!, parse.GetValue(pattern)!, Data.EmbeddedData.Vocabulary().Count).ForVocabulary(Data.EmbeddedData.Vocabulary());
             if (parse.GetValue(json))
             {
                 Console.WriteLine(c.ToJson());
@@ -43,6 +50,19 @@ internal static class ModelCommand
         }));
 
         return new Command("model", "Inspect, import and export models") { describe, import };
+    }
+
+    private static bool IsModelFolder(string folder)
+    {
+        try
+        {
+            Interop.ModelSource.Open(folder);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException)
+        {
+            return false;
+        }
     }
 
     private static void Describe(EncoderConfig c)

@@ -38,17 +38,9 @@ public static class BenchRunner
         return BenchResult.Failed(spec, oom ? "out_of_memory" : "error", firstLine.Length > 300 ? firstLine[..300] : firstLine);
     }
 
-    /// <summary>A rough upper estimate of activation memory: attention score tensors (quadratic) plus per-token ones.</summary>
-    public static double EstimateBytes(BenchSpec s)
-    {
-        var c = Model.Presets.Build(s.Preset, s.Pattern, s.VocabSize);
-        var attentionHeads = c.LayerPattern.Sum(l => Model.Mixers.Get(l).AttentionHeads(c));
-        var bytesPerValue = s.Precision == Training.Precision.Bf16 ? 2.0 : 4.0;
-        var kept = s.Mode == BenchMode.Train ? 3.0 : 1.0;   // scores, probabilities, dropout mask kept for backward
-        var quadratic = (double)s.Batch * attentionHeads * s.Seq * (double)s.Seq * bytesPerValue * kept;
-        var linear = (double)s.Batch * s.Seq * c.NumHiddenLayers * (12.0 * c.HiddenSize + 2.0 * c.IntermediateSize) * bytesPerValue * kept;
-        return quadratic + linear;
-    }
+    /// <summary>A rough upper estimate of a configuration's activation memory (<see cref="Training.MemoryEstimate"/>).</summary>
+    public static double EstimateBytes(BenchSpec s) =>
+        Training.MemoryEstimate.ActivationBytes(Model.Presets.Build(s.Preset, s.Pattern, s.VocabSize), s.Batch, s.Seq, s.Precision, s.Mode == BenchMode.Train);
 
     /// <summary>Per-round results of one configuration combined: median of medians, overall min and max, highest peak.</summary>
     public static BenchResult Combine(IReadOnlyList<BenchResult> rounds)

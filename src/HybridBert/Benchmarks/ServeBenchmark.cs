@@ -87,7 +87,7 @@ public static class ServeBenchmark
         var folder = Path.Combine(workDir, $"random-{spec.Preset}-{spec.Pattern}");
         if (File.Exists(Path.Combine(folder, "config.json"))) return folder;
         var vocabulary = Data.EmbeddedData.Vocabulary();
-        var config = Presets.Build(spec.Preset, spec.Pattern, vocabulary.Count) with { ClsTokenId = vocabulary.ClsId, SepTokenId = vocabulary.SepId, PadTokenId = vocabulary.PadId };
+        var config = Presets.Build(spec.Preset, spec.Pattern, vocabulary.Count).ForVocabulary(vocabulary);
         TorchSharp.torch.manual_seed(1);
         using var model = new HybridBertModel(config);
         Interop.ModelFolder.Write(folder, model, vocabulary, lowercase: true);

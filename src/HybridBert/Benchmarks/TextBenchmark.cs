@@ -17,9 +17,11 @@ public sealed record TextBenchmarkResult(
 /// </summary>
 public static class TextBenchmark
 {
-    public static TextBenchmarkResult Run(IReadOnlyList<CorpusSource> sources, Vocabulary vocabulary, int repeats = 3, int seqLen = 128)
+    public static TextBenchmarkResult Run(IReadOnlyList<CorpusSource> sources, Vocabulary vocabulary, int repeats = 3, int seqLen = 128, string textField = "text")
     {
-        var paragraphs = new CorpusReader().Read(sources).SelectMany(d => d.Paragraphs).ToList();
+        var reader = new CorpusReader(textField: textField);
+        var paragraphs = reader.Read(sources).SelectMany(d => d.Paragraphs).ToList();
+        if (paragraphs.Count == 0) throw new InvalidDataException($"Nothing to tokenize: {reader.Stats.WhyNothing(textField)}");
         var megabytes = paragraphs.Sum(p => System.Text.Encoding.UTF8.GetByteCount(p)) / 1e6;
         long tokens = 0;
         var best = double.MaxValue;
@@ -45,7 +47,7 @@ public static class TextBenchmark
             {
                 var dir = Path.Combine(Path.GetTempPath(), $"hybridbert-bench-{Environment.ProcessId}-{workers}-{r}");
                 var stopwatch = Stopwatch.StartNew();
-                DataPreparation.Run(sources, vocabulary, dir, new PrepareOptions { Workers = workers, SeqLen = seqLen, Overwrite = true });
+                DataPreparation.Run(sources, vocabulary, dir, new PrepareOptions { Workers = workers, SeqLen = seqLen, Overwrite = true, TextField = textField });
                 fastest = Math.Min(fastest, stopwatch.Elapsed.TotalSeconds);
                 Directory.Delete(dir, recursive: true);
             }

@@ -19,7 +19,15 @@ public sealed class CorpusStats
     public long LongLinesSplit;
     public long EmptyFiles;
     public long JsonLinesWithoutText;
+    /// <summary>The fields of the first JSON line that lacked the text field ("id, body"), to name in a message.</summary>
+    public string? FieldsOfALineWithoutText;
     public List<string> Warnings { get; } = [];
+
+    /// <summary>Why reading gave nothing to work with, and what to do: the one message for every command that reads a corpus.</summary>
+    public string WhyNothing(string textField) => JsonLinesWithoutText > 0 && Documents == 0
+        ? $"{JsonLinesWithoutText:N0} JSON {(JsonLinesWithoutText == 1 ? "line has" : "lines have")} no string field \"{textField}\" " +
+          $"(e.g. {Warnings.FirstOrDefault()}{(FieldsOfALineWithoutText is { } f ? $"; its fields: {f}" : "")}); name the field that holds the text with --text-field"
+        : $"{Documents:N0} documents, {BytesRead:N0} bytes read — is it empty?";
 
     public void Warn(string message)
     {
@@ -101,6 +109,8 @@ public sealed class CorpusReader(InvalidUtf8Policy onInvalid = InvalidUtf8Policy
             using var json = JsonDocument.Parse(line);
             if (json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty(textField, out var value) && value.ValueKind == JsonValueKind.String)
                 return value.GetString();
+            if (Stats.FieldsOfALineWithoutText is null && json.RootElement.ValueKind == JsonValueKind.Object)
+                Stats.FieldsOfALineWithoutText = string.Join(", ", json.RootElement.EnumerateObject().Take(12).Select(p => p.Name));
         }
         catch (JsonException e)
         {

@@ -126,10 +126,7 @@ public static class DataPreparation
         train.Complete();
         validation.Complete();
         if (train.Sequences == 0)
-            throw new InvalidDataException(reader.Stats.JsonLinesWithoutText > 0 && reader.Stats.Documents == 0
-                ? $"The corpus produced no training sequences: {reader.Stats.JsonLinesWithoutText:N0} JSON lines have no string field \"{options.TextField}\" " +
-                  $"(e.g. {reader.Stats.Warnings.FirstOrDefault()}); name the field that holds the text with --text-field"
-                : $"The corpus produced no training sequences: {reader.Stats.Documents:N0} documents, {reader.Stats.BytesRead:N0} bytes read — is it empty?");
+            throw new InvalidDataException($"The corpus produced no training sequences: {reader.Stats.WhyNothing(options.TextField)}");
         if (validation.Sequences == 0 && options.ValidationFraction > 0)
             reader.Stats.Warn($"the validation split is empty: {documentIndex:N0} documents, of which every {every}th is held out, gave none; " +
                               "pre-training on this data skips evaluation (more documents, or documents separated by blank lines, give a validation split)");

@@ -37,7 +37,10 @@ public sealed class FineTunedModel : IDisposable
     public static FineTunedModel Load(string folder, string device = "cpu")
     {
         if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"Model folder not found: {folder}");
-        if (!File.Exists(Path.Combine(folder, TaskFile)) && File.Exists(Path.Combine(folder, ConfigFile)) && !File.Exists(Path.Combine(folder, Training.Checkpoint.TrainerFile)))
+        folder = ModelSource.FineTunedSeed(folder) ?? folder;
+        if (!File.Exists(Path.Combine(folder, TaskFile)) && ModelSource.IsPretraining(folder))
+            throw new InvalidDataException($"{folder} is a pre-training run or checkpoint, a model without a classifier: fine-tune it first (hybridbert finetune --checkpoint {folder} …) " +
+                                           "and use one of the seed-N folders that writes");        if (!File.Exists(Path.Combine(folder, TaskFile)) && File.Exists(Path.Combine(folder, ConfigFile)) && !File.Exists(Path.Combine(folder, Training.Checkpoint.TrainerFile)))
             return LoadHuggingFace(folder, device);
         foreach (var f in new[] { WeightsFile, ConfigFile, VocabFile, TaskFile })
             if (!File.Exists(Path.Combine(folder, f)))

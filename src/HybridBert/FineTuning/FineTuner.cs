@@ -103,6 +103,8 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
         var device = Devices.Resolve(options.Device);
         var task = TaskData.Load(options.Task);
         if (options.MaxTrainExamples is { } cap && cap < task.Train.Count) task.Train.RemoveRange(cap, task.Train.Count - cap);
+        if (task.Train.Count < options.BatchSize)
+            Console.Error.WriteLine($"warning: --batch {options.BatchSize} is larger than the training set ({task.Train.Count} examples): each epoch is one smaller step");
         var (config, vocabulary, source, lowercase, encoderName) = ResolveEncoder();
         config = config with { HiddenDropoutProb = options.Dropout, AttentionProbsDropoutProb = options.Dropout };
         var tokenizer = new BertTokenizer(vocabulary, lowercase);
@@ -266,8 +268,7 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
         {
             var config = options.RandomInitModel ?? throw new ArgumentException("give --checkpoint, or --init random with a model preset");
             var vocabulary = Data.EmbeddedData.Vocabulary();
-            if (config.VocabSize != vocabulary.Count) config = config with { VocabSize = vocabulary.Count };
-            return (config with { ClsTokenId = vocabulary.ClsId, SepTokenId = vocabulary.SepId, PadTokenId = vocabulary.PadId }, vocabulary, null, options.Lowercase, $"random {config.LayerPattern}");
+            return (config.ForVocabulary(vocabulary), vocabulary, null, options.Lowercase, $"random {config.LayerPattern}");
         }
         var source = ModelSource.Open(options.Checkpoint);
         return (source.Config, source.Vocabulary, source, source.Lowercase ?? options.Lowercase, source.Description);

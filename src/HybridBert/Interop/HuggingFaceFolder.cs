@@ -40,7 +40,7 @@ public static class HuggingFaceFolder
         if (vocabulary.Count != config.VocabSize)
             throw new InvalidDataException($"{folder}: the tokenizer has {vocabulary.Count} tokens but {ConfigFile} says vocab_size={config.VocabSize} — they do not belong together");
         // The pooling layers find [CLS]/[SEP] by id, and padding is the tokenizer's.
-        return (config with { ClsTokenId = vocabulary.ClsId, SepTokenId = vocabulary.SepId, PadTokenId = vocabulary.PadId }).ValidateFrom(path);
+        return config.ForVocabulary(vocabulary).ValidateFrom(path);
     }
 
     /// <summary>Labels of a sequence-classification config (<c>id2label</c>, <c>num_labels</c>, <c>problem_type</c>), or null for other architectures.</summary>

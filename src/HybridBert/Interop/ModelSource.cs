@@ -30,6 +30,7 @@ public sealed record ModelSource
     {
         if (File.Exists(path)) throw new InvalidDataException($"{path} is a file, not a model folder: {Expected}");
         if (!Directory.Exists(path)) throw new DirectoryNotFoundException($"Model folder not found: {path}");
+        path = FineTunedSeed(path) ?? path;
         if (File.Exists(Path.Combine(path, FineTuning.FineTunedModel.TaskFile)))
         {
             var head = FineTuning.FineTunedModel.ReadHead(path);
@@ -92,6 +93,27 @@ public sealed record ModelSource
             foreach (var t in tensors.Values) t.Dispose();
         }
     }
+
+    /// <summary>
+    /// A fine-tuning's output folder (<c>results.json</c> and <c>seed-N/</c> models) stands for its one model when it
+    /// holds one; with several, the caller must choose, and the error names them. Null for any other folder.
+    /// </summary>
+    public static string? FineTunedSeed(string folder)
+    {
+        if (!File.Exists(Path.Combine(folder, "results.json"))) return null;
+        var seeds = Directory.GetDirectories(folder, "seed-*").Where(d => File.Exists(Path.Combine(d, FineTuning.FineTunedModel.TaskFile))).Order(StringComparer.Ordinal).ToList();
+        return seeds.Count switch
+        {
+            0 => null,
+            1 => seeds[0],
+            _ => throw new InvalidDataException($"{folder} holds {seeds.Count} fine-tuned models ({string.Join(", ", seeds.Select(Path.GetFileName))}), one per seed: " +
+                                                $"name one, e.g. {seeds[0]}"),
+        };
+    }
+
+    /// <summary>Whether <paramref name="folder"/> is a pre-training run or one of its checkpoints (a model without a classifier).</summary>
+    public static bool IsPretraining(string folder) =>
+        File.Exists(Path.Combine(folder, Training.Checkpoint.TrainerFile)) || Directory.Exists(Training.Checkpoint.Folder(folder));
 
     /// <summary>A checkpoint folder, or a run folder's best checkpoint (else its newest), its files verified.</summary>
     public static string CheckpointFolder(string path)

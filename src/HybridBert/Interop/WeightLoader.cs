@@ -52,11 +52,14 @@ public static class WeightLoader
             .Select(kv => $"{kv.Key} (file {Shape(kv.Value)}, model {Shape(expected[kv.Key])})").ToList();
         if (missing.Count + unexpected.Count + misShaped.Count > 0)
         {
+            // A few names of each kind, then a count: a config that does not match its weights mis-shapes every tensor.
+            static string Some(List<string> names) => string.Join(", ", names.Take(5)) + (names.Count > 5 ? $" and {names.Count - 5} more" : "");
             var parts = new List<string>();
-            if (missing.Count > 0) parts.Add($"missing {missing.Count}: {string.Join(", ", missing)}");
-            if (unexpected.Count > 0) parts.Add($"unexpected {unexpected.Count}: {string.Join(", ", unexpected)}");
-            if (misShaped.Count > 0) parts.Add($"mis-shaped {misShaped.Count}: {string.Join(", ", misShaped)}");
-            throw new WeightMismatchException($"{source} does not fit the model — {string.Join("; ", parts)}");
+            if (missing.Count > 0) parts.Add($"missing {missing.Count}: {Some(missing)}");
+            if (unexpected.Count > 0) parts.Add($"unexpected {unexpected.Count}: {Some(unexpected)}");
+            if (misShaped.Count > 0) parts.Add($"mis-shaped {misShaped.Count}: {Some(misShaped)}");
+            var hint = misShaped.Count > 5 ? " — the weights were made for a model of other sizes: check that the config (hidden_size, intermediate_size, vocab_size …) is the one they were saved with" : "";
+            throw new WeightMismatchException($"{source} does not fit the model — {string.Join("; ", parts)}{hint}");
         }
 
         using var noGrad = torch.no_grad();

@@ -39,6 +39,13 @@ public sealed record EncoderConfig
     [JsonIgnore] public int HeadSize => HiddenSize / NumAttentionHeads;
     [JsonIgnore] public int AttentionHeadsInHybridLayer => HybridAttentionHeads ?? NumAttentionHeads / 2;
 
+    /// <summary>
+    /// This config for <paramref name="vocabulary"/>: its size and the ids of [CLS], [SEP] and [PAD] (the pooling layers
+    /// find sentence boundaries by id, and padding is the tokenizer's). The one place a config meets its vocabulary.
+    /// </summary>
+    public EncoderConfig ForVocabulary(Text.Vocabulary vocabulary) =>
+        this with { VocabSize = vocabulary.Count, ClsTokenId = vocabulary.ClsId, SepTokenId = vocabulary.SepId, PadTokenId = vocabulary.PadId };
+
     /// <summary>Throws <see cref="ConfigException"/> naming every field that is out of range.</summary>
     public EncoderConfig Validate()
     {

@@ -15,11 +15,22 @@ namespace HybridBert.Model;
 /// </remarks>
 public static class SegmentMax
 {
-    private static readonly Lazy<jit.CompilationUnit> Script = new(() => jit.compile("""
-        def segment_amax(base: Tensor, index: Tensor, src: Tensor):
-            return base.index_reduce(0, index, src, 'amax', include_self=False)
+    private static readonly Lazy<jit.CompilationUnit> Script = new(() =>
+    {
+        var unit = jit.compile("""
+            def segment_amax(base: Tensor, index: Tensor, src: Tensor):
+                return base.index_reduce(0, index, src, 'amax', include_self=False)
 
-        """));  // TorchScript's parser needs the trailing newline
+            """);  // TorchScript's parser needs the trailing newline
+        // libtorch warns once per process that index_reduce is "in beta": spend that warning here, out of sight, rather
+        // than before a user's error message or in a server's log.
+        Native.QuietStderr.Run(() =>
+        {
+            using var scope = torch.NewDisposeScope();
+            _ = unit.invoke("segment_amax", torch.zeros(1), torch.zeros(1, dtype: ScalarType.Int64), torch.ones(1));
+        });
+        return unit;
+    });
 
     /// <summary>
     /// For every token, the max of <paramref name="values"/> [batch, seq, dim] over the tokens of its segment whose

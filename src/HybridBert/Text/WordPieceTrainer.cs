@@ -156,7 +156,7 @@ public static class VocabularyTraining
             foreach (var paragraph in document.Paragraphs) counter.Add(paragraph);
             progress?.Report(("counting words", Math.Min(1, reader.RawBytesRead / totalBytes)));
         }
-        if (counter.Counts.Count == 0) throw new InvalidDataException("The corpus holds no words to train on");
+        if (counter.Counts.Count == 0) throw new InvalidDataException($"The corpus holds no words to train on: {reader.Stats.WhyNothing(textField)}");
         var tokens = WordPieceTrainer.Train(counter.Counts, options, progress is null ? null : new SynchronousProgress<double>(f => progress.Report(("learning merges", f))));
         return new Result(new Vocabulary(tokens, "trained vocabulary"), counter.Counts.Values.Sum(), counter.Counts.Count, counter.Pruned, reader.Stats);
     }

@@ -21,6 +21,27 @@ public static class MemoryUsage
         return null;
     }
 
+    /// <summary>A limit on this process's memory, in bytes: its cgroup's <c>memory.max</c> (cgroup v2) or the address-space
+    /// rlimit (<c>ulimit -v</c>), whichever is lower; null when neither is set (or where /proc and /sys are absent).</summary>
+    public static double? LimitBytes()
+    {
+        double? limit = null;
+        try
+        {
+            if (File.Exists("/sys/fs/cgroup/memory.max") && File.ReadAllText("/sys/fs/cgroup/memory.max").Trim() is var max && max != "max"
+                && double.TryParse(max, System.Globalization.CultureInfo.InvariantCulture, out var cgroup))
+                limit = cgroup;
+            foreach (var line in File.ReadLines("/proc/self/limits"))
+                if (line.StartsWith("Max address space", StringComparison.Ordinal)
+                    && line.Split(' ', StringSplitOptions.RemoveEmptyEntries) is [_, _, _, var soft, ..]
+                    && double.TryParse(soft, System.Globalization.CultureInfo.InvariantCulture, out var rlimit))
+                    limit = Math.Min(limit ?? double.MaxValue, rlimit);
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return limit;
+    }
+
     /// <summary>Minor page faults of this process so far (pages the kernel mapped in without reading disk); null
     /// where /proc is absent.</summary>
     public static long? MinorFaults()

@@ -15,14 +15,28 @@ public static partial class OutOfMemory
         || message.Contains("bad_alloc", StringComparison.Ordinal)
         || message.Contains("DefaultCPUAllocator", StringComparison.Ordinal);
 
-    /// <summary>"out of memory: one tensor needed 64.0 GiB, 20.3 GiB available — …", from libtorch's message.</summary>
-    public static string Describe(string message, double? availableBytes)
+    /// <summary>
+    /// One line from libtorch's message saying what was short: "one tensor needed 64.0 GiB, more than the 20.3 GiB
+    /// available"; or, when the tensor was smaller than what the system reports available (read after the failed step
+    /// let go of its tensors), what held the rest — this process's peak, and the limit placed on it if there is one.
+    /// </summary>
+    /// <param name="peakBytes">This process's peak resident memory.</param>
+    /// <param name="limitBytes">A limit on this process's memory (a container's cgroup limit, ulimit -v), if any.</param>
+    public static string Describe(string message, double? availableBytes, double? peakBytes = null, double? limitBytes = null)
     {
-        var asked = TriedToAllocate().Match(message) is { Success: true } m
-            && double.TryParse(m.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var bytes)
-            ? $"one tensor needed {Gib(bytes)}" : "an allocation failed";
-        var free = availableBytes is { } b ? $", {Gib(b)} available" : "";
-        return $"out of memory: {asked}{free} — use a smaller batch or sequence length (or a smaller model)";
+        const string advice = "use a smaller batch or sequence length (or a smaller model)";
+        if (TriedToAllocate().Match(message) is not { Success: true } m
+            || !double.TryParse(m.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var asked))
+            return $"out of memory: an allocation failed{(peakBytes is { } p ? $" (this process peaked at {Gib(p)})" : "")} — {advice}";
+        if (availableBytes is { } free && asked > free)
+            return $"out of memory: one tensor needed {Gib(asked)}, more than the {Gib(free)} available — {advice}";
+        var held = peakBytes is { } peak ? $" while this process held {Gib(peak)} at its peak" : "";
+        var cause = limitBytes is { } limit
+            ? $"; this process may use at most {Gib(limit)} (its container's memory limit or ulimit -v)"
+            : availableBytes is { } now
+                ? $"; {Gib(now)} are available now that the step's other tensors are freed, so it was those tensors, not the one that failed, that filled memory"
+                : "";
+        return $"out of memory: one tensor of {Gib(asked)} could not be allocated{held}{cause} — {advice}";
     }
 
     private static string Gib(double bytes) => (bytes / 1073741824.0).ToString("0.0", CultureInfo.InvariantCulture) + " GiB";

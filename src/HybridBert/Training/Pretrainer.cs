@@ -59,7 +59,7 @@ public sealed class Pretrainer
         var requested = init is null || options.Resume ? options : options with { Model = init.Config };
         manifest.CheckCompatible(options.DataDir, null, requested.Model.VocabSize, requested.Model.MaxPositionEmbeddings);
         // The pooling layers find [CLS]/[SEP] by id: take the data's.
-        var config = requested.EffectiveModel with { ClsTokenId = vocabulary.ClsId, SepTokenId = vocabulary.SepId, PadTokenId = vocabulary.PadId };
+        var config = requested.EffectiveModel.ForVocabulary(vocabulary);
         var opts = options with { Model = config.Validate(), Dropout = null, InitializerRange = null };   // applied: the checkpoint records the model as trained
         PrepareRunDir(opts);
 
@@ -68,6 +68,11 @@ public sealed class Pretrainer
         // A shard changed on disk would train on garbage without a word: check contents, not only sizes (cheap next to training).
         train.VerifyHashes();
         validation.VerifyHashes();
+        if (train.Count < opts.BatchSize)
+            log($"warning: --batch {opts.BatchSize} is larger than the training split ({train.Count} sequences): every step sees some sequences more than once");
+        if (MemoryEstimate.Warning(MemoryEstimate.ActivationBytes(opts.Model, opts.MicroBatchSize, manifest.SeqLen, opts.Precision, training: true),
+                $"a micro-batch of {opts.MicroBatchSize} × {manifest.SeqLen} tokens", "lower --micro-batch (gradients accumulate to the same --batch) or the sequence length") is { } tight)
+            log(tight);
         var canEvaluate = validation.Count > 0;
         if (!canEvaluate)
             log($"warning: {opts.DataDir} has no validation sequences (too few documents for --validation-fraction): evaluation is skipped, no best checkpoint is chosen");

@@ -69,11 +69,11 @@ public sealed class ErrorSweepTests(BadInputFiles files) : IClassFixture<BadInpu
         // Files whose type says nothing, or the wrong thing.
         { "finetune --init random --preset tiny --train {root}/columns.dat --dev {root}/columns.dat --out {root}/f4d", Runtime, "columns.dat: unknown file type '.dat' — use .tsv" },
         { "finetune --init random --preset tiny --train {root}/labelled.txt --dev {root}/labelled.txt --out {root}/f4e", Runtime, "a .txt file holds one text per line and no labels" },
-        { "evaluate --model {checkpoint} --file {root}/latin1.tsv", Runtime, "not a fine-tuned model folder" },
+        { "evaluate --model {checkpoint} --file {root}/latin1.tsv", Runtime, "is a pre-training run or checkpoint, a model without a classifier: fine-tune it first" },
         // Wrong columns.
         { "finetune --init random --preset tiny --train {root}/columns.tsv --dev {root}/columns.tsv --out {root}/f5", Runtime, "columns.tsv: no column 'text'; the columns are: 'sentence', 'gold'" },
         // The wrong kind of model.
-        { "evaluate --model {checkpoint} --file {root}/columns.tsv", Runtime, "not a fine-tuned model folder" },
+        { "evaluate --model {checkpoint} --file {root}/columns.tsv", Runtime, "is a pre-training run or checkpoint, a model without a classifier: fine-tune it first" },
         { "predict --model {checkpoint} hello", Runtime, "not a fine-tuned model folder" },
         { "finetune --checkpoint {root}/columns.tsv --out {root}/f6", Runtime, "columns.tsv is a file, not a model folder: expected a pre-training run folder" },
         { "model import --from {root} --out {root}/i1", Runtime, "has config.json but no weights" },

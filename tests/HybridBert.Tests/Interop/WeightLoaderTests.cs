@@ -57,6 +57,17 @@ public sealed class WeightLoaderTests : IDisposable
     }
 
     [Fact]
+    public void Weights_of_another_size_are_summarized_not_listed_one_by_one()
+    {
+        using var model = new HybridBertModel(Config);
+        using var wider = new HybridBertModel(Config with { HiddenSize = 128, IntermediateSize = 256 });
+        var error = Assert.Throws<WeightMismatchException>(() => WeightLoader.Load(model, wider.state_dict(), "wide.safetensors"));
+        Assert.Matches(@"mis-shaped \d+: (\S+ \(file \[[\d, ]+\], model \[[\d, ]+\]\), ){4}\S+ \(file \[[\d, ]+\], model \[[\d, ]+\]\) and \d+ more", error.Message);
+        Assert.Contains("the weights were made for a model of other sizes", error.Message);
+        Assert.True(error.Message.Length < 1000, error.Message);
+    }
+
+    [Fact]
     public void A_truncated_file_is_detected_before_reading_tensors()
     {
         using var model = new HybridBertModel(Config);
