@@ -39,6 +39,45 @@ public static class Program
         root.Subcommands.Add(FineTuneCommands.Datasets());
         root.Subcommands.Add(BenchCommand.Build());
         root.Subcommands.Add(ReproduceCommand.Build());
+        AddExamples(root, "");
         return root;
+    }
+
+    /// <summary>Every command's help ends with these (a test parses each one, so none goes stale).</summary>
+    public static readonly IReadOnlyDictionary<string, string[]> Examples = new Dictionary<string, string[]>
+    {
+        ["model describe"] = ["hybridbert model describe --preset base --pattern hybrid", "hybridbert model describe --model runs/hybrid --json"],
+        ["model import"] = ["hybridbert model import --from ~/models/bert-mini --out models/bert-mini"],
+        ["export hf"] = ["hybridbert export hf --model runs/ft/seed-1 --out exports/ft-hf"],
+        ["export onnx"] = ["hybridbert export onnx --model runs/hybrid --out exports/hybrid.onnx --head none"],
+        ["tokenizer train"] = ["hybridbert tokenizer train --corpus my-corpus/ --vocab-size 8192 --out vocab.txt",
+                               "hybridbert tokenizer train --corpus posts.jsonl --text-field body --out vocab.txt"],
+        ["data prepare"] = ["hybridbert data prepare --corpus my-corpus/ --vocab vocab.txt --seq-len 128 --out data/"],
+        ["data verify"] = ["hybridbert data verify data/"],
+        ["pretrain"] = ["hybridbert pretrain --out runs/hybrid --preset mini --pattern hybrid --max-steps 2000",
+                        "hybridbert pretrain --out runs/hybrid --resume"],
+        ["finetune"] = ["hybridbert finetune --checkpoint runs/hybrid --task sentiment-sentences --seeds 1,2,3 --out runs/ft",
+                        "hybridbert finetune --checkpoint runs/hybrid --train my.csv --dev my-dev.csv --text review --label stars --out runs/mine"],
+        ["evaluate"] = ["hybridbert evaluate --model runs/ft/seed-1 --file my-test.tsv"],
+        ["predict"] = ["hybridbert predict --model runs/ft/seed-1 \"The food was great.\"",
+                       "hybridbert predict --model runs/ft/seed-1 --input texts.txt --out predictions.jsonl"],
+        ["fill-mask"] = ["hybridbert fill-mask --model runs/hybrid \"The capital of France is [MASK].\""],
+        ["embed"] = ["hybridbert embed --model runs/hybrid --input texts.txt --out vectors.npy"],
+        ["serve"] = ["hybridbert serve --model runs/ft/seed-1 --port 8080"],
+        ["datasets fetch"] = ["hybridbert datasets fetch imdb"],
+        ["datasets list"] = ["hybridbert datasets list"],
+        ["bench"] = ["hybridbert bench --preset mini --patterns bert,hybrid,ponet --seq 128,512 --rounds 2",
+                     "hybridbert bench --json --patterns bert --seq 128 --batch 32 --mode train,infer"],
+        ["bench text"] = ["hybridbert bench text", "hybridbert bench text --corpus my-corpus/ --vocab vocab.txt"],
+        ["bench serve"] = ["hybridbert bench serve --concurrency 32 --requests 2000"],
+        ["bench layers"] = ["hybridbert bench layers --seq 512", "hybridbert bench layers --seq 128 --save-memory --json"],
+        ["reproduce"] = ["hybridbert reproduce --budget smoke --out runs/smoke", "hybridbert reproduce --budget default --out runs/reproduce --resume"],
+    };
+
+    private static void AddExamples(Command command, string path)
+    {
+        foreach (var sub in command.Subcommands) AddExamples(sub, (path + " " + sub.Name).Trim());
+        if (Examples.TryGetValue(path, out var lines))
+            command.Description += "\n\nExamples:\n" + string.Join("\n", lines.Select(l => "  " + l));
     }
 }

@@ -17,11 +17,11 @@ internal static class BenchCommand
         var preset = new Option<string>("--preset") { DefaultValueFactory = _ => d.Preset, Description = "Model size" };
         var patterns = new Option<string>("--patterns", "--pattern") { DefaultValueFactory = _ => string.Join(',', BenchSpec.DefaultPatterns), Description = $"Comma-separated patterns to compare: {CommonOptions.PatternHelp}" };
         var seqs = new Option<string>("--seq") { DefaultValueFactory = _ => string.Join(',', BenchSpec.DefaultSeqs), Description = "Comma-separated sequence lengths" };
-        var batch = new Option<int?>("--batch") { Description = $"Sequences per step (default: {BenchSpec.DefaultTokensPerStep} tokens' worth, at least 1)" };
+        var batch = new Option<int?>("--batch") { Description = $"Sequences per step [default: {BenchSpec.DefaultTokensPerStep} tokens' worth, at least 1]" };
         var precision = CommonOptions.Choice("--precision", "fp32, or bf16 (fp32 master weights)", d.Precision);
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => d.Threads, Description = "libtorch threads per run" };
         var device = CommonOptions.Device(d.Device);
-        var dropout = new Option<double?>("--dropout") { Description = "Hidden and attention dropout (default: the preset's 0.1, as BERT)" };
+        var dropout = new Option<double?>("--dropout") { Description = "Hidden and attention dropout [default: the preset's 0.1, as BERT]" };
         var steps = new Option<int>("--steps") { DefaultValueFactory = _ => d.Steps, Description = "Timed steps per run" };
         var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => d.Warmup, Description = "Untimed steps first" };
         var rounds = new Option<int>("--rounds") { DefaultValueFactory = _ => d.Rounds, Description = "Repeat the whole A B C sequence this many times (interleaved), then combine" };
@@ -86,8 +86,8 @@ internal static class BenchCommand
             }
         }));
 
-        var corpus = new Option<string[]>("--corpus") { Description = "Corpus to measure on (default: the embedded corpus)", AllowMultipleArgumentsPerToken = true };
-        var vocabFile = new Option<FileInfo?>("--vocab") { Description = "vocab.txt (default: the embedded vocabulary)" };
+        var corpus = new Option<string[]>("--corpus") { Description = "Corpus to measure on [default: the embedded corpus]", AllowMultipleArgumentsPerToken = true };
+        var vocabFile = new Option<FileInfo?>("--vocab") { Description = "vocab.txt [default: the embedded vocabulary]" };
         var repeats = new Option<int>("--repeats") { Description = "Runs per measurement; the best is reported", DefaultValueFactory = _ => 3 };
         var textField = CommonOptions.TextField();
         var text = new Command("text", "Tokenization throughput (MB/s, tokens/s) and data prepare time") { corpus, vocabFile, repeats, textField };
@@ -129,13 +129,13 @@ internal static class BenchCommand
         var d = LayerProfileSpec.Defaults;
         var preset = new Option<string>("--preset") { DefaultValueFactory = _ => d.Preset, Description = "Model size" };
         var seq = new Option<int>("--seq") { DefaultValueFactory = _ => d.Seq, Description = "Sequence length" };
-        var batch = new Option<int?>("--batch") { Description = $"Sequences (default: {BenchSpec.DefaultTokensPerStep} tokens' worth, at least 1)" };
+        var batch = new Option<int?>("--batch") { Description = $"Sequences [default: {BenchSpec.DefaultTokensPerStep} tokens' worth, at least 1]" };
         var layerSaveMemory = new Option<bool>("--save-memory") { Description = "Keep less for backward (as pretrain --save-memory)" };
         var letters = new Option<string>("--letters") { DefaultValueFactory = _ => d.Letters, Description = $"Layer kinds to profile ({HybridBert.Model.Mixers.Legend})" };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => d.Threads, Description = "libtorch threads" };
         var repeats = new Option<int>("--repeats") { DefaultValueFactory = _ => d.Repeats, Description = "Timed repetitions (median reported), the kinds interleaved" };
         var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => d.Warmup, Description = "Untimed repetitions first" };
-        var dropout = new Option<double?>("--dropout") { Description = "Hidden and attention dropout (default: the preset's 0.1, as BERT)" };
+        var dropout = new Option<double?>("--dropout") { Description = "Hidden and attention dropout [default: the preset's 0.1, as BERT]" };
         var json = new Option<bool>("--json") { Description = "One JSON object per line on stdout instead of the table" };
         var command = new Command("layers", "Where a training step goes: forward and backward time and memory held for backward of one layer of each kind (A, P, H) and of its mixer alone")
         {
@@ -179,7 +179,7 @@ internal static class BenchCommand
     private static Command Serve()
     {
         var d = new ServeBenchSpec();
-        var model = new Option<DirectoryInfo?>("--model") { Description = "The model to serve (default: a randomly initialised --preset model over the embedded vocabulary)" };
+        var model = new Option<DirectoryInfo?>("--model") { Description = "The model to serve [default: a randomly initialised --preset model over the embedded vocabulary]" };
         var preset = new Option<string>("--preset") { DefaultValueFactory = _ => d.Preset, Description = "Model size when no --model is given" };
         var pattern = new Option<string>("--pattern") { DefaultValueFactory = _ => d.Pattern, Description = "Layer pattern when no --model is given" };
         var requests = new Option<int>("--requests") { DefaultValueFactory = _ => d.Requests, Description = "Requests per run" };

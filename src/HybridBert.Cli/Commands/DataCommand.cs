@@ -12,7 +12,7 @@ internal static class DataCommand
     public static Command Build()
     {
         var corpus = new Option<string[]>("--corpus") { Description = "Corpus files or directories (.txt, .txt.gz, .jsonl[.gz]); default: the embedded corpus", AllowMultipleArgumentsPerToken = true };
-        var vocab = new Option<FileInfo?>("--vocab") { Description = "WordPiece vocab.txt (default: the embedded 8192-token vocabulary)" };
+        var vocab = new Option<FileInfo?>("--vocab") { Description = "WordPiece vocab.txt [default: the embedded 8192-token vocabulary]" };
         var seqLen = new Option<int>("--seq-len") { Description = "Tokens per packed sequence, [CLS]/[SEP] included", DefaultValueFactory = _ => PrepareOptions.Defaults.SeqLen };
         var output = new Option<DirectoryInfo>("--out") { Description = "Output directory (written elsewhere first, renamed when complete)", Required = true };
         var validation = new Option<double>("--validation-fraction") { Description = "Share of documents held out for validation", DefaultValueFactory = _ => PrepareOptions.Defaults.ValidationFraction };

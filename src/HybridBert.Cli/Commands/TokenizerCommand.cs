@@ -14,7 +14,7 @@ internal static class TokenizerCommand
         var corpus = new Option<string[]>("--corpus") { Description = "Corpus files or directories (.txt, .txt.gz, .jsonl); default: the embedded corpus", AllowMultipleArgumentsPerToken = true };
         var vocabSize = new Option<int>("--vocab-size") { Description = "Vocabulary size, special tokens included", DefaultValueFactory = _ => new WordPieceTrainerOptions().VocabSize };
         var minFrequency = new Option<int>("--min-frequency") { Description = "Never merge a pair seen fewer times", DefaultValueFactory = _ => new WordPieceTrainerOptions().MinFrequency };
-        var limitAlphabet = new Option<int?>("--limit-alphabet") { Description = "Keep only this many most frequent characters (default: all)" };
+        var limitAlphabet = new Option<int?>("--limit-alphabet") { Description = "Keep only this many most frequent characters [default: all]" };
         var cased = new Option<bool>("--cased") { Description = "Keep case and accents (without it: uncased, as bert-base-uncased)" };
         var onInvalid = CommonOptions.OnInvalid();
         var textField = CommonOptions.TextField();

@@ -145,7 +145,7 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
             {
                 var specs = budget.BenchSeqs.SelectMany(seq => new[] { "bert", "hybrid" }.Select(p => new BenchSpec
                 {
-                    Preset = budget.BenchPreset, Pattern = p, Seq = seq, Batch = Math.Max(1, 4096 / seq), Steps = budget.BenchSteps, Warmup = 2,
+                    Preset = budget.BenchPreset, Pattern = p, Seq = seq, Batch = Math.Max(1, 4096 / seq), Steps = budget.BenchSteps, Warmup = budget.BenchWarmup,
                     Threads = threads, Mode = BenchMode.Train, VocabSize = EmbeddedData.Vocabulary().Count,
                 })).ToList();
                 var rounds = new List<BenchResult>();
@@ -197,7 +197,7 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
         List<double> Values(Func<FineTuneSeedResults, IReadOnlyDictionary<string, double>?> split, string metric) => seeds.Select(s => split(s)![metric]).ToList();
         var hasTest = seeds.All(s => s.Test is not null);
         return new FineTuneRun(task, arm, pretrainSeed, seeds.Select(s => s.Seed).ToList(), Values(s => s.Dev, "accuracy"),
-            hasTest ? Values(s => s.Test, "accuracy") : null, Values(s => s.Dev, "macro_f1"), Values(s => s.Dev, "mcc"), results.MajorityBaseline, seconds);
+            hasTest ? Values(s => s.Test, "accuracy") : null, Values(s => s.Dev, "macro_f1"), Values(s => s.Dev, "mcc"), results.MajorityBaseline ?? double.NaN, seconds);
     }
 
     private T Stage<T>(string title, string key, Func<T> work)

@@ -12,15 +12,15 @@ public sealed record FineTuneSeedResults(int Seed, int BestEpoch, long BestStep,
 
 /// <summary>
 /// <c>OUT/results.json</c> of <c>hybridbert finetune</c>, written and read as this record (snake_case fields:
-/// <c>task</c>, <c>encoder</c>, <c>majority_baseline</c> — "NaN" for regression — <c>dev</c>/<c>test</c> as
+/// <c>task</c>, <c>encoder</c>, <c>majority_baseline</c> — null for regression, which has no majority class — <c>dev</c>/<c>test</c> as
 /// metric → {mean, std}, and <c>seeds</c>).
 /// </summary>
-public sealed record FineTuneResults(string Task, string Encoder, double MajorityBaseline, IReadOnlyDictionary<string, MeanStd> Dev,
+public sealed record FineTuneResults(string Task, string Encoder, double? MajorityBaseline, IReadOnlyDictionary<string, MeanStd> Dev,
     IReadOnlyDictionary<string, MeanStd>? Test, IReadOnlyList<FineTuneSeedResults> Seeds)
 {
     public const string FileName = "results.json";
 
-    public static FineTuneResults From(FineTuneSummary s) => new(s.Task, s.Encoder, s.MajorityBaseline,
+    public static FineTuneResults From(FineTuneSummary s) => new(s.Task, s.Encoder, double.IsNaN(s.MajorityBaseline) ? null : s.MajorityBaseline,
         s.Dev.ToDictionary(kv => kv.Key, kv => new MeanStd(kv.Value.Mean, kv.Value.Std)),
         s.Test?.ToDictionary(kv => kv.Key, kv => new MeanStd(kv.Value.Mean, kv.Value.Std)),
         s.Seeds.Select(r => new FineTuneSeedResults(r.Seed, r.BestEpoch, r.BestStep, r.Dev, r.Test, r.Seconds, r.ModelFolder, r.RssMiB)).ToList());

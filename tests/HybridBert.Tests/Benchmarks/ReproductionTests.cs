@@ -33,6 +33,13 @@ public sealed class ReproductionTests : IDisposable
         Assert.Contains("## 2. Paired differences", text);
         Assert.Contains("## 3. DropMask vs plain BERT", text);   // no bench section in the smoke budget
         Assert.DoesNotContain("NaN", text);
+        // What the smoke report is, said as such: a pipeline check, no speed claims judged without a bench, the baseline named.
+        Assert.Contains("**A pipeline check, not a test of the claims:**", text);
+        Assert.All(text.Split('\n').Where(l => l.Contains("**held**") || l.Contains("**did not hold**") || l.Contains("**within noise**")),
+            l => Assert.Contains("*(pipeline check)*", l));
+        Assert.Contains("this budget times no training steps, so the speed and memory claims are not judged here", text);
+        Assert.DoesNotContain("interleaved benchmark below", text);
+        Assert.Matches(@"Always answering the training set's most frequent label scores \d+\.\d% on sentiment-sentences dev", text);
         Assert.True(File.Exists(Path.Combine(outDir, "val-loss.png")));
 
         // results.json: plain documented fields, per arm and per seed.
@@ -56,10 +63,20 @@ public sealed class ReproductionTests : IDisposable
         Assert.All(comparisons, c => Assert.Equal(2, c.GetProperty("difference").GetProperty("n").GetInt32()));
         Assert.All(comparisons, c => Assert.Contains(c.GetProperty("verdict").GetString(), new[] { "held", "did not hold", "within noise" }));
 
-        // A second run with --resume does no work again.
+        // A second run with --resume does no work again, and leaves the finished report as it was.
+        lines.Clear();
+        var before = File.ReadAllBytes(report);
+        var resultsBefore = File.ReadAllBytes(Path.Combine(outDir, "results.json"));
+        new Reproduction(ReproduceBudget.Smoke, outDir, [], threads: 2, resume: true, lines.Add).Run();
+        Assert.Contains(lines, l => l.Contains("is already complete: all") && l.Contains("nothing to do"));
+        Assert.DoesNotContain(lines, l => l.StartsWith('['));
+        Assert.Equal(before, File.ReadAllBytes(report));
+        Assert.Equal(resultsBefore, File.ReadAllBytes(Path.Combine(outDir, "results.json")));
+        // A stage undone (as if killed) is the only work a resume does.
+        File.Delete(Path.Combine(outDir, "stages", "finetune-sentiment-sentences-hybrid-s2.json"));
         lines.Clear();
         new Reproduction(ReproduceBudget.Smoke, outDir, [], threads: 2, resume: true, lines.Add).Run();
-        Assert.All(lines.Where(l => l.StartsWith('[')), l => Assert.Contains("done earlier", l));
+        Assert.Single(lines, l => l.StartsWith('[') && !l.Contains("done earlier"));
         // …and without it refuses to overwrite.
         Assert.Throws<IOException>(() => new Reproduction(ReproduceBudget.Smoke, outDir, [], 2, false, lines.Add).Run());
     }

@@ -56,5 +56,22 @@ public sealed class FineTunerTests(TinyData data) : IClassFixture<TinyData>
         Assert.Contains("vocab_size=8192", error.Message);
     }
 
+    [Fact]
+    public void A_regression_run_records_no_majority_baseline_as_null()
+    {
+        var train = Path.Combine(data.Root, "scores.tsv");
+        File.WriteAllLines(train, ["text\tlabel", .. Enumerable.Range(0, 12).Select(i => $"the whale swam {i} miles\t{i * 0.25}")]);
+        var outDir = Path.Combine(data.Root, "regression");
+        new FineTuner(new FineTuneOptions
+        {
+            Task = new TaskSpec { Train = train, Dev = train, Regression = true }, OutDir = outDir, Checkpoint = PretrainTiny(),
+            Epochs = 1, MaxLength = 32, Seeds = [1], Threads = 2, BatchSize = 4,
+        }).Run();
+        var json = File.ReadAllText(Path.Combine(outDir, "results.json"));
+        Assert.Contains("\"majority_baseline\": null", json);   // a number or null, never the string "NaN"
+        Assert.DoesNotContain("\"NaN\"", json.Split("\"seeds\"")[0]);
+        Assert.Null(FineTuneResults.Read(Path.Combine(outDir, "results.json")).MajorityBaseline);
+    }
+
     private static IEnumerable<string> HuggingFaceVocabulary() => Text.HuggingFaceOracle.BertBaseUncasedVocabulary().Tokens;
 }

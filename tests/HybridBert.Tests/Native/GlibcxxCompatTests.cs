@@ -14,13 +14,6 @@ public sealed class GlibcxxCompatTests : IDisposable
 
     public void Dispose() => Directory.Delete(root, recursive: true);
 
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "HybridBert.slnx"))) return dir.FullName;
-        throw new DirectoryNotFoundException($"no HybridBert.slnx above {AppContext.BaseDirectory}");
-    }
-
     private static string PackagesFolder() => Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } p ? p
         : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
 
@@ -59,7 +52,7 @@ public sealed class GlibcxxCompatTests : IDisposable
     /// <summary>The README's "Use it from C#" block, as a user pastes it into Program.cs.</summary>
     private static string ReadmeExample()
     {
-        var readme = File.ReadAllLines(Path.Combine(RepoRoot(), "README.md"));
+        var readme = File.ReadAllLines(Path.Combine(Repo.Root, "README.md"));
         var start = Array.FindIndex(readme, l => l.Trim() == "```csharp") + 1;
         while (!readme.Skip(start).TakeWhile(l => l.Trim() != "```").Any(l => l.Trim() == "using HybridBert.Training;"))
             start = Array.FindIndex(readme, start, l => l.Trim() == "```csharp") + 1;
@@ -97,7 +90,7 @@ public sealed class GlibcxxCompatTests : IDisposable
     [Fact]
     public void A_console_app_outside_the_repository_runs_the_readme_example_twice_by_project_reference()
     {
-        var project = Path.Combine(RepoRoot(), "src", "HybridBert", "HybridBert.csproj");
+        var project = Path.Combine(Repo.Root, "src", "HybridBert", "HybridBert.csproj");
         var app = Consumer("ByProject", $"""<ProjectReference Include="{project}" />""");
         var env = new Dictionary<string, string> { ["TMPDIR"] = Directory.CreateDirectory(Path.Combine(root, "tmp")).FullName };
         var build = Dotnet(app, env, "build");
@@ -115,7 +108,7 @@ public sealed class GlibcxxCompatTests : IDisposable
         // A version of its own: NuGet caches a package by version in the global packages folder (removed again below).
         var version = $"0.0.0-test.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
         var feed = Path.Combine(root, "feed");
-        var pack = Dotnet(RepoRoot(), null, "pack", Path.Combine("src", "HybridBert", "HybridBert.csproj"), "-o", feed, $"-p:PackageVersion={version}");
+        var pack = Dotnet(Repo.Root, null, "pack", Path.Combine("src", "HybridBert", "HybridBert.csproj"), "-o", feed, $"-p:PackageVersion={version}");
         Assert.True(pack.Exit == 0, pack.Out + pack.Err);
         var app = Consumer("ByPackage", $"""<PackageReference Include="HybridBert" Version="{version}" />""");
         File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
