@@ -59,7 +59,7 @@ internal static class BenchCommand
                             Preset = parse.GetValue(preset)!, Pattern = p, Seq = seq, Batch = parse.GetValue(batch) ?? BenchSpec.DefaultBatch(seq),
                             Precision = CommonOptions.Parse<Precision>(parse.GetValue(precision)!), Threads = parse.GetValue(threads), Steps = parse.GetValue(steps),
                             Warmup = parse.GetValue(warmup), Mode = m, Head = CommonOptions.Parse<MlmHeadMode>(parse.GetValue(head)!), MaskRate = parse.GetValue(maskRate), VocabSize = vocab, TrimEvery = parse.GetValue(trimEvery), SaveMemory = parse.GetValue(saveMemory),
-                            Device = parse.GetValue(device)!, Rounds = parse.GetValue(rounds), Dropout = parse.GetValue(dropout),
+                            Device = CommonOptions.DeviceValue(parse, device), Rounds = parse.GetValue(rounds), Dropout = parse.GetValue(dropout),
                         }.Validate());
             foreach (var s in specs) HybridBert.Model.Presets.Build(s.Preset, s.Pattern, s.VocabSize);   // fail early on a bad name
             var byRound = new Dictionary<BenchSpec, List<BenchResult>>();

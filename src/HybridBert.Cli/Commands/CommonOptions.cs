@@ -6,6 +6,23 @@ namespace HybridBert.Cli.Commands;
 /// <summary>Options and output shared by several commands.</summary>
 internal static class CommonOptions
 {
+    /// <summary>
+    /// Without a terminal (a log file, a CI job) Spectre prints a progress task as "description: NN%" lines and drops its
+    /// columns, the remaining time among them: this puts the time left into the description there, and nothing on a terminal,
+    /// whose own column shows it.
+    /// </summary>
+    public static string TimeLeft(Spectre.Console.ProgressTask task) =>
+        Spectre.Console.AnsiConsole.Profile.Capabilities.Interactive || task.RemainingTime is not { } left ? ""
+            : $", {left:hh\\:mm\\:ss} left";
+
+    /// <summary>The --device value, saying what <c>auto</c> chose.</summary>
+    public static string DeviceValue(System.CommandLine.ParseResult parse, System.CommandLine.Option<string> device)
+    {
+        var value = parse.GetValue(device)!;
+        if (Model.Devices.ExplainAuto(value) is { } chose) Console.Error.WriteLine(chose);
+        return value;
+    }
+
     /// <summary>"1 seed", "2 seeds": a count with its noun (regular English plurals only).</summary>
     public static string Plural(long count, string noun) => $"{count:N0} {noun}{(count == 1 ? "" : "s")}";
 

@@ -78,7 +78,7 @@ internal static class FineTuneCommands
                 RandomInitModel = p.GetValue(checkpoint) is null && p.GetValue(init) == "random" ? Presets.Build(p.GetValue(preset)!, p.GetValue(pattern)!) : null,
                 Pooling = CommonOptions.Parse<Pooling>(p.GetValue(pooling)!), Epochs = p.GetValue(epochs), BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr),
                 MaxLength = p.GetValue(maxLen), Dropout = p.GetValue(dropout), LayerDecay = p.GetValue(llrd), Patience = p.GetValue(patience), EvalEverySteps = p.GetValue(evalSteps),
-                Seeds = CommonOptions.IntList(p.GetValue(seeds)!, "--seeds"), Device = p.GetValue(device)!,
+                Seeds = CommonOptions.IntList(p.GetValue(seeds)!, "--seeds"), Device = CommonOptions.DeviceValue(p, device),
                 Threads = p.GetValue(threads), MaxTrainExamples = p.GetValue(maxTrain), Overwrite = p.GetValue(overwrite),
             };
             options.Validate();
@@ -94,9 +94,11 @@ internal static class FineTuneCommands
                         if (e.Seed != seedShown) { bar = ctx.AddTask($"seed {e.Seed}", maxValue: e.TotalSteps); seedShown = e.Seed; lastDev = null; }
                         if (e.DevScore is { } d) lastDev = d;
                         bar!.Value = e.Step;
+                        // The bar counts training steps; scoring dev is said in words with its own count, so the two never mix.
                         bar.Description = e.Scoring is { } split
-                            ? $"seed {e.Seed} epoch {e.Epoch}: scoring {split} {e.Scored:N0}/{e.ToScore:N0}"
-                            : $"seed {e.Seed} epoch {e.Epoch} step {e.Step}/{e.TotalSteps}" + (double.IsNaN(e.Loss) ? "" : $" loss {e.Loss:F3}") + (lastDev is { } s ? $" dev {s:F4}" : "");
+                            ? $"seed {e.Seed} epoch {e.Epoch}, step {e.Step}/{e.TotalSteps} done, scoring {split}: {e.Scored:N0} of {e.ToScore:N0} examples"
+                            : $"seed {e.Seed} epoch {e.Epoch} step {e.Step}/{e.TotalSteps}" + (double.IsNaN(e.Loss) ? "" : $" loss {e.Loss:F3}") + (lastDev is { } s ? $" dev {s:F4}" : "")
+                              + CommonOptions.TimeLeft(bar);
                     })).Run(cancel);
                 });
             PrintSummary(summary);
@@ -133,7 +135,7 @@ internal static class FineTuneCommands
         var command = new Command("evaluate", "Metrics and confusion matrix of a fine-tuned model on a labelled file") { model, file, text, pair, label, device };
         command.SetAction(p => CliErrors.Run(() =>
         {
-            using var m = FineTunedModel.Load(p.GetValue(model)!.FullName, p.GetValue(device)!);
+            using var m = FineTunedModel.Load(p.GetValue(model)!.FullName, CommonOptions.DeviceValue(p, device));
             var head = m.Head;
             var columns = new ColumnSpec(p.GetValue(text) ?? head.Columns.Text, p.GetValue(pair) ?? head.Columns.Pair, p.GetValue(label) ?? head.Columns.Label ?? "label");
             var report = new ReadReport();
@@ -186,7 +188,7 @@ internal static class FineTuneCommands
             if ((inputPath is null) == (one is null)) throw new ArgumentException("give one text as an argument, or --input FILE (or --input - for standard input), not both");
             // The inference core the server and embed use (equal-length batches, no padding).
             var modelPath = p.GetValue(model)!.FullName;
-            using var inference = Inference.InferenceModel.Load(modelPath, p.GetValue(device)!);
+            using var inference = Inference.InferenceModel.Load(modelPath, CommonOptions.DeviceValue(p, device));
             var head = inference.Task ?? throw new InvalidDataException($"{modelPath} is not a fine-tuned model folder (a classifier): predict needs a seed-N folder written by `hybridbert finetune` or a Hugging Face *ForSequenceClassification folder");
             var classifier = new Inference.TextClassifier(inference);
             // Per example: the predicted label's index (or the regression value) and the probabilities in label order.

@@ -24,7 +24,7 @@ internal static class InferenceCommands
         command.SetAction(p => CliErrors.Run(() =>
         {
             if (p.GetValue(topK) < 1) throw new ArgumentException($"--top-k must be >= 1 (got {p.GetValue(topK)})");
-            using var m = InferenceModel.Load(p.GetValue(model)!.FullName, p.GetValue(device)!);
+            using var m = InferenceModel.Load(p.GetValue(model)!.FullName, CommonOptions.DeviceValue(p, device));
             var inputs = p.GetValue(texts)!;
             var results = new FillMask(m).Predict(inputs, p.GetValue(topK));
             if (p.GetValue(json))
@@ -71,10 +71,13 @@ internal static class InferenceCommands
             var report = new ReadReport();
             var examples = TaskFileReader.Read(path, new ColumnSpec(p.GetValue(textField)!, null, null), false, report);
             foreach (var w in report.Warnings) Console.Error.WriteLine($"warning: {w}");
-            if (report.EmptyTexts > 0) Console.Error.WriteLine($"warning: {path}: {report.EmptyTexts} empty line(s) skipped");
+            if (report.EmptyTexts > 0)
+                Console.Error.WriteLine($"warning: {path}: {CommonOptions.Plural(report.EmptyTexts, "empty line")} skipped" + (npy
+                    ? $": row i of {Path.GetFileName(outPath)} is the i-th non-empty line, not line i (a .jsonl output names each vector's line)"
+                    : " (each vector's \"line\" is its line in the file)"));
             if (examples.Count == 0) throw new InvalidDataException($"{path}: no texts to embed ({report.Rows} rows)");
 
-            using var m = InferenceModel.Load(p.GetValue(model)!.FullName, p.GetValue(device)!);
+            using var m = InferenceModel.Load(p.GetValue(model)!.FullName, CommonOptions.DeviceValue(p, device));
             var embedder = new Embedder(m);
             var width = m.Config.HiddenSize;
             // Streamed: each chunk's vectors go to the temporary file as they are made; the file appears when complete.

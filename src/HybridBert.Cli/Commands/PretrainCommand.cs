@@ -120,7 +120,7 @@ internal static partial class PretrainCommand
                     DropMask = parse.GetValue(dropMask), BatchSize = parse.GetValue(batch), MicroBatch = parse.GetValue(microBatch),
                     LearningRate = parse.GetValue(lr), WarmupSteps = parse.GetValue(warmup), Schedule = CommonOptions.Parse<LrSchedule>(parse.GetValue(schedule)!),
                     WeightDecay = parse.GetValue(weightDecay), AdamBeta2 = parse.GetValue(beta2), AdamEpsilon = parse.GetValue(eps), MaxGradNorm = parse.GetValue(clip), Precision = CommonOptions.Parse<Precision>(parse.GetValue(precision)!),
-                    Threads = parse.GetValue(threads), Device = parse.GetValue(device)!, Seed = parse.GetValue(seed), TrimEvery = parse.GetValue(trimEvery), SaveMemory = parse.GetValue(saveMemory), MaxSteps = parse.GetValue(maxSteps), MaxTokens = parse.GetValue(maxTokens),
+                    Threads = parse.GetValue(threads), Device = CommonOptions.DeviceValue(parse, device), Seed = parse.GetValue(seed), TrimEvery = parse.GetValue(trimEvery), SaveMemory = parse.GetValue(saveMemory), MaxSteps = parse.GetValue(maxSteps), MaxTokens = parse.GetValue(maxTokens),
                     MaxTime = parse.GetValue(maxTime) is { } t ? ParseDuration(t) : null, EvalEvery = parse.GetValue(evalEvery),
                     EvalBatches = parse.GetValue(evalBatches) is { } eb and not 0 ? eb : null, LogEvery = parse.GetValue(logEvery), LogBatches = parse.GetValue(logBatches),
                     CheckpointEvery = parse.GetValue(checkpointEvery), KeepLast = parse.GetValue(keep), Resume = parse.GetValue(resume), ResumeStrict = parse.GetValue(resumeStrict), Overwrite = parse.GetValue(overwrite),
@@ -148,7 +148,7 @@ internal static partial class PretrainCommand
                     {
                         task.MaxValue = p.MaxSteps;
                         task.Value = p.Step;
-                        task.Description = $"step {p.Step}/{p.MaxSteps}  loss {p.Loss:F3}  lr {CommonOptions.Lr(p.LearningRate)}  {p.TokensPerSecond:N0} tok/s  {p.RssMiB:N0} MiB";
+                        task.Description = $"step {p.Step}/{p.MaxSteps}  loss {p.Loss:F3}  lr {CommonOptions.Lr(p.LearningRate)}  {p.TokensPerSecond:N0} tok/s  {p.RssMiB:N0} MiB{CommonOptions.TimeLeft(task)}";
                     }), message => AnsiConsole.MarkupLine(Markup.Escape(message))).Run(cancel);
                 });
             Print(summary, options.RunDir);

@@ -35,8 +35,9 @@ internal static class ServeCommand
                 MaxBatchRequests = p.GetValue(maxBatchRequests), MaxWaitMs = p.GetValue(maxWait), MaxInputs = p.GetValue(maxInputs),
                 MaxBodyBytes = p.GetValue(maxBody), MaxQueue = p.GetValue(maxQueue), ApiKey = p.GetValue(apiKey),
                 ShutdownTimeout = TimeSpan.FromSeconds(p.GetValue(shutdown)), Pooling = CommonOptions.Parse<FineTuning.Pooling>(p.GetValue(pooling)!),
-                Threads = p.GetValue(threads), Device = p.GetValue(device)!,
+                Threads = p.GetValue(threads), Device = CommonOptions.DeviceValue(p, device),
             }.Validate();
+            if (options.ExposureWarning is { } warning) Console.Error.WriteLine(warning);
             Run(options, cancel).GetAwaiter().GetResult();
         }));
         return command;

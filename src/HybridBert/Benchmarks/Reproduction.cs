@@ -60,6 +60,7 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
     private readonly string stagesDir = Path.Combine(outDir, "stages");
     private readonly Stopwatch clock = Stopwatch.StartNew();
     private int done, started, total;   // stages finished, running now, in all
+    private double costDone, costLeft;   // in StageCost units of wall-clock time, for the ETA
 
     public string Run(CancellationToken cancel = default)
     {
@@ -73,6 +74,7 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
         var runs = budget.PretrainSeeds.SelectMany(seed => arms.Select(arm => (Arm: arm, Seed: seed)))   // seed-major: early stages cover every arm
             .Where(r => r.Seed == budget.PretrainSeeds[0] || !budget.SingleSeedArms.Contains(r.Arm.Id)).ToList();
         total = 1 + runs.Count * (1 + allTasks.Count) + (budget.BenchSeqs.Count > 0 ? 1 : 0);
+        costLeft = StageCost.Total(budget, runs.Select(r => r.Arm.MaskRate), allTasks.Count, jobs);
         var report = Path.Combine(outDir, ReproductionReport.FileName);
         var stages = new[] { "data" }
             .Concat(runs.SelectMany(r => allTasks.Select(t => $"finetune-{t}-{r.Arm.Id}-s{r.Seed}").Prepend($"pretrain-{r.Arm.Id}-s{r.Seed}")))
@@ -85,7 +87,7 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
         }
 
         var dataDir = Path.Combine(outDir, "data");
-        Stage("prepare data (once, shared by every arm)", "data", () =>
+        Stage("prepare data (once, shared by every arm)", "data", StageCost.Data, () =>
         {
             DataPreparation.Run(CorpusSource.Default(), EmbeddedData.Vocabulary(), dataDir, new PrepareOptions { SeqLen = budget.SeqLen, Overwrite = true }, cancel: cancel);
             return new { data = dataDir };
@@ -98,7 +100,7 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
         {
             var (arm, seed) = run;
             var runDir = PretrainDir(arm.Id, seed);
-            var pretrainedRun = Stage($"pre-train {arm.Id} seed {seed} ({arm.Title})", $"pretrain-{arm.Id}-s{seed}", () =>
+            var pretrainedRun = Stage($"pre-train {arm.Id} seed {seed} ({arm.Title})", $"pretrain-{arm.Id}-s{seed}", StageCost.Pretrain(budget, arm.MaskRate) / Math.Max(1, jobs), () =>
             {
                 var resumable = Checkpoint.List(runDir).Count > 0;
                 var options = new PretrainOptions
@@ -121,7 +123,7 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
             {
                 cancel.ThrowIfCancellationRequested();
                 var ftDir = Path.Combine(outDir, "finetune", task, $"{arm.Id}-s{seed}");
-                return Stage($"fine-tune {arm.Id} seed {seed} on {task}", $"finetune-{task}-{arm.Id}-s{seed}", () =>
+                return Stage($"fine-tune {arm.Id} seed {seed} on {task}", $"finetune-{task}-{arm.Id}-s{seed}", StageCost.FineTune(budget) / Math.Max(1, jobs), () =>
                 {
                     var options = new FineTuneOptions
                     {
@@ -141,7 +143,7 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
 
         List<BenchResult> bench = [];
         if (budget.BenchSeqs.Count > 0)
-            bench = Stage("time training steps (bert vs hybrid, interleaved)", "bench", () =>
+            bench = Stage("time training steps (bert vs hybrid, interleaved)", "bench", StageCost.Bench(budget), () =>
             {
                 var specs = budget.BenchSeqs.SelectMany(seq => new[] { "bert", "hybrid" }.Select(p => new BenchSpec
                 {
@@ -200,23 +202,34 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
             hasTest ? Values(s => s.Test, "accuracy") : null, Values(s => s.Dev, "macro_f1"), Values(s => s.Dev, "mcc"), results.MajorityBaseline ?? double.NaN, seconds);
     }
 
-    private T Stage<T>(string title, string key, Func<T> work)
+    /// <param name="cost">The stage's share of the run's wall-clock time (<see cref="StageCost"/>): the ETA weighs stages by it.</param>
+    private T Stage<T>(string title, string key, double cost, Func<T> work)
     {
         var file = Path.Combine(stagesDir, key + ".json");
         if (File.Exists(file))
         {
-            lock (stagesDir) log($"[{++done}/{total}] {title}: done earlier");
+            lock (stagesDir)
+            {
+                costLeft -= cost;   // done by an earlier process: neither this run's time nor its work
+                log($"[{++done}/{total}] {title}: done earlier");
+            }
             return JsonSerializer.Deserialize<T>(File.ReadAllText(file), Checkpoint.Json)!;
         }
         lock (stagesDir)
         {
-            var eta = done == 0 ? "" : $", ETA {TimeSpan.FromSeconds(clock.Elapsed.TotalSeconds / Math.Max(1, done) * (total - done)):hh\\:mm\\:ss}";
+            var eta = costDone <= 0 ? "" : $", ETA {StageCost.Eta(clock.Elapsed, costDone, costLeft):hh\\:mm\\:ss}";
             log($"[{done + started + 1}/{total}] {title} (elapsed {clock.Elapsed:hh\\:mm\\:ss}{eta})");
             started++;
         }
         var result = work();
         IO.AtomicFile.WriteAllText(file, JsonSerializer.Serialize(result, Checkpoint.Json));
-        lock (stagesDir) { done++; started--; }
+        lock (stagesDir)
+        {
+            done++;
+            started--;
+            costDone += cost;
+            costLeft -= cost;
+        }
         return result;
     }
 

@@ -26,6 +26,12 @@ public static class Devices
         }
     }
 
+    /// <summary>What <c>auto</c> chose and why, for a person to read; null for any other value (which says itself).</summary>
+    public static string? ExplainAuto(string text) => text.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase)
+        ? torch.cuda.is_available() ? $"--device auto: cuda ({torch.cuda.device_count()} CUDA device(s); using device 0)"
+            : "--device auto: cpu (this libtorch build has no CUDA, or no GPU is present)"
+        : null;
+
     public static Device Resolve(string text)
     {
         var t = text.Trim().ToLowerInvariant();

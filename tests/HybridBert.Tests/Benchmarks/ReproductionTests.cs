@@ -80,4 +80,20 @@ public sealed class ReproductionTests : IDisposable
         // …and without it refuses to overwrite.
         Assert.Throws<IOException>(() => new Reproduction(ReproduceBudget.Smoke, outDir, [], 2, false, lines.Add).Run());
     }
+
+    [Fact]
+    public void The_first_eta_of_the_main_job_weighs_stages_by_their_cost()
+    {
+        // The default budget's runs: every arm with each seed, PoNet once; the data stage took its measured 20 s.
+        var budget = ReproduceBudget.Default;
+        var arms = Reproduction.Arms(budget, 4);
+        var rates = budget.PretrainSeeds.SelectMany(seed => arms.Where(a => seed == budget.PretrainSeeds[0] || !budget.SingleSeedArms.Contains(a.Id))).Select(a => a.MaskRate).ToList();
+        Assert.Equal(11, rates.Count);
+        var total = StageCost.Total(budget, rates, tasks: 1, jobs: 2);
+        var eta = StageCost.Eta(TimeSpan.FromSeconds(20), StageCost.Data, total - StageCost.Data);
+        Assert.InRange(eta.TotalMinutes, 20, 30);   // the committed run took 26.4 minutes in all; counting stages as equal said 0.7
+        // A 40%-masking run costs more than a 15% one, a fine-tuning a small part of a pre-training run.
+        Assert.True(StageCost.Pretrain(budget, 0.40) > 1.3 * StageCost.Pretrain(budget, 0.15));
+        Assert.InRange(StageCost.FineTune(budget) / StageCost.Pretrain(budget, 0.15), 0.1, 0.2);
+    }
 }

@@ -126,4 +126,39 @@ public sealed class MessagesTests(TinyData data) : IClassFixture<TinyData>, IDis
         Assert.True(exit == 0, err);
         Assert.Matches(@"warning: --batch 4096 is larger than the training split \(\d+ sequences\)", output);
     }
+
+    [Fact]
+    public void Device_auto_says_what_it_chose_and_embed_says_how_npy_rows_map_to_lines()
+    {
+        var input = Path.Combine(root, "with-gaps.txt");
+        File.WriteAllLines(input, ["the cat", "", "the dog"]);
+        var mlm = HuggingFaceImportTests.Folder("bert-mlm-safetensors");
+        var (exit, _, err) = Run("embed", "--model", mlm, "--input", input, "--out", Path.Combine(root, "v.npy"), "--device", "auto");
+        Assert.True(exit == 0, err);
+        Assert.Contains("--device auto: cpu", err);
+        Assert.Contains("1 empty line skipped: row i of v.npy is the i-th non-empty line, not line i", err);
+    }
+
+    [Theory]
+    [InlineData("0.0.0.0", null, true)]
+    [InlineData("192.168.1.5", null, true)]
+    [InlineData("0.0.0.0", "secret", false)]
+    [InlineData("127.0.0.1", null, false)]
+    [InlineData("::1", null, false)]
+    [InlineData("localhost", null, false)]
+    public void Serving_beyond_loopback_without_a_key_is_a_warning(string host, string? key, bool warned)
+    {
+        var options = new HybridBert.Serving.ServeOptions { Model = "m", Host = host, ApiKey = key };
+        Assert.Equal(warned, options.ExposureWarning is not null);
+        if (warned) Assert.Contains($"serving on {host} without --api-key", options.ExposureWarning);
+    }
+
+    [Fact]
+    public void Progress_written_to_a_file_carries_the_time_left()
+    {
+        var (exit, output, err) = Run("pretrain", "--data", data.DataDir, "--out", Path.Combine(root, "eta"), "--preset", "tiny", "--batch", "4",
+            "--max-steps", "300", "--eval-every", "1000", "--eval-batches", "1", "--threads", "1");
+        Assert.True(exit == 0, err);
+        Assert.Matches(@"step \d+/300 .*, \d\d:\d\d:\d\d left", output);
+    }
 }
