@@ -55,6 +55,11 @@ internal static class CliErrors
             Console.Error.WriteLine($"error: {e.Message}");
             return UsageError;
         }
+        catch (HybridBert.IO.OutputExistsException e)
+        {
+            Console.Error.WriteLine($"error: {e.CommandLineMessage}");
+            return RuntimeError;
+        }
         catch (Exception e) when (e is WeightMismatchException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
                                       or IOException or UnauthorizedAccessException or Training.TrainingDivergedException
                                       or Benchmarks.StageFailedException or FineTuning.ExternalToolException

@@ -29,7 +29,7 @@ internal static class TokenizerCommand
         {
             var path = parse.GetValue(output)!.FullName;
             using var outLock = IO.PathLock.Acquire(path);
-            if (File.Exists(path) && !parse.GetValue(overwrite)) throw new IOException($"{path} exists: use --overwrite to replace it, or another --out");
+            if (File.Exists(path) && !parse.GetValue(overwrite)) throw new IO.OutputExistsException(path, "a file", resumable: false);
             var options = new WordPieceTrainerOptions
             {
                 VocabSize = parse.GetValue(vocabSize), MinFrequency = parse.GetValue(minFrequency), LimitAlphabet = parse.GetValue(limitAlphabet),

@@ -66,7 +66,7 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
     {
         using var outLock = IO.PathLock.Acquire(outDir);   // one reproduction per folder; its stages lock their own subfolders
         if (!resume && Directory.Exists(stagesDir) && Directory.EnumerateFiles(stagesDir).Any())
-            throw new IOException($"{outDir} already holds a reproduction: use --resume to continue it, or another --out");
+            throw new IO.OutputExistsException(outDir, "a reproduction", resumable: true, replaceable: false);
         Directory.CreateDirectory(stagesDir);
         var layers = Presets.Size(budget.Preset).NumHiddenLayers;
         var arms = Arms(budget, layers);

@@ -54,10 +54,9 @@ public static class DataPreparation
         using var outLock = IO.PathLock.Acquire(outDir);   // before looking at it: another process may be writing it
         if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
         {
-            if (!options.Overwrite || !File.Exists(Path.Combine(outDir, ShardManifest.FileName)))
-                throw new IOException(options.Overwrite
-                    ? $"{outDir} exists and is not a prepared data directory: not overwriting it"
-                    : $"{outDir} exists and is not empty (use --overwrite to replace a prepared data directory)");
+            if (!options.Overwrite) throw new IO.OutputExistsException(outDir, "files", resumable: false);
+            if (!File.Exists(Path.Combine(outDir, ShardManifest.FileName)))
+                throw new IOException($"{outDir} exists and is not a prepared data directory: not overwriting it");
         }
         var parent = Path.GetDirectoryName(outDir)!;
         Directory.CreateDirectory(parent);

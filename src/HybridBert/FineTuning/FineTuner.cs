@@ -242,7 +242,7 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
         var dir = options.OutDir;
         IO.StaleTemporaries.Remove(dir, ".seed-*.tmp-*", message => Console.Error.WriteLine(message));   // a model folder a killed run was writing
         if (!Directory.Exists(dir) || !Directory.EnumerateFileSystemEntries(dir).Any()) return;
-        if (!options.Overwrite) throw new IOException($"{dir} is not empty: use --overwrite to replace an earlier fine-tuning there, or another --out");
+        if (!options.Overwrite) throw new IO.OutputExistsException(dir, "files (an earlier fine-tuning?)", resumable: false);
         foreach (var seedDir in Directory.GetDirectories(dir, "seed-*")) Directory.Delete(seedDir, recursive: true);
         File.Delete(Path.Combine(dir, "results.json"));
     }

@@ -27,7 +27,7 @@ public static class HuggingFaceExport
         var source = ModelSource.Open(modelPath);
         using var outLock = IO.PathLock.Acquire(outDir);
         if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any() && !overwrite)
-            throw new IOException($"{outDir} is not empty: use --overwrite to replace it, or another --out");
+            throw new IO.OutputExistsException(outDir, "files", resumable: false);
         var config = source.Config;
         var allAttention = config.LayerPattern.All(c => c == 'A');
         Dictionary<string, Tensor> tensors;

@@ -19,7 +19,7 @@ public static class ModelImport
         var source = ModelSource.Open(from);
         using var outLock = IO.PathLock.Acquire(outDir);
         if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any() && !overwrite)
-            throw new IOException($"{outDir} is not empty: use --overwrite to replace it, or another --out");
+            throw new IO.OutputExistsException(outDir, "files", resumable: false);
 
         if (source.Labels is not null)
         {

@@ -29,7 +29,7 @@ public static class OnnxExport
     {
         var source = ModelSource.Open(modelPath);
         using var outLock = IO.PathLock.Acquire(outPath);
-        if (File.Exists(outPath) && !overwrite) throw new IOException($"{outPath} exists: use --overwrite to replace it, or another --out");
+        if (File.Exists(outPath) && !overwrite) throw new IO.OutputExistsException(outPath, "a model (an existing file)", resumable: false);
         var classifier = source.Kind == ModelSourceKind.FineTuned || source.Labels is not null;
         var chosen = head ?? (classifier ? OnnxHead.Classifier : OnnxHead.Mlm);
         if (chosen == OnnxHead.Classifier && !classifier)

@@ -380,7 +380,7 @@ public sealed class Pretrainer
         if (!opts.Resume && holdsRun)
         {
             if (!opts.Overwrite)
-                throw new IOException($"{runDir} already holds a run: continue it with --resume, replace it with --overwrite, or choose another --out");
+                throw new IO.OutputExistsException(runDir, "a run", resumable: true);
             RemoveOutputs(runDir);
             log($"--overwrite: removed the earlier run's outputs in {runDir}");
         }

@@ -78,7 +78,8 @@ public sealed class ReproductionTests : IDisposable
         new Reproduction(ReproduceBudget.Smoke, outDir, [], threads: 2, resume: true, lines.Add).Run();
         Assert.Single(lines, l => l.StartsWith('[') && !l.Contains("done earlier"));
         // …and without it refuses to overwrite.
-        Assert.Throws<IOException>(() => new Reproduction(ReproduceBudget.Smoke, outDir, [], 2, false, lines.Add).Run());
+        var refused = Assert.Throws<HybridBert.IO.OutputExistsException>(() => new Reproduction(ReproduceBudget.Smoke, outDir, [], 2, false, lines.Add).Run());
+        Assert.Contains("already holds a reproduction: continue it (Resume = true), or write somewhere else", refused.Message);
     }
 
     [Fact]

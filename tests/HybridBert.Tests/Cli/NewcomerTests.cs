@@ -108,13 +108,13 @@ public sealed class NewcomerTests(TinyData data) : IClassFixture<TinyData>, IDis
         File.WriteAllText(Path.Combine(ft, "results.json"), "{}");
         var (exit, _, err) = Run("finetune", "--init", "random", "--preset", "tiny", "--out", ft, "--max-train-examples", "8", "--epochs", "1");
         Assert.Equal(1, exit);   // runtime: the files, not the command line
-        Assert.Contains("is not empty: use --overwrite", err);
+        Assert.Contains("replace it with --overwrite, or choose another --out", err);
 
         var vocab = Path.Combine(root, "vocab.txt");
         File.WriteAllText(vocab, "mine");
         (exit, _, err) = Run("tokenizer", "train", "--corpus", Path.Combine(data.Root, "corpus.txt"), "--out", vocab, "--vocab-size", "200");
         Assert.Equal(1, exit);   // runtime: the files, not the command line
-        Assert.Contains("exists: use --overwrite", err);
+        Assert.Contains("already holds a file: replace it with --overwrite", err);
         Assert.Equal("mine", File.ReadAllText(vocab));
     }
 

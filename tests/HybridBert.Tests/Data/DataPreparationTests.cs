@@ -99,7 +99,7 @@ public sealed class DataPreparationTests : IDisposable
         var dir = Path.Combine(folder, "out");
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "precious.txt"), "keep me");
-        Assert.Throws<IOException>(() => Prepare(dir));
+        Assert.Throws<HybridBert.IO.OutputExistsException>(() => Prepare(dir));
         Assert.Throws<IOException>(() => Prepare(dir, new PrepareOptions { SeqLen = 64, Overwrite = true }));
         Assert.True(File.Exists(Path.Combine(dir, "precious.txt")));
 

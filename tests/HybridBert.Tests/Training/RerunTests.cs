@@ -94,4 +94,18 @@ public sealed class RerunTests(TinyData data) : IClassFixture<TinyData>, IDispos
         Assert.Equal(2, Checkpoint.List(run)[0].Step);
         Assert.DoesNotContain("9.1", File.ReadAllText(Path.Combine(run, "metrics.jsonl")));
     }
+
+    [Fact]
+    public void From_the_library_a_folder_holding_a_run_is_refused_in_the_librarys_terms()
+    {
+        var options = new PretrainOptions
+        {
+            DataDir = data.DataDir, RunDir = Path.Combine(root, "library"), Model = HybridBert.Model.Presets.Build("tiny", "PA", 8192) with { MaxPositionEmbeddings = 64 },
+            BatchSize = 4, MaxSteps = 1, EvalBatches = 1, Threads = 1,
+        };
+        new Pretrainer(options).Run();
+        var error = Assert.Throws<HybridBert.IO.OutputExistsException>(() => new Pretrainer(options).Run());
+        Assert.Contains("already holds a run: continue it (Resume = true), replace it (Overwrite = true)", error.Message);
+        Assert.DoesNotContain("--", error.Message);   // no command-line flag inside a library exception
+    }
 }
