@@ -11,11 +11,15 @@
 # src/HybridBert.Cli -c Release`) run in the same interleaving, so that before and after are each compared with
 # PyTorch in one run; the table gains its ratio columns.
 #
-# PyTorch is Debian's python3-torch (`apt-get install python3-torch`), running benchmarks/pytorch/mini_train_step.py,
-# an independent textbook implementation of the same model. Its matrix products go through the system BLAS
-# (`update-alternatives --display libblas.so.3-x86_64-linux-gnu`); with Debian's default reference BLAS PyTorch is
-# several times slower, so install a fast one first — measured here at mini AAAA 128×32, vocab 30522, 2 threads:
-# BLIS-openmp 2,433 tok/s, OpenBLAS-openmp 2,360, OpenBLAS-pthread 2,147 (`apt-get install libblis4-openmp`). Each configuration runs in a fresh process on both
+# PyTorch is Debian's python3-torch (`apt-get install python3-torch libopenblas0-openmp`), running
+# benchmarks/pytorch/mini_train_step.py, an independent textbook implementation of the same model. Its matrix
+# products go through the system BLAS (`update-alternatives --display libblas.so.3-x86_64-linux-gnu`), so the
+# baseline is only as good as that library. Measured here (2026-12-06, mini AAAA 128×32, vocab 30522, 2 threads):
+# OpenBLAS-openmp is the fastest installable; BLIS-openmp, which earlier versions of this script recommended, leaves
+# PyTorch's GEMMs on one core (PyTorch does not set BLIS's thread count), and Debian's reference BLAS is several times
+# slower still. Before any timing, benchmarks/pytorch/blas_check.py times a 2048² GEMM at 1 and $THREADS threads in a
+# PyTorch process and the script stops unless the threaded one is ≥ 1.3× faster; it prints which BLAS that was.
+# Each configuration runs in a fresh process on both
 # sides (so peak RSS is its own), ours then PyTorch's, then the next configuration, and the whole list ROUNDS times
 # (A B A B …: drift on the machine hits both alike). Prints one row per configuration and mode: median tokens/s over
 # the rounds, the highest peak RSS, and ours/PyTorch ratios. Run it on an idle machine: anything else running
@@ -36,13 +40,15 @@ OUT=${OUT:-/tmp/compare-pytorch.jsonl}
 # Debian's interpreter first: a pyenv or venv python3 earlier on the PATH usually lacks torch.
 PYTHON=${PYTHON:-$(for p in /usr/bin/python3 python3; do "$p" -c 'import torch' 2>/dev/null && { echo "$p"; break; }; done)}
 [ -n "$PYTHON" ] || { echo "python3 with torch is needed: apt-get install python3-torch" >&2; exit 1; }
-echo "PyTorch: $("$PYTHON" -c 'import torch; print(torch.__version__)') ($PYTHON), BLAS: $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || echo unknown)" >&2
+BLAS_CHECK=$("$PYTHON" benchmarks/pytorch/blas_check.py --threads "$THREADS") || exit 1
+echo "PyTorch: $("$PYTHON" -c 'import torch; print(torch.__version__)') ($PYTHON); GEMM check: $BLAS_CHECK" >&2
 dotnet build src/HybridBert.Cli -c Release -v q -nologo >/dev/null
 HB=src/HybridBert.Cli/bin/Release/net10.0/HybridBert.Cli
 
 letters() { case $1 in bert) echo AAAA ;; ponet) echo PPPP ;; hybrid) echo PPAA ;; *) echo "$1" ;; esac; }
 
 : > "$OUT"
+echo "$BLAS_CHECK" | sed 's/^{/{"side":"blas_check",/' >> "$OUT"
 for round in $(seq 1 "$ROUNDS"); do
   for mode in $MODES; do
     for config in $CONFIGS; do
@@ -66,6 +72,9 @@ done
 "$PYTHON" - "$OUT" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+check = next((r for r in rows if r["side"] == "blas_check"), None)
+if check: print(f"PyTorch's BLAS: {check['blas']}, 2048² GEMM {check['gflops_1']} GFLOP/s on 1 thread, {check['gflops_n']} on {check['threads']}\n")
+rows = [r for r in rows if r["side"] != "blas_check"]
 keys = []
 for r in rows:
     k = (r["mode"], r["layer_pattern"], r["seq"], r["batch"], r["vocab"])
