@@ -27,7 +27,7 @@ internal static class CommonOptions
     public static string Plural(long count, string noun) => $"{count:N0} {noun}{(count == 1 ? "" : "s")}";
 
     /// <summary>What --pattern accepts: the pattern names and the layer letters of <see cref="Model.Mixers"/>.</summary>
-    public static string PatternHelp { get; } = $"bert, ponet, hybrid, or one letter per layer such as PPAA ({Model.Mixers.Legend})";
+    public static string PatternHelp { get; } = $"{string.Join(", ", Model.Presets.PatternNames)}, or one letter per layer such as PPAA ({Model.Mixers.Legend})";
 
     /// <summary><c>--device</c>: cpu, cuda, cuda:N or auto.</summary>
     public static Option<string> Device(string defaultValue) => new("--device") { Description = $"Where the model runs: {Model.Devices.Help}", DefaultValueFactory = _ => defaultValue };

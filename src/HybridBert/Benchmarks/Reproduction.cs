@@ -48,13 +48,7 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
     public static IReadOnlyList<PretrainArm> Arms(ReproduceBudget budget, int layers) => budget.Arms.Select(id =>
     {
         var arm = AllArms.FirstOrDefault(a => a.Id == id) ?? throw new ArgumentException($"unknown arm '{id}'; known: {string.Join(", ", AllArms.Select(a => a.Id))}");
-        var letters = arm.Pattern switch
-        {
-            "pool-top" => new string('A', layers / 2) + new string('P', layers - layers / 2),
-            "in-layer" => new string('H', layers),
-            var p => Presets.Pattern(p, layers),
-        };
-        return arm with { Pattern = letters };
+        return arm with { Pattern = Presets.Pattern(arm.Pattern, layers) };
     }).ToList();
 
     private readonly string stagesDir = Path.Combine(outDir, "stages");

@@ -32,16 +32,22 @@ public static class Presets
     public static readonly IReadOnlyDictionary<string, EncoderConfig> Sizes =
         new Dictionary<string, EncoderConfig> { ["tiny"] = Tiny, ["narrow"] = Narrow, ["mini"] = Mini, ["small"] = Small, ["base"] = Base };
 
+    /// <summary>The pattern names, the one home of each (<see cref="Pattern"/> spells them out).</summary>
+    public static readonly IReadOnlyList<string> PatternNames = ["bert", "ponet", "hybrid", "pool-top", "in-layer"];
+
     /// <summary>
     /// A pattern name for <paramref name="layers"/> layers — <c>bert</c> all attention, <c>ponet</c> all pooling,
-    /// <c>hybrid</c> pooling in the bottom half and attention on top (the paper's best arrangement) — or literal
-    /// letters such as <c>PPAA</c>, returned upper-cased.
+    /// <c>hybrid</c> pooling in the bottom half and attention on top (the paper's best arrangement), <c>pool-top</c>
+    /// the reverse, <c>in-layer</c> attention and pooling heads in every layer — or literal letters such as
+    /// <c>PPAA</c>, returned upper-cased.
     /// </summary>
     public static string Pattern(string nameOrLetters, int layers) => nameOrLetters.ToLowerInvariant() switch
     {
         "bert" => new string('A', layers),
         "ponet" => new string('P', layers),
         "hybrid" => new string('P', layers / 2) + new string('A', layers - layers / 2),
+        "pool-top" => new string('A', layers / 2) + new string('P', layers - layers / 2),
+        "in-layer" => new string('H', layers),
         _ => nameOrLetters.ToUpperInvariant(),
     };
 
