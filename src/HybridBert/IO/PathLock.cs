@@ -73,7 +73,7 @@ public sealed class PathLock : IDisposable
         return new PathLock(file) { Target = target };
     }
 
-    /// <summary>The holder recorded for <paramref name="path"/>'s lock, if the sidecar is readable and names a running process.</summary>
+    /// <summary>The holder recorded for <paramref name="lockFile"/>, if its sidecar is readable and names a running process.</summary>
     public static Owner? ReadOwner(string lockFile)
     {
         try

@@ -56,7 +56,6 @@ public sealed class InferenceModel : IDisposable
         (Source, Tokenizer, Config, this.pretrained, mlm, this.classifier) = (source, tokenizer, config, pretrained, mlmHead ? pretrained : null, classifier);
 
     /// <param name="device">cpu, cuda, cuda:N or auto.</param>
-    /// <param name="device">cpu, cuda, cuda:N or auto.</param>
     /// <param name="maxBatchTokens">Tokens one forward may hold.</param>
     public static InferenceModel Load(string path, string device = "cpu", int maxBatchTokens = 16_384)
     {

@@ -59,7 +59,7 @@ public sealed class InferenceServer : IAsyncDisposable
         builder.Services.AddOpenApi();
         builder.WebHost.ConfigureKestrel(k =>
         {
-            k.Limits.MaxRequestBodySize = null;   // enforced by ReadBody, which answers a JSON 413
+            k.Limits.MaxRequestBodySize = null;   // enforced by ReadJson, which answers a JSON 413
             if (options.Host == "localhost") k.ListenLocalhost(options.Port);
             else k.Listen(IPAddress.Parse(options.Host), options.Port);
         });

@@ -24,7 +24,7 @@ public sealed class PathLockTests(TinyData data) : IClassFixture<TinyData>, IDis
 
     private static (int Exit, string Out, string Err) Run(params string[] args) => ModelCommandTests.Run(args);
 
-    /// <summary>A CLI child stopped at <paramref name="pauseAt"/>; disposing it kills it (SIGKILL).</summary>
+    /// <summary>A CLI child stopped at a pause point; disposing it kills it (SIGKILL).</summary>
     private sealed class HeldChild : IDisposable
     {
         public Process Process { get; }
