@@ -27,7 +27,7 @@ internal static partial class PretrainCommand
         var batch = new Option<int>("--batch") { Description = "Global batch (sequences per optimizer step)", DefaultValueFactory = _ => d.BatchSize };
         var microBatch = new Option<int?>("--micro-batch") { Description = "Sequences per forward/backward (gradient accumulation)" };
         var lr = new Option<double>("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => d.LearningRate };
-        var warmup = new Option<int?>("--warmup") { Description = "Warm-up steps [default: 6% of --max-steps]" };
+        var warmup = new Option<int?>("--warmup") { Description = $"Warm-up steps [default: {Training.PretrainPlan.DefaultWarmupFraction * 100:0}% of --max-steps]" };
         var schedule = CommonOptions.Choice("--schedule", "Decay after warm-up: linear or cosine", d.Schedule);
         var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay (not on biases and LayerNorm)", DefaultValueFactory = _ => d.WeightDecay };
         var beta2 = new Option<double>("--adam-beta2") { Description = "AdamW's second-moment decay (BERT 0.999; 0.98 as RoBERTa adapts faster in short runs)", DefaultValueFactory = _ => d.AdamBeta2 };
@@ -39,7 +39,7 @@ internal static partial class PretrainCommand
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => d.Seed, Description = "Seeds initialization, data order, masks and dropout: one seed, one run, in any process" };
         var trimEvery = new Option<int>("--trim-every") { DefaultValueFactory = _ => d.TrimEvery, Description = "Return freed memory to the OS every N steps (0 = never: ~20% faster steps, ~1.2× the peak memory)" };
         var saveMemory = new Option<bool>("--save-memory") { Description = "Keep less for backward (the FFN activation is recomputed, dropout masks are 1 byte): ~5–6% less peak memory, 3–9% slower steps; same results" };
-        var maxSteps = new Option<long?>("--max-steps") { Description = "Step budget and length of the LR schedule [default: 1000]" };
+        var maxSteps = new Option<long?>("--max-steps") { Description = $"Step budget and length of the LR schedule [default: {Training.PretrainPlan.DefaultMaxSteps}]" };
         var maxTokens = new Option<long?>("--max-tokens") { Description = "Token budget" };
         var maxTime = new Option<string?>("--max-time") { Description = "Wall-clock budget, e.g. 10m, 1h30m, 90s" };
         var evalEvery = new Option<int>("--eval-every") { DefaultValueFactory = _ => d.EvalEvery, Description = "Evaluate on the validation split every N steps (and at the end)" };

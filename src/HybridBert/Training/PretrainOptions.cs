@@ -43,7 +43,7 @@ public sealed record PretrainOptions
     public double AdamBeta1 { get; init; } = 0.9;
     public double AdamBeta2 { get; init; } = 0.999;
     public double AdamEpsilon { get; init; } = 1e-6;
-    /// <summary>Warm-up steps; null: 6% of the step budget.</summary>
+    /// <summary>Warm-up steps; null: <see cref="PretrainPlan.DefaultWarmupFraction"/> of the step budget.</summary>
     public int? WarmupSteps { get; init; }
     public LrSchedule Schedule { get; init; } = LrSchedule.Linear;
     public double MaxGradNorm { get; init; } = 1.0;

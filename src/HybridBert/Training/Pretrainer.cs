@@ -48,19 +48,8 @@ public sealed class Pretrainer
         using var runLock = LockRunDir(options.RunDir);
         if (options.TrimEvery > 0) NativeMemory.UseHugePages();   // before any tensor, or it changes nothing
         torch.set_num_threads(options.Threads);
-        var manifest = ShardManifest.Load(options.DataDir);
-        var vocabulary = manifest.LoadVocabulary(options.DataDir);
-        // --init-from: the model's architecture and (unless resuming, when the checkpoint's weights win) its weights.
-        var init = options.InitFrom is { } from ? ModelSource.Open(from) : null;
-        if (init is not null && init.Vocabulary.Hash != vocabulary.Hash)
-            throw new InvalidDataException($"--init-from {init.Folder}: the model's vocabulary ({init.Vocabulary.Count} tokens) is not the one {options.DataDir} was prepared with " +
-                                           $"({vocabulary.Count} tokens) — prepare the data with the model's: hybridbert data prepare --vocab {Path.Combine(init.Folder, "vocab.txt")} …");
-        // On --resume the checkpoint's model is the run's (with any --dropout applied); --init-from only named where it began.
-        var requested = init is null || options.Resume ? options : options with { Model = init.Config };
-        manifest.CheckCompatible(options.DataDir, null, requested.Model.VocabSize, requested.Model.MaxPositionEmbeddings);
-        // The pooling layers find [CLS]/[SEP] by id: take the data's.
-        var config = requested.EffectiveModel.ForVocabulary(vocabulary);
-        var opts = options with { Model = config.Validate(), Dropout = null, InitializerRange = null };   // applied: the checkpoint records the model as trained
+        var plan = PretrainPlan.Resolve(options);
+        var (opts, manifest, vocabulary, init) = (plan.Options, plan.Manifest, plan.Vocabulary, plan.InitFrom);
         PrepareRunDir(opts);
 
         using var train = ShardDataset.Open(opts.DataDir, "train");
@@ -76,10 +65,8 @@ public sealed class Pretrainer
         var canEvaluate = validation.Count > 0;
         if (!canEvaluate)
             log($"warning: {opts.DataDir} has no validation sequences (too few documents for --validation-fraction): evaluation is skipped, no best checkpoint is chosen");
-        var maxSteps = opts.MaxSteps ?? (opts.MaxTokens is { } t
-            ? Math.Max(1, (long)Math.Ceiling(t / (double)(opts.BatchSize * Math.Max(1, manifest.Splits["train"].Tokens / Math.Max(1, manifest.Splits["train"].Sequences)))))
-            : 1000);
-        var schedule = new LearningRateSchedule(opts.LearningRate, opts.WarmupSteps ?? (long)Math.Round(0.06 * maxSteps), maxSteps, opts.Schedule);
+        var maxSteps = plan.MaxSteps;
+        var schedule = new LearningRateSchedule(opts.LearningRate, plan.WarmupSteps, maxSteps, opts.Schedule);
 
         var device = Devices.Resolve(opts.Device);
         torch.manual_seed(opts.Seed);
