@@ -147,6 +147,8 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
         var (optimizer, scales) = BuildOptimizer(classifier, config.NumHiddenLayers);
         using var optimizerScope = optimizer;   // its moment buffers go with this seed, not at the end of the run
         var groups = optimizer.ParamGroups.ToList();
+        // fp32, and memory collected after each step but trimmed once per seed (in Run).
+        var trainingStep = new TrainingStep(new MixedPrecision(classifier, Precision.Fp32), optimizer, options.MaxGradNorm, trimEvery: 0);
 
         Dictionary<string, Tensor>? best = null;
         var bestScore = double.NegativeInfinity;
@@ -186,20 +188,17 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
                     var lr = schedule.At(step);
                     for (var g = 0; g < groups.Count; g++) groups[g].LearningRate = lr * scales[g];
                     classifier.train();
-                    Gradients.ZeroInPlace(classifier.parameters());
-                    var logits = classifier.forward(Batches.Inputs(rows.Select(i => train[i]).ToList(), vocabulary.PadId, device));
-                    var targets = torch.tensor(rows.Select(i => trainTargets[i]).ToArray(), device: device);
-                    var lossTensor = task.Regression
-                        ? nn.functional.mse_loss(logits.squeeze(-1), targets)
-                        : nn.functional.cross_entropy(logits, targets.to(ScalarType.Int64));
-                    Backward.Run(lossTensor);
-                    nn.utils.clip_grad_norm_(classifier.parameters(), options.MaxGradNorm);
-                    optimizer.step();
-                    loss = lossTensor.item<float>();
+                    loss = trainingStep.Run(step, 1, _ =>
+                    {
+                        var logits = classifier.forward(Batches.Inputs(rows.Select(i => train[i]).ToList(), vocabulary.PadId, device));
+                        var targets = torch.tensor(rows.Select(i => trainTargets[i]).ToArray(), device: device);
+                        return task.Regression
+                            ? nn.functional.mse_loss(logits.squeeze(-1), targets)
+                            : nn.functional.cross_entropy(logits, targets.to(ScalarType.Int64));
+                    }, value => $"seed {seed}: the loss is {value} at step {step + 1}; try a lower --lr");
                 }
+                trainingStep.Done(step);
                 step++;
-                NativeMemory.AfterStep(step, trimEvery: 0);   // collects, never trims (fine-tuning trims once per seed, in Run)
-                if (!double.IsFinite(loss)) throw new TrainingDivergedException($"seed {seed}: the loss is {loss} at step {step}; try a lower --lr");
                 progress?.Report(new FineTuneProgress(seed, epoch, step, totalSteps, loss, null));
                 if (options.EvalEverySteps is { } every && step % every == 0 && step % stepsPerEpoch != 0) stop = EvaluateAndKeep(epoch);
             }

@@ -83,6 +83,7 @@ public sealed class Pretrainer
         model.to(device);   // before the fp32 masters are cloned: they live where the model does
         var precision = new MixedPrecision(model, opts.Precision);
         var optimizer = BuildOptimizer(precision.Masters, opts);
+        var trainingStep = new TrainingStep(precision, optimizer, opts.MaxGradNorm, opts.TrimEvery);
 
         var state = new TrainerState();
         if (opts.Resume) state = Restore(opts, model, precision, optimizer, log);
@@ -142,7 +143,6 @@ public sealed class Pretrainer
                 batcher.Reseed(Seeds.Derive(opts.Seed, SeedPurpose.Masking, step));      // masks: likewise
                 foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
                 model.train();
-                precision.ZeroGradients();
 
                 var indices = order.Next(opts.BatchSize);
                 var sequences = indices.Select(train.Read).ToList();
@@ -154,28 +154,17 @@ public sealed class Pretrainer
                     });
                 var sentences = opts.SentenceObjective == SentenceObjective.None ? 0
                     : PretrainingLoss.SentenceTargets(batch.SentenceLabels, opts.SentenceObjective).Count;
-                var total = torch.zeros(1, device: device);
-                for (var start = 0; start < opts.BatchSize; start += opts.MicroBatchSize)
+                // Micro-batches: each loss is normalized by the global batch's counts, so their sum is the step's loss.
+                loss = trainingStep.Run(step, (opts.BatchSize + opts.MicroBatchSize - 1) / opts.MicroBatchSize, i =>
                 {
-                    using var micro = batch.Slice(start, opts.MicroBatchSize);
-                    var result = PretrainingLoss.Compute(model, micro, opts.SentenceObjective, opts.DropMask, batch.MaskedCount, sentences);
-                    NativeMemory.BeforeBackward(step + 1, opts.TrimEvery);
-                    Backward.Run(result.Loss);
-                    precision.AccumulateGradients();   // bf16: summed into the fp32 masters per micro-batch
-                    total += result.Loss.detach();
-                }
-                IO.PausePoints.Reach("step");
-                loss = total.item<float>();
-                if (!double.IsFinite(loss))
-                    throw new TrainingDivergedException($"The loss is {loss} at step {step + 1}; stopping. " +
-                        (lastCheckpoint.Length > 0 ? $"The last good checkpoint is {lastCheckpoint}." : "No checkpoint was written yet.") +
-                        " Try a lower --lr, more warm-up, or --precision fp32.");
-                nn.utils.clip_grad_norm_(precision.Masters.Select(m => m.Parameter), opts.MaxGradNorm);
-                optimizer.step();
-                precision.MastersToModel();
+                    var micro = batch.Slice(i * opts.MicroBatchSize, opts.MicroBatchSize);
+                    return PretrainingLoss.Compute(model, micro, opts.SentenceObjective, opts.DropMask, batch.MaskedCount, sentences).Loss;
+                }, value => $"The loss is {value} at step {step + 1}; stopping. " +
+                            (lastCheckpoint.Length > 0 ? $"The last good checkpoint is {lastCheckpoint}." : "No checkpoint was written yet.") +
+                            " Try a lower --lr, more warm-up, or --precision fp32.");
                 stepTokens = batch.RealTokens;
             }
-            NativeMemory.AfterStep(step + 1, opts.TrimEvery);
+            trainingStep.Done(step);
             trainingSeconds += clock.Elapsed.TotalSeconds - stepStart;
 
             state = state with
