@@ -51,6 +51,7 @@ internal static class BenchCommand
             var patternList = Split(parse.GetValue(patterns)!);
             var modes = CommonOptions.EnumList<BenchMode>(parse.GetValue(mode)!, "--mode");
             var specs = new List<BenchSpec>();
+            var deviceName = CommonOptions.DeviceValue(parse, device);
             foreach (var seq in CommonOptions.IntList(parse.GetValue(seqs)!, "--seq", min: 4))
                 foreach (var m in modes)
                     foreach (var p in patternList)
@@ -59,19 +60,13 @@ internal static class BenchCommand
                             Preset = parse.GetValue(preset)!, Pattern = p, Seq = seq, Batch = parse.GetValue(batch) ?? BenchSpec.DefaultBatch(seq),
                             Precision = CommonOptions.Parse<Precision>(parse.GetValue(precision)!), Threads = parse.GetValue(threads), Steps = parse.GetValue(steps),
                             Warmup = parse.GetValue(warmup), Mode = m, Head = CommonOptions.Parse<MlmHeadMode>(parse.GetValue(head)!), MaskRate = parse.GetValue(maskRate), VocabSize = vocab, TrimEvery = parse.GetValue(trimEvery), SaveMemory = parse.GetValue(saveMemory),
-                            Device = CommonOptions.DeviceValue(parse, device), Rounds = parse.GetValue(rounds), Dropout = parse.GetValue(dropout),
+                            Device = deviceName, Rounds = parse.GetValue(rounds), Dropout = parse.GetValue(dropout),
                         }.Validate());
             foreach (var s in specs) HybridBert.Model.Presets.Build(s.Preset, s.Pattern, s.VocabSize);   // fail early on a bad name
-            var byRound = new Dictionary<BenchSpec, List<BenchResult>>();
             var asJson = parse.GetValue(json);
-            var limit = TimeSpan.FromSeconds(parse.GetValue(timeout));
-            for (var round = 0; round < parse.GetValue(rounds); round++)
-                foreach (var spec in specs)   // A B C, A B C …: drift on a noisy machine hits every pattern alike
-                {
-                    if (!asJson) Console.Error.Write($"\rround {round + 1}: {spec.Pattern} seq {spec.Seq} {spec.Mode}…".PadRight(60));
-                    var result = BenchRunner.RunInChild(spec, limit);
-                    (byRound.TryGetValue(spec, out var list) ? list : byRound[spec] = []).Add(result);
-                }
+            var all = BenchRunner.RunRounds(specs, parse.GetValue(rounds), TimeSpan.FromSeconds(parse.GetValue(timeout)),
+                asJson ? null : (round, spec) => Console.Error.Write($"\rround {round + 1}: {spec.Pattern} seq {spec.Seq} {spec.Mode}…".PadRight(60)));
+            var byRound = specs.ToDictionary(s => s, s => all.Where(r => r.Spec == s).Select(r => r.Result).ToList());
             if (!asJson) Console.Error.WriteLine();
             var results = specs.Select(s => BenchRunner.Combine(byRound[s])).ToList();
             if (asJson) foreach (var r in results) Console.WriteLine(JsonSerializer.Serialize(r));

@@ -69,10 +69,10 @@ internal static class CliErrors
             Console.Error.WriteLine($"error: {e.Message}");
             return RuntimeError;
         }
-        catch (Exception e) when (Training.OutOfMemory.Matches(e.Message) && Environment.GetEnvironmentVariable(TraceVariable) is not "1")
+        catch (Exception e) when (Memory.OutOfMemory.Matches(e.Message) && Environment.GetEnvironmentVariable(TraceVariable) is not "1")
         {
             // libtorch could not allocate a tensor: its message carries a C++ stack; say what happened and what to change.
-            Console.Error.WriteLine($"error: {Training.OutOfMemory.Describe(e.Message, Training.MemoryUsage.AvailableBytes(), Training.MemoryUsage.PeakMiB * 1048576, Training.MemoryUsage.LimitBytes())}");
+            Console.Error.WriteLine($"error: {Memory.OutOfMemory.Describe(e.Message, Memory.MemoryUsage.AvailableBytes(), Memory.MemoryUsage.PeakMiB * 1048576, Memory.MemoryUsage.LimitBytes())}");
             return RuntimeError;
         }
         catch (Exception e) when (Environment.GetEnvironmentVariable(TraceVariable) is not "1")

@@ -10,9 +10,28 @@ namespace HybridBert.Benchmarks;
 /// </summary>
 public static class BenchRunner
 {
+    /// <summary>
+    /// Every spec in a fresh child, the whole list <paramref name="rounds"/> times, interleaved (A B C, A B C …: drift
+    /// on a noisy machine hits every configuration alike). The one home of interleaved rounds: <c>bench</c> and
+    /// <c>reproduce</c> both run their configurations through it. Results in the order run.
+    /// </summary>
+    public static List<(int Round, BenchSpec Spec, BenchResult Result)> RunRounds(IReadOnlyList<BenchSpec> specs, int rounds, TimeSpan timeout,
+        Action<int, BenchSpec>? starting = null, CancellationToken cancel = default)
+    {
+        var results = new List<(int, BenchSpec, BenchResult)>();
+        for (var round = 0; round < rounds; round++)
+            foreach (var spec in specs)
+            {
+                cancel.ThrowIfCancellationRequested();
+                starting?.Invoke(round, spec);
+                results.Add((round, spec, RunInChild(spec, timeout)));
+            }
+        return results;
+    }
+
     public static BenchResult RunInChild(BenchSpec spec, TimeSpan timeout)
     {
-        if (EstimateBytes(spec) is var need && Training.MemoryUsage.AvailableBytes() is { } free && need > 0.9 * free)
+        if (EstimateBytes(spec) is var need && Memory.MemoryUsage.AvailableBytes() is { } free && need > 0.9 * free)
             return BenchResult.Failed(spec, "out_of_memory", $"needs about {need / 1073741824.0:F1} GiB of activations, {free / 1073741824.0:F1} GiB free: not started");
 
         // The child reads its spec from a JSON options file (never from assembled arguments).
@@ -32,15 +51,15 @@ public static class BenchRunner
         if (run.ExitCode == 0 && line is not null) return JsonSerializer.Deserialize<BenchResult>(line)!;
 
         var message = run.Stderr;
-        var oom = run.ExitCode is 137 or -9 || Training.OutOfMemory.Matches(message);
+        var oom = run.ExitCode is 137 or -9 || Memory.OutOfMemory.Matches(message);
         // libtorch prints one-time warnings (index_reduce is "beta") on stderr: skip them for the error line.
         var firstLine = message.Split('\n').FirstOrDefault(l => l.Trim().Length > 0 && !l.Contains("Warning:", StringComparison.Ordinal))?.Trim() ?? $"exit code {run.ExitCode}";
         return BenchResult.Failed(spec, oom ? "out_of_memory" : "error", firstLine.Length > 300 ? firstLine[..300] : firstLine);
     }
 
-    /// <summary>A rough upper estimate of a configuration's activation memory (<see cref="Training.MemoryEstimate"/>).</summary>
+    /// <summary>A rough upper estimate of a configuration's activation memory (<see cref="Memory.MemoryEstimate"/>).</summary>
     public static double EstimateBytes(BenchSpec s) =>
-        Training.MemoryEstimate.ActivationBytes(Model.Presets.Build(s.Preset, s.Pattern, s.VocabSize), s.Batch, s.Seq, s.Precision, s.Mode == BenchMode.Train);
+        Memory.MemoryEstimate.ActivationBytes(Model.Presets.Build(s.Preset, s.Pattern, s.VocabSize), s.Batch, s.Seq, s.Precision, s.Mode == BenchMode.Train);
 
     /// <summary>Per-round results of one configuration combined: median of medians, overall min and max, highest peak.</summary>
     public static BenchResult Combine(IReadOnlyList<BenchResult> rounds)

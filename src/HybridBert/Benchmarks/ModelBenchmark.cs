@@ -4,6 +4,7 @@ using HybridBert.Model;
 using HybridBert.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using HybridBert.Memory;
 
 namespace HybridBert.Benchmarks;
 

@@ -144,14 +144,7 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
                     Preset = budget.BenchPreset, Pattern = p, Seq = seq, Batch = Math.Max(1, 4096 / seq), Steps = budget.BenchSteps, Warmup = budget.BenchWarmup,
                     Threads = threads, Mode = BenchMode.Train, VocabSize = EmbeddedData.Vocabulary().Count,
                 })).ToList();
-                var rounds = new List<BenchResult>();
-                for (var r = 0; r < budget.BenchRounds; r++)
-                    foreach (var spec in specs)
-                    {
-                        cancel.ThrowIfCancellationRequested();
-                        rounds.Add(BenchRunner.RunInChild(spec, TimeSpan.FromMinutes(30)));
-                    }
-                return rounds;
+                return BenchRunner.RunRounds(specs, budget.BenchRounds, TimeSpan.FromMinutes(30), cancel: cancel).Select(r => r.Result).ToList();
             });
 
         var path = ReproductionReport.Write(outDir, budget, threads, arms, pretrained, downstream, allTasks, bench, clock.Elapsed);

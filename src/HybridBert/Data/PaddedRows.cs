@@ -6,7 +6,7 @@ namespace HybridBert.Data;
 /// <summary>
 /// The one place rows of different lengths become a batch tensor: a [rows, length] grid pre-filled with a padding
 /// value, set cell by cell, then handed to libtorch as int64 on the model's device. Pre-training batches
-/// (<see cref="MlmBatcher"/>) and fine-tuning/inference batches (<see cref="FineTuning.Batches"/>) both use it.
+/// (<see cref="MlmBatcher"/>) and fine-tuning/inference batches (<see cref="Batches"/>) both use it.
 /// </summary>
 public sealed class PaddedRows
 {

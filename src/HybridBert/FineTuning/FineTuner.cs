@@ -7,6 +7,7 @@ using HybridBert.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using HybridBert.Memory;
 
 namespace HybridBert.FineTuning;
 
@@ -190,7 +191,7 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
                     classifier.train();
                     loss = trainingStep.Run(step, 1, _ =>
                     {
-                        var logits = classifier.forward(Batches.Inputs(rows.Select(i => train[i]).ToList(), vocabulary.PadId, device));
+                        var logits = classifier.forward(Data.Batches.Inputs(rows.Select(i => train[i]).ToList(), vocabulary.PadId, device));
                         var targets = torch.tensor(rows.Select(i => trainTargets[i]).ToArray(), device: device);
                         return task.Regression
                             ? nn.functional.mse_loss(logits.squeeze(-1), targets)

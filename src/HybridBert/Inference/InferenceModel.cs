@@ -5,6 +5,7 @@ using HybridBert.Text;
 using HybridBert.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using HybridBert.Memory;
 
 namespace HybridBert.Inference;
 
@@ -139,7 +140,7 @@ public sealed class InferenceModel : IDisposable
                 cancel.ThrowIfCancellationRequested();
                 using (var scope = torch.NewDisposeScope())
                 {
-                    var inputs = Batches.Inputs(chunk.Select(i => rows[i]).ToList(), Tokenizer.Vocabulary.PadId, device);
+                    var inputs = Data.Batches.Inputs(chunk.Select(i => rows[i]).ToList(), Tokenizer.Vocabulary.PadId, device);
                     consume(Encoder.forward(inputs), inputs, chunk);
                 }
                 NativeMemory.AfterInferenceBatch();

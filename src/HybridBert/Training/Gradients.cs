@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using HybridBert.Memory;
 
 namespace HybridBert.Training;
 

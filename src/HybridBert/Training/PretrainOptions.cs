@@ -1,5 +1,6 @@
 using HybridBert.Data;
 using HybridBert.Model;
+using HybridBert.Memory;
 
 namespace HybridBert.Training;
 

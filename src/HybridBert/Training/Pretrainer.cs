@@ -7,6 +7,7 @@ using HybridBert.Text;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using HybridBert.Memory;
 
 namespace HybridBert.Training;
 

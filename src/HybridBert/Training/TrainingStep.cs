@@ -2,6 +2,7 @@ using HybridBert.Model;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using HybridBert.Memory;
 
 namespace HybridBert.Training;
 

@@ -89,8 +89,8 @@ public sealed class BenchTests
             var start = new System.Diagnostics.ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             foreach (var a in prefix.Concat(["bench", "--preset", "tiny", "--patterns", "bert", "--seq", "16", "--batch", "2",
                 "--steps", "1", "--warmup", "0", "--mode", mode, "--json"])) start.ArgumentList.Add(a);
-            start.Environment.Remove(HybridBert.Training.NativeMemory.HugePagesVariable);
-            if (variable is not null) start.Environment[HybridBert.Training.NativeMemory.HugePagesVariable] = variable;
+            start.Environment.Remove(HybridBert.Memory.NativeMemory.HugePagesVariable);
+            if (variable is not null) start.Environment[HybridBert.Memory.NativeMemory.HugePagesVariable] = variable;
             using var process = System.Diagnostics.Process.Start(start)!;
             var stderr = process.StandardError.ReadToEndAsync();
             var stdout = process.StandardOutput.ReadToEnd();

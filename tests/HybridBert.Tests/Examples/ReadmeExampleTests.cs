@@ -1,5 +1,4 @@
 using HybridBert.Data;
-using HybridBert.FineTuning;
 using HybridBert.Interop;
 using HybridBert.Model;
 using HybridBert.Text;

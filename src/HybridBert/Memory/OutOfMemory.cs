@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 
-namespace HybridBert.Training;
+namespace HybridBert.Memory;
 
 /// <summary>
 /// Recognizes libtorch's allocation failures and says them in one line. libtorch reports them as an exception whose

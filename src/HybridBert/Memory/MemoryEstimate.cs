@@ -1,6 +1,7 @@
 using HybridBert.Model;
+using HybridBert.Training;
 
-namespace HybridBert.Training;
+namespace HybridBert.Memory;
 
 /// <summary>
 /// A rough upper estimate of activation memory, so that a run that cannot fit is said before it starts: attention

@@ -1,4 +1,4 @@
-namespace HybridBert.Training;
+namespace HybridBert.Memory;
 
 /// <summary>Resident memory of this process: current (VmRSS) and peak (VmHWM), in MiB. Native (libtorch) memory
 /// included, which the GC's counters do not see.</summary>

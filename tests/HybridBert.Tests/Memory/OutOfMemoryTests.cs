@@ -1,6 +1,6 @@
-using HybridBert.Training;
+using HybridBert.Memory;
 
-namespace HybridBert.Tests.Training;
+namespace HybridBert.Tests.Memory;
 
 public sealed class OutOfMemoryTests
 {

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace HybridBert.Training;
+namespace HybridBert.Memory;
 
 /// <summary>
 /// Hands freed native memory back to the OS during training. Measured on the mini preset (batch 32, seq 128,
@@ -18,7 +18,7 @@ namespace HybridBert.Training;
 /// releases stays allocated, scattered among the freed activations, until the collector happens to run — and a
 /// training loop allocates too little managed memory for that. Measured (mini ponet 128×32, vocab 30,522,
 /// <c>--trim-every 0</c>, 40 steps): peak 3,813 MiB without the collection (1.6 GB after 5 steps, still growing by
-/// ~60 MiB a step), 1,380 MiB with it and gradients zeroed in place (<see cref="Gradients"/>); bert 3,486 vs 1,303
+/// ~60 MiB a step), 1,380 MiB with it and gradients zeroed in place (<see cref="Training.Gradients"/>); bert 3,486 vs 1,303
 /// MiB. A collection takes 1–2 ms.
 /// </para>
 /// </summary>
