@@ -85,7 +85,7 @@ public static class ServeBenchmark
     private static string RandomModel(ServeBenchSpec spec, string workDir)
     {
         var folder = Path.Combine(workDir, $"random-{spec.Preset}-{spec.Pattern}");
-        if (File.Exists(Path.Combine(folder, "config.json"))) return folder;
+        if (File.Exists(Path.Combine(folder, Interop.ModelLayout.Config))) return folder;
         var vocabulary = Data.EmbeddedData.Vocabulary();
         var config = Presets.Build(spec.Preset, spec.Pattern, vocabulary.Count).ForVocabulary(vocabulary);
         TorchSharp.torch.manual_seed(1);

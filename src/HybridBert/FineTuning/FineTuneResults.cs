@@ -18,7 +18,7 @@ public sealed record FineTuneSeedResults(int Seed, int BestEpoch, long BestStep,
 public sealed record FineTuneResults(string Task, string Encoder, double? MajorityBaseline, IReadOnlyDictionary<string, MeanStd> Dev,
     IReadOnlyDictionary<string, MeanStd>? Test, IReadOnlyList<FineTuneSeedResults> Seeds)
 {
-    public const string FileName = "results.json";
+    public const string FileName = Interop.ModelLayout.FineTuneResults;
 
     public static FineTuneResults From(FineTuneSummary s) => new(s.Task, s.Encoder, double.IsNaN(s.MajorityBaseline) ? null : s.MajorityBaseline,
         s.Dev.ToDictionary(kv => kv.Key, kv => new MeanStd(kv.Value.Mean, kv.Value.Std)),

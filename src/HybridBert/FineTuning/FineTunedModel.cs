@@ -17,7 +17,7 @@ public sealed record TaskHead(string Task, bool Regression, IReadOnlyList<string
 /// </summary>
 public sealed class FineTunedModel : IDisposable
 {
-    public const string WeightsFile = "model.safetensors", ConfigFile = "config.json", VocabFile = "vocab.txt", TaskFile = "task.json";
+    public const string WeightsFile = ModelLayout.Weights, ConfigFile = ModelLayout.Config, VocabFile = ModelLayout.Vocab, TaskFile = ModelLayout.Task;
 
     public static readonly JsonSerializerOptions Json = Training.Checkpoint.Json;
 
@@ -38,10 +38,14 @@ public sealed class FineTunedModel : IDisposable
     {
         if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"Model folder not found: {folder}");
         folder = ModelSource.FineTunedSeed(folder) ?? folder;
-        if (!File.Exists(Path.Combine(folder, TaskFile)) && ModelSource.IsPretraining(folder))
-            throw new InvalidDataException($"{folder} is a pre-training run or checkpoint, a model without a classifier: fine-tune it first (hybridbert finetune --checkpoint {folder} …) " +
-                                           "and use one of the seed-N folders that writes");        if (!File.Exists(Path.Combine(folder, TaskFile)) && File.Exists(Path.Combine(folder, ConfigFile)) && !File.Exists(Path.Combine(folder, Training.Checkpoint.TrainerFile)))
-            return LoadHuggingFace(folder, device);
+        switch (ModelLayout.Detect(folder))
+        {
+            case ModelSourceKind.Checkpoint:
+                throw new InvalidDataException($"{folder} is a pre-training run or checkpoint, a model without a classifier: fine-tune it first (hybridbert finetune --checkpoint {folder} …) " +
+                                               "and use one of the seed-N folders that writes");
+            case ModelSourceKind.HuggingFace:
+                return LoadHuggingFace(folder, device);
+        }
         foreach (var f in new[] { WeightsFile, ConfigFile, VocabFile, TaskFile })
             if (!File.Exists(Path.Combine(folder, f)))
                 throw new FileNotFoundException($"{folder} is not a fine-tuned model folder: {f} is missing (use a seed-N folder written by `hybridbert finetune`, or a Hugging Face BertForSequenceClassification folder)");

@@ -244,7 +244,7 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
         if (!Directory.Exists(dir) || !Directory.EnumerateFileSystemEntries(dir).Any()) return;
         if (!options.Overwrite) throw new IO.OutputExistsException(dir, "files (an earlier fine-tuning?)", resumable: false);
         foreach (var seedDir in Directory.GetDirectories(dir, "seed-*")) Directory.Delete(seedDir, recursive: true);
-        File.Delete(Path.Combine(dir, "results.json"));
+        File.Delete(Path.Combine(dir, FineTuneResults.FileName));
     }
 
     /// <summary>Accuracy of always answering the most frequent training label on dev (NaN for regression).</summary>

@@ -20,9 +20,9 @@ public sealed record ClassifierLabels(IReadOnlyList<string> Labels, bool Regress
 /// </summary>
 public static class HuggingFaceFolder
 {
-    public const string ConfigFile = "config.json", SafetensorsFile = "model.safetensors", ShardIndexFile = "model.safetensors.index.json",
-        PickleFile = "pytorch_model.bin", VocabFile = "vocab.txt", TokenizerConfigFile = "tokenizer_config.json", TokenizerFile = "tokenizer.json",
-        SpecialTokensFile = "special_tokens_map.json";
+    public const string ConfigFile = ModelLayout.Config, SafetensorsFile = ModelLayout.Weights, ShardIndexFile = ModelLayout.ShardIndex,
+        PickleFile = ModelLayout.Pickle, VocabFile = ModelLayout.Vocab, TokenizerConfigFile = ModelLayout.TokenizerConfig, TokenizerFile = ModelLayout.TokenizerJson,
+        SpecialTokensFile = ModelLayout.SpecialTokens;
 
     /// <summary>The weight files this folder could hold, in the order they are looked for.</summary>
     public static readonly string[] WeightFiles = [SafetensorsFile, ShardIndexFile, PickleFile];

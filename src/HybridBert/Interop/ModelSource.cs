@@ -31,7 +31,8 @@ public sealed record ModelSource
         if (File.Exists(path)) throw new InvalidDataException($"{path} is a file, not a model folder: {Expected}");
         if (!Directory.Exists(path)) throw new DirectoryNotFoundException($"Model folder not found: {path}");
         path = FineTunedSeed(path) ?? path;
-        if (File.Exists(Path.Combine(path, FineTuning.FineTunedModel.TaskFile)))
+        var kind = ModelLayout.Detect(path);
+        if (kind == ModelSourceKind.FineTuned)
         {
             var head = FineTuning.FineTunedModel.ReadHead(path);
             var vocabulary = Vocabulary.Load(Path.Combine(path, FineTuning.FineTunedModel.VocabFile));
@@ -41,7 +42,7 @@ public sealed record ModelSource
                 Vocabulary = vocabulary, Lowercase = head.Lowercase,
             };
         }
-        if (File.Exists(Path.Combine(path, Training.Checkpoint.TrainerFile)) || Directory.Exists(Training.Checkpoint.Folder(path)))
+        if (kind == ModelSourceKind.Checkpoint)
         {
             var folder = CheckpointFolder(path);
             var vocabulary = Vocabulary.Load(Path.Combine(folder, Training.Checkpoint.VocabFile));
@@ -52,7 +53,7 @@ public sealed record ModelSource
                 Vocabulary = vocabulary,
             };
         }
-        if (File.Exists(Path.Combine(path, HuggingFaceFolder.ConfigFile)))
+        if (kind == ModelSourceKind.HuggingFace)
         {
             if (!HuggingFaceFolder.Is(path))
                 throw new FileNotFoundException($"{path}: has {HuggingFaceFolder.ConfigFile} but no weights — expected one of {string.Join(", ", HuggingFaceFolder.WeightFiles)}");
@@ -100,7 +101,7 @@ public sealed record ModelSource
     /// </summary>
     public static string? FineTunedSeed(string folder)
     {
-        if (!File.Exists(Path.Combine(folder, "results.json"))) return null;
+        if (!File.Exists(Path.Combine(folder, ModelLayout.FineTuneResults))) return null;
         var seeds = Directory.GetDirectories(folder, "seed-*").Where(d => File.Exists(Path.Combine(d, FineTuning.FineTunedModel.TaskFile))).Order(StringComparer.Ordinal).ToList();
         return seeds.Count switch
         {
@@ -110,10 +111,6 @@ public sealed record ModelSource
                                                 $"name one, e.g. {seeds[0]}"),
         };
     }
-
-    /// <summary>Whether <paramref name="folder"/> is a pre-training run or one of its checkpoints (a model without a classifier).</summary>
-    public static bool IsPretraining(string folder) =>
-        File.Exists(Path.Combine(folder, Training.Checkpoint.TrainerFile)) || Directory.Exists(Training.Checkpoint.Folder(folder));
 
     /// <summary>A checkpoint folder, or a run folder's best checkpoint (else its newest), its files verified.</summary>
     public static string CheckpointFolder(string path)

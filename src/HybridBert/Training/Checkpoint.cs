@@ -35,8 +35,8 @@ public sealed record CheckpointManifest
 /// </summary>
 public static class Checkpoint
 {
-    public const string WeightsFile = "model.safetensors", OptimizerFile = "optimizer.bin", ConfigFile = "config.json",
-        VocabFile = "vocab.txt", TrainerFile = "trainer.json";
+    public const string WeightsFile = Interop.ModelLayout.Weights, OptimizerFile = Interop.ModelLayout.Optimizer, ConfigFile = Interop.ModelLayout.Config,
+        VocabFile = Interop.ModelLayout.Vocab, TrainerFile = Interop.ModelLayout.Trainer;
 
     public static readonly JsonSerializerOptions Json = new()
     {
@@ -46,7 +46,7 @@ public static class Checkpoint
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
     };
 
-    public static string Folder(string runDir) => Path.Combine(runDir, "checkpoints");
+    public static string Folder(string runDir) => Path.Combine(runDir, Interop.ModelLayout.Checkpoints);
 
     /// <summary>Writes a checkpoint; <paramref name="writeFiles"/> puts the weights and optimizer state into the folder it is given.</summary>
     public static string Save(string runDir, TrainerState state, PretrainOptions options, string vocabPath, Action<string> writeFiles)

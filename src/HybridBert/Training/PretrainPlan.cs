@@ -35,7 +35,7 @@ public sealed record PretrainPlan
         var init = options.InitFrom is { } from ? ModelSource.Open(from) : null;
         if (init is not null && init.Vocabulary.Hash != vocabulary.Hash)
             throw new InvalidDataException($"--init-from {init.Folder}: the model's vocabulary ({init.Vocabulary.Count} tokens) is not the one {options.DataDir} was prepared with " +
-                                           $"({vocabulary.Count} tokens) — prepare the data with the model's: hybridbert data prepare --vocab {Path.Combine(init.Folder, "vocab.txt")} …");
+                                           $"({vocabulary.Count} tokens) — prepare the data with the model's: hybridbert data prepare --vocab {Path.Combine(init.Folder, ModelLayout.Vocab)} …");
         // On --resume the checkpoint's model is the run's (with any --dropout applied); --init-from only named where it began.
         var requested = init is null || options.Resume ? options : options with { Model = init.Config };
         manifest.CheckCompatible(options.DataDir, null, requested.Model.VocabSize, requested.Model.MaxPositionEmbeddings);
