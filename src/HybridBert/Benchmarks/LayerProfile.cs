@@ -32,7 +32,7 @@ public sealed record LayerProfileSpec
 
     public LayerProfileSpec Validate()
     {
-        var errors = new List<string>();
+        var errors = new Problems();
         if (Seq < 4) errors.Add($"--seq must be >= 4 (got {Seq})");
         if (Batch is < 1) errors.Add($"--batch must be >= 1 (got {Batch})");
         if (Threads < 1) errors.Add($"--threads must be >= 1 (got {Threads})");
@@ -41,7 +41,7 @@ public sealed record LayerProfileSpec
         if (Letters.Length == 0 || Letters.FirstOrDefault(c => !Mixers.IsKnown(c)) is var bad && bad != default)
             errors.Add($"--letters must be letters of {Mixers.Letters} ({Mixers.Legend}; got '{Letters}')");
         if (Dropout is { } d && (d is < 0 or >= 1 || double.IsNaN(d))) errors.Add($"--dropout must be in [0, 1) (got {d})");
-        if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors));
+        errors.ThrowIfAny();
         Presets.Size(Preset);   // a bad name fails here, with the list of sizes
         return this;
     }

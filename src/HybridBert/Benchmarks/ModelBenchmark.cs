@@ -55,7 +55,7 @@ public sealed record BenchSpec
     /// <summary>Every setting at once; throws one ArgumentException naming each that is out of range.</summary>
     public BenchSpec Validate()
     {
-        var errors = new List<string>();
+        var errors = new Problems();
         if (Steps < 1 || Rounds < 1) errors.Add($"--steps and --rounds must be >= 1 (got {Steps}, {Rounds})");
         if (Warmup < 0) errors.Add($"--warmup must be >= 0 (got {Warmup})");
         if (Seq < 4) errors.Add($"--seq must be >= 4 (got {Seq})");
@@ -68,7 +68,7 @@ public sealed record BenchSpec
         if (Devices.Problem(Device) is { } device) errors.Add(device);
         if (Mode == BenchMode.Onnx && (Precision != Precision.Fp32 || Device != "cpu"))
             errors.Add($"--mode onnx runs ONNX Runtime's CPU provider in fp32 (got --precision {Precision.ToString().ToLowerInvariant()}, --device {Device})");
-        if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors));
+        errors.ThrowIfAny();
         return this;
     }
 }

@@ -25,12 +25,12 @@ public sealed record ServeBenchSpec
 
     public ServeBenchSpec Validate()
     {
-        var errors = new List<string>();
+        var errors = new Problems();
         if (Requests < 1000) errors.Add($"--requests must be >= 1000 (the memory check compares the first and last thousand; got {Requests})");
         if (Concurrency.Count == 0 || Concurrency.Any(c => c < 1)) errors.Add("--concurrency needs one or more values >= 1");
         if (InputTokens < 3) errors.Add($"--input-tokens must be >= 3 (got {InputTokens})");
         if (Threads < 1) errors.Add($"--threads must be >= 1 (got {Threads})");
-        if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors));
+        errors.ThrowIfAny();
         return this;
     }
 }

@@ -21,13 +21,13 @@ public sealed record PrepareOptions
     /// <summary>Every setting at once; throws one ArgumentException naming each that is out of range.</summary>
     public PrepareOptions Validate()
     {
-        var errors = new List<string>();
+        var errors = new Problems();
         if (SeqLen is < 8 or > 65535) errors.Add($"--seq-len must be in [8, 65535] (got {SeqLen})");
         if (ValidationFraction is < 0 or >= 1 || double.IsNaN(ValidationFraction)) errors.Add($"--validation-fraction must be in [0, 1) (got {ValidationFraction})");
         if (Workers < 1) errors.Add($"--workers must be >= 1 (got {Workers})");
         if (SequencesPerShard < 1) errors.Add($"sequences per shard must be >= 1 (got {SequencesPerShard})");
         if (string.IsNullOrEmpty(TextField)) errors.Add("--text-field must not be empty");
-        if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors));
+        errors.ThrowIfAny();
         return this;
     }
 }

@@ -15,9 +15,11 @@ public sealed record MaskingOptions
 
     public MaskingOptions Validate()
     {
-        if (Rate is <= 0 or >= 1 || double.IsNaN(Rate)) throw new ArgumentException($"mask rate must be in (0, 1) (got {Rate})");
+        var errors = new Problems();
+        if (Rate is <= 0 or >= 1 || double.IsNaN(Rate)) errors.Add($"mask rate must be in (0, 1) (got {Rate})");
         if (MaskFraction < 0 || RandomFraction < 0 || MaskFraction + RandomFraction > 1 + 1e-9)
-            throw new ArgumentException($"mask split must be three non-negative parts summing to 100 (got {MaskFraction * 100:F0}/{RandomFraction * 100:F0}/{(1 - MaskFraction - RandomFraction) * 100:F0})");
+            errors.Add($"mask split must be three non-negative parts summing to 100 (got {MaskFraction * 100:F0}/{RandomFraction * 100:F0}/{(1 - MaskFraction - RandomFraction) * 100:F0})");
+        errors.ThrowIfAny();
         return this;
     }
 

@@ -52,7 +52,7 @@ public sealed record FineTuneOptions
     /// <summary>Every setting at once; throws one ArgumentException naming each that is out of range.</summary>
     public FineTuneOptions Validate()
     {
-        var errors = new List<string>();
+        var errors = new Problems();
         if (Epochs < 1) errors.Add($"--epochs must be >= 1 (got {Epochs})");
         if (BatchSize < 1) errors.Add($"--batch must be >= 1 (got {BatchSize})");
         if (!(LearningRate > 0)) errors.Add($"--lr must be > 0 (got {LearningRate})");
@@ -71,7 +71,7 @@ public sealed record FineTuneOptions
         if (Devices.Problem(Device) is { } device) errors.Add(device);
         if (string.IsNullOrWhiteSpace(OutDir)) errors.Add("--out is required");
         if (Checkpoint is null && RandomInitModel is null) errors.Add("give --checkpoint RUN_DIR, or --init random for a randomly initialized baseline");
-        if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors));
+        errors.ThrowIfAny();
         return this;
     }
 }

@@ -49,7 +49,7 @@ public sealed record EncoderConfig
     /// <summary>Throws <see cref="ConfigException"/> naming every field that is out of range.</summary>
     public EncoderConfig Validate()
     {
-        var errors = new List<string>();
+        var errors = new Problems();
         void Positive(string field, double value)
         {
             if (value <= 0) errors.Add($"{field} must be > 0 (got {value})");
@@ -86,7 +86,7 @@ public sealed record EncoderConfig
             errors.Add($"hybrid_attention_heads must be in [1, num_attention_heads-1 = {NumAttentionHeads - 1}] for H layers " +
                        $"(got {AttentionHeadsInHybridLayer}{(HybridAttentionHeads is null ? ", the default half" : "")})");
 
-        if (errors.Count > 0) throw new ConfigException("Invalid encoder config: " + string.Join("; ", errors) + ".");
+        errors.ThrowIfAny(message => new ConfigException($"Invalid encoder config: {message}."));
         return this;
     }
 

@@ -41,7 +41,7 @@ public sealed record ServeOptions
 
     public ServeOptions Validate()
     {
-        var errors = new List<string>();
+        var errors = new Problems();
         if (string.IsNullOrWhiteSpace(Model)) errors.Add("--model is required");
         if (Port is < 0 or > 65535) errors.Add($"--port must be in [0, 65535] (got {Port})");
         if (MaxBatchTokens < 1) errors.Add($"--max-batch-tokens must be >= 1 (got {MaxBatchTokens})");
@@ -56,7 +56,7 @@ public sealed record ServeOptions
         if (HybridBert.Model.Devices.Problem(Device) is { } device) errors.Add(device);
         if (System.Net.IPAddress.TryParse(Host, out _) is false && Host != "localhost")
             errors.Add($"--host must be an IP address or localhost (got '{Host}')");
-        if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors));
+        errors.ThrowIfAny();
         return this;
     }
 }

@@ -12,11 +12,11 @@ public sealed record WordPieceTrainerOptions
 
     public WordPieceTrainerOptions Validate()
     {
-        var errors = new List<string>();
+        var errors = new Problems();
         if (VocabSize <= Vocabulary.SpecialTokens.Length) errors.Add($"--vocab-size must be more than the {Vocabulary.SpecialTokens.Length} special tokens (got {VocabSize})");
         if (MinFrequency < 1) errors.Add($"--min-frequency must be >= 1 (got {MinFrequency})");
         if (LimitAlphabet is < 1) errors.Add($"--limit-alphabet must be >= 1 (got {LimitAlphabet})");
-        if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors));
+        errors.ThrowIfAny();
         return this;
     }
 }

@@ -103,7 +103,7 @@ public sealed record PretrainOptions
     /// <summary>Every setting but the model (which may depend on the data): callers check this before preparing data.</summary>
     public PretrainOptions ValidateSettings()
     {
-        var errors = new List<string>();
+        var errors = new Problems();
         if (BatchSize < 1) errors.Add($"--batch must be >= 1 (got {BatchSize})");
         if (MicroBatch is < 1) errors.Add($"--micro-batch must be >= 1 (got {MicroBatch})");
         if (MicroBatch is { } m && BatchSize % m != 0) errors.Add($"--batch ({BatchSize}) must be a multiple of --micro-batch ({m})");
@@ -137,7 +137,7 @@ public sealed record PretrainOptions
         {
             errors.Add(e.Message);
         }
-        if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors));
+        errors.ThrowIfAny();
         return this;
     }
 
