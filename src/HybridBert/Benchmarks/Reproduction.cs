@@ -54,7 +54,7 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
     private readonly string stagesDir = Path.Combine(outDir, "stages");
     private readonly Stopwatch clock = Stopwatch.StartNew();
     private int done, started, total;   // stages finished, running now, in all
-    private double costDone, costLeft;   // in StageCost units of wall-clock time, for the ETA
+    private double costDone, costLeft;   // reference seconds of wall-clock time (StageCost), for the ETA
 
     public string Run(CancellationToken cancel = default)
     {
@@ -204,7 +204,7 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
         }
         lock (stagesDir)
         {
-            var eta = costDone <= 0 ? "" : $", ETA {StageCost.Eta(clock.Elapsed, costDone, costLeft):hh\\:mm\\:ss}";
+            var eta = $", ETA {StageCost.Eta(clock.Elapsed, costDone, costLeft):hh\\:mm\\:ss}";
             log($"[{done + started + 1}/{total}] {title} (elapsed {clock.Elapsed:hh\\:mm\\:ss}{eta})");
             started++;
         }

@@ -91,8 +91,13 @@ public sealed class ReproductionTests : IDisposable
         var rates = budget.PretrainSeeds.SelectMany(seed => arms.Where(a => seed == budget.PretrainSeeds[0] || !budget.SingleSeedArms.Contains(a.Id))).Select(a => a.MaskRate).ToList();
         Assert.Equal(11, rates.Count);
         var total = StageCost.Total(budget, rates, tasks: 1, jobs: 2);
-        var eta = StageCost.Eta(TimeSpan.FromSeconds(20), StageCost.Data, total - StageCost.Data);
+        // The data stage takes a second or two: an ETA extrapolated from it alone would say minutes (it said 2:24 in a
+        // fresh clone's run before the reference took over), so the first ETA is the reference estimate.
+        var eta = StageCost.Eta(TimeSpan.FromSeconds(1), StageCost.Data, total - StageCost.Data);
         Assert.InRange(eta.TotalMinutes, 20, 30);   // the committed run took 26.4 minutes in all; counting stages as equal said 0.7
+        // After a minute's work the machine's own speed scales it: twice as slow, twice as long.
+        var later = StageCost.Eta(TimeSpan.FromSeconds(400), 200, 1000);
+        Assert.Equal(2000, later.TotalSeconds, 6);
         // A 40%-masking run costs more than a 15% one, a fine-tuning a small part of a pre-training run.
         Assert.True(StageCost.Pretrain(budget, 0.40) > 1.3 * StageCost.Pretrain(budget, 0.15));
         Assert.InRange(StageCost.FineTune(budget) / StageCost.Pretrain(budget, 0.15), 0.1, 0.2);
