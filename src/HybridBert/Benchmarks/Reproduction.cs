@@ -71,7 +71,7 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
         costLeft = StageCost.Total(budget, runs.Select(r => r.Arm.MaskRate), allTasks.Count, jobs);
         var report = Path.Combine(outDir, ReproductionReport.FileName);
         var stages = new[] { "data" }
-            .Concat(runs.SelectMany(r => allTasks.Select(t => $"finetune-{t}-{r.Arm.Id}-s{r.Seed}").Prepend($"pretrain-{r.Arm.Id}-s{r.Seed}")))
+            .Concat(runs.SelectMany(r => allTasks.Select(t => FineTuneKey(t, r.Arm.Id, r.Seed)).Prepend(PretrainKey(r.Arm.Id, r.Seed))))
             .Concat(budget.BenchSeqs.Count > 0 ? ["bench"] : Array.Empty<string>());
         if (resume && File.Exists(report) && stages.All(s => File.Exists(Path.Combine(stagesDir, s + ".json"))))
         {
@@ -94,7 +94,7 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
         {
             var (arm, seed) = run;
             var runDir = PretrainDir(arm.Id, seed);
-            var pretrainedRun = Stage($"pre-train {arm.Id} seed {seed} ({arm.Title})", $"pretrain-{arm.Id}-s{seed}", StageCost.Pretrain(budget, arm.MaskRate) / Math.Max(1, jobs), () =>
+            var pretrainedRun = Stage($"pre-train {arm.Id} seed {seed} ({arm.Title})", PretrainKey(arm.Id, seed), StageCost.Pretrain(budget, arm.MaskRate) / Math.Max(1, jobs), () =>
             {
                 var resumable = Checkpoint.List(runDir).Count > 0;
                 var options = new PretrainOptions
@@ -108,7 +108,7 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
                     // A stage not recorded as done is continued from its checkpoint, or redone over what a crash left.
                     Resume = resumable, Overwrite = !resumable && Directory.Exists(runDir),
                 }.Validate();
-                Child("pretrain", options, $"pretrain-{arm.Id}-s{seed}", cancel);
+                Child("pretrain", options, PretrainKey(arm.Id, seed), cancel);
                 var s = JsonSerializer.Deserialize<PretrainSummary>(File.ReadAllText(Path.Combine(runDir, "summary.json")), Checkpoint.Json)!;
                 return new PretrainRun(arm.Id, seed, arm.Pattern, s.FinalEval?.MlmLoss ?? double.NaN, s.FinalEval?.MlmAccuracy ?? double.NaN,
                     s.BestEvalLoss ?? double.NaN, s.Steps, s.Tokens, s.TokensPerSecond, s.PeakRssMiB, s.Seconds);
@@ -117,7 +117,7 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
             {
                 cancel.ThrowIfCancellationRequested();
                 var ftDir = Path.Combine(outDir, "finetune", task, $"{arm.Id}-s{seed}");
-                return Stage($"fine-tune {arm.Id} seed {seed} on {task}", $"finetune-{task}-{arm.Id}-s{seed}", StageCost.FineTune(budget) / Math.Max(1, jobs), () =>
+                return Stage($"fine-tune {arm.Id} seed {seed} on {task}", FineTuneKey(task, arm.Id, seed), StageCost.FineTune(budget) / Math.Max(1, jobs), () =>
                 {
                     var options = new FineTuneOptions
                     {
@@ -126,7 +126,7 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
                         MaxTrainExamples = budget.FineTuneMaxTrain, Threads = ChildThreads,
                     }.Validate();
                     var begun = clock.Elapsed.TotalSeconds;
-                    Child("finetune", options, $"finetune-{task}-{arm.Id}-s{seed}", cancel);
+                    Child("finetune", options, FineTuneKey(task, arm.Id, seed), cancel);
                     return ReadFineTune(Path.Combine(ftDir, "results.json"), task, arm.Id, seed, clock.Elapsed.TotalSeconds - begun);
                 });
             }).ToList();
@@ -175,6 +175,11 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
         }
         return results.ToList();
     }
+
+    /// <summary>A stage's name in <c>stages/</c>, <c>options/</c> and <c>logs/</c>.</summary>
+    private static string PretrainKey(string arm, int seed) => $"pretrain-{arm}-s{seed}";
+
+    private static string FineTuneKey(string task, string arm, int seed) => $"finetune-{task}-{arm}-s{seed}";
 
     private string PretrainDir(string arm, int seed) => Path.Combine(outDir, "pretrain", $"{arm}-s{seed}");
 

@@ -32,6 +32,8 @@ public static class TaskFileReader
                 return ReadRows(path, CsvRows(path), columns, requireLabel, report, skipMalformed, hasHeader ? null : headerless);
             case ".tsv":
                 return ReadRows(path, TsvRows(path), columns, requireLabel, report, skipMalformed, hasHeader ? null : headerless);
+            case ".txt" when columns.Id is not null:
+                throw new InvalidDataException($"{path}: a .txt file holds one text per line and no columns, so it has no id column '{columns.Id}'; use a .tsv, .csv or .jsonl file");
             case ".txt" when !requireLabel:
                 return ReadPlainLines(path, report);
             case ".txt":

@@ -30,9 +30,6 @@ public sealed class PathLock : IDisposable
 
     private PathLock(string lockFile) => this.lockFile = lockFile;
 
-    /// <summary>The path that is locked.</summary>
-    public required string Target { get; init; }
-
     /// <summary>The lock file for <paramref name="path"/>: <c>PARENT/.NAME.lock</c>.</summary>
     public static string LockFileFor(string path)
     {
@@ -46,14 +43,13 @@ public sealed class PathLock : IDisposable
     /// </summary>
     public static PathLock Acquire(string path)
     {
-        var target = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
-        var file = LockFileFor(target);
+        var file = LockFileFor(path);
         lock (Held)
         {
             if (Held.TryGetValue(file, out var held))
             {
                 Held[file] = (held.Stream, held.Count + 1);
-                return new PathLock(file) { Target = target };
+                return new PathLock(file);
             }
             Directory.CreateDirectory(Path.GetDirectoryName(file)!);
             FileStream stream;
@@ -65,12 +61,19 @@ public sealed class PathLock : IDisposable
             {
                 throw new PathInUseException($"{path} is in use by {Describe(ReadOwner(file))}: wait for it to finish, stop it, or choose another path");
             }
-            var owner = new Owner(Environment.ProcessId, CommandLine(), DateTimeOffset.Now);
-            AtomicFile.WriteAllText(file + ".owner", JsonSerializer.Serialize(owner));
+            try
+            {
+                AtomicFile.WriteAllText(file + ".owner", JsonSerializer.Serialize(new Owner(Environment.ProcessId, CommandLine(), DateTimeOffset.Now)));
+            }
+            catch
+            {
+                stream.Dispose();   // a lock nobody can name (a full disk, say) is not kept
+                throw;
+            }
             Held[file] = (stream, 1);
         }
         PausePoints.Reach("locked");
-        return new PathLock(file) { Target = target };
+        return new PathLock(file);
     }
 
     /// <summary>The holder recorded for <paramref name="lockFile"/>, if its sidecar is readable and names a running process.</summary>

@@ -100,5 +100,8 @@ public sealed class InferenceCommandsTests : IDisposable
         (exit, _, stderr) = ModelCommandTests.Run("predict", "--model", classifier, "--input", input, "--out", Path.Combine(temp, "p.txt"));
         Assert.Equal(2, exit);
         Assert.Contains("--out must end in .jsonl or .csv", stderr);
+        (exit, _, stderr) = ModelCommandTests.Run("predict", "--model", classifier, "--input", input, "--id", "review_id");
+        Assert.Equal(1, exit);
+        Assert.Contains("texts.txt: a .txt file holds one text per line and no columns, so it has no id column 'review_id'", stderr);
     }
 }

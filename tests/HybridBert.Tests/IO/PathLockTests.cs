@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text;
 using HybridBert.Benchmarks;
 using HybridBert.IO;
 using HybridBert.Tests.Benchmarks;
@@ -24,54 +22,11 @@ public sealed class PathLockTests(TinyData data) : IClassFixture<TinyData>, IDis
 
     private static (int Exit, string Out, string Err) Run(params string[] args) => ModelCommandTests.Run(args);
 
-    /// <summary>A CLI child stopped at a pause point; disposing it kills it (SIGKILL).</summary>
-    private sealed class HeldChild : IDisposable
-    {
-        public Process Process { get; }
-        private readonly StringBuilder stderr = new();
-
-        public HeldChild(string pauseAt, params string[] args)
-        {
-            CliChild.Use();
-            var (file, prefix) = SelfProcess.Command();
-            var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var a in prefix.Concat(args)) start.ArgumentList.Add(a);
-            start.Environment[PausePoints.Variable] = pauseAt;
-            Process = Process.Start(start)!;
-            var paused = new ManualResetEventSlim();
-            Process.OutputDataReceived += (_, _) => { };
-            Process.ErrorDataReceived += (_, e) =>
-            {
-                if (e.Data is null) return;
-                lock (stderr) stderr.AppendLine(e.Data);
-                if (e.Data.StartsWith("paused at ", StringComparison.Ordinal)) paused.Set();
-            };
-            Process.BeginOutputReadLine();
-            Process.BeginErrorReadLine();
-            var deadline = DateTime.UtcNow.AddMinutes(2);
-            while (!paused.Wait(100))
-                if (Process.HasExited || DateTime.UtcNow > deadline)
-                    lock (stderr) Assert.Fail($"the child never reached {pauseAt}: {stderr}");
-        }
-
-        public void Kill()
-        {
-            Process.Kill();   // SIGKILL: no handler runs, nothing is released by our code
-            Process.WaitForExit();
-        }
-
-        public void Dispose()
-        {
-            if (!Process.HasExited) Kill();
-            Process.Dispose();
-        }
-    }
-
     private string[] Pretrain(string run, params string[] extra) =>
         ["pretrain", "--data", data.DataDir, "--out", run, "--preset", "tiny", "--pattern", "PA", "--batch", "4",
          "--eval-every", "100", "--eval-batches", "1", "--checkpoint-every", "1", "--threads", "1", .. extra];
 
-    private static void AssertInUseBy(HeldChild holder, string command, (int Exit, string Out, string Err) result)
+    private static void AssertInUseBy(PausedChild holder, string command, (int Exit, string Out, string Err) result)
     {
         Assert.Equal(1, result.Exit);
         Assert.Matches($@"is in use by PID {holder.Process.Id} \({command}, started \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d\)", result.Err);
@@ -81,7 +36,7 @@ public sealed class PathLockTests(TinyData data) : IClassFixture<TinyData>, IDis
     public void A_live_run_refuses_a_second_run_an_overwrite_and_a_resume_and_its_lock_dies_with_it()
     {
         var run = Path.Combine(root, "run");
-        using var first = new HeldChild("step:3", Pretrain(run, "--seed", "1", "--max-steps", "6"));   // steps 1 and 2 are checkpointed
+        using var first = new PausedChild("step:3", Pretrain(run, "--seed", "1", "--max-steps", "6"));   // steps 1 and 2 are checkpointed
         var before = Checkpoint.List(run).Select(c => c.Step).ToList();
         Assert.Equal([2, 1], before);
 
@@ -106,29 +61,29 @@ public sealed class PathLockTests(TinyData data) : IClassFixture<TinyData>, IDis
 
         var ft = Path.Combine(root, "ft");
         string[] finetune = ["finetune", "--checkpoint", model, "--task", "sentiment-sentences", "--epochs", "1", "--max-train-examples", "8", "--out", ft];
-        using (var holder = new HeldChild("locked", finetune))
+        using (var holder = new PausedChild("locked", finetune))
             AssertInUseBy(holder, "hybridbert finetune", Run([.. finetune, "--seeds", "2"]));
 
         var prepared = Path.Combine(root, "prepared");
         var corpus = Path.Combine(root, "corpus.txt");
         File.WriteAllText(corpus, "Call me Ishmael. Some years ago I went to sea.\n\nIt is a way I have of driving off the spleen.\n");
         string[] prepare = ["data", "prepare", "--corpus", corpus, "--out", prepared];
-        using (var holder = new HeldChild("locked", prepare))
+        using (var holder = new PausedChild("locked", prepare))
             AssertInUseBy(holder, "hybridbert data prepare", Run([.. prepare, "--overwrite"]));
 
         var hf = Path.Combine(root, "hf");
         string[] export = ["export", "hf", "--model", model, "--out", hf];
-        using (var holder = new HeldChild("locked", export))
+        using (var holder = new PausedChild("locked", export))
             AssertInUseBy(holder, "hybridbert export hf", Run([.. export, "--overwrite"]));
 
         var onnx = Path.Combine(root, "model.onnx");
         string[] exportOnnx = ["export", "onnx", "--model", model, "--out", onnx];
-        using (var holder = new HeldChild("locked", exportOnnx))
+        using (var holder = new PausedChild("locked", exportOnnx))
             AssertInUseBy(holder, "hybridbert export onnx", Run([.. exportOnnx, "--overwrite"]));
 
         var reproduction = Path.Combine(root, "reproduce");
         string[] reproduce = ["reproduce", "--budget", "smoke", "--out", reproduction];
-        using (var holder = new HeldChild("locked", reproduce))
+        using (var holder = new PausedChild("locked", reproduce))
             AssertInUseBy(holder, "hybridbert reproduce", Run([.. reproduce, "--resume"]));
     }
 
@@ -144,6 +99,6 @@ public sealed class PathLockTests(TinyData data) : IClassFixture<TinyData>, IDis
             Assert.Equal(Environment.ProcessId, owner?.Pid);
         }
         // Released: another process can take it now (it pauses once it holds it).
-        using var child = new HeldChild("locked", "tokenizer", "train", "--corpus", Path.Combine(root, "none.txt"), "--out", target);
+        using var child = new PausedChild("locked", "tokenizer", "train", "--corpus", Path.Combine(root, "none.txt"), "--out", target);
     }
 }

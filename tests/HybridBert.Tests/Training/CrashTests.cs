@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using HybridBert.Benchmarks;
 using HybridBert.IO;
 using HybridBert.Tests.Benchmarks;
@@ -22,33 +21,17 @@ public sealed class CrashTests(TinyData data) : IClassFixture<TinyData>
 
     private static (int ExitCode, string Stdout, string Stderr) Run(string[] args, string? pauseAt = null)
     {
-        CliChild.Use();
-        var (file, prefix) = SelfProcess.Command();
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in prefix.Concat(args)) start.ArgumentList.Add(a);
-        start.Environment[PausePoints.Variable] = pauseAt ?? "";
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = new System.Text.StringBuilder();
-        var paused = new ManualResetEventSlim();
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is null) return;
-            lock (stderr) stderr.AppendLine(e.Data);
-            if (e.Data.StartsWith("paused at ", StringComparison.Ordinal)) paused.Set();
-        };
-        process.BeginErrorReadLine();
         if (pauseAt is not null)
         {
-            var deadline = DateTime.UtcNow.AddMinutes(3);
-            while (!paused.Wait(100))
-                Assert.False(process.HasExited || DateTime.UtcNow > deadline, $"the run never reached {pauseAt}: {stderr}");
-            process.Kill();   // SIGKILL: no handler runs, nothing is flushed or cleaned up
+            using var child = new IO.PausedChild(pauseAt, args);
+            child.Kill();
+            Assert.Equal(137, child.Process.ExitCode);   // 128 + SIGKILL
+            return (child.Process.ExitCode, child.Stdout, child.Stderr);
         }
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(3)), "the run did not end");
-        process.WaitForExit();
-        if (pauseAt is not null) Assert.Equal(137, process.ExitCode);   // 128 + SIGKILL
-        lock (stderr) return (process.ExitCode, stdout.Result, stderr.ToString());
+        CliChild.Use();
+        var run = SelfProcess.Run(args, TimeSpan.FromMinutes(3));
+        Assert.False(run.TimedOut, "the run did not end");
+        return (run.ExitCode, run.Stdout, run.Stderr);
     }
 
     private static List<string> Records(string runDir, string type) => Reproducibility.CrossProcessTests.Records(runDir, type);
