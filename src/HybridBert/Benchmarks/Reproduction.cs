@@ -109,7 +109,7 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
                     Resume = resumable, Overwrite = !resumable && Directory.Exists(runDir),
                 }.Validate();
                 Child("pretrain", options, PretrainKey(arm.Id, seed), cancel);
-                var s = JsonSerializer.Deserialize<PretrainSummary>(File.ReadAllText(Path.Combine(runDir, "summary.json")), Checkpoint.Json)!;
+                var s = Pretrainer.ReadSummary(runDir) ?? throw new StageFailedException($"{runDir} has no readable {Pretrainer.SummaryFile} after its run");
                 return new PretrainRun(arm.Id, seed, arm.Pattern, s.FinalEval?.MlmLoss ?? double.NaN, s.FinalEval?.MlmAccuracy ?? double.NaN,
                     s.BestEvalLoss ?? double.NaN, s.Steps, s.Tokens, s.TokensPerSecond, s.PeakRssMiB, s.Seconds);
             });

@@ -88,7 +88,7 @@ public sealed class Pretrainer
 
         var state = new TrainerState();
         if (opts.Resume) state = Restore(opts, model, precision, optimizer, log);
-        if (opts.Resume && Finished(opts, state, maxSteps))
+        if (opts.Resume && Finished(opts, state, maxSteps, state.ElapsedSeconds))
         {
             // Nothing to train: say so and leave every file as it is (a summary written now would describe no work).
             log(state.Step >= maxSteps
@@ -126,9 +126,7 @@ public sealed class Pretrainer
             return folder;
         }
 
-        bool BudgetLeft(TrainerState s) =>
-            s.Step < maxSteps && (opts.MaxTokens is not { } mt || s.Tokens < mt)
-            && (opts.MaxTime is not { } time || elapsedBefore + clock.Elapsed.TotalSeconds < time.TotalSeconds);
+        bool BudgetLeft(TrainerState s) => !Finished(opts, s, maxSteps, elapsedBefore + clock.Elapsed.TotalSeconds);
 
         while (BudgetLeft(state))
         {
@@ -226,18 +224,21 @@ public sealed class Pretrainer
         }
     }
 
-    /// <summary>Whether a restored run has no budget left: every step, token or second it was given is spent.</summary>
-    private static bool Finished(PretrainOptions opts, TrainerState state, long maxSteps) =>
+    /// <summary>Whether a run has no budget left after <paramref name="elapsedSeconds"/>: its steps, tokens or time are spent
+    /// (what ends the loop, and what makes a resumed run already complete).</summary>
+    private static bool Finished(PretrainOptions opts, TrainerState state, long maxSteps, double elapsedSeconds) =>
         state.Step >= maxSteps || (opts.MaxTokens is { } mt && state.Tokens >= mt)
-        || (opts.MaxTime is { } time && state.ElapsedSeconds >= time.TotalSeconds);
+        || (opts.MaxTime is { } time && elapsedSeconds >= time.TotalSeconds);
 
     private static string Budgets(PretrainOptions o) => string.Join(", ",
         new[] { o.MaxTokens is { } t ? $"--max-tokens {t}" : null, o.MaxTime is { } m ? $"--max-time {m}" : null }.OfType<string>());
 
+    public const string SummaryFile = "summary.json";
+
     /// <summary>The run's summary.json, or null when it has none (or an unreadable one).</summary>
     public static PretrainSummary? ReadSummary(string runDir)
     {
-        var path = Path.Combine(runDir, "summary.json");
+        var path = Path.Combine(runDir, SummaryFile);
         try
         {
             return File.Exists(path) ? System.Text.Json.JsonSerializer.Deserialize<PretrainSummary>(File.ReadAllText(path), Checkpoint.Json) : null;
@@ -336,7 +337,7 @@ public sealed class Pretrainer
 
     /// <summary>Outputs of a run; a folder holding any of them (or a complete checkpoint) is a run that <c>--resume</c>
     /// continues or <c>--overwrite</c> replaces.</summary>
-    private static readonly string[] RunOutputs = ["checkpoints", "tensorboard", "metrics.jsonl", "summary.json", "loss.png"];
+    private static readonly string[] RunOutputs = ["checkpoints", "tensorboard", "metrics.jsonl", SummaryFile, "loss.png"];
 
     private void PrepareRunDir(PretrainOptions opts)
     {
@@ -387,6 +388,6 @@ public sealed class Pretrainer
             (opts.SentenceObjective == SentenceObjective.None ? "train MLM" : $"train (MLM + {opts.SentenceObjective.ToString().ToLowerInvariant()})", MetricsLog.Read(opts.RunDir, "train", "loss")),
             ("validation MLM", MetricsLog.Read(opts.RunDir, "eval", "mlm_loss")),
         ]);
-        IO.AtomicFile.WriteAllText(Path.Combine(opts.RunDir, "summary.json"), System.Text.Json.JsonSerializer.Serialize(summary, Checkpoint.Json));
+        IO.AtomicFile.WriteAllText(Path.Combine(opts.RunDir, SummaryFile), System.Text.Json.JsonSerializer.Serialize(summary, Checkpoint.Json));
     }
 }
