@@ -156,10 +156,23 @@ internal static partial class PretrainCommand
         return command;
     }
 
-    /// <summary>The options saved with the newest checkpoint in <paramref name="runDir"/> (not yet verified: the
-    /// Pretrainer checks every file before it resumes), or null when the folder has no checkpoint.</summary>
-    private static PretrainOptions? SavedOptions(string runDir) =>
-        Checkpoint.List(runDir) is [var (_, newest), ..] ? Checkpoint.Read(newest, verify: false).Options : null;
+    /// <summary>The options saved with the newest checkpoint in <paramref name="runDir"/> whose trainer.json reads, or
+    /// null when there is none. Not verified here: the Pretrainer checks every file before it resumes, and sets a
+    /// corrupt checkpoint aside with a warning; one whose trainer.json does not even read is skipped here so that it can.</summary>
+    private static PretrainOptions? SavedOptions(string runDir)
+    {
+        foreach (var (_, folder) in Checkpoint.List(runDir))
+        {
+            try
+            {
+                return Checkpoint.Read(folder, verify: false).Options;
+            }
+            catch (InvalidDataException)
+            {
+            }
+        }
+        return null;
+    }
 
     /// <summary>The embedded corpus, prepared once into RUN_DIR/data and reused on later runs and resumes.</summary>
     private static string PrepareDefaultData(string runDir, CancellationToken cancel)

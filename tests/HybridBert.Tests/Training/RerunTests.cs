@@ -70,6 +70,17 @@ public sealed class RerunTests(TinyData data) : IClassFixture<TinyData>, IDispos
         Assert.Equal(6, Checkpoint.List(run)[0].Step);
         Assert.Equal(Reproducibility.CrossProcessTests.Records(straight, "train"), Reproducibility.CrossProcessTests.Records(run, "train"));
 
+        // A newest checkpoint whose trainer.json is damaged: --resume alone still finds the options (in the one before),
+        // and the run goes on from there, setting the damaged one aside with a warning as a resume always has.
+        var damaged = Path.Combine(root, "damaged");
+        Assert.Equal(0, Run(Pretrain(damaged, "--max-steps", "6", "--max-tokens", "300", "--checkpoint-every", "1")).Exit);
+        var newest = Checkpoint.List(damaged)[0];
+        File.WriteAllText(Path.Combine(newest.Folder, Checkpoint.TrainerFile), "{ truncated");
+        var recovered = Run("pretrain", "--out", damaged, "--resume", "--max-tokens", "1000000");
+        Assert.True(recovered.Exit == 0, recovered.Err + recovered.Out);
+        Assert.Contains($"corrupt-step-{newest.Step}", recovered.Out);
+        Assert.Equal(6, Checkpoint.List(damaged)[0].Step);
+
         // A flag that changes the run is still refused, naming it.
         var changed = Run("pretrain", "--out", run, "--resume", "--lr", "0.01", "--max-steps", "6");
         Assert.NotEqual(0, changed.Exit);
