@@ -44,7 +44,7 @@ internal static class BenchCommand
         {
             if (parse.GetValue(worker) is { } specFile)
             {
-                Console.WriteLine(JsonSerializer.Serialize(ModelBenchmark.Measure(JsonSerializer.Deserialize<BenchSpec>(File.ReadAllText(specFile))!)));
+                Console.WriteLine(JsonSerializer.Serialize(ModelBenchmark.Measure(JsonSerializer.Deserialize<BenchSpec>(File.ReadAllText(specFile), IO.JsonFiles.Lines)!), IO.JsonFiles.Lines));
                 return;
             }
             var vocab = parse.GetValue(vocabSize) ?? EmbeddedData.Vocabulary().Count;
@@ -69,13 +69,13 @@ internal static class BenchCommand
             var byRound = specs.ToDictionary(s => s, s => all.Where(r => r.Spec == s).Select(r => r.Result).ToList());
             if (!asJson) Console.Error.WriteLine();
             var results = specs.Select(s => BenchRunner.Combine(byRound[s])).ToList();
-            if (asJson) foreach (var r in results) Console.WriteLine(JsonSerializer.Serialize(r));
+            if (asJson) foreach (var r in results) Console.WriteLine(JsonSerializer.Serialize(r, IO.JsonFiles.Lines));
             else PrintTable(results);
             if (parse.GetValue(output) is { } dir)
             {
                 Directory.CreateDirectory(dir.FullName);
                 BenchRunner.WriteCsv(Path.Combine(dir.FullName, "results.csv"), results);
-                HybridBert.IO.AtomicFile.WriteAllLines(Path.Combine(dir.FullName, "results.jsonl"), results.Select(r => JsonSerializer.Serialize(r)));
+                HybridBert.IO.AtomicFile.WriteAllLines(Path.Combine(dir.FullName, "results.jsonl"), results.Select(r => JsonSerializer.Serialize(r, IO.JsonFiles.Lines)));
                 BenchRunner.WritePlots(dir.FullName, results);
                 if (!asJson) Console.WriteLine($"wrote {dir.FullName}/results.csv, results.jsonl and plots");
             }
@@ -156,7 +156,7 @@ internal static class BenchCommand
             }
             if (asJson)
             {
-                foreach (var r in rows) Console.WriteLine(JsonSerializer.Serialize(r));
+                foreach (var r in rows) Console.WriteLine(JsonSerializer.Serialize(r, IO.JsonFiles.Lines));
                 return;
             }
             var table = new Table().AddColumn("layer").AddColumn("part").AddColumn(new TableColumn("forward ms").RightAligned())
@@ -210,7 +210,7 @@ internal static class BenchCommand
             if (parse.GetValue(output) is { } dir)
             {
                 var path = Path.Combine(dir.FullName, "results.jsonl");
-                IO.AtomicFile.Write(path, temp => File.WriteAllLines(temp, results.Select(r => JsonSerializer.Serialize(r))));
+                IO.AtomicFile.Write(path, temp => File.WriteAllLines(temp, results.Select(r => JsonSerializer.Serialize(r, IO.JsonFiles.Lines))));
                 Console.WriteLine($"wrote {path}");
             }
         }));

@@ -48,7 +48,7 @@ internal static class CommonOptions
         if (!info.Exists) throw new FileNotFoundException($"--options-file {info.FullName}: no such file");
         try
         {
-            return System.Text.Json.JsonSerializer.Deserialize<T>(File.ReadAllText(info.FullName), Training.Checkpoint.Json)
+            return System.Text.Json.JsonSerializer.Deserialize<T>(File.ReadAllText(info.FullName), IO.JsonFiles.Options)
                    ?? throw new InvalidDataException($"{info.FullName}: empty options file");
         }
         catch (System.Text.Json.JsonException e)

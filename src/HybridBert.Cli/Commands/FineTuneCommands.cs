@@ -133,10 +133,12 @@ internal static class FineTuneCommands
         var label = new Option<string?>("--label") { Description = "Label column [default: the one the model was trained with]" };
         var device = CommonOptions.Device("cpu");
         var command = new Command("evaluate", "Metrics and confusion matrix of a fine-tuned model on a labelled file") { model, file, text, pair, label, device };
-        command.SetAction(p => CliErrors.Run(() =>
+        command.SetAction(p => CliErrors.Run(cancel =>
         {
-            using var m = FineTunedModel.Load(p.GetValue(model)!.FullName, CommonOptions.DeviceValue(p, device));
-            var head = m.Head;
+            // The inference core predict and serve use.
+            using var m = Inference.InferenceModel.Load(p.GetValue(model)!.FullName, CommonOptions.DeviceValue(p, device));
+            m.Require(Inference.InferenceTask.Classify);
+            var head = m.Task!;
             var columns = new ColumnSpec(p.GetValue(text) ?? head.Columns.Text, p.GetValue(pair) ?? head.Columns.Pair, p.GetValue(label) ?? head.Columns.Label ?? "label");
             var report = new ReadReport();
             var path = p.GetValue(file)!.FullName;
@@ -152,7 +154,7 @@ internal static class FineTuneCommands
                 .Start(ctx =>
                 {
                     var bar = ctx.AddTask($"scoring {examples.Count:N0} examples", maxValue: examples.Count);
-                    metrics = FineTuner.Evaluate(m, task, examples, new SynchronousProgress<int>(done => bar.Value = done));
+                    metrics = FineTuner.Evaluate(m, task, examples, new SynchronousProgress<int>(done => bar.Value = done), cancel);
                 });
             Console.WriteLine($"{examples.Count} examples");
             foreach (var (k, v) in metrics.Values) Console.WriteLine($"{k,-10} {v:F4}");
@@ -189,18 +191,15 @@ internal static class FineTuneCommands
             // The inference core the server and embed use (equal-length batches, no padding).
             var modelPath = p.GetValue(model)!.FullName;
             using var inference = Inference.InferenceModel.Load(modelPath, CommonOptions.DeviceValue(p, device));
-            var head = inference.Task ?? throw new InvalidDataException($"{modelPath} is not a fine-tuned model folder (a classifier): predict needs a seed-N folder written by `hybridbert finetune` or a Hugging Face *ForSequenceClassification folder");
+            inference.Require(Inference.InferenceTask.Classify);
+            var head = inference.Task!;
             var classifier = new Inference.TextClassifier(inference);
             // Per example: the predicted label's index (or the regression value) and the probabilities in label order.
             // Over-long texts are cut to the model's maximum, as a fine-tuned model was trained; counted and reported below.
             var cut = new List<LabeledExample>();
-            List<(float Prediction, float[] Probabilities)> Predict(LabeledExample[] part) =>
-                classifier.Classify(inference.Encode(part.Select(e => e.Text).ToList(), truncate: true, part.Select(e => e.Pair).ToList(), truncated: i => cut.Add(part[i])),
-                        null, false, cancel)
-                    .Select(scores => head.Regression
-                        ? ((float)scores[0].Score, Array.Empty<float>())
-                        : (head.Labels.ToList().IndexOf(scores[0].Label), head.Labels.Select(l => (float)scores.First(s => s.Label == l).Score).ToArray()))
-                    .ToList();
+            List<Inference.ClassPrediction> Predict(LabeledExample[] part) =>
+                classifier.Predict(inference.Encode(part.Select(e => e.Text).ToList(), truncate: true, part.Select(e => e.Pair).ToList(),
+                    truncated: i => cut.Add(part[i])), cancel);
             var idColumn = p.GetValue(id);
             var report = new ReadReport();
             List<LabeledExample> examples;

@@ -36,7 +36,7 @@ public static class BenchRunner
 
         // The child reads its spec from a JSON options file (never from assembled arguments).
         var file = Path.Combine(Path.GetTempPath(), $"hybridbert-bench-{Environment.ProcessId}-{Guid.NewGuid():N}.json");
-        File.WriteAllText(file, JsonSerializer.Serialize(spec));
+        File.WriteAllText(file, JsonSerializer.Serialize(spec, IO.JsonFiles.Lines));
         SelfProcess.Result run;
         try
         {
@@ -48,7 +48,7 @@ public static class BenchRunner
         }
         if (run.TimedOut) return BenchResult.Failed(spec, "error", $"timed out after {timeout.TotalSeconds:F0} s");
         var line = run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.StartsWith('{'));
-        if (run.ExitCode == 0 && line is not null) return JsonSerializer.Deserialize<BenchResult>(line)!;
+        if (run.ExitCode == 0 && line is not null) return JsonSerializer.Deserialize<BenchResult>(line, IO.JsonFiles.Lines)!;
 
         var message = run.Stderr;
         var oom = run.ExitCode is 137 or -9 || Memory.OutOfMemory.Matches(message);

@@ -50,16 +50,16 @@ public sealed record LayerProfileSpec
 /// <summary>One part's figures. Field names are a stable interface (<c>bench layers --json</c>): add, never rename.</summary>
 public sealed record LayerProfileRow
 {
-    [JsonPropertyName("letter")] public required string Letter { get; init; }
+    public required string Letter { get; init; }
     /// <summary>"layer" (mixer block and FFN, as in the model) or "mixer" (the token mixer alone).</summary>
-    [JsonPropertyName("part")] public required string Part { get; init; }
-    [JsonPropertyName("seq")] public required int Seq { get; init; }
-    [JsonPropertyName("batch")] public required int Batch { get; init; }
-    [JsonPropertyName("forward_ms")] public required double ForwardMs { get; init; }
-    [JsonPropertyName("backward_ms")] public required double BackwardMs { get; init; }
+    public required string Part { get; init; }
+    public required int Seq { get; init; }
+    public required int Batch { get; init; }
+    public required double ForwardMs { get; init; }
+    public required double BackwardMs { get; init; }
     /// <summary>Resident memory a training forward leaves held until backward (what autograd saved, and the output).</summary>
     [JsonPropertyName("held_mib")] public required double HeldMiB { get; init; }
-    [JsonPropertyName("params")] public required long Params { get; init; }
+    public required long Params { get; init; }
 }
 
 /// <summary>

@@ -76,31 +76,31 @@ public sealed record BenchSpec
 /// <summary>One measurement. Field names are a stable interface (<c>bench --json</c>): add, never rename.</summary>
 public sealed record BenchResult
 {
-    [JsonPropertyName("pattern")] public required string Pattern { get; init; }
-    [JsonPropertyName("layer_pattern")] public required string LayerPattern { get; init; }
-    [JsonPropertyName("preset")] public required string Preset { get; init; }
-    [JsonPropertyName("seq")] public required int Seq { get; init; }
-    [JsonPropertyName("batch")] public required int Batch { get; init; }
-    [JsonPropertyName("precision")] public required string Precision { get; init; }
-    [JsonPropertyName("threads")] public required int Threads { get; init; }
-    [JsonPropertyName("mode")] public required string Mode { get; init; }
-    [JsonPropertyName("head")] public required string Head { get; init; }
-    [JsonPropertyName("status")] public string Status { get; init; } = "ok";   // ok | out_of_memory | error
-    [JsonPropertyName("error")] public string? Error { get; init; }
-    [JsonPropertyName("median_ms")] public double? MedianMs { get; init; }
-    [JsonPropertyName("min_ms")] public double? MinMs { get; init; }
-    [JsonPropertyName("max_ms")] public double? MaxMs { get; init; }
+    public required string Pattern { get; init; }
+    public required string LayerPattern { get; init; }
+    public required string Preset { get; init; }
+    public required int Seq { get; init; }
+    public required int Batch { get; init; }
+    public required string Precision { get; init; }
+    public required int Threads { get; init; }
+    public required string Mode { get; init; }
+    public required string Head { get; init; }
+    public string Status { get; init; } = "ok";   // ok | out_of_memory | error
+    public string? Error { get; init; }
+    public double? MedianMs { get; init; }
+    public double? MinMs { get; init; }
+    public double? MaxMs { get; init; }
     [JsonPropertyName("tokens_per_s")] public double? TokensPerSecond { get; init; }
     [JsonPropertyName("peak_rss_mib")] public double? PeakRssMiB { get; init; }
-    [JsonPropertyName("params")] public long? Params { get; init; }
-    [JsonPropertyName("steps")] public int Steps { get; init; }
+    public long? Params { get; init; }
+    public int Steps { get; init; }
     /// <summary>Trained with <c>--save-memory</c>.</summary>
-    [JsonPropertyName("save_memory")] public bool SaveMemory { get; init; }
+    public bool SaveMemory { get; init; }
     /// <summary>libtorch's allocator backed tensors of 2 MiB and more with huge pages (<see cref="NativeMemory.UseHugePages"/>:
     /// training runs that trim); null when the run did not get that far.</summary>
-    [JsonPropertyName("huge_pages")] public bool? HugePages { get; init; }
+    public bool? HugePages { get; init; }
     /// <summary>Minor page faults per timed step (memory the step had to map in again); null where /proc is absent.</summary>
-    [JsonPropertyName("minor_faults_per_step")] public double? MinorFaultsPerStep { get; init; }
+    public double? MinorFaultsPerStep { get; init; }
 
     public static BenchResult Failed(BenchSpec spec, string status, string error) => Describe(spec) with { Status = status, Error = error };
 

@@ -205,7 +205,7 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
                 costLeft -= cost;   // done by an earlier process: neither this run's time nor its work
                 log($"[{++done}/{total}] {title}: done earlier");
             }
-            return JsonSerializer.Deserialize<T>(File.ReadAllText(file), Checkpoint.Json)!;
+            return JsonSerializer.Deserialize<T>(File.ReadAllText(file), IO.JsonFiles.Options)!;
         }
         lock (stagesDir)
         {
@@ -214,7 +214,7 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
             started++;
         }
         var result = work();
-        IO.AtomicFile.WriteAllText(file, JsonSerializer.Serialize(result, Checkpoint.Json));
+        IO.AtomicFile.WriteAllText(file, JsonSerializer.Serialize(result, IO.JsonFiles.Options));
         lock (stagesDir)
         {
             done++;
@@ -230,7 +230,7 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
     private void Child<TOptions>(string command, TOptions options, string name, CancellationToken cancel)
     {
         var file = Path.Combine(outDir, "options", name + ".json");
-        IO.AtomicFile.WriteAllText(file, JsonSerializer.Serialize(options, Checkpoint.Json));
+        IO.AtomicFile.WriteAllText(file, JsonSerializer.Serialize(options, IO.JsonFiles.Options));
         var result = SelfProcess.Run([command, "--options-file", file], TimeSpan.FromHours(12), Path.Combine(outDir, "logs", name + ".log"), cancel);
         cancel.ThrowIfCancellationRequested();
         if (result.ExitCode != 0)

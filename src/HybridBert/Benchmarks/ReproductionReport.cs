@@ -10,7 +10,7 @@ using HybridBert.Training;
 namespace HybridBert.Benchmarks;
 
 /// <summary>A value over pre-training seeds: sample mean and standard deviation (std 0 and n 1 for one seed).</summary>
-public sealed record Spread([property: JsonPropertyName("mean")] double Mean, [property: JsonPropertyName("std")] double Std, [property: JsonPropertyName("n")] int N)
+public sealed record Spread(double Mean, [property: JsonPropertyName("std")] double Std, [property: JsonPropertyName("n")] int N)
 {
     public static Spread Of(IReadOnlyList<double> values)
     {
@@ -27,18 +27,18 @@ public sealed record Spread([property: JsonPropertyName("mean")] double Mean, [p
 /// single seed, <c>one seed: not judged</c>.
 /// </summary>
 public sealed record PairedComparison(
-    [property: JsonPropertyName("claim")] string Claim,
-    [property: JsonPropertyName("metric")] string Metric,
-    [property: JsonPropertyName("reference_arm")] string ReferenceArm,
-    [property: JsonPropertyName("arm")] string Arm,
-    [property: JsonPropertyName("better")] string Better,
-    [property: JsonPropertyName("seeds")] IReadOnlyList<int> Seeds,
-    [property: JsonPropertyName("reference")] IReadOnlyList<double> Reference,
-    [property: JsonPropertyName("value")] IReadOnlyList<double> Value,
-    [property: JsonPropertyName("difference")] Spread Difference,
-    [property: JsonPropertyName("relative_difference")] double RelativeDifference,
-    [property: JsonPropertyName("noise")] double Noise,
-    [property: JsonPropertyName("verdict")] string Verdict)
+    string Claim,
+    string Metric,
+    string ReferenceArm,
+    string Arm,
+    string Better,
+    IReadOnlyList<int> Seeds,
+    IReadOnlyList<double> Reference,
+    IReadOnlyList<double> Value,
+    Spread Difference,
+    double RelativeDifference,
+    double Noise,
+    string Verdict)
 {
     public static PairedComparison Judge(string claim, string metric, string referenceArm, string arm, bool higherIsBetter,
         IReadOnlyDictionary<int, double> reference, IReadOnlyDictionary<int, double> value)
@@ -66,13 +66,6 @@ public static class ReproductionReport
 
     /// <summary>The report's name in the output folder.</summary>
     public const string FileName = "report.md";
-
-    /// <summary>results.json: plain snake_case fields, documented in docs/results/README.md.</summary>
-    private static readonly JsonSerializerOptions ResultsJson = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
 
     public static string Write(string outDir, ReproduceBudget budget, int threads, IReadOnlyList<PretrainArm> arms, IReadOnlyList<PretrainRun> pretrained,
         IReadOnlyList<FineTuneRun> downstream, IReadOnlyList<string> tasks, IReadOnlyList<BenchResult> benchRounds, TimeSpan elapsed)
@@ -187,7 +180,7 @@ public static class ReproductionReport
             },
             arms = summaries, comparisons, bench = benchRounds,
         };
-        IO.AtomicFile.WriteAllText(Path.Combine(outDir, "results.json"), JsonSerializer.Serialize(results, ResultsJson));
+        IO.AtomicFile.WriteAllText(Path.Combine(outDir, "results.json"), JsonSerializer.Serialize(results, IO.JsonFiles.Options));
 
         Plots(outDir, arms, pretrained);
         var path = Path.Combine(outDir, FileName);

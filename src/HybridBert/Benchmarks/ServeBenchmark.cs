@@ -38,17 +38,17 @@ public sealed record ServeBenchSpec
 /// <summary>One load run. Field names are the JSON interface: add, never rename.</summary>
 public sealed record ServeBenchResult
 {
-    [JsonPropertyName("batching")] public required string Batching { get; init; }
-    [JsonPropertyName("concurrency")] public required int Concurrency { get; init; }
-    [JsonPropertyName("requests")] public required int Requests { get; init; }
-    [JsonPropertyName("ok")] public required int Ok { get; init; }
-    [JsonPropertyName("errors")] public required int Errors { get; init; }
-    [JsonPropertyName("lost")] public required int Lost { get; init; }
+    public required string Batching { get; init; }
+    public required int Concurrency { get; init; }
+    public required int Requests { get; init; }
+    public required int Ok { get; init; }
+    public required int Errors { get; init; }
+    public required int Lost { get; init; }
     [JsonPropertyName("requests_per_s")] public required double RequestsPerSecond { get; init; }
-    [JsonPropertyName("p50_ms")] public required double P50Ms { get; init; }
-    [JsonPropertyName("p95_ms")] public required double P95Ms { get; init; }
-    [JsonPropertyName("p99_ms")] public required double P99Ms { get; init; }
-    [JsonPropertyName("mean_batch_requests")] public required double MeanBatchRequests { get; init; }
+    public required double P50Ms { get; init; }
+    public required double P95Ms { get; init; }
+    public required double P99Ms { get; init; }
+    public required double MeanBatchRequests { get; init; }
     [JsonPropertyName("rss_first_1000_mib")] public required double RssFirstMiB { get; init; }
     [JsonPropertyName("rss_last_1000_mib")] public required double RssLastMiB { get; init; }
     [JsonPropertyName("peak_rss_mib")] public required double PeakRssMiB { get; init; }

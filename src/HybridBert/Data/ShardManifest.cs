@@ -44,13 +44,6 @@ public sealed record ShardManifest
     [JsonIgnore] public int RecordBytes => RecordSize(SeqLen, IdBytes);
     public static int RecordSize(int seqLen, int idBytes) => seqLen * (idBytes + 2) + 8;
 
-    public static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DictionaryKeyPolicy = null,
-        WriteIndented = true,
-    };
-
     public static ShardManifest Load(string directory)
     {
         var path = Path.Combine(directory, FileName);
@@ -59,7 +52,7 @@ public sealed record ShardManifest
         ShardManifest manifest;
         try
         {
-            manifest = JsonSerializer.Deserialize<ShardManifest>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path}: empty");
+            manifest = JsonSerializer.Deserialize<ShardManifest>(File.ReadAllText(path), IO.JsonFiles.Options) ?? throw new InvalidDataException($"{path}: empty");
         }
         catch (JsonException e)
         {
@@ -71,7 +64,7 @@ public sealed record ShardManifest
     }
 
     public void Save(string directory) =>
-        File.WriteAllText(Path.Combine(directory, FileName), JsonSerializer.Serialize(this, Json));
+        File.WriteAllText(Path.Combine(directory, FileName), JsonSerializer.Serialize(this, IO.JsonFiles.Options));
 
     /// <summary>Fails, naming both values, when the data was made with another vocabulary or sequence length.</summary>
     public void CheckCompatible(string directory, string? vocabHash, int? vocabSize, int? maxPositions)

@@ -29,7 +29,7 @@ public sealed record FineTuneResults(string Task, string Encoder, double? Majori
     {
         try
         {
-            return JsonSerializer.Deserialize<FineTuneResults>(File.ReadAllText(path), FineTunedModel.Json)
+            return JsonSerializer.Deserialize<FineTuneResults>(File.ReadAllText(path), IO.JsonFiles.Options)
                    ?? throw new InvalidDataException($"{path}: empty");
         }
         catch (JsonException e)

@@ -13,13 +13,11 @@ public sealed record TaskHead(string Task, bool Regression, IReadOnlyList<string
 
 /// <summary>
 /// A fine-tuned model folder: <c>model.safetensors</c> (<c>bert.*</c>, <c>classifier.*</c>), <c>config.json</c>,
-/// <c>vocab.txt</c>, <c>task.json</c>. Predicts labels and probabilities (or scores) in length-sorted batches.
+/// <c>vocab.txt</c>, <c>task.json</c>. Scored by <see cref="Inference.TextClassifier"/> over <see cref="Inference.InferenceModel.For"/>.
 /// </summary>
 public sealed class FineTunedModel : IDisposable
 {
     public const string WeightsFile = ModelLayout.Weights, ConfigFile = ModelLayout.Config, VocabFile = ModelLayout.Vocab, TaskFile = ModelLayout.Task;
-
-    public static readonly JsonSerializerOptions Json = Training.Checkpoint.Json;
 
     public SequenceClassifier Classifier { get; }
     public BertTokenizer Tokenizer { get; }
@@ -82,7 +80,7 @@ public sealed class FineTunedModel : IDisposable
         var path = Path.Combine(folder, TaskFile);
         try
         {
-            return JsonSerializer.Deserialize<TaskHead>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path}: empty");
+            return JsonSerializer.Deserialize<TaskHead>(File.ReadAllText(path), IO.JsonFiles.Options) ?? throw new InvalidDataException($"{path}: empty");
         }
         catch (JsonException e)
         {
@@ -97,44 +95,8 @@ public sealed class FineTunedModel : IDisposable
             WeightLoader.Save(Classifier, Path.Combine(temp, WeightsFile));
             File.WriteAllText(Path.Combine(temp, ConfigFile), Classifier.Config.ToJson());
             Tokenizer.Vocabulary.Save(Path.Combine(temp, VocabFile));
-            File.WriteAllText(Path.Combine(temp, TaskFile), JsonSerializer.Serialize(Head, Json));
+            File.WriteAllText(Path.Combine(temp, TaskFile), JsonSerializer.Serialize(Head, IO.JsonFiles.Options));
         });
-
-    /// <summary>Per example: the predicted class id (or regression score) and the class probabilities (empty for regression).</summary>
-    /// <param name="progress">Examples scored so far (reported after each batch).</param>
-    public List<(float Prediction, float[] Probabilities)> Predict(IReadOnlyList<LabeledExample> examples, int batchSize = 64, IProgress<int>? progress = null)
-    {
-        var encoded = examples.Select(e => Tokenizer.Encode(e.Text, e.Pair, Head.MaxLength)).ToList();
-        var results = new (float, float[])[examples.Count];
-        // Length-sorted batches waste little on padding; results go back in input order.
-        var order = Enumerable.Range(0, examples.Count).OrderBy(i => encoded[i].Length).ToArray();
-        Classifier.eval();
-        using var noGrad = torch.no_grad();
-        for (var start = 0; start < order.Length; start += batchSize)
-        {
-            using var scope = torch.NewDisposeScope();
-            var rows = order.Skip(start).Take(batchSize).ToArray();
-            var logits = Classifier.forward(Data.Batches.Inputs(rows.Select(i => encoded[i]).ToList(), Tokenizer.Vocabulary.PadId, Classifier.Encoder.Device));
-            if (Head.Regression)
-            {
-                var scores = logits.squeeze(-1).cpu().data<float>().ToArray();
-                for (var k = 0; k < rows.Length; k++) results[rows[k]] = (scores[k], []);
-            }
-            else
-            {
-                var probabilities = logits.softmax(-1).cpu();
-                var width = (int)probabilities.shape[1];
-                var flat = probabilities.data<float>().ToArray();
-                for (var k = 0; k < rows.Length; k++)
-                {
-                    var p = flat.AsSpan(k * width, width).ToArray();
-                    results[rows[k]] = (Array.IndexOf(p, p.Max()), p);
-                }
-            }
-            progress?.Report(Math.Min(order.Length, start + batchSize));
-        }
-        return results.ToList();
-    }
 
     public void Dispose() => Classifier.Dispose();
 }

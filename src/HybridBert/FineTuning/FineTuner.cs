@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using HybridBert.Inference;
 using HybridBert.Interop;
 using HybridBert.Model;
 using HybridBert.Text;
@@ -123,7 +124,7 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
 
         var summary = new FineTuneSummary(task.Name, encoderName, results, Aggregate(results.Select(r => r.Dev)),
             results.All(r => r.Test is not null) ? Aggregate(results.Select(r => r.Test!)) : null, MajorityBaseline(task));
-        IO.AtomicFile.WriteAllText(Path.Combine(options.OutDir, FineTuneResults.FileName), JsonSerializer.Serialize(FineTuneResults.From(summary), FineTunedModel.Json));
+        IO.AtomicFile.WriteAllText(Path.Combine(options.OutDir, FineTuneResults.FileName), JsonSerializer.Serialize(FineTuneResults.From(summary), IO.JsonFiles.Options));
         return summary;
     }
 
@@ -159,8 +160,13 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
         var random = new Random(seed);
         var stop = false;
 
-        TaskMetrics Score(string split, List<LabeledExample> examples, int epoch) =>
-            Evaluate(model, task, examples, new SynchronousProgress<int>(done => progress?.Report(new FineTuneProgress(seed, epoch, step, totalSteps, double.NaN, null, split, done, examples.Count))));
+        TaskMetrics Score(string split, List<LabeledExample> examples, int epoch)
+        {
+            using var inference = InferenceModel.For(model);
+            return Evaluate(inference, task, examples,
+                new SynchronousProgress<int>(done => progress?.Report(new FineTuneProgress(seed, epoch, step, totalSteps, double.NaN, null, split, done, examples.Count))),
+                cancel);
+        }
 
         bool EvaluateAndKeep(int epoch)
         {
@@ -233,8 +239,28 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
         return batches;
     }
 
-    public static TaskMetrics Evaluate(FineTunedModel model, TaskData task, IReadOnlyList<LabeledExample> examples, IProgress<int>? progress = null) =>
-        TaskMetrics.Compute(task, examples, model.Predict(examples, progress: progress).Select(p => p.Prediction).ToList());
+    /// <summary>
+    /// The task's metrics over <paramref name="examples"/>, scored by the one classification engine
+    /// (<see cref="TextClassifier"/>, as <c>predict</c> and the server): texts cut to the model's maximum, as it was
+    /// fine-tuned.
+    /// </summary>
+    /// <param name="progress">Examples scored so far, reported every <see cref="EvaluateChunk"/>.</param>
+    public static TaskMetrics Evaluate(InferenceModel model, TaskData task, IReadOnlyList<LabeledExample> examples, IProgress<int>? progress = null,
+        CancellationToken cancel = default)
+    {
+        var classifier = new TextClassifier(model);
+        var predictions = new List<float>(examples.Count);
+        foreach (var chunk in examples.Chunk(EvaluateChunk))
+        {
+            var rows = model.Encode(chunk.Select(e => e.Text).ToList(), truncate: true, chunk.Select(e => e.Pair).ToList());
+            predictions.AddRange(classifier.Predict(rows, cancel).Select(p => p.Prediction));
+            progress?.Report(predictions.Count);
+        }
+        return TaskMetrics.Compute(task, examples, predictions);
+    }
+
+    /// <summary>Examples scored between progress reports.</summary>
+    private const int EvaluateChunk = 256;
 
     /// <summary>Refuses a non-empty output folder unless <see cref="FineTuneOptions.Overwrite"/>; then removes the earlier outputs (seed-N folders, results.json) only.</summary>
     private void PrepareOutDir()

@@ -13,8 +13,12 @@ public sealed class Embedder(InferenceModel model)
     /// <summary>sentence-transformers' usual choice; the CLI's and the server's default.</summary>
     public const Pooling DefaultPooling = Pooling.Mean;
 
+    /// <summary>Whether vectors are L2-normalised when a caller does not say (text-embeddings-inference's default).</summary>
+    public const bool NormalizeByDefault = true;
+
     /// <summary>One vector per text, in input order.</summary>
-    public float[][] Embed(IReadOnlyList<string> texts, Pooling pooling = DefaultPooling, bool normalize = true, bool truncate = false, CancellationToken cancel = default) =>
+    public float[][] Embed(IReadOnlyList<string> texts, Pooling pooling = DefaultPooling, bool normalize = NormalizeByDefault,
+        bool truncate = InferenceModel.TruncateByDefault, CancellationToken cancel = default) =>
         Embed(model.Encode(texts, truncate), pooling, normalize, cancel);
 
     public float[][] Embed(IReadOnlyList<EncodedText> rows, Pooling pooling, bool normalize, CancellationToken cancel = default)

@@ -15,23 +15,20 @@ public sealed class FillMask(InferenceModel model)
 {
     public const string MaskText = "[MASK]";
 
-    /// <summary>Per text, per [MASK] in order, the top <paramref name="topK"/> candidates.</summary>
-    public List<List<List<FillMaskCandidate>>> Predict(IReadOnlyList<string> texts, int topK = 5, CancellationToken cancel = default)
-    {
-        CheckModel();
-        return Predict(texts.Select(Encode).ToList(), topK, cancel);
-    }
+    /// <summary>Candidates per [MASK] when a caller does not say (Hugging Face's pipeline's default).</summary>
+    public const int DefaultTopK = 5;
 
-    internal void CheckModel()
+    /// <summary>Per text, per [MASK] in order, the top <paramref name="topK"/> candidates.</summary>
+    public List<List<List<FillMaskCandidate>>> Predict(IReadOnlyList<string> texts, int topK = DefaultTopK, CancellationToken cancel = default)
     {
-        if (!model.CanFillMask)
-            throw new UnsupportedTaskException($"{model.Source} has no MLM head (cls.predictions): fill-mask needs a pre-trained masked-language model, not a classifier or a bare encoder");
+        model.Require(InferenceTask.FillMask);
+        return Predict(texts.Select(Encode).ToList(), topK, cancel);
     }
 
     /// <summary>Texts encoded by <see cref="Encode"/>.</summary>
     public List<List<List<FillMaskCandidate>>> Predict(IReadOnlyList<EncodedText> rows, int topK, CancellationToken cancel = default)
     {
-        CheckModel();
+        model.Require(InferenceTask.FillMask);
         if (topK < 1) throw new InvalidInputException($"top_k must be >= 1 (got {topK})");
         var vocabulary = model.Tokenizer.Vocabulary;
         topK = Math.Min(topK, vocabulary.Count);

@@ -9,8 +9,24 @@ using HybridBert.Memory;
 
 namespace HybridBert.Inference;
 
-/// <summary>A route a model cannot serve (fill-mask without an MLM head, classify without a classifier).</summary>
-public sealed class UnsupportedTaskException(string message) : Exception(message);
+/// <summary>What a loaded model can do; <see cref="InferenceModel.Tasks"/> decides it once for the CLI, the library and the server.</summary>
+public enum InferenceTask
+{
+    /// <summary>Sentence vectors: every model.</summary>
+    Embed,
+    /// <summary>Labels with scores: a fine-tuned classifier (or regression head).</summary>
+    Classify,
+    /// <summary>Texts ranked for a query: a classifier with one output (regression or cross-encoder).</summary>
+    Rerank,
+    /// <summary>Tokens for each [MASK]: a pre-trained model whose MLM head was in the weights.</summary>
+    FillMask,
+}
+
+/// <summary>A task the model cannot do (fill-mask without an MLM head, classify without a classifier).</summary>
+public sealed class UnsupportedTaskException(InferenceTask task, string message) : Exception(message)
+{
+    public InferenceTask Task { get; } = task;
+}
 
 /// <summary>An input that cannot be run as given (no [MASK], longer than the model's maximum without truncation).</summary>
 public class InvalidInputException(string message, int? index = null) : Exception(message)
@@ -47,14 +63,60 @@ public sealed class InferenceModel : IDisposable
     public TaskHead? Task => classifier?.Head;
     public bool CanFillMask => mlm is not null;
     public bool CanClassify => classifier is not null;
+
+    /// <summary>Everything this model can do, in <see cref="InferenceTask"/> order: the one place that decides it.</summary>
+    public IReadOnlyList<InferenceTask> Tasks =>
+        Enum.GetValues<InferenceTask>().Where(task => WhyNot(task) is null).ToList();
+
+    /// <summary>Throws <see cref="UnsupportedTaskException"/>, saying what the task needs, when the model cannot do it.</summary>
+    public void Require(InferenceTask task)
+    {
+        if (WhyNot(task) is { } why) throw new UnsupportedTaskException(task, $"{why} ({Source})");
+    }
+
+    private string? WhyNot(InferenceTask task) => task switch
+    {
+        InferenceTask.Embed => null,
+        InferenceTask.Classify when !CanClassify && kind == ModelSourceKind.Checkpoint =>
+            "the model is not a classifier, not a fine-tuned model folder: it is a pre-training run or checkpoint, a model without a classifier: fine-tune it first " +
+            $"(hybridbert finetune --checkpoint {Source} …) and use one of the seed-N folders that writes",
+        InferenceTask.Classify when !CanClassify =>
+            "the model is not a classifier, not a fine-tuned model folder: classification needs a seed-N folder written by `hybridbert finetune` " +
+            $"or a Hugging Face *ForSequenceClassification folder — fine-tune it first: hybridbert finetune --checkpoint {Source}",
+        InferenceTask.Rerank when !CanClassify =>
+            "the model is not a classifier: re-ranking needs a fine-tuned one with one output (a regression or cross-encoder head)",
+        InferenceTask.Rerank when Task is not { Regression: true } =>
+            $"the model is not a re-ranker: re-ranking needs a classifier with one output (a regression or cross-encoder head), this one has {Task!.Labels.Count} " +
+            "labels — classify with it instead",
+        InferenceTask.FillMask when !CanFillMask =>
+            "the model has no MLM head (cls.predictions): fill-mask needs a pre-trained masked-language model, not a classifier or a bare encoder",
+        _ => null,
+    };
+
+    /// <summary>Whether an input longer than <see cref="MaxLength"/> is cut when a caller does not say (text-embeddings-inference's
+    /// default: no, it is refused).</summary>
+    public const bool TruncateByDefault = false;
     /// <summary>The longest input in tokens, [CLS]/[SEP] included: the position table's size, or for a classifier the
     /// length it was fine-tuned at.</summary>
     public int MaxLength => Math.Min(Config.MaxPositionEmbeddings, classifier?.Head.MaxLength ?? int.MaxValue);
     public int MaxBatchTokens { get; private init; } = 16_384;
     internal HybridBertEncoder Encoder => classifier?.Classifier.Encoder ?? pretrained!.Bert;
 
+    private bool ownsClassifier = true;
+    private ModelSourceKind kind = ModelSourceKind.FineTuned;
+
     private InferenceModel(string source, BertTokenizer tokenizer, EncoderConfig config, HybridBertModel? pretrained, bool mlmHead, FineTunedModel? classifier) =>
         (Source, Tokenizer, Config, this.pretrained, mlm, this.classifier) = (source, tokenizer, config, pretrained, mlmHead ? pretrained : null, classifier);
+
+    /// <summary>
+    /// A classifier in memory (fine-tuning scores its dev set with it), put in eval mode; the caller keeps owning it,
+    /// so disposing the result leaves it alive.
+    /// </summary>
+    public static InferenceModel For(FineTunedModel model, string source = "the model being fine-tuned")
+    {
+        model.Classifier.eval();
+        return new InferenceModel(source, model.Tokenizer, model.Classifier.Config, null, false, model) { ownsClassifier = false };
+    }
 
     /// <param name="device">cpu, cuda, cuda:N or auto.</param>
     /// <param name="maxBatchTokens">Tokens one forward may hold.</param>
@@ -64,7 +126,7 @@ public sealed class InferenceModel : IDisposable
         if (source.Kind == ModelSourceKind.FineTuned || source.Labels is not null)
         {
             var fine = FineTunedModel.Load(path, device);
-            return new InferenceModel(path, fine.Tokenizer, fine.Classifier.Config, null, false, fine) { MaxBatchTokens = maxBatchTokens };
+            return new InferenceModel(path, fine.Tokenizer, fine.Classifier.Config, null, false, fine) { MaxBatchTokens = maxBatchTokens, kind = source.Kind };
         }
         var config = source.Config with { HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 };
         var model = new HybridBertModel(config);
@@ -74,7 +136,7 @@ public sealed class InferenceModel : IDisposable
         // A bare encoder (Hugging Face BertModel) has no MLM head: it embeds but cannot fill masks.
         return new InferenceModel(path, new BertTokenizer(source.Vocabulary, source.Lowercase ?? true), config, model, mlmHead: fresh.Count == 0, null)
         {
-            MaxBatchTokens = maxBatchTokens,
+            MaxBatchTokens = maxBatchTokens, kind = source.Kind,
         };
     }
 
@@ -154,6 +216,6 @@ public sealed class InferenceModel : IDisposable
     public void Dispose()
     {
         pretrained?.Dispose();
-        classifier?.Dispose();
+        if (ownsClassifier) classifier?.Dispose();
     }
 }

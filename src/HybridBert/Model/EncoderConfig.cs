@@ -27,6 +27,7 @@ public sealed record EncoderConfig
     public string LayerPattern { get; init; } = "AAAA";
 
     /// <summary>In an H layer, how many heads do self-attention (the rest pool). Null: half, rounded down.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public int? HybridAttentionHeads { get; init; }
 
     // The pooling layers derive their segments from [CLS]/[SEP] when no explicit segment ids are given.
@@ -90,15 +91,7 @@ public sealed record EncoderConfig
         return this;
     }
 
-    public static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        WriteIndented = true,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
-    };
-
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
+    public string ToJson() => JsonSerializer.Serialize(this, IO.JsonFiles.Options);
 
     /// <summary>The Hugging Face <c>model_type</c>s whose config this record reads, and the layer letter a config
     /// without <c>layer_pattern</c> has in every layer (a BERT is all attention, a PoNet all pooling).</summary>
@@ -140,7 +133,7 @@ public sealed record EncoderConfig
                 throw new InvalidDataException($"{source}: model_type '{modelType}' is not supported (expected one of {string.Join(", ", ModelTypes.Keys)})");
             if (node["position_embedding_type"]?.GetValue<string>() is { } positions && positions != "absolute")
                 throw new InvalidDataException($"{source}: position_embedding_type '{positions}' is not supported (only absolute position embeddings)");
-            var config = node.Deserialize<EncoderConfig>(Json) ?? throw new InvalidDataException($"{source}: empty config");
+            var config = node.Deserialize<EncoderConfig>(IO.JsonFiles.Options) ?? throw new InvalidDataException($"{source}: empty config");
             if (node["layer_pattern"] is null)
                 config = config with { LayerPattern = new string(ModelTypes[modelType ?? "bert"], Math.Max(0, config.NumHiddenLayers)) };
             return config;

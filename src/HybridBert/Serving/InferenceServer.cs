@@ -1,4 +1,3 @@
-using System.ComponentModel;
 using System.Diagnostics;
 using System.Net;
 using System.Text;
@@ -56,10 +55,11 @@ public sealed class InferenceServer : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
+        builder.Services.ConfigureHttpJsonOptions(o => HttpJson.Configure(o.SerializerOptions));
         builder.Services.AddOpenApi();
         builder.WebHost.ConfigureKestrel(k =>
         {
-            k.Limits.MaxRequestBodySize = null;   // enforced by ReadJson, which answers a JSON 413
+            k.Limits.MaxRequestBodySize = null;   // enforced by ReadBody, which answers a JSON 413
             if (options.Host == "localhost") k.ListenLocalhost(options.Port);
             else k.Listen(IPAddress.Parse(options.Host), options.Port);
         });
@@ -95,13 +95,15 @@ public sealed class InferenceServer : IAsyncDisposable
         if (ownsModel) model.Dispose();
     }
 
+    /// <summary>Every route the server answers, for the request metrics' route label (anything else counts as "other").</summary>
+    private readonly HashSet<string> routes = [];
+
     private void Map(ServerMetrics metrics)
     {
         app.Use(async (context, next) =>
         {
             var clock = Stopwatch.StartNew();
-            var route = context.Request.Path.Value ?? "";
-            if (route is not ("/embed" or "/predict" or "/rerank" or "/fill-mask" or "/v1/embeddings" or "/health" or "/info" or "/metrics" or "/openapi.json")) route = "other";
+            var route = context.Request.Path.Value is { } path && routes.Contains(path) ? path : "other";
             try
             {
                 if (Options.ApiKey is { } key && route != "/health"
@@ -109,9 +111,10 @@ public sealed class InferenceServer : IAsyncDisposable
                     throw new ApiError(401, "unauthorized", "missing or wrong API key: send Authorization: Bearer KEY");
                 await next(context);
             }
-            catch (ApiError e)
+            catch (Exception e) when (AsApiError(e) is { } error)
             {
-                await WriteError(context, e.Status, e.Type, e.Message);
+                if (error.Status == 429) context.Response.Headers.RetryAfter = "1";
+                await WriteError(context, error);
             }
             catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
             {
@@ -124,151 +127,130 @@ public sealed class InferenceServer : IAsyncDisposable
             }
         });
 
-        app.MapGet("/health", () => Results.Json(new { status = "ok" }));
-        app.MapGet("/info", Info);
-        app.MapGet("/metrics", async context =>
+        Get("/health", () => Results.Json(new HealthResponse("ok"))).Produces<HealthResponse>();
+        Get("/info", () => Results.Json(Info())).Produces<InfoResponse>();
+        Get("/metrics", async (HttpContext context) =>
         {
             context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
             await metrics.Registry.CollectAndExportAsTextAsync(context.Response.Body, context.RequestAborted);
         });
+        routes.Add("/openapi.json");
         app.MapOpenApi("/openapi.json");
 
-        app.MapPost("/embed", async (HttpContext context) =>
+        Post<EmbedRequest>("/embed", InferenceTask.Embed, async (request, context) =>
         {
-            var body = await ReadJson(context);
-            var (texts, ids, _) = Inputs(body, "inputs", acceptIds: true);
-            var item = new WorkItem(Job.Embed, texts, context.RequestAborted)
-            {
-                Ids = ids, Pooling = Options.Pooling, Normalize = Bool(body, "normalize", true), Truncate = Bool(body, "truncate", false),
-            };
-            var vectors = (List<object>)await Submit(item, context);
-            return Results.Json(vectors);
-        }).Accepts<EmbedRequest>(Json).Produces<float[][]>().WithSummary("Embeddings, as text-embeddings-inference's /embed");
+            var inputs = new ModelInputs(request.Inputs!.Texts, request.Truncate, Ids: request.Inputs.Ids);
+            return Results.Json(await Submit(new Work<float[]>(new EmbedJob(Options.Pooling, request.Normalize), inputs, context.RequestAborted)));
+        }).Produces<float[][]>().WithSummary("Embeddings, as text-embeddings-inference's /embed");
 
-        app.MapPost("/v1/embeddings", async (HttpContext context) =>
+        Post<OpenAiEmbeddingRequest>("/v1/embeddings", InferenceTask.Embed, async (request, context) =>
         {
-            var body = await ReadJson(context);
-            var (texts, ids, _) = Inputs(body, "input", acceptIds: true);
-            var item = new WorkItem(Job.Embed, texts, context.RequestAborted) { Ids = ids, Pooling = Options.Pooling, Normalize = true, Truncate = true };
-            var vectors = (List<object>)await Submit(item, context);
-            return Results.Json(new
-            {
-                @object = "list",
-                data = vectors.Select((v, i) => new { @object = "embedding", index = i, embedding = v }),
-                model = body["model"]?.GetValueKind() == JsonValueKind.String ? body["model"]!.GetValue<string>() : ModelName,
-                usage = new { prompt_tokens = item.Tokens, total_tokens = item.Tokens },
-            });
-        }).Accepts<OpenAiEmbeddingRequest>(Json).WithSummary("Embeddings, as OpenAI's /v1/embeddings");
+            var work = new Work<float[]>(new EmbedJob(Options.Pooling, Normalize: true), new ModelInputs(request.Input!.Texts, Truncate: true, Ids: request.Input.Ids),
+                context.RequestAborted);
+            var vectors = await Submit(work);
+            return Results.Json(new OpenAiEmbeddingResponse("list", vectors.Select((v, i) => new OpenAiEmbedding("embedding", i, v)).ToList(),
+                request.Model ?? ModelName, new OpenAiUsage(work.Tokens, work.Tokens)));
+        }).Produces<OpenAiEmbeddingResponse>().WithSummary("Embeddings, as OpenAI's /v1/embeddings");
 
-        app.MapPost("/predict", async (HttpContext context) =>
+        Post<PredictRequest>("/predict", InferenceTask.Classify, async (request, context) =>
         {
-            if (!model.CanClassify) throw new ApiError(424, "backend", $"the model is not a classifier, /predict needs a fine-tuned one ({model.Source})");
-            var body = await ReadJson(context);
-            var (texts, pairs, single) = PredictInputs(body);
-            var item = new WorkItem(Job.Predict, texts, context.RequestAborted)
-            {
-                Pairs = pairs, RawScores = Bool(body, "raw_scores", false), Truncate = Bool(body, "truncate", false), TopK = int.MaxValue,
-            };
-            var labels = (List<object>)await Submit(item, context);
-            var shaped = labels.Select(l => ((LabelScore[])l).Select(s => new { label = s.Label, score = s.Score }).ToList()).ToList();
-            return Results.Json(single ? shaped[0] : shaped);
-        }).Accepts<PredictRequest>(Json).WithSummary("Labels with scores, as text-embeddings-inference's /predict: a text, a pair [text, text] or a batch [[text], [text, text], ...]");
+            var inputs = new ModelInputs(request.Inputs!.Texts, request.Truncate, request.Inputs.Pairs);
+            var labels = await Submit(new Work<LabelScore[]>(new ClassifyJob(request.RawScores), inputs, context.RequestAborted));
+            return request.Inputs.Single ? Results.Json(labels[0]) : Results.Json(labels);
+        }).Produces<LabelScore[]>().WithSummary("Labels with scores, as text-embeddings-inference's /predict: a text, a pair [text, text] or a batch [[text], [text, text], ...]");
 
-        app.MapPost("/rerank", async (HttpContext context) =>
+        Post<RerankRequest>("/rerank", InferenceTask.Rerank, async (request, context) =>
         {
-            if (model.Task is not { Regression: true })
-                throw new ApiError(424, "backend", model.CanClassify
-                    ? $"the model is not a re-ranker: /rerank needs a classifier with one output (a regression or cross-encoder head), this one has {model.Task!.Labels.Count} labels — use /predict ({model.Source})"
-                    : $"the model is not a classifier, /rerank needs a fine-tuned one with one output ({model.Source})");
-            var body = await ReadJson(context);
-            var query = body["query"] is JsonValue q && q.GetValueKind() == JsonValueKind.String ? q.GetValue<string>()
-                : throw new ApiError(400, "validation", body["query"] is null ? "the body needs 'query': a string" : "'query' must be a string");
-            var (texts, _, _) = body["texts"] is JsonArray ? Inputs(body, "texts", acceptIds: false)
-                : throw new ApiError(400, "validation", body["texts"] is null ? "the body needs 'texts': a list of strings" : "'texts' must be a list of strings");
-            var rawScores = Bool(body, "raw_scores", false);
-            var returnText = Bool(body, "return_text", false);
-            var item = new WorkItem(Job.Predict, texts.Select(_ => query).ToList(), context.RequestAborted)
-            {
-                Pairs = texts, RawScores = true, Truncate = Bool(body, "truncate", false), TopK = int.MaxValue,
-            };
-            var scores = ((List<object>)await Submit(item, context)).Select(l => ((LabelScore[])l)[0].Score).ToList();
+            var texts = request.Texts!;
+            var inputs = new ModelInputs(texts.Select(_ => request.Query!).ToList(), request.Truncate, texts);
+            var scores = (await Submit(new Work<LabelScore[]>(new ClassifyJob(RawScores: true), inputs, context.RequestAborted))).Select(l => l[0].Score).ToList();
             // As text-embeddings-inference: [CLS] query [SEP] text [SEP] each, the sigmoid of the one logit unless
             // raw_scores, highest first.
-            var ranks = scores.Select((s, i) => (Index: i, Score: rawScores ? s : 1 / (1 + Math.Exp(-s))))
-                .OrderByDescending(r => r.Score).ThenBy(r => r.Index)
-                .Select(r => returnText ? (object)new { index = r.Index, text = texts[r.Index], score = r.Score } : new { index = r.Index, score = r.Score });
+            var ranks = scores.Select((s, i) => new Rank(i, request.RawScores ? s : 1 / (1 + Math.Exp(-s)), request.ReturnText ? texts[i] : null))
+                .OrderByDescending(r => r.Score).ThenBy(r => r.Index).ToList();
             return Results.Json(ranks);
-        }).Accepts<RerankRequest>(Json).WithSummary("Texts ranked by a one-output classifier's score for (query, text), as text-embeddings-inference's /rerank");
+        }).Produces<Rank[]>().WithSummary("Texts ranked by a one-output classifier's score for (query, text), as text-embeddings-inference's /rerank");
 
-        app.MapPost("/fill-mask", async (HttpContext context) =>
+        Post<FillMaskRequest>("/fill-mask", InferenceTask.FillMask, async (request, context) =>
         {
-            if (!model.CanFillMask) throw new ApiError(424, "backend", $"the model has no MLM head, /fill-mask needs a pre-trained masked-language model ({model.Source})");
-            var body = await ReadJson(context);
-            var (texts, _, single) = Inputs(body, "inputs", acceptIds: false);
-            var topK = body["top_k"] is { } k ? (k.GetValueKind() == JsonValueKind.Number && k.AsValue().TryGetValue<int>(out var t) && t >= 1 ? t
-                : throw new ApiError(400, "validation", "top_k must be a whole number >= 1")) : 5;
-            var item = new WorkItem(Job.FillMask, texts, context.RequestAborted) { TopK = topK };
-            var perText = (List<object>)await Submit(item, context);
-            var shaped = perText.Select(p =>
-            {
-                var masks = ((List<List<FillMaskCandidate>>)p).Select(m => m.Select(c => new { score = c.Score, token = c.Token, token_str = c.TokenStr, sequence = c.Sequence }).ToList()).ToList();
-                return masks.Count == 1 ? (object)masks[0] : masks;
-            }).ToList();
-            return Results.Json(single ? shaped[0] : shaped);
-        }).Accepts<FillMaskRequest>(Json).WithSummary("The pipeline's fill-mask output for each [MASK]");
+            var inputs = new ModelInputs(request.Inputs!.Texts, Truncate: false);
+            var perText = await Submit(new Work<List<List<FillMaskCandidate>>>(new FillMaskJob(request.TopK), inputs, context.RequestAborted));
+            var shaped = perText.Select(masks => masks.Count == 1 ? (object)masks[0] : masks).ToList();
+            return Results.Json(request.Inputs.Single ? shaped[0] : shaped);
+        }).Produces<FillMaskCandidate[]>().WithSummary("The pipeline's fill-mask output for each [MASK]");
+    }
+
+    private RouteHandlerBuilder Get(string route, Delegate handler)
+    {
+        routes.Add(route);
+        return app.MapGet(route, handler);
+    }
+
+    /// <summary>A POST route: the model must do <paramref name="task"/> (else 424, before the body is read), and the
+    /// body is parsed and validated as <typeparamref name="TRequest"/> before <paramref name="handle"/> sees it.</summary>
+    private RouteHandlerBuilder Post<TRequest>(string route, InferenceTask task, Func<TRequest, HttpContext, Task<IResult>> handle)
+        where TRequest : IServeRequest
+    {
+        routes.Add(route);
+        return app.MapPost(route, async (HttpContext context) =>
+        {
+            model.Require(task);
+            return await handle(await Read<TRequest>(context), context);
+        }).Accepts<TRequest>(Json).Produces<ErrorResponse>(400);
     }
 
     private const string Json = "application/json";
 
     private string ModelName => Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(model.Source)));
 
-    private IResult Info() => Results.Json(new
+    private static string TaskName(InferenceTask task) => task switch
     {
-        model_id = ModelName,
-        model_path = model.Source,
-        layer_pattern = model.Config.LayerPattern,
-        hidden_size = model.Config.HiddenSize,
-        num_hidden_layers = model.Config.NumHiddenLayers,
-        vocab_size = model.Config.VocabSize,
-        max_input_length = model.MaxLength,
-        tasks = new[] { "embed" }.Concat(model.CanClassify ? ["predict"] : []).Concat(model.Task is { Regression: true } ? ["rerank"] : []).Concat(model.CanFillMask ? ["fill-mask"] : []),
-        labels = model.Task?.Labels,
-        pooling = Options.Pooling.ToString().ToLowerInvariant(),
-        max_batch_tokens = Options.MaxBatchTokens,
-        max_batch_requests = Options.MaxBatchRequests,
-        max_wait_ms = Options.MaxWaitMs,
-        max_inputs = Options.MaxInputs,
-        max_body_bytes = Options.MaxBodyBytes,
-        max_queue = Options.MaxQueue,
-    });
+        InferenceTask.Classify => "predict",
+        InferenceTask.FillMask => "fill-mask",
+        _ => task.ToString().ToLowerInvariant(),
+    };
 
-    private async Task<object> Submit(WorkItem item, HttpContext context)
+    private InfoResponse Info() => new(ModelName, model.Source, model.Config.LayerPattern, model.Config.HiddenSize, model.Config.NumHiddenLayers,
+        model.Config.VocabSize, model.MaxLength, model.Tasks.Select(TaskName).ToList(), model.Task?.Labels, Options.Pooling.ToString().ToLowerInvariant(),
+        Options.MaxBatchTokens, Options.MaxBatchRequests, Options.MaxWaitMs, Options.MaxInputs, Options.MaxBodyBytes, Options.MaxQueue);
+
+    /// <summary>Queues the work (429 when the queue is full) and waits for its results or the client's going away.</summary>
+    private async Task<IReadOnlyList<T>> Submit<T>(Work<T> work)
     {
-        if (!batcher.TryEnqueue(item))
-        {
-            context.Response.Headers.RetryAfter = "1";
+        if (!batcher.TryEnqueue(work))
             throw new ApiError(429, "overloaded", $"the queue is full ({Options.MaxQueue} requests waiting): retry later");
-        }
+        return await work.Result.WaitAsync(work.Aborted);
+    }
+
+    /// <summary>The status and words for a failure a client caused or must know about; null for anything else (a bug: 500).</summary>
+    private static ApiError? AsApiError(Exception e) => e switch
+    {
+        ApiError api => api,
+        UnsupportedTaskException unsupported => new ApiError(424, "backend", unsupported.Message),
+        InputTooLongException tooLong => new ApiError(422, "validation", tooLong.Message + " (send truncate: true to cut it)"),
+        InvalidInputException invalid => new ApiError(422, "validation", invalid.Message),
+        _ => null,
+    };
+
+    /// <summary>The body as <typeparamref name="TRequest"/>: valid JSON (400), each field of its type (400 naming it), then <see cref="IServeRequest.Validate"/>.</summary>
+    private async Task<TRequest> Read<TRequest>(HttpContext context) where TRequest : IServeRequest
+    {
+        var body = await ReadBody(context);
+        TRequest request;
         try
         {
-            return await item.Result.Task.WaitAsync(context.RequestAborted);
+            request = body.Deserialize<TRequest>(HttpJson.Options)!;
         }
-        catch (InputTooLongException e)
+        catch (JsonException e)
         {
-            throw new ApiError(422, "validation", e.Message + " (send truncate: true to cut it)");
+            throw RequestChecks.Invalid(RequestChecks.Describe(typeof(TRequest), e, HttpJson.Options.PropertyNamingPolicy!));
         }
-        catch (InvalidInputException e)
-        {
-            throw new ApiError(422, "validation", e.Message);
-        }
-        catch (UnsupportedTaskException e)
-        {
-            throw new ApiError(424, "backend", e.Message);
-        }
+        request.Validate(Options);
+        return request;
     }
 
     /// <summary>The body as a JSON object: at most MaxBodyBytes (413), strict UTF-8 (400), valid JSON (400).</summary>
-    private async Task<JsonObject> ReadJson(HttpContext context)
+    private async Task<JsonObject> ReadBody(HttpContext context)
     {
         if (context.Request.ContentLength > Options.MaxBodyBytes)
             throw new ApiError(413, "validation", $"the body is {context.Request.ContentLength} bytes, more than the limit of {Options.MaxBodyBytes}");
@@ -300,118 +282,29 @@ public sealed class InferenceServer : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// A string or a non-empty list of strings under <paramref name="field"/>; at most MaxInputs (413). With
-    /// <paramref name="acceptIds"/> (the embedding routes, as text-embeddings-inference's and OpenAI's), an input may
-    /// also be token ids: <c>[101, 2023, 102]</c> is one input, and a list may mix texts and id lists. Ids holds each
-    /// input's ids (null for a text), or is null when no input has any.
-    /// </summary>
-    private (List<string> Texts, List<int[]?>? Ids, bool Single) Inputs(JsonObject body, string field, bool acceptIds)
-    {
-        var what = acceptIds ? "a string, token ids, or a list of strings and token-id lists" : "a string or a list of strings";
-        static bool IsNumber(JsonNode? n) => n is JsonValue v && v.GetValueKind() == JsonValueKind.Number;
-        static int[] Ids(JsonArray array, string where) => array.Select((n, j) =>
-            IsNumber(n) && n!.AsValue().TryGetValue<int>(out var id) ? id
-                : throw new ApiError(400, "validation", $"{where}[{j}] must be a whole number (a token id)")).ToArray();
-
-        var node = body[field];
-        if (node is JsonValue v && v.GetValueKind() == JsonValueKind.String) return ([v.GetValue<string>()], null, true);
-        if (node is JsonArray array)
-        {
-            if (array.Count == 0) throw new ApiError(400, "validation", $"'{field}' is an empty list");
-            if (acceptIds && IsNumber(array[0])) return ([""], [Ids(array, $"'{field}'")], true);
-            if (array.Count > Options.MaxInputs)
-                throw new ApiError(413, "validation", $"'{field}' has {array.Count} inputs, more than the limit of {Options.MaxInputs}");
-            var texts = new List<string>(array.Count);
-            var ids = new List<int[]?>(array.Count);
-            for (var i = 0; i < array.Count; i++)
-            {
-                var (text, own) = array[i] switch
-                {
-                    JsonValue s when s.GetValueKind() == JsonValueKind.String => (s.GetValue<string>(), null),
-                    JsonArray list when acceptIds => ("", Ids(list, $"'{field}'[{i}]")),
-                    _ => throw new ApiError(400, "validation", $"'{field}'[{i}] must be {(acceptIds ? "a string or a list of token ids" : "a string")}"),
-                };
-                texts.Add(text);
-                ids.Add(own);
-            }
-            return (texts, ids.Any(i => i is not null) ? ids : null, false);
-        }
-        throw new ApiError(400, "validation", node is null ? $"the body needs '{field}': {what}" : $"'{field}' must be {what}");
-    }
-
-    /// <summary>
-    /// /predict's <c>inputs</c> as text-embeddings-inference reads them: a string; an array of one or two strings (a
-    /// text, or a pair classified together as [CLS] a [SEP] b [SEP]); or a batch, an array of such arrays. So
-    /// <c>["a", "b"]</c> is one pair, and a batch of single texts is <c>[["a"], ["b"]]</c>.
-    /// </summary>
-    private (List<string> Texts, List<string?> Pairs, bool Single) PredictInputs(JsonObject body)
-    {
-        const string shapes = "a string, a pair [\"text\", \"text\"] or a batch [[\"text\"], [\"text\", \"text\"], ...]";
-        static string? Text(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
-        static (string Text, string? Pair) Sequence(JsonArray array, string where) => array.Count is 1 or 2
-            ? (Text(array[0]) ?? throw new ApiError(400, "validation", $"{where}[0] must be a string"),
-               array.Count == 2 ? Text(array[1]) ?? throw new ApiError(400, "validation", $"{where}[1] must be a string") : null)
-            : throw new ApiError(400, "validation", $"{where} has {array.Count} strings: a text is one, a pair two");
-
-        var node = body["inputs"];
-        if (Text(node) is { } single) return ([single], [null], true);
-        if (node is not JsonArray array)
-            throw new ApiError(400, "validation", node is null ? $"the body needs 'inputs': {shapes}" : $"'inputs' must be {shapes}");
-        if (array.Count == 0) throw new ApiError(400, "validation", "'inputs' is an empty list");
-        if (array[0] is not JsonArray)
-        {
-            if (array.Count > 2)
-                throw new ApiError(400, "validation", $"'inputs' has {array.Count} strings: a pair has two; send a batch as [[\"text\"], [\"text\"], ...]");
-            var (text, pair) = Sequence(array, "'inputs'");
-            return ([text], [pair], true);
-        }
-        if (array.Count > Options.MaxInputs)
-            throw new ApiError(413, "validation", $"'inputs' has {array.Count} inputs, more than the limit of {Options.MaxInputs}");
-        var (texts, pairs) = (new List<string>(array.Count), new List<string?>(array.Count));
-        for (var i = 0; i < array.Count; i++)
-        {
-            var (text, pair) = Sequence(array[i] as JsonArray ?? throw new ApiError(400, "validation", $"'inputs'[{i}] must be a list of one or two strings (a batch's items are [\"text\"] or [\"text\", \"text\"])"), $"'inputs'[{i}]");
-            texts.Add(text);
-            pairs.Add(pair);
-        }
-        return (texts, pairs, false);
-    }
-
-    private static bool Bool(JsonObject body, string field, bool fallback) => body[field] switch
-    {
-        null => fallback,
-        JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>(),
-        _ => throw new ApiError(400, "validation", $"'{field}' must be true or false"),
-    };
-
-    private static async Task WriteError(HttpContext context, int status, string type, string message)
+    private static async Task WriteError(HttpContext context, ApiError error)
     {
         if (context.Response.HasStarted) return;
-        context.Response.StatusCode = status;
-        await context.Response.WriteAsJsonAsync(new { error = message, error_type = type });
+        context.Response.StatusCode = error.Status;
+        await context.Response.WriteAsJsonAsync(new ErrorResponse(error.Message, error.Type), HttpJson.Options);
     }
 }
 
-// Request shapes, for the OpenAPI document only (the handlers read the JSON themselves, to answer every mistake
-// precisely); field names as the clients send them.
-internal sealed record EmbedRequest(
-    [property: JsonPropertyName("inputs"), Description("A text, token ids [101, ...] used as sent, or a list of texts and token-id lists")] object Inputs,
-    [property: JsonPropertyName("normalize")] bool Normalize = true,
-    [property: JsonPropertyName("truncate")] bool Truncate = false);
-internal sealed record PredictRequest(
-    [property: JsonPropertyName("inputs"), Description("A text, a pair [text, text], or a batch [[text], [text, text], ...]")] object Inputs,
-    [property: JsonPropertyName("raw_scores")] bool RawScores = false,
-    [property: JsonPropertyName("truncate")] bool Truncate = false);
-internal sealed record RerankRequest(
-    [property: JsonPropertyName("query"), Description("Paired with each text as [CLS] query [SEP] text [SEP]")] string Query,
-    [property: JsonPropertyName("texts"), Description("The texts to rank")] string[] Texts,
-    [property: JsonPropertyName("raw_scores"), Description("The logit itself instead of its sigmoid")] bool RawScores = false,
-    [property: JsonPropertyName("return_text")] bool ReturnText = false,
-    [property: JsonPropertyName("truncate")] bool Truncate = false);
-internal sealed record FillMaskRequest(
-    [property: JsonPropertyName("inputs"), Description("A text with [MASK] or a list of them")] object Inputs,
-    [property: JsonPropertyName("top_k")] int TopK = 5);
-internal sealed record OpenAiEmbeddingRequest(
-    [property: JsonPropertyName("input"), Description("A text, token ids [101, ...] used as sent, or a list of texts and token-id lists")] object Input,
-    [property: JsonPropertyName("model")] string? Model = null);
+/// <summary>
+/// The server's JSON: the project's snake_case policy (<see cref="IO.JsonFiles"/>), compact, numbers only as numbers
+/// (what the OpenAPI document types them as), and text unescaped beyond what JSON needs (a client reads
+/// <c>'inputs'</c>, not <c>\u0027inputs\u0027</c>; these bodies are never embedded in HTML).
+/// </summary>
+internal static class HttpJson
+{
+    public static readonly JsonSerializerOptions Options = Configure(new JsonSerializerOptions());
+
+    public static JsonSerializerOptions Configure(JsonSerializerOptions options)
+    {
+        IO.JsonFiles.ApplyPolicy(options);
+        options.WriteIndented = false;
+        options.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
+        options.Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+        return options;
+    }
+}

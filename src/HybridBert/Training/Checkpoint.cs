@@ -38,14 +38,6 @@ public static class Checkpoint
     public const string WeightsFile = Interop.ModelLayout.Weights, OptimizerFile = Interop.ModelLayout.Optimizer, ConfigFile = Interop.ModelLayout.Config,
         VocabFile = Interop.ModelLayout.Vocab, TrainerFile = Interop.ModelLayout.Trainer;
 
-    public static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        WriteIndented = true,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
-    };
-
     public static string Folder(string runDir) => Path.Combine(runDir, Interop.ModelLayout.Checkpoints);
 
     /// <summary>Writes a checkpoint; <paramref name="writeFiles"/> puts the weights and optimizer state into the folder it is given.</summary>
@@ -65,7 +57,7 @@ public static class Checkpoint
             var files = Directory.GetFiles(temp).Select(Path.GetFileName).Order(StringComparer.Ordinal)
                 .ToDictionary(f => f!, f => Data.ShardManifest.Sha256(Path.Combine(temp, f!)));
             var manifest = new CheckpointManifest { State = state, Options = options, Files = files };
-            File.WriteAllText(Path.Combine(temp, TrainerFile), JsonSerializer.Serialize(manifest, Json));
+            File.WriteAllText(Path.Combine(temp, TrainerFile), JsonSerializer.Serialize(manifest, IO.JsonFiles.Options));
             IO.PausePoints.Reach("checkpoint-write");
             IO.AtomicFile.PublishFolder(temp, final);   // fsync files and folders, rename, fsync the parent
             return final;
@@ -84,7 +76,7 @@ public static class Checkpoint
         CheckpointManifest manifest;
         try
         {
-            manifest = JsonSerializer.Deserialize<CheckpointManifest>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path}: empty");
+            manifest = JsonSerializer.Deserialize<CheckpointManifest>(File.ReadAllText(path), IO.JsonFiles.Options) ?? throw new InvalidDataException($"{path}: empty");
         }
         catch (JsonException e)
         {
@@ -150,8 +142,8 @@ public static class Checkpoint
     /// <summary>Fails naming every field in which a resumed run's model differs from its checkpoint's.</summary>
     public static void CheckSameModel(EncoderConfig saved, EncoderConfig requested, string folder)
     {
-        var a = JsonSerializer.SerializeToElement(saved, EncoderConfig.Json);
-        var b = JsonSerializer.SerializeToElement(requested, EncoderConfig.Json);
+        var a = JsonSerializer.SerializeToElement(saved, IO.JsonFiles.Options);
+        var b = JsonSerializer.SerializeToElement(requested, IO.JsonFiles.Options);
         var differences = a.EnumerateObject()
             .Where(p => !b.TryGetProperty(p.Name, out var v) || v.ToString() != p.Value.ToString())
             .Select(p => $"{p.Name}: checkpoint {p.Value}, now {(b.TryGetProperty(p.Name, out var v) ? v.ToString() : "unset")}")

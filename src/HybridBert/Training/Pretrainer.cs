@@ -241,7 +241,7 @@ public sealed class Pretrainer
         var path = Path.Combine(runDir, SummaryFile);
         try
         {
-            return File.Exists(path) ? System.Text.Json.JsonSerializer.Deserialize<PretrainSummary>(File.ReadAllText(path), Checkpoint.Json) : null;
+            return File.Exists(path) ? System.Text.Json.JsonSerializer.Deserialize<PretrainSummary>(File.ReadAllText(path), IO.JsonFiles.Options) : null;
         }
         catch (System.Text.Json.JsonException)
         {
@@ -388,6 +388,6 @@ public sealed class Pretrainer
             (opts.SentenceObjective == SentenceObjective.None ? "train MLM" : $"train (MLM + {opts.SentenceObjective.ToString().ToLowerInvariant()})", MetricsLog.Read(opts.RunDir, "train", "loss")),
             ("validation MLM", MetricsLog.Read(opts.RunDir, "eval", "mlm_loss")),
         ]);
-        IO.AtomicFile.WriteAllText(Path.Combine(opts.RunDir, SummaryFile), System.Text.Json.JsonSerializer.Serialize(summary, Checkpoint.Json));
+        IO.AtomicFile.WriteAllText(Path.Combine(opts.RunDir, SummaryFile), System.Text.Json.JsonSerializer.Serialize(summary, IO.JsonFiles.Options));
     }
 }

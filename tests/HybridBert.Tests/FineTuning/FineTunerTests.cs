@@ -33,7 +33,7 @@ public sealed class FineTunerTests(TinyData data) : IClassFixture<TinyData>
         Assert.True(accuracy > summary.MajorityBaseline + 0.1, $"dev accuracy {accuracy:P1} vs majority {summary.MajorityBaseline:P1}");
 
         // The saved model predicts exactly what the tuned one scored.
-        using var model = FineTunedModel.Load(Path.Combine(outDir, "seed-1"));
+        using var model = HybridBert.Inference.InferenceModel.Load(Path.Combine(outDir, "seed-1"));
         var task = TaskData.Load(new TaskSpec { Name = "sentiment-sentences", CacheRoot = data.Root });
         Assert.Equal(accuracy, FineTuner.Evaluate(model, task, task.Dev).Values["accuracy"], 10);
         Assert.True(File.Exists(Path.Combine(outDir, "results.json")));

@@ -1,0 +1,91 @@
+using HybridBert.FineTuning;
+using HybridBert.Inference;
+using HybridBert.Text;
+
+namespace HybridBert.Serving;
+
+/// <summary>The engines over the one loaded model; only the batcher's thread touches them.</summary>
+internal sealed record Engines(InferenceModel Model, Embedder Embedder, TextClassifier Classifier, FillMask FillMask)
+{
+    public Engines(InferenceModel model) : this(model, new Embedder(model), new TextClassifier(model), new FillMask(model)) { }
+}
+
+/// <summary>One request's inputs, as the model encodes them: texts, or per input a second text (a pair) or the client's own token ids.</summary>
+internal sealed record ModelInputs(IReadOnlyList<string> Texts, bool Truncate, IReadOnlyList<string?>? Pairs = null, IReadOnlyList<int[]?>? Ids = null);
+
+/// <summary>
+/// How a forward runs and what its requests must share: a job's value is its batching key, so requests share a
+/// forward exactly when their jobs are equal (same kind, same settings). <typeparamref name="T"/> is one input's result.
+/// </summary>
+internal abstract record Job<T>
+{
+    public virtual List<EncodedText> Encode(Engines engines, ModelInputs inputs) =>
+        engines.Model.Encode(inputs.Texts, inputs.Truncate, inputs.Pairs, inputs.Ids);
+
+    public abstract IReadOnlyList<T> Run(Engines engines, IReadOnlyList<EncodedText> rows);
+}
+
+internal sealed record EmbedJob(Pooling Pooling, bool Normalize) : Job<float[]>
+{
+    public override IReadOnlyList<float[]> Run(Engines engines, IReadOnlyList<EncodedText> rows) => engines.Embedder.Embed(rows, Pooling, Normalize);
+}
+
+/// <summary>Every label's score, highest first (/predict; /rerank reads a one-output model's score).</summary>
+internal sealed record ClassifyJob(bool RawScores) : Job<LabelScore[]>
+{
+    public override IReadOnlyList<LabelScore[]> Run(Engines engines, IReadOnlyList<EncodedText> rows) => engines.Classifier.Classify(rows, null, RawScores);
+}
+
+/// <summary>Per input, per [MASK], the top candidates.</summary>
+internal sealed record FillMaskJob(int TopK) : Job<List<List<FillMaskCandidate>>>
+{
+    public override List<EncodedText> Encode(Engines engines, ModelInputs inputs) => inputs.Texts.Select(engines.FillMask.Encode).ToList();
+
+    public override IReadOnlyList<List<List<FillMaskCandidate>>> Run(Engines engines, IReadOnlyList<EncodedText> rows) => engines.FillMask.Predict(rows, TopK);
+}
+
+/// <summary>A queued request, whatever its result type: what the batcher needs to group, encode, run and answer it.</summary>
+internal abstract class Work(ModelInputs inputs, CancellationToken aborted)
+{
+    public ModelInputs Inputs { get; } = inputs;
+    public CancellationToken Aborted { get; } = aborted;
+    /// <summary>The batching key (<see cref="Job{T}"/>).</summary>
+    public abstract object Key { get; }
+    /// <summary>The encoded inputs, once <see cref="Encode"/> ran.</summary>
+    public IReadOnlyList<EncodedText> Rows { get; protected set; } = [];
+    /// <summary>Tokens of all inputs after tokenization (the OpenAI route's usage).</summary>
+    public int Tokens => Rows.Sum(r => r.Length);
+
+    /// <summary>Tokenizes on the batcher's thread; an input error fails this request only.</summary>
+    public abstract void Encode(Engines engines);
+    /// <summary>Runs every request of <paramref name="batch"/> (all with this one's key) in one go and answers each with its own results.</summary>
+    public abstract void RunBatch(IReadOnlyList<Work> batch, Engines engines);
+    public abstract void Fail(Exception error);
+    public abstract void Cancel();
+}
+
+internal sealed class Work<T>(Job<T> job, ModelInputs inputs, CancellationToken aborted) : Work(inputs, aborted)
+{
+    private readonly TaskCompletionSource<IReadOnlyList<T>> result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>One result per input, in input order.</summary>
+    public Task<IReadOnlyList<T>> Result => result.Task;
+    public override object Key => job;
+
+    public override void Encode(Engines engines) => Rows = job.Encode(engines, Inputs);
+
+    public override void RunBatch(IReadOnlyList<Work> batch, Engines engines)
+    {
+        var items = batch.Cast<Work<T>>().ToList();   // equal keys: the same job type, so the same T
+        var results = job.Run(engines, items.SelectMany(w => w.Rows).ToList());
+        var offset = 0;
+        foreach (var item in items)
+        {
+            item.result.TrySetResult(results.Skip(offset).Take(item.Rows.Count).ToList());
+            offset += item.Rows.Count;
+        }
+    }
+
+    public override void Fail(Exception error) => result.TrySetException(error);
+    public override void Cancel() => result.TrySetCanceled();
+}
