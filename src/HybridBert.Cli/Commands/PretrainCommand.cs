@@ -96,15 +96,8 @@ internal static partial class PretrainCommand
                     LogEvery = Pick(logEvery, saved.LogEvery), LogBatches = Pick(logBatches, saved.LogBatches), CheckpointEvery = Pick(checkpointEvery, saved.CheckpointEvery),
                     KeepLast = Pick(keep, saved.KeepLast), Dropout = Pick(dropout, saved.Dropout), InitializerRange = Pick(initRange, saved.InitializerRange),
                 };
-                if (Given(config) || Given(preset) || Given(pattern))
-                {
-                    // The model asked for now, checked against the checkpoint's by the Pretrainer.
-                    var vocabSize = ShardManifest.Load(options.DataDir).VocabSize;
-                    options = options with
-                    {
-                        Model = parse.GetValue(config) is { } c ? EncoderConfig.Load(c.FullName) : Presets.Build(parse.GetValue(preset)!, parse.GetValue(pattern)!, vocabSize),
-                    };
-                }
+                // The model asked for now, checked against the checkpoint's by the Pretrainer.
+                if (Given(config) || Given(preset) || Given(pattern)) options = options with { Model = RequestedModel(parse, config, preset, pattern)(options.DataDir) };
                 options.ValidateSettings();
             }
             else if (options is null)
@@ -127,13 +120,10 @@ internal static partial class PretrainCommand
                     Dropout = parse.GetValue(dropout), InitializerRange = parse.GetValue(initRange), InitFrom = parse.GetValue(initFrom)?.FullName,
                 }.ValidateSettings();
                 if (options.InitFrom is not null && parse.GetValue(config) is not null) throw new ArgumentException("--init-from takes the model's own config: drop --config");
-                var configFile = parse.GetValue(config)?.FullName;
-                var model = configFile is not null ? EncoderConfig.Load(configFile) : Presets.Build(parse.GetValue(preset)!, parse.GetValue(pattern)!, EmbeddedData.Vocabulary().Count);
+                var model = RequestedModel(parse, config, preset, pattern);
                 var dataDir = parse.GetValue(data)?.FullName ?? PrepareDefaultData(runDir, cancel);
-                var manifest = ShardManifest.Load(dataDir);
-                if (configFile is null) model = Presets.Build(parse.GetValue(preset)!, parse.GetValue(pattern)!, manifest.VocabSize);
-                options = options with { DataDir = dataDir, Model = model };
-                foreach (var w in manifest.Warnings) Console.Error.WriteLine($"warning: {dataDir}: {w}");
+                options = options with { DataDir = dataDir, Model = model(dataDir) };
+                foreach (var w in ShardManifest.Load(dataDir).Warnings) Console.Error.WriteLine($"warning: {dataDir}: {w}");
             }
             Console.WriteLine(options.InitFrom is { } from
                 ? $"pre-training {from} further on {options.DataDir} -> {options.RunDir}"
@@ -172,6 +162,23 @@ internal static partial class PretrainCommand
             }
         }
         return null;
+    }
+
+    /// <summary>
+    /// The one place the command builds the model it was asked for: a <c>--config</c> file as written, or a
+    /// <c>--preset</c>/<c>--pattern</c> over the prepared data's vocabulary. Read and checked now, before any data is
+    /// prepared; the result, given the data folder, is the model. (The Pretrainer then sets the data's special ids,
+    /// or takes <c>--init-from</c>'s model: <see cref="PretrainPlan"/>.)
+    /// </summary>
+    private static Func<string, EncoderConfig> RequestedModel(ParseResult parse, Option<FileInfo?> config, Option<string> preset, Option<string> pattern)
+    {
+        if (parse.GetValue(config) is { } file)
+        {
+            var fromFile = EncoderConfig.Load(file.FullName);
+            return _ => fromFile;
+        }
+        var built = Presets.Build(parse.GetValue(preset)!, parse.GetValue(pattern)!);
+        return dataDir => built with { VocabSize = ShardManifest.Load(dataDir).VocabSize };
     }
 
     /// <summary>The embedded corpus, prepared once into RUN_DIR/data and reused on later runs and resumes.</summary>

@@ -156,7 +156,7 @@ public static class ModelBenchmark
         {
             StepBody();
             // As the real loops do: pre-training trims every --trim-every steps; inference (predict, evaluation) never
-            // trims, and trimming here made a mini forward 1.3–1.4× slower (303 vs 216–238 ms, AAAA 128×32).
+            // trims: it made forwards slower (docs/results/design-measurements.md#inference-no-trim).
             if (spec.Mode == BenchMode.Train) trainingStep.Done(steps++);
             else NativeMemory.AfterInferenceBatch();
         }

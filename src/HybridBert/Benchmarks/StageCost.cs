@@ -3,10 +3,8 @@ namespace HybridBert.Benchmarks;
 /// <summary>
 /// What each stage of <see cref="Reproduction"/> takes, in seconds on the 2-core reference machine, so the ETA weighs a
 /// 4-minute pre-training run and a 25-second fine-tuning as they are instead of counting stages as equal (which made
-/// the first ETA of a 28-minute job read 42 seconds). Measured in the default budget's runs (docs/results/default/stages
-/// and its log; children one thread each, two at a time): data about 2 s; pre-training 195 s at 15% masking and 262 s
-/// at 40% (1,300 steps × 64 × 32 tokens); fine-tuning 26 s (2 epochs × 2,400 examples × 64 tokens × 2 seeds); the
-/// bench about 110 s (48 steps of 4,096 tokens). Other budgets scale these by their sizes. Until a minute of work is
+/// the first ETA of a 28-minute job read 42 seconds). The constants are the default budget's measured stage times
+/// (docs/results/design-measurements.md#stage-cost); other budgets scale them by their sizes. Until a minute of work is
 /// done the ETA is the reference estimate itself; after that the time so far calibrates it to this machine.
 /// </summary>
 public static class StageCost

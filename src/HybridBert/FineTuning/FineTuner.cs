@@ -118,7 +118,8 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
         foreach (var seed in options.Seeds)
         {
             var result = TrainSeed(seed, task, config, source, tokenizer, vocabulary, train, trainTargets, device, cancel);
-            NativeMemory.Trim();   // once per seed: every step it made fine-tuning 1.5× slower (19.4 vs 12.6 s per seed, narrow model, interleaved A B A B)
+            // Once per seed: every step it made fine-tuning slower (docs/results/design-measurements.md#finetune-trim).
+            NativeMemory.Trim();
             results.Add(result with { RssMiB = MemoryUsage.CurrentMiB });
         }
 
@@ -225,8 +226,8 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
 
     /// <summary>
     /// Random batches of similar lengths: shuffle, sort by length within chunks of 50 batches, cut into batches,
-    /// shuffle the batches. Padding to the longest in a batch then wastes little (sentences average 20 tokens, the
-    /// longest 64: measured 375 ms per mini step unsorted) while the order stays random.
+    /// shuffle the batches. Padding to the longest in a batch then wastes little while the order stays random
+    /// (docs/results/design-measurements.md#length-grouped-batches).
     /// </summary>
     public static List<int[]> LengthGroupedBatches(IReadOnlyList<EncodedText> examples, int batchSize, Random random)
     {

@@ -3,23 +3,19 @@ using System.Runtime.InteropServices;
 namespace HybridBert.Memory;
 
 /// <summary>
-/// Hands freed native memory back to the OS during training. Measured on the mini preset (batch 32, seq 128,
-/// 2 threads): without it glibc's heap keeps the freed activations of each step and resident memory grows by about
-/// 30 MB per step (1.9 GB after 22 steps) although no tensor leaks. Trimming costs time (the next allocations fault
-/// their pages in again): 979 vs 782 ms per step when trimming after every step; every 4 steps: 851 ms, 1.3 GB.
-/// A trimming step trims twice: after the forward, before backward allocates the gradients (the step's peak is in
-/// backward, and the forward's freed temporaries would sit fragmented under it), and after the step. Measured
-/// against trimming after the step only (AAAA / PPPP, vocab 30,522, interleaved): peak 1,082–1,108 vs 1,176–1,190
-/// MiB and 1,174 vs 1,289–1,294 MiB, step time within the run-to-run noise (+5% to −14%). Hence
-/// <c>--trim-every</c> (default 1). Linux/glibc only; elsewhere a no-op.
+/// Hands freed native memory back to the OS during training: without it glibc's heap keeps the freed activations of
+/// each step and resident memory grows step after step although no tensor leaks. Trimming costs time (the next
+/// allocations fault their pages in again). A trimming step trims twice: after the forward, before backward allocates
+/// the gradients (the step's peak is in backward, and the forward's freed temporaries would sit fragmented under it),
+/// and after the step; that lowers the peak at no measurable cost. Hence <c>--trim-every</c> (default 1). Linux/glibc
+/// only; elsewhere a no-op. Measurements: docs/results/design-measurements.md#trimming.
 /// <para>
 /// Without trimming, the heap must still not grow from step to step: <see cref="AfterStep"/> runs the .NET garbage
 /// collector and its finalizers after every step, because native memory held by objects that only a finalizer
 /// releases stays allocated, scattered among the freed activations, until the collector happens to run — and a
-/// training loop allocates too little managed memory for that. Measured (mini ponet 128×32, vocab 30,522,
-/// <c>--trim-every 0</c>, 40 steps): peak 3,813 MiB without the collection (1.6 GB after 5 steps, still growing by
-/// ~60 MiB a step), 1,380 MiB with it and gradients zeroed in place (<see cref="Training.Gradients"/>); bert 3,486 vs 1,303
-/// MiB. A collection takes 1–2 ms.
+/// training loop allocates too little managed memory for that. With it (and gradients zeroed in place,
+/// <see cref="Training.Gradients"/>) the peak is a third of what it grows to without, for 1–2 ms a step
+/// (docs/results/design-measurements.md#collect-after-step).
 /// </para>
 /// </summary>
 public static partial class NativeMemory
@@ -37,8 +33,8 @@ public static partial class NativeMemory
 
     /// <summary>After each inference batch (inference never trims: predict and serve answer faster without): a
     /// young-generation collection, whose finalizers free the small native objects the forward left behind (they die
-    /// young). Measured (mini, 128×32, vocab 30,522, 60 forwards, <c>bench --mode infer</c>, two rounds): peak
-    /// 1,070–1,074 → 584–622 MiB (ponet), 694–754 → 481–498 MiB (bert), forward times within the noise.</summary>
+    /// young). It lowers the inference peak by 31–45% at no measurable cost
+    /// (docs/results/design-measurements.md#collect-after-step).</summary>
     public static void AfterInferenceBatch() => GC.Collect(0);
 
     /// <summary>Trims before the backward of step <paramref name="step"/> (1-based) when it is a trimming step.</summary>
@@ -77,11 +73,9 @@ public static partial class NativeMemory
     /// </summary>
     /// <remarks>
     /// Trimming hands each step's freed activations back to the OS, and the next step faults them in again page by
-    /// page: 200,000–300,000 minor faults a step at mini, 4,096 tokens; with huge pages 30,000–40,000. Measured
-    /// (mini, the six shapes of <c>benchmarks/compare-pytorch.sh</c>, 24 interleaved pairs): peak memory ×0.90, step
-    /// time unchanged (×0.99). The lower peak comes from the allocation path, not from the huge pages: it was as low
-    /// with THP disabled in the kernel (sysfs <c>never</c>). Inference, which does not trim, ran 3–7% slower with it
-    /// and kept the same peak, so it is for training only. Details: <c>docs/results/compare-pytorch/</c>.
+    /// page; with huge pages it faults 5–10× less, and training peaks are a tenth lower at the same step
+    /// time. Inference, which does not trim, ran slower with it and kept the same peak, so it is for training only
+    /// (docs/results/design-measurements.md#huge-pages).
     /// (.NET's <c>Environment.SetEnvironmentVariable</c> does not reach the native environment on Unix: libc's
     /// <c>setenv</c> does.)
     /// </remarks>

@@ -12,9 +12,8 @@ namespace HybridBert.Model;
 /// it (the dense's weight gradient needs it): two [tokens, intermediate_size] tensors per layer, 32 MiB at mini with
 /// 4,096 tokens, the largest thing a layer keeps. This keeps one and spends an activation in backward on the other.
 /// Gradients are bitwise those of the plain composition (tested). Used under <see cref="HybridBertEncoder.SaveMemory"/>.
-/// Measured with <c>bench layers --seq 128</c> in a build with it alone always on: a layer holds 96 → 80 MiB
-/// (attention) and 83 → 67 MiB (pooling); with the 1-byte dropout masks too (<c>--save-memory</c>) 74 and 61 MiB.
-/// The backward costs one more activation (~8 ms per layer at [4,096 × 1,024]). libtorch
+/// A layer holds about a sixth less for one more activation in backward (docs/results/design-measurements.md#activated-linear).
+/// libtorch
 /// has no recompute hook that TorchSharp exposes, so this is a custom autograd function written here.
 /// </remarks>
 public static class ActivatedLinear

@@ -8,8 +8,7 @@ namespace HybridBert.Model;
 /// <c>dropout</c> multiplies by a float tensor of 0s and 1/(1-p) and keeps that (4 bytes a value; only its CUDA path
 /// keeps a boolean mask); the boolean path keeps 1 byte a value. It draws the same Bernoulli numbers from the same
 /// generator and multiplies by the same float, so in fp32 outputs and gradients are bitwise libtorch's (tested):
-/// seeded runs do not change. Measured: 6 MiB less held per layer at 4,096 tokens × 256 (two dropouts), ~2 ms more
-/// per dropout (forward and backward, paired in one process).
+/// seeded runs do not change. Less held per layer for a little time (docs/results/design-measurements.md#hidden-dropout).
 /// </summary>
 public static class HiddenDropout
 {

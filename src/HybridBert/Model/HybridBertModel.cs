@@ -42,8 +42,9 @@ public sealed class HybridBertModel : nn.Module<EncoderInputs, Tensor>
 
     /// <summary>
     /// MLM logits from hidden states [batch, seq, hidden]. With <paramref name="flatPositions"/> (indices into the
-    /// flattened batch*seq tokens) only those rows are projected onto the vocabulary — [n, vocab], about 4× faster
-    /// in training than all tokens, since the vocabulary projection dominates the head. Without: [batch, seq, vocab].
+    /// flattened batch*seq tokens) only those rows are projected onto the vocabulary — [n, vocab], much faster in
+    /// training than all tokens, since the vocabulary projection dominates the head
+    /// (docs/results/design-measurements.md#sparse-mlm-head). Without: [batch, seq, vocab].
     /// </summary>
     public Tensor MlmLogits(Tensor hidden, Tensor? flatPositions = null)
     {

@@ -8,10 +8,8 @@ namespace HybridBert.Model;
 /// intermediate tensor alive while its C# handle lives, where Python frees it when the last reference goes, so
 /// without this a part's temporaries (projections, masked copies, the pooling maxima's tables) would live until the
 /// enclosing layer's scope ends. Autograd holds its own references to what backward needs, so training computes the
-/// same; only the rest is freed sooner. Measured with <c>bench --mode infer</c> (mini, 20 forwards, before/after
-/// interleaved, two rounds): peak 613–680 → 534–558 MiB (ponet, 128 × 32), 479–491 → 425 (bert), 542–550 → 479–480
-/// (ponet, 512 × 8). Training peaks unchanged: one build with these scopes on and off in training, ponet 128 × 32,
-/// five rounds interleaved, 1,095–1,199 vs 1,164–1,208 MiB (medians 1,194 and 1,195).
+/// same; only the rest is freed sooner. Inference peaks drop by 12–18%, training peaks are unchanged
+/// (docs/results/design-measurements.md#scoped).
 /// </summary>
 public static class Scoped
 {

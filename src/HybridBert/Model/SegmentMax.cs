@@ -9,9 +9,8 @@ namespace HybridBert.Model;
 /// <remarks>
 /// PyTorch does a segment max with <c>scatter_reduce(..., "amax")</c>, which TorchSharp 0.107 does not expose;
 /// <c>torch.index_reduce</c> exists in the C# API but throws "not implemented". Both exist in libtorch, so we reach
-/// <c>index_reduce</c> through a TorchScript function (<c>torch.jit.compile</c>), which keeps autograd. Measured
-/// here at [32,128,256] forward+backward: index_reduce 12 ms, scatter_reduce 31 ms; a dense one-hot mask-and-amax
-/// is 4–14× slower and grows with the number of segments.
+/// <c>index_reduce</c> through a TorchScript function (<c>torch.jit.compile</c>), which keeps autograd. It is the
+/// fastest of the three ways measured (docs/results/design-measurements.md#segment-max).
 /// </remarks>
 public static class SegmentMax
 {
@@ -50,8 +49,7 @@ public static class SegmentMax
     /// <remarks>
     /// The maxima come from <c>index_reduce</c> without autograd; the gradient goes through a segment sum of each
     /// segment's maximum (a <c>where</c> and an <c>index_add</c>), so backward keeps one boolean mask instead of
-    /// index_reduce's copies of its input and output (measured with <c>bench layers</c>: a pooling mixer held 35 → 27 MiB
-    /// at mini, 512 × 8; step time unchanged).
+    /// index_reduce's copies of its input and output: less held, same step time (docs/results/design-measurements.md#segment-max).
     /// That sum equals the maximum when each segment and dimension has one maximum; when values tie, the autograd
     /// <c>index_reduce</c> runs instead, which splits the gradient evenly between tied maxima.
     /// </remarks>
@@ -108,8 +106,8 @@ public static class SegmentMax
     /// </summary>
     /// <remarks>
     /// The winner of each window is found without autograd, then selected with two <c>where</c>s: backward keeps two
-    /// boolean masks instead of max_pool1d's input copy and int64 indices (measured with <c>bench layers</c>: a
-    /// pooling mixer held 45 → 35 MiB for backward at 4,096 tokens × 256). Ties go to the leftmost, as max_pool1d's.
+    /// boolean masks instead of max_pool1d's input copy and int64 indices (docs/results/design-measurements.md#segment-max).
+    /// Ties go to the leftmost, as max_pool1d's.
     /// </remarks>
     public static Tensor LocalWindow(Tensor values, Tensor excluded, Tensor zero) => Scoped.Keep(() =>
     {

@@ -17,7 +17,7 @@ public sealed record ServeOptions
     public int MaxBatchRequests { get; init; } = 256;
     /// <summary>How long the first request of a batch waits for others to join. 0: a batch is whatever is queued when
     /// the model is free — under load requests queue during each forward and are batched anyway, and a lone request
-    /// does not wait (measured: 5 ms halved the requests/s of one client, 78 vs 160, and gained nothing at 32).</summary>
+    /// does not wait (docs/results/design-measurements.md#serve-max-wait).</summary>
     public int MaxWaitMs { get; init; }
     /// <summary>Inputs one request may send.</summary>
     public int MaxInputs { get; init; } = 128;

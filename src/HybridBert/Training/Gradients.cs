@@ -6,9 +6,8 @@ namespace HybridBert.Training;
 /// <summary>
 /// Gradients are zeroed in place between steps, not freed (TorchSharp's <c>Module.zero_grad</c> sets them to none):
 /// freed gradients are allocated again during the next backward, in among the activations that backward is freeing,
-/// and glibc's heap then grows further without trimming. Measured (mini ponet 128×32, vocab 30,522, <c>--trim-every
-/// 0</c>, 30 steps, with the per-step collection of <see cref="NativeMemory.AfterStep"/>): peak 1,561 MiB freeing
-/// them, 1,359 MiB zeroing them. The values are the same either way (a parameter's first gradient of a step is added
+/// and glibc's heap then grows further without trimming (docs/results/design-measurements.md#gradients). The values
+/// are the same either way (a parameter's first gradient of a step is added
 /// to zero); a parameter that has never had a gradient keeps none.
 /// </summary>
 public static class Gradients
