@@ -21,7 +21,8 @@ public static class Program
     /// the app host's file name, HybridBert.Cli, under <c>dotnet run</c>), with the help and version options a RootCommand has.</summary>
     public static Command BuildRoot()
     {
-        var root = new Command("hybridbert", "HybridBert: pre-train, fine-tune and benchmark BERT encoders whose layers mix tokens by self-attention, pooling or both.")
+        var root = new Command("hybridbert",
+            "HybridBert: pre-train, fine-tune and benchmark BERT encoders whose layers mix tokens by self-attention, pooling or both.")
         {
             new HelpOption(), new VersionOption(),
         };
@@ -71,7 +72,8 @@ public static class Program
         ["bench text"] = ["hybridbert bench text", "hybridbert bench text --corpus my-corpus/ --vocab vocab.txt"],
         ["bench serve"] = ["hybridbert bench serve --concurrency 32 --requests 2000"],
         ["bench layers"] = ["hybridbert bench layers --seq 512", "hybridbert bench layers --seq 128 --save-memory --json"],
-        ["reproduce"] = ["hybridbert reproduce --budget smoke --out runs/smoke", "hybridbert reproduce --budget default --out runs/reproduce --resume"],
+        ["reproduce"] = ["hybridbert reproduce --budget smoke --out runs/smoke",
+            "hybridbert reproduce --budget default --out runs/reproduce --resume"],
     };
 
     private static void AddExamples(Command command, string path)

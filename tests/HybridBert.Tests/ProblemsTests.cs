@@ -18,7 +18,8 @@ public sealed class ProblemsTests
     [Fact]
     public void Pretraining_options_name_every_problem_at_once_including_the_maskings()
     {
-        var options = new PretrainOptions { DataDir = "d", RunDir = "r", Model = Presets.Tiny, BatchSize = 0, LearningRate = -1, Masking = new MaskingOptions { Rate = 0 } };
+        var options = new PretrainOptions { DataDir = "d", RunDir = "r", Model = Presets.Tiny, BatchSize = 0, LearningRate = -1,
+            Masking = new MaskingOptions { Rate = 0 } };
         var error = Assert.Throws<ArgumentException>(() => options.ValidateSettings());
         Assert.Contains("--batch must be >= 1 (got 0)", error.Message);
         Assert.Contains("--lr must be > 0 (got -1)", error.Message);

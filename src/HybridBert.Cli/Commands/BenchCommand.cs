@@ -15,36 +15,48 @@ internal static class BenchCommand
     {
         var d = BenchSpec.Defaults;
         var preset = new Option<string>("--preset") { DefaultValueFactory = _ => d.Preset, Description = "Model size" };
-        var patterns = new Option<string>("--patterns", "--pattern") { DefaultValueFactory = _ => string.Join(',', BenchSpec.DefaultPatterns), Description = $"Comma-separated patterns to compare: {CommonOptions.PatternHelp}" };
-        var seqs = new Option<string>("--seq") { DefaultValueFactory = _ => string.Join(',', BenchSpec.DefaultSeqs), Description = "Comma-separated sequence lengths" };
-        var batch = new Option<int?>("--batch") { Description = $"Sequences per step [default: {BenchSpec.DefaultTokensPerStep} tokens' worth, at least 1]" };
+        var patterns = new Option<string>("--patterns",
+            "--pattern") { DefaultValueFactory = _ => string.Join(',', BenchSpec.DefaultPatterns),
+            Description = $"Comma-separated patterns to compare: {CommonOptions.PatternHelp}" };
+        var seqs = new Option<string>("--seq") { DefaultValueFactory = _ => string.Join(',', BenchSpec.DefaultSeqs),
+            Description = "Comma-separated sequence lengths" };
+        var batch =
+            new Option<int?>("--batch") { Description = $"Sequences per step [default: {BenchSpec.DefaultTokensPerStep} tokens' worth, at least 1]" };
         var precision = CommonOptions.Choice("--precision", "fp32, or bf16 (fp32 master weights)", d.Precision);
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => d.Threads, Description = "libtorch threads per run" };
         var device = CommonOptions.Device(d.Device);
         var dropout = new Option<double?>("--dropout") { Description = "Hidden and attention dropout [default: the preset's 0.1, as BERT]" };
         var steps = new Option<int>("--steps") { DefaultValueFactory = _ => d.Steps, Description = "Timed steps per run" };
         var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => d.Warmup, Description = "Untimed steps first" };
-        var rounds = new Option<int>("--rounds") { DefaultValueFactory = _ => d.Rounds, Description = "Repeat the whole A B C sequence this many times (interleaved), then combine" };
-        var mode = new Option<string>("--mode") { DefaultValueFactory = _ => string.Join(',', BenchSpec.DefaultModes).ToLowerInvariant(), Description = "train, infer (TorchSharp forward), onnx (the same encoder in ONNX Runtime); comma-separated" };
+        var rounds = new Option<int>("--rounds") { DefaultValueFactory = _ => d.Rounds,
+            Description = "Repeat the whole A B C sequence this many times (interleaved), then combine" };
+        var mode = new Option<string>("--mode") { DefaultValueFactory = _ => string.Join(',', BenchSpec.DefaultModes).ToLowerInvariant(),
+            Description = "train, infer (TorchSharp forward), onnx (the same encoder in ONNX Runtime); comma-separated" };
         var head = CommonOptions.Choice("--head", "MLM head over masked positions only (sparse) or all tokens (full)", d.Head);
-        var maskRate = new Option<double>("--mask-rate") { DefaultValueFactory = _ => d.MaskRate, Description = "Share of tokens masked (sets the sparse MLM head's size)" };
+        var maskRate = new Option<double>("--mask-rate") { DefaultValueFactory = _ => d.MaskRate,
+            Description = "Share of tokens masked (sets the sparse MLM head's size)" };
         var vocabSize = new Option<int?>("--vocab-size") { Description = "Default: the embedded vocabulary's size" };
         var json = new Option<bool>("--json") { Description = "One JSON object per line on stdout instead of the table" };
         var output = new Option<DirectoryInfo?>("--out") { Description = "Also write results.csv, results.jsonl and PNG plots here" };
-        var timeout = new Option<int>("--timeout") { DefaultValueFactory = _ => BenchSpec.DefaultTimeoutSeconds, Description = "Seconds per child run" };
-        var trimEvery = new Option<int>("--trim-every") { DefaultValueFactory = _ => d.TrimEvery, Description = "Training: return freed memory to the OS every N steps (0 = never): less memory, slower steps. Inference never trims, as predict does" };
+        var timeout = new Option<int>("--timeout") { DefaultValueFactory = _ => BenchSpec.DefaultTimeoutSeconds,
+            Description = "Seconds per child run" };
+        var trimEvery = new Option<int>("--trim-every") { DefaultValueFactory = _ => d.TrimEvery,
+            Description =
+            "Training: return freed memory to the OS every N steps (0 = never): less memory, slower steps. Inference never trims, as predict does" };
         var saveMemory = new Option<bool>("--save-memory") { Description = "Training: keep less for backward (as pretrain --save-memory)" };
         var worker = new Option<string?>("--worker") { Hidden = true };
 
         var bench = new Command("bench", "Speed and peak memory of training steps and inference, each configuration in a fresh process")
         {
-            preset, patterns, seqs, batch, precision, threads, device, dropout, steps, warmup, rounds, mode, head, maskRate, vocabSize, trimEvery, saveMemory, json, output, timeout, worker,
+            preset, patterns, seqs, batch, precision, threads, device, dropout, steps, warmup, rounds, mode, head, maskRate, vocabSize,
+                trimEvery, saveMemory, json, output, timeout, worker,
         };
         bench.SetAction(parse => CliErrors.Run(() =>
         {
             if (parse.GetValue(worker) is { } specFile)
             {
-                Console.WriteLine(JsonSerializer.Serialize(ModelBenchmark.Measure(JsonSerializer.Deserialize<BenchSpec>(File.ReadAllText(specFile), IO.JsonFiles.Lines)!), IO.JsonFiles.Lines));
+                var spec = JsonSerializer.Deserialize<BenchSpec>(File.ReadAllText(specFile), IO.JsonFiles.Lines)!;
+                Console.WriteLine(JsonSerializer.Serialize(ModelBenchmark.Measure(spec), IO.JsonFiles.Lines));
                 return;
             }
             var vocab = parse.GetValue(vocabSize) ?? EmbeddedData.Vocabulary().Count;
@@ -58,14 +70,18 @@ internal static class BenchCommand
                         specs.Add(new BenchSpec
                         {
                             Preset = parse.GetValue(preset)!, Pattern = p, Seq = seq, Batch = parse.GetValue(batch) ?? BenchSpec.DefaultBatch(seq),
-                            Precision = CommonOptions.Parse<Precision>(parse.GetValue(precision)!), Threads = parse.GetValue(threads), Steps = parse.GetValue(steps),
-                            Warmup = parse.GetValue(warmup), Mode = m, Head = CommonOptions.Parse<MlmHeadMode>(parse.GetValue(head)!), MaskRate = parse.GetValue(maskRate), VocabSize = vocab, TrimEvery = parse.GetValue(trimEvery), SaveMemory = parse.GetValue(saveMemory),
+                            Precision = CommonOptions.Parse<Precision>(parse.GetValue(precision)!), Threads = parse.GetValue(threads),
+                                Steps = parse.GetValue(steps),
+                            Warmup = parse.GetValue(warmup), Mode = m, Head = CommonOptions.Parse<MlmHeadMode>(parse.GetValue(head)!),
+                                MaskRate = parse.GetValue(maskRate), VocabSize = vocab, TrimEvery = parse.GetValue(trimEvery),
+                                SaveMemory = parse.GetValue(saveMemory),
                             Device = deviceName, Rounds = parse.GetValue(rounds), Dropout = parse.GetValue(dropout),
                         }.Validate());
             foreach (var s in specs) HybridBert.Model.Presets.Build(s.Preset, s.Pattern, s.VocabSize);   // fail early on a bad name
             var asJson = parse.GetValue(json);
             var all = BenchRunner.RunRounds(specs, parse.GetValue(rounds), TimeSpan.FromSeconds(parse.GetValue(timeout)),
-                asJson ? null : (round, spec) => Console.Error.Write($"\rround {round + 1}: {spec.Pattern} seq {spec.Seq} {spec.Mode}…".PadRight(60)));
+                asJson ? null : (round, spec) =>
+                    Console.Error.Write($"\rround {round + 1}: {spec.Pattern} seq {spec.Seq} {spec.Mode}…".PadRight(60)));
             var byRound = specs.ToDictionary(s => s, s => all.Where(r => r.Spec == s).Select(r => r.Result).ToList());
             if (!asJson) Console.Error.WriteLine();
             var results = specs.Select(s => BenchRunner.Combine(byRound[s])).ToList();
@@ -75,13 +91,15 @@ internal static class BenchCommand
             {
                 Directory.CreateDirectory(dir.FullName);
                 BenchRunner.WriteCsv(Path.Combine(dir.FullName, "results.csv"), results);
-                HybridBert.IO.AtomicFile.WriteAllLines(Path.Combine(dir.FullName, "results.jsonl"), results.Select(r => JsonSerializer.Serialize(r, IO.JsonFiles.Lines)));
+                HybridBert.IO.AtomicFile.WriteAllLines(Path.Combine(dir.FullName, "results.jsonl"),
+                    results.Select(r => JsonSerializer.Serialize(r, IO.JsonFiles.Lines)));
                 BenchRunner.WritePlots(dir.FullName, results);
                 if (!asJson) Console.WriteLine($"wrote {dir.FullName}/results.csv, results.jsonl and plots");
             }
         }));
 
-        var corpus = new Option<string[]>("--corpus") { Description = "Corpus to measure on [default: the embedded corpus]", AllowMultipleArgumentsPerToken = true };
+        var corpus = new Option<string[]>("--corpus") { Description = "Corpus to measure on [default: the embedded corpus]",
+            AllowMultipleArgumentsPerToken = true };
         var vocabFile = new Option<FileInfo?>("--vocab") { Description = "vocab.txt [default: the embedded vocabulary]" };
         var repeats = new Option<int>("--repeats") { Description = "Runs per measurement; the best is reported", DefaultValueFactory = _ => 3 };
         var textField = CommonOptions.TextField();
@@ -89,9 +107,12 @@ internal static class BenchCommand
         text.SetAction(parse => CliErrors.Run(() =>
         {
             var vocabulary = parse.GetValue(vocabFile) is { } v ? Vocabulary.Load(v.FullName) : EmbeddedData.Vocabulary();
-            var r = TextBenchmark.Run(CommonOptions.Sources(parse.GetValue(corpus)), vocabulary, parse.GetValue(repeats), textField: parse.GetValue(textField)!);
-            Console.WriteLine($"tokenize (1 thread): {r.Megabytes:F1} MB, {r.Tokens:N0} tokens in {r.TokenizeSeconds:F2} s = {r.TokenizeMegabytesPerSecond:F1} MB/s, {r.TokensPerSecond / 1e6:F2} M tokens/s");
-            Console.WriteLine($"data prepare, seq 128: {r.PrepareSecondsOneWorker:F2} s with 1 worker, {r.PrepareSecondsAllWorkers:F2} s with {r.Workers} workers");
+            var r = TextBenchmark.Run(CommonOptions.Sources(parse.GetValue(corpus)), vocabulary, parse.GetValue(repeats),
+                textField: parse.GetValue(textField)!);
+            Console.WriteLine($"tokenize (1 thread): {r.Megabytes:F1} MB, {r.Tokens:N0} tokens in {r.TokenizeSeconds:F2} s = " +
+                $"{r.TokenizeMegabytesPerSecond:F1} MB/s, {r.TokensPerSecond / 1e6:F2} M tokens/s");
+            Console.WriteLine($"data prepare, seq 128: {r.PrepareSecondsOneWorker:F2} s with 1 worker, {r.PrepareSecondsAllWorkers:F2} s " +
+                $"with {r.Workers} workers");
         }));
         bench.Subcommands.Add(text);
         bench.Subcommands.Add(Serve());
@@ -103,17 +124,22 @@ internal static class BenchCommand
 
     private static void PrintTable(IReadOnlyList<BenchResult> results)
     {
-        var table = new Table().AddColumn("pattern").AddColumn("mode").AddColumn(new TableColumn("seq").RightAligned()).AddColumn(new TableColumn("batch").RightAligned())
+        var table =
+            new Table().AddColumn("pattern").AddColumn("mode").AddColumn(new TableColumn("seq").RightAligned())
+                .AddColumn(new TableColumn("batch").RightAligned())
             .AddColumn(new TableColumn("median ms").RightAligned()).AddColumn(new TableColumn("min–max ms").RightAligned())
-            .AddColumn(new TableColumn("tokens/s").RightAligned()).AddColumn(new TableColumn("peak MiB").RightAligned()).AddColumn(new TableColumn("params").RightAligned());
+            .AddColumn(new TableColumn("tokens/s").RightAligned()).AddColumn(new TableColumn("peak MiB").RightAligned())
+            .AddColumn(new TableColumn("params").RightAligned());
         foreach (var r in results)
         {
             if (r.Status != "ok")
             {
-                table.AddRow(Markup.Escape($"{r.Pattern} ({r.LayerPattern})"), r.Mode, $"{r.Seq}", $"{r.Batch}", $"[red]{Markup.Escape(r.Status)}[/]", Markup.Escape(r.Error ?? ""), "", "", "");
+                table.AddRow(Markup.Escape($"{r.Pattern} ({r.LayerPattern})"), r.Mode, $"{r.Seq}", $"{r.Batch}",
+                    $"[red]{Markup.Escape(r.Status)}[/]", Markup.Escape(r.Error ?? ""), "", "", "");
                 continue;
             }
-            table.AddRow(Markup.Escape($"{r.Pattern} ({r.LayerPattern})"), r.Mode, $"{r.Seq}", $"{r.Batch}", $"{r.MedianMs:F1}", $"{r.MinMs:F0}–{r.MaxMs:F0}",
+            table.AddRow(Markup.Escape($"{r.Pattern} ({r.LayerPattern})"), r.Mode, $"{r.Seq}", $"{r.Batch}", $"{r.MedianMs:F1}",
+                $"{r.MinMs:F0}–{r.MaxMs:F0}",
                 $"{r.TokensPerSecond:N0}", $"{r.PeakRssMiB:N0}", $"{r.Params:N0}");
         }
         AnsiConsole.Write(table);
@@ -126,13 +152,17 @@ internal static class BenchCommand
         var seq = new Option<int>("--seq") { DefaultValueFactory = _ => d.Seq, Description = "Sequence length" };
         var batch = new Option<int?>("--batch") { Description = $"Sequences [default: {BenchSpec.DefaultTokensPerStep} tokens' worth, at least 1]" };
         var layerSaveMemory = new Option<bool>("--save-memory") { Description = "Keep less for backward (as pretrain --save-memory)" };
-        var letters = new Option<string>("--letters") { DefaultValueFactory = _ => d.Letters, Description = $"Layer kinds to profile ({HybridBert.Model.Mixers.Legend})" };
+        var letters = new Option<string>("--letters") { DefaultValueFactory = _ => d.Letters,
+            Description = $"Layer kinds to profile ({HybridBert.Model.Mixers.Legend})" };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => d.Threads, Description = "libtorch threads" };
-        var repeats = new Option<int>("--repeats") { DefaultValueFactory = _ => d.Repeats, Description = "Timed repetitions (median reported), the kinds interleaved" };
+        var repeats = new Option<int>("--repeats") { DefaultValueFactory = _ => d.Repeats,
+            Description = "Timed repetitions (median reported), the kinds interleaved" };
         var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => d.Warmup, Description = "Untimed repetitions first" };
         var dropout = new Option<double?>("--dropout") { Description = "Hidden and attention dropout [default: the preset's 0.1, as BERT]" };
         var json = new Option<bool>("--json") { Description = "One JSON object per line on stdout instead of the table" };
-        var command = new Command("layers", "Where a training step goes: forward and backward time and memory held for backward of one layer of each kind (A, P, H) and of its mixer alone")
+        var command = new Command("layers",
+            "Where a training step goes: forward and backward time and memory held for backward of one layer of each kind (A, P, H) and " +
+            "of its mixer alone")
         {
             preset, seq, batch, letters, threads, repeats, warmup, dropout, layerSaveMemory, json,
         };
@@ -141,7 +171,8 @@ internal static class BenchCommand
             var spec = new LayerProfileSpec
             {
                 Preset = parse.GetValue(preset)!, Seq = parse.GetValue(seq), Batch = parse.GetValue(batch), Letters = parse.GetValue(letters)!,
-                Threads = parse.GetValue(threads), Repeats = parse.GetValue(repeats), Warmup = parse.GetValue(warmup), Dropout = parse.GetValue(dropout),
+                Threads = parse.GetValue(threads), Repeats = parse.GetValue(repeats), Warmup = parse.GetValue(warmup),
+                    Dropout = parse.GetValue(dropout),
                 SaveMemory = parse.GetValue(layerSaveMemory),
             }.Validate();
             var asJson = parse.GetValue(json);
@@ -166,7 +197,8 @@ internal static class BenchCommand
                 table.AddRow(Markup.Escape(HybridBert.Model.Mixers.Get(r.Letter[0]).Name), r.Part, $"{r.ForwardMs:F1}", $"{r.BackwardMs:F1}",
                     $"{r.ForwardMs + r.BackwardMs:F1}", $"{r.HeldMiB:F0}", $"{r.Params:N0}");
             AnsiConsole.Write(table);
-            Console.WriteLine($"{spec.Preset}, seq {spec.Seq} × batch {spec.BatchOrDefault}, {spec.Threads} threads, training mode; medians of {spec.Repeats}");
+            Console.WriteLine($"{spec.Preset}, seq {spec.Seq} × batch {spec.BatchOrDefault}, {spec.Threads} threads, training mode; " +
+                $"medians of {spec.Repeats}");
         }));
         return command;
     }
@@ -174,12 +206,17 @@ internal static class BenchCommand
     private static Command Serve()
     {
         var d = new ServeBenchSpec();
-        var model = new Option<DirectoryInfo?>("--model") { Description = "The model to serve [default: a randomly initialised --preset model over the embedded vocabulary]" };
+        var model =
+            new Option<DirectoryInfo?>("--model") { Description =
+            "The model to serve [default: a randomly initialised --preset model over the embedded vocabulary]" };
         var preset = new Option<string>("--preset") { DefaultValueFactory = _ => d.Preset, Description = "Model size when no --model is given" };
-        var pattern = new Option<string>("--pattern") { DefaultValueFactory = _ => d.Pattern, Description = "Layer pattern when no --model is given" };
+        var pattern = new Option<string>("--pattern") { DefaultValueFactory = _ => d.Pattern,
+            Description = "Layer pattern when no --model is given" };
         var requests = new Option<int>("--requests") { DefaultValueFactory = _ => d.Requests, Description = "Requests per run" };
-        var concurrency = new Option<string>("--concurrency") { DefaultValueFactory = _ => string.Join(',', d.Concurrency), Description = "Requests in flight, comma-separated (one run each)" };
-        var tokens = new Option<int>("--input-tokens") { DefaultValueFactory = _ => d.InputTokens, Description = "Tokens per input, [CLS]/[SEP] included" };
+        var concurrency = new Option<string>("--concurrency") { DefaultValueFactory = _ => string.Join(',', d.Concurrency),
+            Description = "Requests in flight, comma-separated (one run each)" };
+        var tokens = new Option<int>("--input-tokens") { DefaultValueFactory = _ => d.InputTokens,
+            Description = "Tokens per input, [CLS]/[SEP] included" };
         var batchedOnly = new Option<bool>("--batched-only") { Description = "Skip the comparison runs with one request per forward" };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => d.Threads, Description = "The server's libtorch threads" };
         var maxWait = new Option<int>("--max-wait-ms") { DefaultValueFactory = _ => d.MaxWaitMs, Description = "The server's --max-wait-ms" };
@@ -192,19 +229,24 @@ internal static class BenchCommand
         {
             var spec = new ServeBenchSpec
             {
-                Model = parse.GetValue(model)?.FullName, Preset = parse.GetValue(preset)!, Pattern = parse.GetValue(pattern)!, Requests = parse.GetValue(requests),
+                Model = parse.GetValue(model)?.FullName, Preset = parse.GetValue(preset)!, Pattern = parse.GetValue(pattern)!,
+                    Requests = parse.GetValue(requests),
                 Concurrency = CommonOptions.IntList(parse.GetValue(concurrency)!, "--concurrency"), InputTokens = parse.GetValue(tokens),
                 CompareUnbatched = !parse.GetValue(batchedOnly), Threads = parse.GetValue(threads), MaxWaitMs = parse.GetValue(maxWait),
             };
             var work = parse.GetValue(output)?.FullName ?? Path.Combine(Path.GetTempPath(), "hybridbert-bench-serve");
             Directory.CreateDirectory(work);
             var results = ServeBenchmark.Run(spec, work, Console.Error.WriteLine, cancel);
-            var table = new Table().AddColumn("batching").AddColumn(new TableColumn("in flight").RightAligned()).AddColumn(new TableColumn("req/s").RightAligned())
-                .AddColumn(new TableColumn("p50 ms").RightAligned()).AddColumn(new TableColumn("p95 ms").RightAligned()).AddColumn(new TableColumn("p99 ms").RightAligned())
+            var table =
+                new Table().AddColumn("batching").AddColumn(new TableColumn("in flight").RightAligned())
+                    .AddColumn(new TableColumn("req/s").RightAligned())
+                .AddColumn(new TableColumn("p50 ms").RightAligned()).AddColumn(new TableColumn("p95 ms").RightAligned())
+                .AddColumn(new TableColumn("p99 ms").RightAligned())
                 .AddColumn(new TableColumn("mean batch").RightAligned()).AddColumn(new TableColumn("errors / lost").RightAligned())
                 .AddColumn(new TableColumn("RSS first→last 1000, peak MiB").RightAligned());
             foreach (var r in results)
-                table.AddRow(r.Batching, $"{r.Concurrency}", $"{r.RequestsPerSecond:N0}", $"{r.P50Ms:F1}", $"{r.P95Ms:F1}", $"{r.P99Ms:F1}", $"{r.MeanBatchRequests:F1}",
+                table.AddRow(r.Batching, $"{r.Concurrency}", $"{r.RequestsPerSecond:N0}", $"{r.P50Ms:F1}", $"{r.P95Ms:F1}", $"{r.P99Ms:F1}",
+                    $"{r.MeanBatchRequests:F1}",
                     $"{r.Errors} / {r.Lost}", $"{r.RssFirstMiB:N0} → {r.RssLastMiB:N0}, {r.PeakRssMiB:N0}");
             AnsiConsole.Write(table);
             if (parse.GetValue(output) is { } dir)

@@ -3,7 +3,8 @@ using HybridBert.Model;
 
 namespace HybridBert.Cli.Commands;
 
-/// <summary>Turns every failure into one line on stderr and an exit code (<see cref="UsageError"/>, <see cref="RuntimeError"/>); no stack traces unless <see cref="TraceVariable"/> asks.</summary>
+/// <summary>Turns every failure into one line on stderr and an exit code (<see cref="UsageError"/>, <see
+/// cref="RuntimeError"/>); no stack traces unless <see cref="TraceVariable"/> asks.</summary>
 internal static class CliErrors
 {
     public static int Run(Action action) => Run(_ => action());
@@ -41,7 +42,8 @@ internal static class CliErrors
         try
         {
             action(cancel.Token);
-            if (stoppedBy != 0) Console.Error.WriteLine($"interrupted ({(stoppedBy == InterruptedBySigint ? "SIGINT" : "SIGTERM")}): exit {stoppedBy}");
+            if (stoppedBy != 0)
+                Console.Error.WriteLine($"interrupted ({(stoppedBy == InterruptedBySigint ? "SIGINT" : "SIGTERM")}): exit {stoppedBy}");
             return stoppedBy;
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
@@ -72,13 +74,16 @@ internal static class CliErrors
         catch (Exception e) when (Memory.OutOfMemory.Matches(e.Message) && Environment.GetEnvironmentVariable(TraceVariable) is not "1")
         {
             // libtorch could not allocate a tensor: its message carries a C++ stack; say what happened and what to change.
-            Console.Error.WriteLine($"error: {Memory.OutOfMemory.Describe(e.Message, Memory.MemoryUsage.AvailableBytes(), Memory.MemoryUsage.PeakMiB * 1048576, Memory.MemoryUsage.LimitBytes())}");
+            var described = Memory.OutOfMemory.Describe(e.Message, Memory.MemoryUsage.AvailableBytes(), Memory.MemoryUsage.PeakMiB * 1048576,
+                Memory.MemoryUsage.LimitBytes());
+            Console.Error.WriteLine($"error: {described}");
             return RuntimeError;
         }
         catch (Exception e) when (Environment.GetEnvironmentVariable(TraceVariable) is not "1")
         {
             // A bug or a failure inside libtorch: one line by default (the stack trace is for whoever fixes it).
-            Console.Error.WriteLine($"error: {e.Message} ({e.GetType().Name}; an unexpected failure — set {TraceVariable}=1 to see where it happened, and please report it)");
+            Console.Error.WriteLine($"error: {e.Message} ({e.GetType().Name}; an unexpected failure — set {TraceVariable}=1 to see where " +
+                "it happened, and please report it)");
             return RuntimeError;
         }
         finally

@@ -27,10 +27,12 @@ internal static class CommonOptions
     public static string Plural(long count, string noun) => $"{count:N0} {noun}{(count == 1 ? "" : "s")}";
 
     /// <summary>What --pattern accepts: the pattern names and the layer letters of <see cref="Model.Mixers"/>.</summary>
-    public static string PatternHelp { get; } = $"{string.Join(", ", Model.Presets.PatternNames)}, or one letter per layer such as PPAA ({Model.Mixers.Legend})";
+    public static string PatternHelp { get; } =
+        $"{string.Join(", ", Model.Presets.PatternNames)}, or one letter per layer such as PPAA ({Model.Mixers.Legend})";
 
     /// <summary><c>--device</c>: cpu, cuda, cuda:N or auto.</summary>
-    public static Option<string> Device(string defaultValue) => new("--device") { Description = $"Where the model runs: {Model.Devices.Help}", DefaultValueFactory = _ => defaultValue };
+    public static Option<string> Device(string defaultValue) =>
+        new("--device") { Description = $"Where the model runs: {Model.Devices.Help}", DefaultValueFactory = _ => defaultValue };
 
     /// <summary><c>--options-file</c>: the command's whole options record as JSON (what <c>reproduce</c> hands its child processes).</summary>
     public static Option<FileInfo?> OptionsFile() => new("--options-file")
@@ -58,14 +60,16 @@ internal static class CommonOptions
     }
 
     public static Option<string> OnInvalid() =>
-        Choice("--on-invalid", "On invalid UTF-8: fail (say file, line and byte offset), skip the line, or replace the bytes", InvalidUtf8Policy.Fail);
+        Choice("--on-invalid", "On invalid UTF-8: fail (say file, line and byte offset), skip the line, or replace the bytes",
+            InvalidUtf8Policy.Fail);
 
     /// <summary>An option whose values are an enum's names in lower case, as help shows them (<c>&lt;bf16|fp32&gt;</c>,
     /// <c>[default: fp32]</c>) and as users type them; read it with <see cref="Parse{T}"/>.</summary>
     public static Option<string> Choice<T>(string name, string description, T defaultValue) where T : struct, Enum
     {
         var names = Enum.GetNames<T>().Select(n => n.ToLowerInvariant()).ToArray();
-        var option = new Option<string>(name) { Description = description, DefaultValueFactory = _ => defaultValue.ToString().ToLowerInvariant(), HelpName = string.Join('|', names) };
+        var option = new Option<string>(name) { Description = description,
+            DefaultValueFactory = _ => defaultValue.ToString().ToLowerInvariant(), HelpName = string.Join('|', names) };
         option.AcceptOnlyFromAmong(names);
         return option;
     }
@@ -83,7 +87,8 @@ internal static class CommonOptions
     {
         var items = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (items.Length == 0) throw new ArgumentException($"{option} needs at least one number (got '{text}')");
-        return items.Select(item => int.TryParse(item, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var v) && v >= min
+        return items.Select(item =>
+            int.TryParse(item, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var v) && v >= min
             ? v
             : throw new ArgumentException($"{option}: '{item}' is not a whole number >= {min} (got '{text}')")).ToList();
     }
@@ -93,7 +98,8 @@ internal static class CommonOptions
         text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(item => Enum.TryParse<T>(item, ignoreCase: true, out var v) && Enum.IsDefined(v)
                 ? v
-                : throw new ArgumentException($"{option}: '{item}' is not one of {string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}"))
+                : throw new ArgumentException($"{option}: '{item}' is not one of " +
+                    $"{string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}"))
             .ToList();
 
     /// <summary>A learning rate as people write it: 5e-4, 1e-3, 2.5e-5 (not .NET's 5.0E-004).</summary>
@@ -111,6 +117,7 @@ internal static class CommonOptions
         if (stats.LongLinesSplit > 0) notes.Add($"{stats.LongLinesSplit} over-long line pieces cut");
         if (stats.EmptyFiles > 0) notes.Add($"{stats.EmptyFiles} empty files");
         if (stats.JsonLinesWithoutText > 0) notes.Add($"{stats.JsonLinesWithoutText} JSON lines without text");
-        Console.WriteLine($"read {stats.BytesRead / 1e6:F1} MB, {stats.Lines:N0} lines, {stats.Documents:N0} documents" + (notes.Count > 0 ? "; " + string.Join(", ", notes) : ""));
+        Console.WriteLine($"read {stats.BytesRead / 1e6:F1} MB, {stats.Lines:N0} lines, {stats.Documents:N0} documents" +
+            (notes.Count > 0 ? "; " + string.Join(", ", notes) : ""));
     }
 }

@@ -11,13 +11,20 @@ internal static class DataCommand
 {
     public static Command Build()
     {
-        var corpus = new Option<string[]>("--corpus") { Description = "Corpus files or directories (.txt, .txt.gz, .jsonl[.gz]); default: the embedded corpus", AllowMultipleArgumentsPerToken = true };
+        var corpus =
+            new Option<string[]>("--corpus") { Description =
+            "Corpus files or directories (.txt, .txt.gz, .jsonl[.gz]); default: the embedded corpus", AllowMultipleArgumentsPerToken = true };
         var vocab = new Option<FileInfo?>("--vocab") { Description = "WordPiece vocab.txt [default: the embedded 8192-token vocabulary]" };
-        var seqLen = new Option<int>("--seq-len") { Description = "Tokens per packed sequence, [CLS]/[SEP] included", DefaultValueFactory = _ => PrepareOptions.Defaults.SeqLen };
-        var output = new Option<DirectoryInfo>("--out") { Description = "Output directory (written elsewhere first, renamed when complete)", Required = true };
-        var validation = new Option<double>("--validation-fraction") { Description = "Share of documents held out for validation", DefaultValueFactory = _ => PrepareOptions.Defaults.ValidationFraction };
-        var seed = new Option<int>("--seed") { Description = "Seed for splitting and pairing: same seed, same bytes", DefaultValueFactory = _ => PrepareOptions.Defaults.Seed };
-        var workers = new Option<int>("--workers") { Description = "Tokenization threads", DefaultValueFactory = _ => PrepareOptions.Defaults.Workers };
+        var seqLen = new Option<int>("--seq-len") { Description = "Tokens per packed sequence, [CLS]/[SEP] included",
+            DefaultValueFactory = _ => PrepareOptions.Defaults.SeqLen };
+        var output = new Option<DirectoryInfo>("--out") { Description = "Output directory (written elsewhere first, renamed when complete)",
+            Required = true };
+        var validation = new Option<double>("--validation-fraction") { Description = "Share of documents held out for validation",
+            DefaultValueFactory = _ => PrepareOptions.Defaults.ValidationFraction };
+        var seed = new Option<int>("--seed") { Description = "Seed for splitting and pairing: same seed, same bytes",
+            DefaultValueFactory = _ => PrepareOptions.Defaults.Seed };
+        var workers = new Option<int>("--workers") { Description = "Tokenization threads",
+            DefaultValueFactory = _ => PrepareOptions.Defaults.Workers };
         var cased = new Option<bool>("--cased") { Description = "Keep case and accents (the vocabulary must be cased too)" };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace an existing prepared directory" };
         var onInvalid = CommonOptions.OnInvalid();
@@ -34,14 +41,16 @@ internal static class DataCommand
             var options = new PrepareOptions
             {
                 SeqLen = parse.GetValue(seqLen), ValidationFraction = parse.GetValue(validation), Seed = parse.GetValue(seed),
-                Workers = parse.GetValue(workers), Lowercase = !parse.GetValue(cased), OnInvalid = CommonOptions.Parse<InvalidUtf8Policy>(parse.GetValue(onInvalid)!),
+                Workers = parse.GetValue(workers), Lowercase = !parse.GetValue(cased),
+                    OnInvalid = CommonOptions.Parse<InvalidUtf8Policy>(parse.GetValue(onInvalid)!),
                 Overwrite = parse.GetValue(overwrite), TextField = parse.GetValue(textField)!,
             };
             var outDir = parse.GetValue(output)!.FullName;
             var stopwatch = Stopwatch.StartNew();
             ShardManifest manifest = null!;
             AnsiConsole.Progress()
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new TransferSpeedColumn(), new RemainingTimeColumn())
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new TransferSpeedColumn(),
+                    new RemainingTimeColumn())
                 .Start(ctx =>
                 {
                     var task = ctx.AddTask("tokenizing and packing", maxValue: Math.Max(1, sources.Sum(s => s.Length)));
@@ -56,12 +65,14 @@ internal static class DataCommand
             var seconds = stopwatch.Elapsed.TotalSeconds;
             foreach (var w in manifest.Warnings) Console.Error.WriteLine($"warning: {w}");
             var table = new Table().AddColumn("split").AddColumn(new TableColumn("documents").RightAligned())
-                .AddColumn(new TableColumn("sequences").RightAligned()).AddColumn(new TableColumn("tokens").RightAligned()).AddColumn(new TableColumn("shards").RightAligned());
+                .AddColumn(new TableColumn("sequences").RightAligned()).AddColumn(new TableColumn("tokens").RightAligned())
+                .AddColumn(new TableColumn("shards").RightAligned());
             foreach (var (name, split) in manifest.Splits)
                 table.AddRow(name, $"{split.Documents:N0}", $"{split.Sequences:N0}", $"{split.Tokens:N0}", $"{split.Shards.Count}");
             AnsiConsole.Write(table);
             var mb = manifest.Stats["bytes_read"] / 1e6;
-            Console.WriteLine($"{mb:F1} MB of text in {seconds:F1} s ({mb / seconds:F1} MB/s, {manifest.Splits.Values.Sum(s => s.Tokens) / seconds / 1e6:F2} M tokens/s) -> {outDir}");
+            Console.WriteLine($"{mb:F1} MB of text in {seconds:F1} s ({mb / seconds:F1} MB/s, " +
+                $"{manifest.Splits.Values.Sum(s => s.Tokens) / seconds / 1e6:F2} M tokens/s) -> {outDir}");
         }));
 
         var directory = new Argument<DirectoryInfo>("dir") { Description = "A prepared data directory" };
@@ -74,7 +85,8 @@ internal static class DataCommand
             {
                 using var dataset = ShardDataset.Open(dir, split);
                 dataset.VerifyHashes();
-                Console.WriteLine($"{split}: {dataset.Count:N0} sequences, {CommonOptions.Plural(manifest.Splits[split].Shards.Count, "shard")}, hashes match");
+                Console.WriteLine($"{split}: {dataset.Count:N0} sequences, " +
+                    $"{CommonOptions.Plural(manifest.Splits[split].Shards.Count, "shard")}, hashes match");
             }
         }));
 

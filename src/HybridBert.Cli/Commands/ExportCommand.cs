@@ -7,22 +7,29 @@ internal static class ExportCommand
 {
     public static Command Build()
     {
-        var model = new Option<DirectoryInfo>("--model") { Required = true, Description = "A pre-training run or checkpoint, a fine-tuned seed-N folder, or a Hugging Face model folder" };
+        var model = new Option<DirectoryInfo>("--model") { Required = true,
+            Description = "A pre-training run or checkpoint, a fine-tuned seed-N folder, or a Hugging Face model folder" };
         var output = new Option<DirectoryInfo>("--out") { Required = true, Description = "The Hugging Face folder to write" };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace a non-empty --out" };
-        var hf = new Command("hf", "Write a Hugging Face model folder: plain BERT for all-attention models, model_type hybridbert (trust_remote_code) otherwise")
+        var hf = new Command("hf",
+            "Write a Hugging Face model folder: plain BERT for all-attention models, model_type hybridbert (trust_remote_code) otherwise")
         {
             model, output, overwrite,
         };
         hf.SetAction(parse => CliErrors.Run(() =>
         {
-            var architecture = Interop.HuggingFaceExport.Run(parse.GetValue(model)!.FullName, parse.GetValue(output)!.FullName, parse.GetValue(overwrite));
+            var architecture = Interop.HuggingFaceExport.Run(parse.GetValue(model)!.FullName, parse.GetValue(output)!.FullName,
+                parse.GetValue(overwrite));
             Console.WriteLine($"exported {parse.GetValue(model)!.FullName} as {architecture} -> {parse.GetValue(output)!.FullName}");
         }));
-        var onnxModel = new Option<DirectoryInfo>("--model") { Required = true, Description = "A pre-training run or checkpoint, a fine-tuned seed-N folder, or a Hugging Face model folder" };
+        var onnxModel = new Option<DirectoryInfo>("--model") { Required = true,
+            Description = "A pre-training run or checkpoint, a fine-tuned seed-N folder, or a Hugging Face model folder" };
         var onnxOut = new Option<FileInfo>("--out") { Required = true, Description = "The .onnx file to write" };
-        var head = new Option<string?>("--head") { Description = "none, mlm or classifier [default: the model's own — classifier for fine-tuned models, else mlm]" };
-        var segmentIds = new Option<bool>("--segment-ids") { Description = "Add a segment_ids input (explicit sentence segments for pooling layers; default: from [CLS]/[SEP])" };
+        var head = new Option<string?>("--head") { Description =
+            "none, mlm or classifier [default: the model's own — classifier for fine-tuned models, else mlm]" };
+        var segmentIds =
+            new Option<bool>("--segment-ids") { Description =
+            "Add a segment_ids input (explicit sentence segments for pooling layers; default: from [CLS]/[SEP])" };
         var onnxOverwrite = new Option<bool>("--overwrite") { Description = "Replace an existing --out file" };
         var onnx = new Command("onnx", $"Write an ONNX graph (opset {Interop.OnnxExport.Opset}; dynamic batch and sequence axes) for ONNX Runtime")
         {
@@ -31,9 +38,11 @@ internal static class ExportCommand
         onnx.SetAction(parse => CliErrors.Run(() =>
         {
             var chosen = parse.GetValue(head) is { } h ? CommonOptions.Parse<Interop.OnnxHead>(h) : (Interop.OnnxHead?)null;
-            var written = Interop.OnnxExport.Run(parse.GetValue(onnxModel)!.FullName, parse.GetValue(onnxOut)!.FullName, chosen, parse.GetValue(segmentIds),
+            var written = Interop.OnnxExport.Run(parse.GetValue(onnxModel)!.FullName, parse.GetValue(onnxOut)!.FullName, chosen,
+                parse.GetValue(segmentIds),
                 parse.GetValue(onnxOverwrite));
-            Console.WriteLine($"exported {parse.GetValue(onnxModel)!.FullName} with head {written.ToString().ToLowerInvariant()} -> {parse.GetValue(onnxOut)!.FullName}");
+            Console.WriteLine($"exported {parse.GetValue(onnxModel)!.FullName} with head {written.ToString().ToLowerInvariant()} -> " +
+                $"{parse.GetValue(onnxOut)!.FullName}");
         }));
         return new Command("export", "Write models in other formats") { hf, onnx };
     }

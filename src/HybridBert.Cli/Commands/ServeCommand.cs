@@ -9,21 +9,32 @@ internal static class ServeCommand
     public static Command Build()
     {
         var d = ServeOptions.Defaults;
-        var model = new Option<DirectoryInfo>("--model") { Required = true, Description = "A pre-training run or checkpoint, a fine-tuned seed-N folder, or a Hugging Face model folder" };
-        var host = new Option<string>("--host") { DefaultValueFactory = _ => d.Host, Description = "Address to bind (loopback by default; use --api-key when exposing it)" };
+        var model = new Option<DirectoryInfo>("--model") { Required = true,
+            Description = "A pre-training run or checkpoint, a fine-tuned seed-N folder, or a Hugging Face model folder" };
+        var host = new Option<string>("--host") { DefaultValueFactory = _ => d.Host,
+            Description = "Address to bind (loopback by default; use --api-key when exposing it)" };
         var port = new Option<int>("--port") { DefaultValueFactory = _ => d.Port, Description = "Port (0: any free one, printed at start)" };
-        var maxBatchTokens = new Option<int>("--max-batch-tokens") { DefaultValueFactory = _ => d.MaxBatchTokens, Description = "Tokens one model forward may hold" };
-        var maxBatchRequests = new Option<int>("--max-batch-requests") { DefaultValueFactory = _ => d.MaxBatchRequests, Description = "Requests one batch may serve (1: no dynamic batching)" };
-        var maxWait = new Option<int>("--max-wait-ms") { DefaultValueFactory = _ => d.MaxWaitMs, Description = "How long a request waits for others to batch with" };
+        var maxBatchTokens = new Option<int>("--max-batch-tokens") { DefaultValueFactory = _ => d.MaxBatchTokens,
+            Description = "Tokens one model forward may hold" };
+        var maxBatchRequests = new Option<int>("--max-batch-requests") { DefaultValueFactory = _ => d.MaxBatchRequests,
+            Description = "Requests one batch may serve (1: no dynamic batching)" };
+        var maxWait = new Option<int>("--max-wait-ms") { DefaultValueFactory = _ => d.MaxWaitMs,
+            Description = "How long a request waits for others to batch with" };
         var maxInputs = new Option<int>("--max-inputs") { DefaultValueFactory = _ => d.MaxInputs, Description = "Inputs per request (more: 413)" };
-        var maxBody = new Option<long>("--max-body-bytes") { DefaultValueFactory = _ => d.MaxBodyBytes, Description = "Request body size (more: 413)" };
-        var maxQueue = new Option<int>("--max-queue") { DefaultValueFactory = _ => d.MaxQueue, Description = "Requests waiting for the model (more: 429 with Retry-After)" };
+        var maxBody = new Option<long>("--max-body-bytes") { DefaultValueFactory = _ => d.MaxBodyBytes,
+            Description = "Request body size (more: 413)" };
+        var maxQueue = new Option<int>("--max-queue") { DefaultValueFactory = _ => d.MaxQueue,
+            Description = "Requests waiting for the model (more: 429 with Retry-After)" };
         var apiKey = new Option<string?>("--api-key") { Description = "Require Authorization: Bearer KEY on every route but /health" };
-        var shutdown = new Option<double>("--shutdown-timeout") { DefaultValueFactory = _ => d.ShutdownTimeout.TotalSeconds, Description = "Seconds in-flight requests get to finish on SIGTERM/Ctrl-C" };
-        var pooling = new Option<string>("--pooling") { DefaultValueFactory = _ => d.Pooling.ToString().ToLowerInvariant(), Description = "Embedding pooling: mean or cls" };
+        var shutdown = new Option<double>("--shutdown-timeout") { DefaultValueFactory = _ => d.ShutdownTimeout.TotalSeconds,
+            Description = "Seconds in-flight requests get to finish on SIGTERM/Ctrl-C" };
+        var pooling = new Option<string>("--pooling") { DefaultValueFactory = _ => d.Pooling.ToString().ToLowerInvariant(),
+            Description = "Embedding pooling: mean or cls" };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => d.Threads, Description = "libtorch threads" };
         var device = CommonOptions.Device(d.Device);
-        var command = new Command("serve", "An HTTP server for the model: /embed, /predict, /rerank, /fill-mask (text-embeddings-inference's routes), /v1/embeddings, /health, /info, /metrics, /openapi.json")
+        var command = new Command("serve",
+            "An HTTP server for the model: /embed, /predict, /rerank, /fill-mask (text-embeddings-inference's routes), /v1/embeddings, " +
+            "/health, /info, /metrics, /openapi.json")
         {
             model, host, port, maxBatchTokens, maxBatchRequests, maxWait, maxInputs, maxBody, maxQueue, apiKey, shutdown, pooling, threads, device,
         };

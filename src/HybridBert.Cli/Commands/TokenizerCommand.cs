@@ -11,9 +11,13 @@ internal static class TokenizerCommand
 {
     public static Command Build()
     {
-        var corpus = new Option<string[]>("--corpus") { Description = "Corpus files or directories (.txt, .txt.gz, .jsonl); default: the embedded corpus", AllowMultipleArgumentsPerToken = true };
-        var vocabSize = new Option<int>("--vocab-size") { Description = "Vocabulary size, special tokens included", DefaultValueFactory = _ => new WordPieceTrainerOptions().VocabSize };
-        var minFrequency = new Option<int>("--min-frequency") { Description = "Never merge a pair seen fewer times", DefaultValueFactory = _ => new WordPieceTrainerOptions().MinFrequency };
+        var corpus =
+            new Option<string[]>("--corpus") { Description =
+            "Corpus files or directories (.txt, .txt.gz, .jsonl); default: the embedded corpus", AllowMultipleArgumentsPerToken = true };
+        var vocabSize = new Option<int>("--vocab-size") { Description = "Vocabulary size, special tokens included",
+            DefaultValueFactory = _ => new WordPieceTrainerOptions().VocabSize };
+        var minFrequency = new Option<int>("--min-frequency") { Description = "Never merge a pair seen fewer times",
+            DefaultValueFactory = _ => new WordPieceTrainerOptions().MinFrequency };
         var limitAlphabet = new Option<int?>("--limit-alphabet") { Description = "Keep only this many most frequent characters [default: all]" };
         var cased = new Option<bool>("--cased") { Description = "Keep case and accents (without it: uncased, as bert-base-uncased)" };
         var onInvalid = CommonOptions.OnInvalid();
@@ -37,20 +41,26 @@ internal static class TokenizerCommand
             var sources = CommonOptions.Sources(parse.GetValue(corpus));
             var stopwatch = Stopwatch.StartNew();
             VocabularyTraining.Result result = null!;
-            AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
+                new ElapsedTimeColumn(), new RemainingTimeColumn())
                 .Start(ctx =>
                 {
                     var counting = ctx.AddTask("counting words", maxValue: 1);
                     var merging = ctx.AddTask("learning merges", maxValue: 1);
-                    result = VocabularyTraining.Run(sources, options, !parse.GetValue(cased), CommonOptions.Parse<InvalidUtf8Policy>(parse.GetValue(onInvalid)!),
-                        new SynchronousProgress<(string Stage, double Fraction)>(p => (p.Stage == "counting words" ? counting : merging).Value = p.Fraction), parse.GetValue(textField)!);
+                    result = VocabularyTraining.Run(sources, options, !parse.GetValue(cased),
+                        CommonOptions.Parse<InvalidUtf8Policy>(parse.GetValue(onInvalid)!),
+                        new SynchronousProgress<(string Stage, double Fraction)>(
+                            p => (p.Stage == "counting words" ? counting : merging).Value = p.Fraction),
+                            parse.GetValue(textField)!);
                     counting.Value = merging.Value = 1;
                 });
             result.Vocabulary.Save(path);   // atomically
             CommonOptions.PrintCorpusStats(result.Corpus);
-            Console.WriteLine($"{result.Vocabulary.Count} tokens from {result.Words:N0} words ({result.DistinctWords:N0} distinct) in {stopwatch.Elapsed.TotalSeconds:F1} s -> {path}");
+            Console.WriteLine($"{result.Vocabulary.Count} tokens from {result.Words:N0} words ({result.DistinctWords:N0} distinct) in " +
+                $"{stopwatch.Elapsed.TotalSeconds:F1} s -> {path}");
             if (result.Vocabulary.Count < options.VocabSize)
-                Console.WriteLine($"note: stopped at {result.Vocabulary.Count} < {options.VocabSize}: no pair left with frequency >= {options.MinFrequency}");
+                Console.WriteLine($"note: stopped at {result.Vocabulary.Count} < {options.VocabSize}: no pair left with frequency >= " +
+                    $"{options.MinFrequency}");
         }));
         return new Command("tokenizer", "Train WordPiece vocabularies") { train };
     }

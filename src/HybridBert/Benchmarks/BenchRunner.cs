@@ -32,7 +32,8 @@ public static class BenchRunner
     public static BenchResult RunInChild(BenchSpec spec, TimeSpan timeout)
     {
         if (EstimateBytes(spec) is var need && Memory.MemoryUsage.AvailableBytes() is { } free && need > 0.9 * free)
-            return BenchResult.Failed(spec, "out_of_memory", $"needs about {need / 1073741824.0:F1} GiB of activations, {free / 1073741824.0:F1} GiB free: not started");
+            return BenchResult.Failed(spec, "out_of_memory",
+                $"needs about {need / 1073741824.0:F1} GiB of activations, {free / 1073741824.0:F1} GiB free: not started");
 
         // The child reads its spec from a JSON options file (never from assembled arguments).
         var file = Path.Combine(Path.GetTempPath(), $"hybridbert-bench-{Environment.ProcessId}-{Guid.NewGuid():N}.json");
@@ -53,13 +54,16 @@ public static class BenchRunner
         var message = run.Stderr;
         var oom = run.ExitCode is 137 or -9 || Memory.OutOfMemory.Matches(message);
         // libtorch prints one-time warnings (index_reduce is "beta") on stderr: skip them for the error line.
-        var firstLine = message.Split('\n').FirstOrDefault(l => l.Trim().Length > 0 && !l.Contains("Warning:", StringComparison.Ordinal))?.Trim() ?? $"exit code {run.ExitCode}";
+        var firstLine =
+            message.Split('\n').FirstOrDefault(l => l.Trim().Length > 0 && !l.Contains("Warning:", StringComparison.Ordinal))?.Trim() ??
+            $"exit code {run.ExitCode}";
         return BenchResult.Failed(spec, oom ? "out_of_memory" : "error", firstLine.Length > 300 ? firstLine[..300] : firstLine);
     }
 
     /// <summary>A rough upper estimate of a configuration's activation memory (<see cref="Memory.MemoryEstimate"/>).</summary>
     public static double EstimateBytes(BenchSpec s) =>
-        Memory.MemoryEstimate.ActivationBytes(Model.Presets.Build(s.Preset, s.Pattern, s.VocabSize), s.Batch, s.Seq, s.Precision, s.Mode == BenchMode.Train);
+        Memory.MemoryEstimate.ActivationBytes(Model.Presets.Build(s.Preset, s.Pattern, s.VocabSize), s.Batch, s.Seq, s.Precision,
+            s.Mode == BenchMode.Train);
 
     /// <summary>Per-round results of one configuration combined: median of medians, overall min and max, highest peak.</summary>
     public static BenchResult Combine(IReadOnlyList<BenchResult> rounds)
@@ -77,8 +81,11 @@ public static class BenchRunner
     public static void WriteCsv(string path, IEnumerable<BenchResult> results)
     {
         static string F(double? v) => v?.ToString("0.###", CultureInfo.InvariantCulture) ?? "";
-        var lines = new List<string> { "pattern,layer_pattern,preset,seq,batch,precision,threads,mode,head,status,median_ms,min_ms,max_ms,tokens_per_s,peak_rss_mib,params" };
-        lines.AddRange(results.Select(r => string.Join(',', r.Pattern, r.LayerPattern, r.Preset, r.Seq, r.Batch, r.Precision, r.Threads, r.Mode, r.Head, r.Status,
+        var lines =
+            new List<string> { "pattern,layer_pattern,preset,seq,batch,precision,threads,mode,head,status," +
+                "median_ms,min_ms,max_ms,tokens_per_s,peak_rss_mib,params" };
+        lines.AddRange(results.Select(r =>
+            string.Join(',', r.Pattern, r.LayerPattern, r.Preset, r.Seq, r.Batch, r.Precision, r.Threads, r.Mode, r.Head, r.Status,
             F(r.MedianMs), F(r.MinMs), F(r.MaxMs), F(r.TokensPerSecond), F(r.PeakRssMiB), r.Params?.ToString(CultureInfo.InvariantCulture) ?? "")));
         IO.AtomicFile.WriteAllLines(path, lines);
     }
@@ -101,7 +108,8 @@ public static class BenchRunner
                 // A log2 axis, labelled with the lengths themselves (128, 512, …), not their logarithms.
                 var lengths = results.Where(r => r.Mode == mode && r.Status == "ok").Select(r => r.Seq).Distinct().Order().ToArray();
                 plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
-                    lengths.Select(n => Math.Log2(n)).ToArray(), lengths.Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray());
+                    lengths.Select(n => Math.Log2(n)).ToArray(),
+                        lengths.Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray());
                 plot.Title($"{mode}: {label} vs sequence length");
                 plot.XLabel("sequence length (log scale)");
                 plot.YLabel(label);

@@ -67,7 +67,8 @@ public sealed record BenchSpec
         if (Dropout is { } d && (d is < 0 or >= 1 || double.IsNaN(d))) errors.Add($"--dropout must be in [0, 1) (got {d})");
         if (Devices.Problem(Device) is { } device) errors.Add(device);
         if (Mode == BenchMode.Onnx && (Precision != Precision.Fp32 || Device != "cpu"))
-            errors.Add($"--mode onnx runs ONNX Runtime's CPU provider in fp32 (got --precision {Precision.ToString().ToLowerInvariant()}, --device {Device})");
+            errors.Add("--mode onnx runs ONNX Runtime's CPU provider in fp32 (got --precision " +
+                $"{Precision.ToString().ToLowerInvariant()}, --device {Device})");
         errors.ThrowIfAny();
         return this;
     }
@@ -178,7 +179,8 @@ public static class ModelBenchmark
                 var hidden = model.forward(inputs);
                 return (spec.Head == MlmHeadMode.Sparse
                     ? nn.functional.cross_entropy(model.MlmLogits(hidden, positions).to(ScalarType.Float32), labels)
-                    : nn.functional.cross_entropy(model.MlmLogits(hidden).reshape(-1, spec.VocabSize).index_select(0, positions).to(ScalarType.Float32), labels))
+                    : nn.functional.cross_entropy(model.MlmLogits(hidden).reshape(-1, spec.VocabSize).index_select(0,
+                        positions).to(ScalarType.Float32), labels))
                     .MoveToOuterDisposeScope();
             }, value => $"the loss is {value} at step {steps + 1}");
         }
@@ -213,14 +215,16 @@ public static class ModelBenchmark
     {
         byte[] graph;
         using (var noGrad = torch.no_grad())
-            graph = Google.Protobuf.MessageExtensions.ToByteArray(Interop.OnnxExport.Build(config, model.state_dict(), "", Interop.OnnxHead.None, FineTuning.Pooling.Cls, segmentIdsInput: false));
+            graph = Google.Protobuf.MessageExtensions.ToByteArray(Interop.OnnxExport.Build(config, model.state_dict(), "",
+                Interop.OnnxHead.None, FineTuning.Pooling.Cls, segmentIdsInput: false));
         model.Dispose();
         using var options = new Microsoft.ML.OnnxRuntime.SessionOptions { IntraOpNumThreads = spec.Threads, InterOpNumThreads = 1 };
         using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(graph, options);
         graph = [];
         var shape = new[] { spec.Batch, spec.Seq };
         Microsoft.ML.OnnxRuntime.NamedOnnxValue Input(string name, Tensor t) =>
-            Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor(name, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<long>(t.cpu().data<long>().ToArray(), shape));
+            Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor(name,
+                new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<long>(t.cpu().data<long>().ToArray(), shape));
         var feeds = new[] { Input("input_ids", ids), Input("attention_mask", mask), Input("token_type_ids", torch.zeros_like(ids)) };
         return Time(spec, () => { using var results = session.Run(feeds); }, parameters);
     }

@@ -27,7 +27,8 @@ public sealed record FineTuneRun(string Task, string Arm, int PretrainSeed, IRea
 /// write report.md, results.json and plots. Each finished stage is recorded in <c>stages/</c>, so <c>--resume</c>
 /// skips it.
 /// </summary>
-public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnlyList<string> tasks, int threads, bool resume, Action<string> log, int jobs = 1)
+public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnlyList<string> tasks, int threads, bool resume,
+    Action<string> log, int jobs = 1)
 {
     /// <summary>Every arm there is. Patterns are pattern names or letters for the budget's depth (see <see cref="Arms"/>).</summary>
     public static readonly IReadOnlyList<PretrainArm> AllArms =
@@ -47,7 +48,8 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
     /// <summary>The arms a budget runs, with their patterns as letters for <paramref name="layers"/> layers.</summary>
     public static IReadOnlyList<PretrainArm> Arms(ReproduceBudget budget, int layers) => budget.Arms.Select(id =>
     {
-        var arm = AllArms.FirstOrDefault(a => a.Id == id) ?? throw new ArgumentException($"unknown arm '{id}'; known: {string.Join(", ", AllArms.Select(a => a.Id))}");
+        var arm = AllArms.FirstOrDefault(a => a.Id == id) ??
+            throw new ArgumentException($"unknown arm '{id}'; known: {string.Join(", ", AllArms.Select(a => a.Id))}");
         return arm with { Pattern = Presets.Pattern(arm.Pattern, layers) };
     }).ToList();
 
@@ -83,7 +85,8 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
         var dataDir = Path.Combine(outDir, "data");
         Stage("prepare data (once, shared by every arm)", "data", StageCost.Data, () =>
         {
-            DataPreparation.Run(CorpusSource.Default(), EmbeddedData.Vocabulary(), dataDir, new PrepareOptions { SeqLen = budget.SeqLen, Overwrite = true }, cancel: cancel);
+            DataPreparation.Run(CorpusSource.Default(), EmbeddedData.Vocabulary(), dataDir,
+                new PrepareOptions { SeqLen = budget.SeqLen, Overwrite = true }, cancel: cancel);
             return new { data = dataDir };
         });
 
@@ -94,22 +97,26 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
         {
             var (arm, seed) = run;
             var runDir = PretrainDir(arm.Id, seed);
-            var pretrainedRun = Stage($"pre-train {arm.Id} seed {seed} ({arm.Title})", PretrainKey(arm.Id, seed), StageCost.Pretrain(budget, arm.MaskRate) / Math.Max(1, jobs), () =>
+            var pretrainedRun = Stage($"pre-train {arm.Id} seed {seed} ({arm.Title})", PretrainKey(arm.Id, seed),
+                StageCost.Pretrain(budget, arm.MaskRate) / Math.Max(1, jobs), () =>
             {
                 var resumable = Checkpoint.List(runDir).Count > 0;
                 var options = new PretrainOptions
                 {
                     DataDir = dataDir, RunDir = runDir, Model = Presets.Build(budget.Preset, arm.Pattern, EmbeddedData.Vocabulary().Count),
                     MaxSteps = budget.Steps, BatchSize = budget.Batch, LearningRate = budget.PretrainLr,
-                    WarmupSteps = (int)Math.Round(budget.WarmupFraction * budget.Steps), Dropout = budget.PretrainDropout, InitializerRange = budget.InitializerRange,
-                    Precision = budget.PretrainPrecision, TrimEvery = budget.TrimEvery, EvalEvery = budget.EvalEvery, EvalBatches = budget.EvalBatches is 0 ? null : budget.EvalBatches,
+                    WarmupSteps = (int)Math.Round(budget.WarmupFraction * budget.Steps), Dropout = budget.PretrainDropout,
+                        InitializerRange = budget.InitializerRange,
+                    Precision = budget.PretrainPrecision, TrimEvery = budget.TrimEvery, EvalEvery = budget.EvalEvery,
+                        EvalBatches = budget.EvalBatches is 0 ? null : budget.EvalBatches,
                     CheckpointEvery = budget.Steps, LogEvery = Math.Max(1, budget.Steps / 100), Masking = new MaskingOptions { Rate = arm.MaskRate },
                     DropMask = arm.DropMask, Seed = seed, Threads = ChildThreads,
                     // A stage not recorded as done is continued from its checkpoint, or redone over what a crash left.
                     Resume = resumable, Overwrite = !resumable && Directory.Exists(runDir),
                 }.Validate();
                 Child("pretrain", options, PretrainKey(arm.Id, seed), cancel);
-                var s = Pretrainer.ReadSummary(runDir) ?? throw new StageFailedException($"{runDir} has no readable {Pretrainer.SummaryFile} after its run");
+                var s = Pretrainer.ReadSummary(runDir) ??
+                    throw new StageFailedException($"{runDir} has no readable {Pretrainer.SummaryFile} after its run");
                 return new PretrainRun(arm.Id, seed, arm.Pattern, s.FinalEval?.MlmLoss ?? double.NaN, s.FinalEval?.MlmAccuracy ?? double.NaN,
                     s.BestEvalLoss ?? double.NaN, s.Steps, s.Tokens, s.TokensPerSecond, s.PeakRssMiB, s.Seconds);
             });
@@ -117,7 +124,8 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
             {
                 cancel.ThrowIfCancellationRequested();
                 var ftDir = Path.Combine(outDir, "finetune", task, $"{arm.Id}-s{seed}");
-                return Stage($"fine-tune {arm.Id} seed {seed} on {task}", FineTuneKey(task, arm.Id, seed), StageCost.FineTune(budget) / Math.Max(1, jobs), () =>
+                return Stage($"fine-tune {arm.Id} seed {seed} on {task}", FineTuneKey(task, arm.Id, seed),
+                    StageCost.FineTune(budget) / Math.Max(1, jobs), () =>
                 {
                     var options = new FineTuneOptions
                     {
@@ -141,7 +149,8 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
             {
                 var specs = budget.BenchSeqs.SelectMany(seq => new[] { "bert", "hybrid" }.Select(p => new BenchSpec
                 {
-                    Preset = budget.BenchPreset, Pattern = p, Seq = seq, Batch = Math.Max(1, 4096 / seq), Steps = budget.BenchSteps, Warmup = budget.BenchWarmup,
+                    Preset = budget.BenchPreset, Pattern = p, Seq = seq, Batch = Math.Max(1, 4096 / seq), Steps = budget.BenchSteps,
+                        Warmup = budget.BenchWarmup,
                     Threads = threads, Mode = BenchMode.Train, VocabSize = EmbeddedData.Vocabulary().Count,
                 })).ToList();
                 return BenchRunner.RunRounds(specs, budget.BenchRounds, TimeSpan.FromMinutes(30), cancel: cancel).Select(r => r.Result).ToList();
@@ -163,7 +172,8 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
         var queue = Enumerable.Range(0, items.Count).OrderBy(i => order?.Invoke(items[i]) ?? 0).ToList();
         try
         {
-            System.Threading.Tasks.Parallel.ForEach(System.Collections.Concurrent.Partitioner.Create(queue, System.Collections.Concurrent.EnumerablePartitionerOptions.NoBuffering),
+            System.Threading.Tasks.Parallel.ForEach(System.Collections.Concurrent.Partitioner.Create(queue,
+                System.Collections.Concurrent.EnumerablePartitionerOptions.NoBuffering),
                 new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, jobs), CancellationToken = cancel },
                 i => results[i] = work(items[i]));
         }
@@ -188,10 +198,12 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
     {
         var results = FineTuneResults.Read(resultsFile);
         var seeds = results.Seeds;
-        List<double> Values(Func<FineTuneSeedResults, IReadOnlyDictionary<string, double>?> split, string metric) => seeds.Select(s => split(s)![metric]).ToList();
+        List<double> Values(Func<FineTuneSeedResults, IReadOnlyDictionary<string, double>?> split, string metric) =>
+            seeds.Select(s => split(s)![metric]).ToList();
         var hasTest = seeds.All(s => s.Test is not null);
         return new FineTuneRun(task, arm, pretrainSeed, seeds.Select(s => s.Seed).ToList(), Values(s => s.Dev, "accuracy"),
-            hasTest ? Values(s => s.Test, "accuracy") : null, Values(s => s.Dev, "macro_f1"), Values(s => s.Dev, "mcc"), results.MajorityBaseline ?? double.NaN, seconds);
+            hasTest ? Values(s => s.Test, "accuracy") : null, Values(s => s.Dev, "macro_f1"), Values(s => s.Dev, "mcc"),
+                results.MajorityBaseline ?? double.NaN, seconds);
     }
 
     /// <param name="cost">The stage's share of the run's wall-clock time (<see cref="StageCost"/>): the ETA weighs stages by it.</param>
@@ -234,7 +246,8 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
         var result = SelfProcess.Run([command, "--options-file", file], TimeSpan.FromHours(12), Path.Combine(outDir, "logs", name + ".log"), cancel);
         cancel.ThrowIfCancellationRequested();
         if (result.ExitCode != 0)
-            throw new StageFailedException($"stage {name} failed (exit {result.ExitCode}): {result.Stderr.Trim().Split('\n').LastOrDefault()} — see {Path.Combine(outDir, "logs", name + ".log")}; fix and rerun with --resume");
+            throw new StageFailedException($"stage {name} failed (exit {result.ExitCode}): {result.Stderr.Trim().Split('\n').LastOrDefault()} — " +
+                $"see {Path.Combine(outDir, "logs", name + ".log")}; fix and rerun with --resume");
     }
 
 }

@@ -70,13 +70,15 @@ public static class ServeBenchmark
         var words = vocabulary.Tokens.Where(t => t.All(char.IsAsciiLetterLower) && t.Length > 2).Take(500).ToArray();
         var random = new Random(1);
         // Whole-word tokens of the embedded vocabulary: each input is exactly InputTokens tokens with [CLS]/[SEP].
-        var texts = Enumerable.Range(0, 512).Select(_ => string.Join(' ', Enumerable.Range(0, spec.InputTokens - 2).Select(_ => words[random.Next(words.Length)]))).ToArray();
+        var texts = Enumerable.Range(0,
+            512).Select(_ => string.Join(' ', Enumerable.Range(0, spec.InputTokens - 2).Select(_ => words[random.Next(words.Length)]))).ToArray();
         var results = new List<ServeBenchResult>();
         foreach (var batched in spec.CompareUnbatched ? new[] { true, false } : [true])
             foreach (var concurrency in spec.Concurrency)
             {
                 cancel.ThrowIfCancellationRequested();
-                log?.Invoke($"{(batched ? "dynamic batching" : "one request per forward")}, concurrency {concurrency}: {spec.Requests:N0} requests…");
+                var mode = batched ? "dynamic batching" : "one request per forward";
+                log?.Invoke($"{mode}, concurrency {concurrency}: {spec.Requests:N0} requests…");
                 results.Add(RunOne(spec, model, texts, batched, concurrency, cancel));
             }
         return results;
@@ -107,7 +109,8 @@ public static class ServeBenchmark
         {
             var address = WaitForAddress(server);
             using var client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromMinutes(5) };
-            for (var i = 0; i < 20; i++) client.PostAsJsonAsync("/embed", new { inputs = texts[i] }, cancel).GetAwaiter().GetResult().EnsureSuccessStatusCode();
+            for (var i = 0; i < 20; i++) client.PostAsJsonAsync("/embed", new { inputs = texts[i] },
+                cancel).GetAwaiter().GetResult().EnsureSuccessStatusCode();
 
             var latencies = new double[spec.Requests];
             int ok = 0, errors = 0, done = 0;
@@ -146,7 +149,9 @@ public static class ServeBenchmark
             var rssLast = Rss(server.Id, "VmRSS");
             var peak = Rss(server.Id, "VmHWM");
             var metrics = client.GetStringAsync("/metrics", cancel).GetAwaiter().GetResult();
-            double Metric(string name) => double.Parse(metrics.Split('\n').First(l => l.StartsWith(name + " ", StringComparison.Ordinal)).Split(' ')[1], CultureInfo.InvariantCulture);
+            double Metric(string name) =>
+                double.Parse(metrics.Split('\n').First(l => l.StartsWith(name + " ", StringComparison.Ordinal)).Split(' ')[1],
+                CultureInfo.InvariantCulture);
             var sorted = latencies.Order().ToArray();
             double Percentile(double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
             return new ServeBenchResult
@@ -173,7 +178,8 @@ public static class ServeBenchmark
         var deadline = DateTime.UtcNow.AddMinutes(2);
         while (DateTime.UtcNow < deadline)
         {
-            var line = server.StandardOutput.ReadLine() ?? throw new InvalidOperationException($"the server exited: {server.StandardError.ReadToEnd()}");
+            var line = server.StandardOutput.ReadLine() ??
+                throw new InvalidOperationException($"the server exited: {server.StandardError.ReadToEnd()}");
             var at = line.IndexOf(" on http://", StringComparison.Ordinal);
             if (line.StartsWith("serving ", StringComparison.Ordinal) && at >= 0) return new Uri(line[(at + 4)..].Split(' ')[0]);
         }
@@ -184,6 +190,7 @@ public static class ServeBenchmark
     private static double Rss(int pid, string field)
     {
         var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith(field + ":", StringComparison.Ordinal));
-        return line is null ? double.NaN : double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
+        return line is null ? double.NaN :
+            double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
     }
 }

@@ -17,9 +17,11 @@ public static class StageCost
 
     /// <summary>Epochs × examples × length × seeds (the embedded task's 2,400 training examples unless capped).</summary>
     public static double FineTune(ReproduceBudget b) =>
-        26.0 * (b.FineTuneEpochs * Math.Min(2400, b.FineTuneMaxTrain ?? 2400) * (double)b.FineTuneMaxLength * b.FineTuneSeeds.Count) / (2 * 2400 * 64 * 2);
+        26.0 * (b.FineTuneEpochs * Math.Min(2400,
+            b.FineTuneMaxTrain ?? 2400) * (double)b.FineTuneMaxLength * b.FineTuneSeeds.Count) / (2 * 2400 * 64 * 2);
 
-    /// <summary>A whole reproduction: data and bench alone, the pre-training runs (with their fine-tunings) <paramref name="jobs"/> at a time.</summary>
+    /// <summary>A whole reproduction: data and bench alone, the pre-training runs (with their fine-tunings) <paramref
+    /// name="jobs"/> at a time.</summary>
     public static double Total(ReproduceBudget b, IEnumerable<double> runMaskRates, int tasks, int jobs) =>
         Data + runMaskRates.Sum(rate => (Pretrain(b, rate) + tasks * FineTune(b)) / Math.Max(1, jobs)) + Bench(b);
 

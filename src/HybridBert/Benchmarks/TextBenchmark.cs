@@ -17,7 +17,8 @@ public sealed record TextBenchmarkResult(
 /// </summary>
 public static class TextBenchmark
 {
-    public static TextBenchmarkResult Run(IReadOnlyList<CorpusSource> sources, Vocabulary vocabulary, int repeats = 3, int seqLen = 128, string textField = "text")
+    public static TextBenchmarkResult Run(IReadOnlyList<CorpusSource> sources, Vocabulary vocabulary, int repeats = 3, int seqLen = 128,
+        string textField = "text")
     {
         var reader = new CorpusReader(textField: textField);
         var paragraphs = reader.Read(sources).SelectMany(d => d.Paragraphs).ToList();
@@ -47,7 +48,8 @@ public static class TextBenchmark
             {
                 var dir = Path.Combine(Path.GetTempPath(), $"hybridbert-bench-{Environment.ProcessId}-{workers}-{r}");
                 var stopwatch = Stopwatch.StartNew();
-                DataPreparation.Run(sources, vocabulary, dir, new PrepareOptions { Workers = workers, SeqLen = seqLen, Overwrite = true, TextField = textField });
+                DataPreparation.Run(sources, vocabulary, dir,
+                    new PrepareOptions { Workers = workers, SeqLen = seqLen, Overwrite = true, TextField = textField });
                 fastest = Math.Min(fastest, stopwatch.Elapsed.TotalSeconds);
                 Directory.Delete(dir, recursive: true);
             }

@@ -26,7 +26,8 @@ public sealed class CorpusStats
     /// <summary>Why reading gave nothing to work with, and what to do: the one message for every command that reads a corpus.</summary>
     public string WhyNothing(string textField) => JsonLinesWithoutText > 0 && Documents == 0
         ? $"{JsonLinesWithoutText:N0} JSON {(JsonLinesWithoutText == 1 ? "line has" : "lines have")} no string field \"{textField}\" " +
-          $"(e.g. {Warnings.FirstOrDefault()}{(FieldsOfALineWithoutText is { } f ? $"; its fields: {f}" : "")}); name the field that holds the text with --text-field"
+          $"(e.g. {Warnings.FirstOrDefault()}{(FieldsOfALineWithoutText is { } f ? $"; its fields: {f}" : "")}); name the field that " +
+              "holds the text with --text-field"
         : $"{Documents:N0} documents, {BytesRead:N0} bytes read — is it empty?";
 
     public void Warn(string message)
@@ -107,7 +108,8 @@ public sealed class CorpusReader(InvalidUtf8Policy onInvalid = InvalidUtf8Policy
         try
         {
             using var json = JsonDocument.Parse(line);
-            if (json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty(textField, out var value) && value.ValueKind == JsonValueKind.String)
+            if (json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty(textField, out var value) &&
+                value.ValueKind == JsonValueKind.String)
                 return value.GetString();
             if (Stats.FieldsOfALineWithoutText is null && json.RootElement.ValueKind == JsonValueKind.Object)
                 Stats.FieldsOfALineWithoutText = string.Join(", ", json.RootElement.EnumerateObject().Take(12).Select(p => p.Name));
@@ -199,7 +201,9 @@ public sealed class CorpusReader(InvalidUtf8Policy onInvalid = InvalidUtf8Policy
         }
         catch (DecoderFallbackException e)
         {
-            var where = $"{source.Name}:{lineNumber}: invalid UTF-8 at byte offset {lineStart + Math.Max(0, e.Index)}{(source.IsGzip ? " (uncompressed)" : "")}";
+            var where =
+                $"{source.Name}:{lineNumber}: invalid UTF-8 at byte offset " +
+                $"{lineStart + Math.Max(0, e.Index)}{(source.IsGzip ? " (uncompressed)" : "")}";
             switch (onInvalid)
             {
                 case InvalidUtf8Policy.Skip:

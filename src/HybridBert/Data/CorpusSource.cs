@@ -8,7 +8,8 @@ public sealed record CorpusSource(string Name, long Length, Func<Stream> OpenRaw
 {
     public static readonly string[] Extensions = [".txt", ".txt.gz", ".jsonl", ".jsonl.gz"];
 
-    public bool IsJsonLines => Name.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) || Name.EndsWith(".jsonl.gz", StringComparison.OrdinalIgnoreCase);
+    public bool IsJsonLines => Name.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) ||
+        Name.EndsWith(".jsonl.gz", StringComparison.OrdinalIgnoreCase);
     public bool IsGzip => Name.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The decompressed bytes; <paramref name="rawBytesRead"/> (if given) counts the bytes taken from the file.</summary>
@@ -40,7 +41,10 @@ public sealed record CorpusSource(string Name, long Length, Func<Stream> OpenRaw
                     skipped?.Invoke($"skipped {other}: not a corpus file (expected {string.Join(", ", Extensions)})");
                 if (others.Count > 10) skipped?.Invoke($"skipped {others.Count - 10} more files in {path} that are not corpus files");
                 if (files.Count == 0)
-                    throw new InvalidDataException($"{path}: the directory holds no corpus files ({string.Join(", ", Extensions)}){(others.Count > 0 ? $"; it has {others.Count} other files, e.g. {Path.GetFileName(others[0])}" : "")}");
+                {
+                    var found = others.Count > 0 ? $"; it has {others.Count} other files, e.g. {Path.GetFileName(others[0])}" : "";
+                    throw new InvalidDataException($"{path}: the directory holds no corpus files ({string.Join(", ", Extensions)}){found}");
+                }
                 sources.AddRange(files.Select(FromFile));
             }
             else if (File.Exists(path))
@@ -70,7 +74,8 @@ public sealed record CorpusSource(string Name, long Length, Func<Stream> OpenRaw
             .Select(n =>
             {
                 using var probe = assembly.GetManifestResourceStream(n)!;
-                return new CorpusSource("embedded:" + n[EmbeddedData.CorpusPrefix.Length..], probe.Length, () => assembly.GetManifestResourceStream(n)!);
+                return new CorpusSource("embedded:" + n[EmbeddedData.CorpusPrefix.Length..], probe.Length,
+                    () => assembly.GetManifestResourceStream(n)!);
             })
             .ToList();
     }

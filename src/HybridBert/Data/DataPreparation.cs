@@ -23,7 +23,8 @@ public sealed record PrepareOptions
     {
         var errors = new Problems();
         if (SeqLen is < 8 or > 65535) errors.Add($"--seq-len must be in [8, 65535] (got {SeqLen})");
-        if (ValidationFraction is < 0 or >= 1 || double.IsNaN(ValidationFraction)) errors.Add($"--validation-fraction must be in [0, 1) (got {ValidationFraction})");
+        if (ValidationFraction is < 0 or >= 1 ||
+            double.IsNaN(ValidationFraction)) errors.Add($"--validation-fraction must be in [0, 1) (got {ValidationFraction})");
         if (Workers < 1) errors.Add($"--workers must be >= 1 (got {Workers})");
         if (SequencesPerShard < 1) errors.Add($"sequences per shard must be >= 1 (got {SequencesPerShard})");
         if (string.IsNullOrEmpty(TextField)) errors.Add("--text-field must not be empty");
@@ -101,7 +102,8 @@ public static class DataPreparation
         {
             cancel.ThrowIfCancellationRequested();
             var tokenized = new List<int[]>[batch.Length];
-            Parallel.For(0, batch.Length, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Workers), CancellationToken = cancel }, d =>
+            Parallel.For(0, batch.Length,
+                new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Workers), CancellationToken = cancel }, d =>
             {
                 var tokenizer = tokenizers.Value!;
                 var ids = new List<int[]>();
@@ -120,7 +122,8 @@ public static class DataPreparation
                 var writer = split == "train" ? train : validation;
                 foreach (var sequence in packers[split].Pack(doc)) writer.Write(sequence);
             }
-            progress?.Report(new PrepareProgress(reader.RawBytesRead, totalBytes, train.Sequences + validation.Sequences, train.Tokens + validation.Tokens));
+            progress?.Report(new PrepareProgress(reader.RawBytesRead, totalBytes, train.Sequences + validation.Sequences,
+                train.Tokens + validation.Tokens));
         }
         train.Complete();
         validation.Complete();
@@ -128,7 +131,8 @@ public static class DataPreparation
             throw new InvalidDataException($"The corpus produced no training sequences: {reader.Stats.WhyNothing(options.TextField)}");
         if (validation.Sequences == 0 && options.ValidationFraction > 0)
             reader.Stats.Warn($"the validation split is empty: {documentIndex:N0} documents, of which every {every}th is held out, gave none; " +
-                              "pre-training on this data skips evaluation (more documents, or documents separated by blank lines, give a validation split)");
+                              "pre-training on this data skips evaluation (more documents, or documents separated by blank lines, give a " +
+                                  "validation split)");
 
         var stats = new Dictionary<string, long>
         {

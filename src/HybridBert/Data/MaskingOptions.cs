@@ -18,14 +18,16 @@ public sealed record MaskingOptions
         var errors = new Problems();
         if (Rate is <= 0 or >= 1 || double.IsNaN(Rate)) errors.Add($"mask rate must be in (0, 1) (got {Rate})");
         if (MaskFraction < 0 || RandomFraction < 0 || MaskFraction + RandomFraction > 1 + 1e-9)
-            errors.Add($"mask split must be three non-negative parts summing to 100 (got {MaskFraction * 100:F0}/{RandomFraction * 100:F0}/{(1 - MaskFraction - RandomFraction) * 100:F0})");
+            errors.Add("mask split must be three non-negative parts summing to 100 (got " +
+                $"{MaskFraction * 100:F0}/{RandomFraction * 100:F0}/{(1 - MaskFraction - RandomFraction) * 100:F0})");
         errors.ThrowIfAny();
         return this;
     }
 
     /// <summary>The split as <see cref="ParseSplit"/> reads it: "80/10/10".</summary>
     [System.Text.Json.Serialization.JsonIgnore]
-    public string SplitText => FormattableString.Invariant($"{MaskFraction * 100:0.##}/{RandomFraction * 100:0.##}/{(1 - MaskFraction - RandomFraction) * 100:0.##}");
+    public string SplitText =>
+        FormattableString.Invariant($"{MaskFraction * 100:0.##}/{RandomFraction * 100:0.##}/{(1 - MaskFraction - RandomFraction) * 100:0.##}");
 
     /// <summary>Parses "80/10/10" (mask / random / keep, percentages summing to 100).</summary>
     public static (double Mask, double Random) ParseSplit(string split)

@@ -35,7 +35,8 @@ public sealed class ShardDataset : IDisposable
                 if (!File.Exists(path)) throw new FileNotFoundException($"{directory}: shard {shard.File} is missing", path);
                 var length = new FileInfo(path).Length;
                 if (length != shard.Bytes || length != shard.Sequences * recordBytes)
-                    throw new InvalidDataException($"{path}: {length} bytes, the manifest says {shard.Bytes} ({shard.Sequences} sequences × {recordBytes}) — truncated or replaced");
+                    throw new InvalidDataException($"{path}: {length} bytes, the manifest says {shard.Bytes} ({shard.Sequences} " +
+                        $"sequences × {recordBytes}) — truncated or replaced");
                 starts[i + 1] = starts[i] + shard.Sequences;
                 if (shard.Sequences == 0) { shards.Add((null, null)); continue; }   // an empty file cannot be mapped
                 var file = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
@@ -78,7 +79,8 @@ public sealed class ShardDataset : IDisposable
         var sentences = new int[length];
         for (var i = 0; i < length; i++)
         {
-            ids[i] = idBytes == 2 ? BinaryPrimitives.ReadUInt16LittleEndian(record[(i * 2)..]) : BinaryPrimitives.ReadInt32LittleEndian(record[(i * 4)..]);
+            ids[i] = idBytes == 2 ? BinaryPrimitives.ReadUInt16LittleEndian(record[(i * 2)..]) :
+                BinaryPrimitives.ReadInt32LittleEndian(record[(i * 4)..]);
             sentences[i] = BinaryPrimitives.ReadUInt16LittleEndian(record[(seqLen * idBytes + i * 2)..]);
         }
         return new PackedSequence(ids, sentences, length, boundary, label);
@@ -91,7 +93,8 @@ public sealed class ShardDataset : IDisposable
         {
             var actual = ShardManifest.Sha256(Path.Combine(Directory, shard.File));
             if (actual != shard.Sha256)
-                throw new InvalidDataException($"{Path.Combine(Directory, shard.File)}: SHA-256 {actual[..12]}… differs from the manifest's {shard.Sha256[..12]}… — the shard was modified");
+                throw new InvalidDataException($"{Path.Combine(Directory, shard.File)}: SHA-256 {actual[..12]}… differs from the " +
+                    $"manifest's {shard.Sha256[..12]}… — the shard was modified");
         }
     }
 

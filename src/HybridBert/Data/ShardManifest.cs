@@ -52,7 +52,8 @@ public sealed record ShardManifest
         ShardManifest manifest;
         try
         {
-            manifest = JsonSerializer.Deserialize<ShardManifest>(File.ReadAllText(path), IO.JsonFiles.Options) ?? throw new InvalidDataException($"{path}: empty");
+            manifest = JsonSerializer.Deserialize<ShardManifest>(File.ReadAllText(path), IO.JsonFiles.Options) ??
+                throw new InvalidDataException($"{path}: empty");
         }
         catch (JsonException e)
         {
@@ -70,7 +71,8 @@ public sealed record ShardManifest
     public void CheckCompatible(string directory, string? vocabHash, int? vocabSize, int? maxPositions)
     {
         if (vocabHash is not null && vocabHash != VocabHash)
-            throw new InvalidDataException($"{directory} was prepared with another vocabulary (hash {VocabHash[..12]}…, {VocabSize} tokens) than the one given (hash {vocabHash[..12]}…)");
+            throw new InvalidDataException($"{directory} was prepared with another vocabulary (hash {VocabHash[..12]}…, {VocabSize} " +
+                $"tokens) than the one given (hash {vocabHash[..12]}…)");
         if (vocabSize is not null && vocabSize != VocabSize)
             throw new InvalidDataException($"{directory} was prepared with a {VocabSize}-token vocabulary but the model has vocab_size={vocabSize}");
         if (maxPositions is not null && SeqLen > maxPositions)
@@ -82,7 +84,8 @@ public sealed record ShardManifest
     {
         var vocabulary = Text.Vocabulary.Load(Path.Combine(directory, VocabFileName));
         if (vocabulary.Hash != VocabHash)
-            throw new InvalidDataException($"{Path.Combine(directory, VocabFileName)} is not the vocabulary the manifest was made with (hash {vocabulary.Hash[..12]}… vs {VocabHash[..12]}…)");
+            throw new InvalidDataException($"{Path.Combine(directory, VocabFileName)} is not the vocabulary the manifest was made with " +
+                $"(hash {vocabulary.Hash[..12]}… vs {VocabHash[..12]}…)");
         return vocabulary;
     }
 

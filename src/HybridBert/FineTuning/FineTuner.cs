@@ -67,11 +67,13 @@ public sealed record FineTuneOptions
         if (EvalEverySteps is < 1) errors.Add($"--eval-steps must be >= 1 (got {EvalEverySteps})");
         if (MaxTrainExamples is < 1) errors.Add($"--max-train-examples must be >= 1 (got {MaxTrainExamples})");
         if (Seeds.Count == 0) errors.Add("--seeds needs at least one seed");
-        if (Seeds.Distinct().Count() != Seeds.Count) errors.Add($"--seeds repeats a seed ({string.Join(",", Seeds)}): each seed writes its own seed-N folder");
+        if (Seeds.Distinct().Count() != Seeds.Count) errors.Add($"--seeds repeats a seed ({string.Join(",", Seeds)}): each seed writes " +
+            "its own seed-N folder");
         if (Threads < 1) errors.Add($"--threads must be >= 1 (got {Threads})");
         if (Devices.Problem(Device) is { } device) errors.Add(device);
         if (string.IsNullOrWhiteSpace(OutDir)) errors.Add("--out is required");
-        if (Checkpoint is null && RandomInitModel is null) errors.Add("give --checkpoint RUN_DIR, or --init random for a randomly initialized baseline");
+        if (Checkpoint is null &&
+            RandomInitModel is null) errors.Add("give --checkpoint RUN_DIR, or --init random for a randomly initialized baseline");
         errors.ThrowIfAny();
         return this;
     }
@@ -79,13 +81,15 @@ public sealed record FineTuneOptions
 
 /// <summary>One seed's outcome. <c>RssMiB</c>: the process's resident memory once this seed's model, optimizer and
 /// best-weights copy are released — flat over seeds when nothing leaks from one seed to the next.</summary>
-public sealed record SeedResult(int Seed, int BestEpoch, long BestStep, IReadOnlyDictionary<string, double> Dev, IReadOnlyDictionary<string, double>? Test,
-    long[,]? DevConfusion, double Seconds, string ModelFolder, double RssMiB = double.NaN);
+public sealed record SeedResult(int Seed, int BestEpoch, long BestStep, IReadOnlyDictionary<string, double> Dev,
+    IReadOnlyDictionary<string, double>? Test, long[,]? DevConfusion, double Seconds, string ModelFolder, double RssMiB = double.NaN);
 
 public sealed record FineTuneSummary(string Task, string Encoder, IReadOnlyList<SeedResult> Seeds,
-    IReadOnlyDictionary<string, (double Mean, double Std)> Dev, IReadOnlyDictionary<string, (double Mean, double Std)>? Test, double MajorityBaseline);
+    IReadOnlyDictionary<string, (double Mean, double Std)> Dev, IReadOnlyDictionary<string, (double Mean, double Std)>? Test,
+        double MajorityBaseline);
 
-/// <summary>Training progress; while a split is scored, <c>Scoring</c> names it ("dev", "test") and <c>Scored</c>/<c>ToScore</c> count examples.</summary>
+/// <summary>Training progress; while a split is scored, <c>Scoring</c> names it ("dev", "test") and
+/// <c>Scored</c>/<c>ToScore</c> count examples.</summary>
 public sealed record FineTuneProgress(int Seed, int Epoch, long Step, long TotalSteps, double Loss, double? DevScore,
     string? Scoring = null, int Scored = 0, int ToScore = 0);
 
@@ -106,7 +110,8 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
         var task = TaskData.Load(options.Task);
         if (options.MaxTrainExamples is { } cap && cap < task.Train.Count) task.Train.RemoveRange(cap, task.Train.Count - cap);
         if (task.Train.Count < options.BatchSize)
-            Console.Error.WriteLine($"warning: --batch {options.BatchSize} is larger than the training set ({task.Train.Count} examples): each epoch is one smaller step");
+            Console.Error.WriteLine($"warning: --batch {options.BatchSize} is larger than the training set ({task.Train.Count} " +
+                "examples): each epoch is one smaller step");
         var (config, vocabulary, source, lowercase, encoderName) = ResolveEncoder();
         config = config with { HiddenDropoutProb = options.Dropout, AttentionProbsDropoutProb = options.Dropout };
         var tokenizer = new BertTokenizer(vocabulary, lowercase);
@@ -125,7 +130,8 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
 
         var summary = new FineTuneSummary(task.Name, encoderName, results, Aggregate(results.Select(r => r.Dev)),
             results.All(r => r.Test is not null) ? Aggregate(results.Select(r => r.Test!)) : null, MajorityBaseline(task));
-        IO.AtomicFile.WriteAllText(Path.Combine(options.OutDir, FineTuneResults.FileName), JsonSerializer.Serialize(FineTuneResults.From(summary), IO.JsonFiles.Options));
+        IO.AtomicFile.WriteAllText(Path.Combine(options.OutDir, FineTuneResults.FileName),
+            JsonSerializer.Serialize(FineTuneResults.From(summary), IO.JsonFiles.Options));
         return summary;
     }
 
@@ -141,12 +147,14 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
         // The encoder's weights; the MLM/sentence head and a classifier's own head are not the encoder.
         source?.LoadInto(classifier.Encoder, ignorePrefixes: ["cls.", "classifier."], optionalPrefixes: ["pooler."]);
         classifier.to(device);
-        var head = new TaskHead(task.Name, task.Regression, task.Labels, task.Metrics, options.Pooling, options.MaxLength, tokenizer.Basic.Lowercase, options.Task.Columns);
+        var head = new TaskHead(task.Name, task.Regression, task.Labels, task.Metrics, options.Pooling, options.MaxLength,
+            tokenizer.Basic.Lowercase, options.Task.Columns);
         using var model = new FineTunedModel(classifier, tokenizer, head);
 
         var stepsPerEpoch = (train.Count + options.BatchSize - 1) / options.BatchSize;
         var totalSteps = (long)stepsPerEpoch * options.Epochs;
-        var schedule = new LearningRateSchedule(options.LearningRate, (long)Math.Round(options.WarmupRatio * totalSteps), totalSteps, LrSchedule.Linear);
+        var schedule = new LearningRateSchedule(options.LearningRate, (long)Math.Round(options.WarmupRatio * totalSteps), totalSteps,
+            LrSchedule.Linear);
         var (optimizer, scales) = BuildOptimizer(classifier, config.NumHiddenLayers);
         using var optimizerScope = optimizer;   // its moment buffers go with this seed, not at the end of the run
         var groups = optimizer.ParamGroups.ToList();
@@ -165,7 +173,8 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
         {
             using var inference = InferenceModel.For(model);
             return Evaluate(inference, task, examples,
-                new SynchronousProgress<int>(done => progress?.Report(new FineTuneProgress(seed, epoch, step, totalSteps, double.NaN, null, split, done, examples.Count))),
+                new SynchronousProgress<int>(done =>
+                    progress?.Report(new FineTuneProgress(seed, epoch, step, totalSteps, double.NaN, null, split, done, examples.Count))),
                 cancel);
         }
 
@@ -263,7 +272,8 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
     /// <summary>Examples scored between progress reports.</summary>
     private const int EvaluateChunk = 256;
 
-    /// <summary>Refuses a non-empty output folder unless <see cref="FineTuneOptions.Overwrite"/>; then removes the earlier outputs (seed-N folders, results.json) only.</summary>
+    /// <summary>Refuses a non-empty output folder unless <see cref="FineTuneOptions.Overwrite"/>; then removes the
+    /// earlier outputs (seed-N folders, results.json) only.</summary>
     private void PrepareOutDir()
     {
         var dir = options.OutDir;
@@ -312,9 +322,11 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
             if (name.StartsWith(prefix, StringComparison.Ordinal)) return int.Parse(name[prefix.Length..].Split('.')[0]) + 1;
             return layers + 1;   // pooler and classifier: the full learning rate
         }
-        foreach (var bucket in classifier.named_parameters().GroupBy(p => (Depth: options.LayerDecay is null ? layers + 1 : Depth(p.name), NoDecay: !WeightDecay.AppliesTo(p.name))))
+        foreach (var bucket in classifier.named_parameters().GroupBy(p =>
+            (Depth: options.LayerDecay is null ? layers + 1 : Depth(p.name), NoDecay: !WeightDecay.AppliesTo(p.name))))
         {
-            groups.Add(new AdamW.ParamGroup(bucket.Select(p => p.parameter), new AdamW.Options { weight_decay = bucket.Key.NoDecay ? 0 : options.WeightDecay }));
+            groups.Add(new AdamW.ParamGroup(bucket.Select(p => p.parameter),
+                new AdamW.Options { weight_decay = bucket.Key.NoDecay ? 0 : options.WeightDecay }));
             scales.Add(options.LayerDecay is { } d ? Math.Pow(d, layers + 1 - bucket.Key.Depth) : 1.0);
         }
         return (torch.optim.AdamW(groups, options.LearningRate, 0.9, 0.999, 1e-8), scales.ToArray());

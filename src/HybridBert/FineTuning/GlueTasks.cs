@@ -15,9 +15,12 @@ public sealed record GlueTask(string Name, ColumnSpec Columns, ColumnSpec TestCo
         ["sst-2"] = new("sst-2", new("sentence", null, "label"), new("sentence", null, null), false, ["accuracy"]),
         ["mrpc"] = new("mrpc", new("#1 String", "#2 String", "Quality"), new("#1 String", "#2 String", null), false, ["f1", "accuracy"]),
         ["sts-b"] = new("sts-b", new("sentence1", "sentence2", "score"), new("sentence1", "sentence2", null), true, ["pearson", "spearman"]),
-        ["qqp"] = new("qqp", new("question1", "question2", "is_duplicate"), new("question1", "question2", null), false, ["accuracy", "f1"], SkipMalformed: true),
-        ["mnli"] = new("mnli", new("sentence1", "sentence2", "gold_label"), new("sentence1", "sentence2", null), false, ["accuracy"], "dev_matched.tsv", "test_matched.tsv"),
-        ["mnli-mm"] = new("mnli-mm", new("sentence1", "sentence2", "gold_label"), new("sentence1", "sentence2", null), false, ["accuracy"], "dev_mismatched.tsv", "test_mismatched.tsv"),
+        ["qqp"] = new("qqp", new("question1", "question2", "is_duplicate"), new("question1", "question2", null), false, ["accuracy", "f1"],
+            SkipMalformed: true),
+        ["mnli"] = new("mnli", new("sentence1", "sentence2", "gold_label"), new("sentence1", "sentence2", null), false, ["accuracy"],
+            "dev_matched.tsv", "test_matched.tsv"),
+        ["mnli-mm"] = new("mnli-mm", new("sentence1", "sentence2", "gold_label"), new("sentence1", "sentence2", null), false, ["accuracy"],
+            "dev_mismatched.tsv", "test_mismatched.tsv"),
         ["qnli"] = new("qnli", new("question", "sentence", "label"), new("question", "sentence", null), false, ["accuracy"]),
         ["rte"] = new("rte", new("sentence1", "sentence2", "label"), new("sentence1", "sentence2", null), false, ["accuracy"]),
         ["wnli"] = new("wnli", new("sentence1", "sentence2", "label"), new("sentence1", "sentence2", null), false, ["accuracy"]),
@@ -38,9 +41,11 @@ public sealed record GlueTask(string Name, ColumnSpec Columns, ColumnSpec TestCo
     /// <summary>Reads one split ("train", "dev" or "test") from a GLUE task folder.</summary>
     public List<LabeledExample> Read(string folder, string split, ReadReport report)
     {
-        var file = split switch { "train" => "train.tsv", "dev" => DevFile, "test" => TestFile, _ => throw new ArgumentException($"unknown split '{split}'") };
+        var file = split switch { "train" => "train.tsv", "dev" => DevFile, "test" => TestFile,
+            _ => throw new ArgumentException($"unknown split '{split}'") };
         var path = Path.Combine(folder, file);
-        if (!File.Exists(path)) throw new FileNotFoundException($"GLUE {Name}: {path} not found (expected the task's folder from the GLUE distribution)", path);
+        if (!File.Exists(path)) throw new FileNotFoundException($"GLUE {Name}: {path} not found (expected the task's folder from the " +
+            "GLUE distribution)", path);
         var labelled = split != "test";
         var headerless = HeaderlessTrainDev && labelled;
         return TaskFileReader.Read(path, labelled ? Columns : TestColumns, labelled, report, SkipMalformed && split == "train",

@@ -57,10 +57,12 @@ public sealed class TaskData
         }
         else if (spec.Name is { } dataset)
         {
-            var folder = dataset.Equals("sentiment-sentences", StringComparison.OrdinalIgnoreCase) && !DownstreamDatasets.IsReady(dataset, spec.CacheRoot)
+            var folder = dataset.Equals("sentiment-sentences", StringComparison.OrdinalIgnoreCase) &&
+                !DownstreamDatasets.IsReady(dataset, spec.CacheRoot)
                 ? DownstreamDatasets.EmbeddedSentiment(spec.CacheRoot)
                 : DownstreamDatasets.IsReady(dataset, spec.CacheRoot) ? DownstreamDatasets.Folder(dataset, spec.CacheRoot)
-                : throw new FileNotFoundException($"Data set '{DownstreamDatasets.Get(dataset).Name}' is not in the cache ({DownstreamDatasets.Folder(dataset, spec.CacheRoot)}): run `hybridbert datasets fetch {dataset}` first");
+                : throw new FileNotFoundException($"Data set '{DownstreamDatasets.Get(dataset).Name}' is not in the cache " +
+                    $"({DownstreamDatasets.Folder(dataset, spec.CacheRoot)}): run `hybridbert datasets fetch {dataset}` first");
             name = DownstreamDatasets.Get(dataset).Name;
             var columns = new ColumnSpec("text", null, "label");
             train = TaskFileReader.Read(Path.Combine(folder, "train.tsv"), columns, true, report);
@@ -98,7 +100,8 @@ public sealed class TaskData
         var labels = regression ? [] : LabelVocabulary(train);
         foreach (var e in dev.Concat(test ?? []).Concat(train)) CheckLabel(e, labels, regression);
         metrics ??= regression ? ["pearson", "spearman"] : ["accuracy"];   // what the score (model selection) averages; all metrics are reported
-        return new TaskData { Name = name, Regression = regression, Labels = labels, Metrics = metrics, Train = train, Dev = dev, Test = test, Report = report };
+        return new TaskData { Name = name, Regression = regression, Labels = labels, Metrics = metrics, Train = train, Dev = dev,
+            Test = test, Report = report };
     }
 
     /// <summary>A seeded shuffle (seed 13, the same every run and process) and the first <paramref name="fraction"/> as dev,
@@ -132,7 +135,8 @@ public sealed class TaskData
         }
         else if (!labels.Contains(e.Label))
         {
-            throw new InvalidDataException($"{e.Source}:{e.Line}: the label '{e.Label}' never appears in the training data (labels: {string.Join(", ", labels)})");
+            throw new InvalidDataException($"{e.Source}:{e.Line}: the label '{e.Label}' never appears in the training data (labels: " +
+                $"{string.Join(", ", labels)})");
         }
     }
 

@@ -33,13 +33,16 @@ public static class TaskFileReader
             case ".tsv":
                 return ReadRows(path, TsvRows(path), columns, requireLabel, report, skipMalformed, hasHeader ? null : headerless);
             case ".txt" when columns.Id is not null:
-                throw new InvalidDataException($"{path}: a .txt file holds one text per line and no columns, so it has no id column '{columns.Id}'; use a .tsv, .csv or .jsonl file");
+                throw new InvalidDataException($"{path}: a .txt file holds one text per line and no columns, so it has no id column " +
+                    $"'{columns.Id}'; use a .tsv, .csv or .jsonl file");
             case ".txt" when !requireLabel:
                 return ReadPlainLines(path, report);
             case ".txt":
-                throw new InvalidDataException($"{path}: a .txt file holds one text per line and no labels; labelled data goes in a .tsv, .csv or .jsonl file with named columns");
+                throw new InvalidDataException($"{path}: a .txt file holds one text per line and no labels; labelled data goes in a " +
+                    ".tsv, .csv or .jsonl file with named columns");
             default:
-                throw new InvalidDataException($"{path}: unknown file type '{Path.GetExtension(path)}' — use .tsv (header, tab-separated), .csv (header, RFC 4180), .jsonl (one JSON object per line) or .txt (one text per line)");
+                throw new InvalidDataException($"{path}: unknown file type '{Path.GetExtension(path)}' — use .tsv (header, " +
+                    "tab-separated), .csv (header, RFC 4180), .jsonl (one JSON object per line) or .txt (one text per line)");
         }
     }
 
@@ -70,7 +73,8 @@ public static class TaskFileReader
                 if (name is null) return -1;
                 var index = Array.FindIndex(header!, h => h.Trim().Equals(name, StringComparison.OrdinalIgnoreCase));
                 if (index < 0 && required)
-                    throw new InvalidDataException($"{path}: no column '{name}'; the columns are: {string.Join(", ", header!.Take(20).Select(h => $"'{Shorten(h)}'"))}" +
+                    throw new InvalidDataException($"{path}: no column '{name}'; the columns are: " +
+                        $"{string.Join(", ", header!.Take(20).Select(h => $"'{Shorten(h)}'"))}" +
                                                    (header!.Length > 20 ? $" … ({header.Length} in all)" : ""));
                 return index;
             }
@@ -172,7 +176,9 @@ public static class TaskFileReader
         // TextFieldParser decodes ahead of the line it returns (and from its constructor), so a bad byte would surface
         // with no line, or the wrong one: check the encoding line by line first.
         foreach (var _ in Utf8Lines(path)) { }
-        using var parser = new TextFieldParser(path, new UTF8Encoding(false, throwOnInvalidBytes: true)) { TextFieldType = FieldType.Delimited, HasFieldsEnclosedInQuotes = true, TrimWhiteSpace = false };
+        using var parser = new TextFieldParser(path,
+            new UTF8Encoding(false, throwOnInvalidBytes: true)) { TextFieldType = FieldType.Delimited, HasFieldsEnclosedInQuotes = true,
+            TrimWhiteSpace = false };
         parser.SetDelimiters(",");
         while (!parser.EndOfData)
         {
@@ -208,7 +214,8 @@ public static class TaskFileReader
     }
 
     private static string MalformedReason(string line) =>
-        $"malformed CSV: a stray or unclosed double quote (RFC 4180: a field with quotes must be enclosed in quotes, and a quote inside it doubled as \"\"); the line reads: {(line.Length > 120 ? line[..120] + "…" : line)}";
+        "malformed CSV: a stray or unclosed double quote (RFC 4180: a field with quotes must be enclosed in quotes, and a quote inside " +
+            $"it doubled as \"\"); the line reads: {(line.Length > 120 ? line[..120] + "…" : line)}";
 
     private static List<LabeledExample> ReadJsonLines(string path, ColumnSpec columns, bool requireLabel, ReadReport report)
     {
@@ -234,7 +241,8 @@ public static class TaskFileReader
                 if (required) throw new InvalidDataException($"{path}:{line}: no field '{name}'");
                 return null;
             }
-            var example = new LabeledExample(Field(columns.Text, true)!, Field(columns.Pair, columns.Pair is not null), Field(columns.Label, requireLabel)?.Trim(), path, line)
+            var example = new LabeledExample(Field(columns.Text, true)!, Field(columns.Pair, columns.Pair is not null),
+                Field(columns.Label, requireLabel)?.Trim(), path, line)
             {
                 Id = Field(columns.Id, columns.Id is not null),
             };

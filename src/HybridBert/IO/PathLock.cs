@@ -59,11 +59,13 @@ public sealed class PathLock : IDisposable
             }
             catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException && File.Exists(file))
             {
-                throw new PathInUseException($"{path} is in use by {Describe(ReadOwner(file))}: wait for it to finish, stop it, or choose another path");
+                throw new PathInUseException($"{path} is in use by {Describe(ReadOwner(file))}: wait for it to finish, stop it, or " +
+                    "choose another path");
             }
             try
             {
-                AtomicFile.WriteAllText(file + ".owner", JsonSerializer.Serialize(new Owner(Environment.ProcessId, CommandLine(), DateTimeOffset.Now)));
+                AtomicFile.WriteAllText(file + ".owner",
+                    JsonSerializer.Serialize(new Owner(Environment.ProcessId, CommandLine(), DateTimeOffset.Now)));
             }
             catch
             {
@@ -100,7 +102,8 @@ public sealed class PathLock : IDisposable
     private static string CommandLine()
     {
         var args = Environment.GetCommandLineArgs();
-        var program = Path.GetFileNameWithoutExtension(args.FirstOrDefault() ?? "") is "HybridBert.Cli" or "hybridbert" ? "hybridbert" : Path.GetFileName(args.FirstOrDefault() ?? "process");
+        var program = Path.GetFileNameWithoutExtension(args.FirstOrDefault() ?? "") is "HybridBert.Cli" or "hybridbert" ? "hybridbert" :
+            Path.GetFileName(args.FirstOrDefault() ?? "process");
         var verb = args.Skip(1).TakeWhile(a => !a.StartsWith('-')).Take(2);
         return string.Join(' ', new[] { program }.Concat(program == "hybridbert" ? verb : []));
     }

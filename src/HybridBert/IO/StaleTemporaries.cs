@@ -19,7 +19,8 @@ public static class StaleTemporaries
         foreach (var folder in Directory.GetDirectories(parent, pattern))
         {
             var suffix = folder[(folder.LastIndexOf('-') + 1)..];
-            if (!int.TryParse(suffix, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || pid == Environment.ProcessId || IsRunning(pid)) continue;
+            if (!int.TryParse(suffix, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || pid == Environment.ProcessId ||
+                IsRunning(pid)) continue;
             try
             {
                 var mib = new DirectoryInfo(folder).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length) / 1048576.0;

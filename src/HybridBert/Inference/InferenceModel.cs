@@ -78,7 +78,8 @@ public sealed class InferenceModel : IDisposable
     {
         InferenceTask.Embed => null,
         InferenceTask.Classify when !CanClassify && kind == ModelSourceKind.Checkpoint =>
-            "the model is not a classifier, not a fine-tuned model folder: it is a pre-training run or checkpoint, a model without a classifier: fine-tune it first " +
+            "the model is not a classifier, not a fine-tuned model folder: it is a pre-training run or checkpoint, a model without a " +
+                "classifier: fine-tune it first " +
             $"(hybridbert finetune --checkpoint {Source} …) and use one of the seed-N folders that writes",
         InferenceTask.Classify when !CanClassify =>
             "the model is not a classifier, not a fine-tuned model folder: classification needs a seed-N folder written by `hybridbert finetune` " +
@@ -86,7 +87,8 @@ public sealed class InferenceModel : IDisposable
         InferenceTask.Rerank when !CanClassify =>
             "the model is not a classifier: re-ranking needs a fine-tuned one with one output (a regression or cross-encoder head)",
         InferenceTask.Rerank when Task is not { Regression: true } =>
-            $"the model is not a re-ranker: re-ranking needs a classifier with one output (a regression or cross-encoder head), this one has {Task!.Labels.Count} " +
+            "the model is not a re-ranker: re-ranking needs a classifier with one output (a regression or cross-encoder head), this one " +
+                $"has {Task!.Labels.Count} " +
             "labels — classify with it instead",
         InferenceTask.FillMask when !CanFillMask =>
             "the model has no MLM head (cls.predictions): fill-mask needs a pre-trained masked-language model, not a classifier or a bare encoder",
@@ -105,8 +107,10 @@ public sealed class InferenceModel : IDisposable
     private bool ownsClassifier = true;
     private ModelSourceKind kind = ModelSourceKind.FineTuned;
 
-    private InferenceModel(string source, BertTokenizer tokenizer, EncoderConfig config, HybridBertModel? pretrained, bool mlmHead, FineTunedModel? classifier) =>
-        (Source, Tokenizer, Config, this.pretrained, mlm, this.classifier) = (source, tokenizer, config, pretrained, mlmHead ? pretrained : null, classifier);
+    private InferenceModel(string source, BertTokenizer tokenizer, EncoderConfig config, HybridBertModel? pretrained, bool mlmHead,
+        FineTunedModel? classifier) =>
+        (Source, Tokenizer, Config, this.pretrained, mlm, this.classifier) = (source, tokenizer, config, pretrained,
+            mlmHead ? pretrained : null, classifier);
 
     /// <summary>
     /// A classifier in memory (fine-tuning scores its dev set with it), put in eval mode; the caller keeps owning it,
@@ -126,7 +130,8 @@ public sealed class InferenceModel : IDisposable
         if (source.Kind == ModelSourceKind.FineTuned || source.Labels is not null)
         {
             var fine = FineTunedModel.Load(path, device);
-            return new InferenceModel(path, fine.Tokenizer, fine.Classifier.Config, null, false, fine) { MaxBatchTokens = maxBatchTokens, kind = source.Kind };
+            return new InferenceModel(path, fine.Tokenizer, fine.Classifier.Config, null, false, fine) { MaxBatchTokens = maxBatchTokens,
+                kind = source.Kind };
         }
         var config = source.Config with { HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 };
         var model = new HybridBertModel(config);
@@ -134,17 +139,20 @@ public sealed class InferenceModel : IDisposable
         model.to(Devices.Resolve(device));
         model.eval();
         // A bare encoder (Hugging Face BertModel) has no MLM head: it embeds but cannot fill masks.
-        return new InferenceModel(path, new BertTokenizer(source.Vocabulary, source.Lowercase ?? true), config, model, mlmHead: fresh.Count == 0, null)
+        return new InferenceModel(path, new BertTokenizer(source.Vocabulary, source.Lowercase ?? true), config, model,
+            mlmHead: fresh.Count == 0, null)
         {
             MaxBatchTokens = maxBatchTokens, kind = source.Kind,
         };
     }
 
-    /// <summary>Encodes texts for the encoder; over-long ones are cut to <see cref="MaxLength"/> or, without <paramref name="truncate"/>, refused naming their index and length.</summary>
+    /// <summary>Encodes texts for the encoder; over-long ones are cut to <see cref="MaxLength"/> or, without <paramref
+    /// name="truncate"/>, refused naming their index and length.</summary>
     /// <param name="ids">Where an input's entry is not null, it is token ids the client made itself and used as they
     /// are (<see cref="EncodeIds"/>); its text is ignored.</param>
     /// <param name="truncated">Called with the index of each input that was cut (with <paramref name="truncate"/>), so a caller can say so.</param>
-    public List<EncodedText> Encode(IReadOnlyList<string> texts, bool truncate, IReadOnlyList<string?>? pairs = null, IReadOnlyList<int[]?>? ids = null,
+    public List<EncodedText> Encode(IReadOnlyList<string> texts, bool truncate, IReadOnlyList<string?>? pairs = null,
+        IReadOnlyList<int[]?>? ids = null,
         Action<int>? truncated = null)
     {
         var rows = new List<EncodedText>(texts.Count);
@@ -178,7 +186,8 @@ public sealed class InferenceModel : IDisposable
         if (ids.Length == 0) throw new InvalidInputException($"input {index} has no token ids", index);
         var outside = Array.FindIndex(ids, id => id < 0 || id >= Config.VocabSize);
         if (outside >= 0)
-            throw new InvalidInputException($"input {index} has token id {ids[outside]} at position {outside}, outside the vocabulary [0, {Config.VocabSize})", index);
+            throw new InvalidInputException($"input {index} has token id {ids[outside]} at position {outside}, outside the vocabulary " +
+                $"[0, {Config.VocabSize})", index);
         if (ids.Length > MaxLength && !truncate) throw TooLong(index, ids.Length);
         if (ids.Length > MaxLength) truncated?.Invoke(index);
         var kept = ids.Length > MaxLength ? ids[..MaxLength] : ids;
@@ -189,7 +198,8 @@ public sealed class InferenceModel : IDisposable
 
     private InputTooLongException TooLong(int index, int length) => new(index, length, MaxLength);
 
-    /// <summary>Runs <paramref name="rows"/> in equal-length batches; <paramref name="consume"/> gets each batch's last hidden state [n, seq, hidden] and the row indices it holds.</summary>
+    /// <summary>Runs <paramref name="rows"/> in equal-length batches; <paramref name="consume"/> gets each batch's last
+    /// hidden state [n, seq, hidden] and the row indices it holds.</summary>
     internal void Run(IReadOnlyList<EncodedText> rows, Action<Tensor, EncoderInputs, int[]> consume, CancellationToken cancel = default)
     {
         using var noGrad = torch.no_grad();

@@ -17,7 +17,8 @@ public sealed record ClassPrediction(float Prediction, float[] Probabilities);
 /// </summary>
 public sealed class TextClassifier(InferenceModel model)
 {
-    public List<LabelScore[]> Classify(IReadOnlyList<string> texts, int? topK = null, bool rawScores = false, bool truncate = InferenceModel.TruncateByDefault,
+    public List<LabelScore[]> Classify(IReadOnlyList<string> texts, int? topK = null, bool rawScores = false,
+        bool truncate = InferenceModel.TruncateByDefault,
         IReadOnlyList<string?>? pairs = null, CancellationToken cancel = default)
     {
         model.Require(InferenceTask.Classify);

@@ -41,7 +41,8 @@ public static class HuggingFaceExport
             var head = model.Head;
             plainBert = allAttention && head.Pooling == Pooling.Cls;
             architecture = (plainBert ? "Bert" : "HybridBert") + "ForSequenceClassification";
-            tensors = model.Classifier.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());   // bert.*, classifier.*: Hugging Face's names
+            // bert.*, classifier.*: Hugging Face's names
+            tensors = model.Classifier.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
             var labels = head.Regression ? ["score"] : head.Labels;
             extra["num_labels"] = labels.Count;
             extra["id2label"] = new JsonObject(labels.Select((l, i) => KeyValuePair.Create(i.ToString(CultureInfo.InvariantCulture), (JsonNode?)l)));
@@ -58,10 +59,12 @@ public static class HuggingFaceExport
                 var sentence = weights.FirstOrDefault(kv => WeightLoader.MapName(kv.Key) == "cls.seq_relationship.weight").Value;
                 var sentenceClasses = sentence is null ? 0 : (int)sentence.shape[0];
                 using var model = new HybridBertModel(config, sentenceClasses);
-                WeightLoader.Load(model, weights, source.Folder, sentenceClasses == 0 ? ["classifier.", "pooler."] : ["classifier."], optionalPrefixes: ["cls.predictions."]);
+                WeightLoader.Load(model, weights, source.Folder, sentenceClasses == 0 ? ["classifier.", "pooler."] : ["classifier."],
+                    optionalPrefixes: ["cls.predictions."]);
                 plainBert = allAttention && sentenceClasses is 0 or 2;
                 architecture = (plainBert ? "Bert" : "HybridBert") + (sentenceClasses > 0 ? "ForPreTraining" : "ForMaskedLM");
-                tensors = model.state_dict().ToDictionary(kv => kv.Key.StartsWith("cls.", StringComparison.Ordinal) ? kv.Key : "bert." + kv.Key, kv => kv.Value.detach().clone());
+                tensors = model.state_dict().ToDictionary(kv => kv.Key.StartsWith("cls.", StringComparison.Ordinal) ? kv.Key : "bert." +
+                    kv.Key, kv => kv.Value.detach().clone());
                 if (!plainBert && sentenceClasses > 0) extra["num_sentence_classes"] = sentenceClasses;
             }
             finally

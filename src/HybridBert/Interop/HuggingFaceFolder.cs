@@ -21,7 +21,8 @@ public sealed record ClassifierLabels(IReadOnlyList<string> Labels, bool Regress
 public static class HuggingFaceFolder
 {
     public const string ConfigFile = ModelLayout.Config, SafetensorsFile = ModelLayout.Weights, ShardIndexFile = ModelLayout.ShardIndex,
-        PickleFile = ModelLayout.Pickle, VocabFile = ModelLayout.Vocab, TokenizerConfigFile = ModelLayout.TokenizerConfig, TokenizerFile = ModelLayout.TokenizerJson,
+        PickleFile = ModelLayout.Pickle, VocabFile = ModelLayout.Vocab, TokenizerConfigFile = ModelLayout.TokenizerConfig,
+            TokenizerFile = ModelLayout.TokenizerJson,
         SpecialTokensFile = ModelLayout.SpecialTokens;
 
     /// <summary>The weight files this folder could hold, in the order they are looked for.</summary>
@@ -38,17 +39,20 @@ public static class HuggingFaceFolder
         if (!File.Exists(path)) throw new FileNotFoundException($"{folder}: not a model folder, {ConfigFile} is missing", path);
         var config = EncoderConfig.Parse(File.ReadAllText(path), path);
         if (vocabulary.Count != config.VocabSize)
-            throw new InvalidDataException($"{folder}: the tokenizer has {vocabulary.Count} tokens but {ConfigFile} says vocab_size={config.VocabSize} — they do not belong together");
+            throw new InvalidDataException($"{folder}: the tokenizer has {vocabulary.Count} tokens but {ConfigFile} says " +
+                $"vocab_size={config.VocabSize} — they do not belong together");
         // The pooling layers find [CLS]/[SEP] by id, and padding is the tokenizer's.
         return config.ForVocabulary(vocabulary).ValidateFrom(path);
     }
 
-    /// <summary>Labels of a sequence-classification config (<c>id2label</c>, <c>num_labels</c>, <c>problem_type</c>), or null for other architectures.</summary>
+    /// <summary>Labels of a sequence-classification config (<c>id2label</c>, <c>num_labels</c>, <c>problem_type</c>),
+    /// or null for other architectures.</summary>
     public static ClassifierLabels? ReadLabels(string folder)
     {
         var node = ParseObject(Path.Combine(folder, ConfigFile));
         var architectures = node["architectures"] as JsonArray;
-        if (architectures?.Any(a => a?.GetValue<string>().EndsWith("ForSequenceClassification", StringComparison.Ordinal) == true) != true) return null;
+        if (architectures?.Any(a =>
+            a?.GetValue<string>().EndsWith("ForSequenceClassification", StringComparison.Ordinal) == true) != true) return null;
         var regression = node["problem_type"]?.GetValue<string>() == "regression";
         var mean = node["classifier_pooling"]?.GetValue<string>() == "mean";   // our hybridbert exports
         var id2label = node["id2label"] as JsonObject;
@@ -60,7 +64,8 @@ public static class HuggingFaceFolder
         return new ClassifierLabels(labels, false, mean);
     }
 
-    /// <summary>The tokenizer: <c>vocab.txt</c> and <c>tokenizer_config.json</c>'s <c>do_lower_case</c>, else <c>tokenizer.json</c>'s WordPiece model.</summary>
+    /// <summary>The tokenizer: <c>vocab.txt</c> and <c>tokenizer_config.json</c>'s <c>do_lower_case</c>, else
+    /// <c>tokenizer.json</c>'s WordPiece model.</summary>
     public static (Vocabulary Vocabulary, bool Lowercase) ReadTokenizer(string folder)
     {
         var vocabPath = Path.Combine(folder, VocabFile);
@@ -74,13 +79,15 @@ public static class HuggingFaceFolder
         var root = ParseObject(tokenizerJson);
         var model = root["model"] as JsonObject;
         if (model?["type"]?.GetValue<string>() != "WordPiece" || model["vocab"] is not JsonObject vocab)
-            throw new InvalidDataException($"{tokenizerJson}: the tokenizer model is '{model?["type"]}', expected a WordPiece model with a vocab (a BERT tokenizer)");
+            throw new InvalidDataException($"{tokenizerJson}: the tokenizer model is '{model?["type"]}', expected a WordPiece model with " +
+                "a vocab (a BERT tokenizer)");
         var tokens = new string[vocab.Count];
         foreach (var (token, id) in vocab)
         {
             var i = id!.GetValue<int>();
             if (i < 0 || i >= tokens.Length || tokens[i] is not null)
-                throw new InvalidDataException($"{tokenizerJson}: the WordPiece vocab's ids are not 0..{tokens.Length - 1}, each once ('{token}' has id {i})");
+                throw new InvalidDataException($"{tokenizerJson}: the WordPiece vocab's ids are not 0..{tokens.Length - 1}, each once " +
+                    $"('{token}' has id {i})");
             tokens[i] = token;
         }
         lowercase ??= root["normalizer"]?["lowercase"]?.GetValue<bool>() ?? true;
@@ -99,7 +106,9 @@ public static class HuggingFaceFolder
             if (ParseObject(index)["weight_map"] is not JsonObject map)
                 throw new InvalidDataException($"{index}: no weight_map object");
             var tensors = new Dictionary<string, Tensor>();
-            var shards = map.Select(kv => kv.Value?.GetValue<string>() ?? throw new InvalidDataException($"{index}: '{kv.Key}' maps to no file")).Distinct().ToList();
+            var shards =
+                map.Select(kv => kv.Value?.GetValue<string>() ??
+                throw new InvalidDataException($"{index}: '{kv.Key}' maps to no file")).Distinct().ToList();
             foreach (var shard in shards)
             {
                 var shardPath = Path.Combine(folder, shard);
@@ -107,7 +116,8 @@ public static class HuggingFaceFolder
                 foreach (var (name, tensor) in Interop.SafetensorsFile.Read(shardPath)) tensors[name] = tensor;
             }
             var absent = map.Select(kv => kv.Key).Where(k => !tensors.ContainsKey(k)).ToList();
-            if (absent.Count > 0) throw new InvalidDataException($"{index}: {absent.Count} tensor(s) listed but in no shard: {string.Join(", ", absent.Take(10))}");
+            if (absent.Count > 0) throw new InvalidDataException($"{index}: {absent.Count} tensor(s) listed but in no shard: " +
+                $"{string.Join(", ", absent.Take(10))}");
             return tensors;
         }
 
@@ -127,7 +137,8 @@ public static class HuggingFaceFolder
         }
         catch (Exception e) when (e is not IOException)
         {
-            throw new InvalidDataException($"{path}: not a readable PyTorch state_dict ({e.Message}; the zip format of torch.save since PyTorch 1.6 is needed)", e);
+            throw new InvalidDataException($"{path}: not a readable PyTorch state_dict ({e.Message}; the zip format of torch.save since " +
+                "PyTorch 1.6 is needed)", e);
         }
         var tensors = new Dictionary<string, Tensor>();
         foreach (DictionaryEntry entry in table)

@@ -18,7 +18,8 @@ public sealed record ModelSource
     public required ModelSourceKind Kind { get; init; }
     public required EncoderConfig Config { get; init; }
     public required Vocabulary Vocabulary { get; init; }
-    /// <summary>The tokenizer's lower-casing when the folder says (Hugging Face, fine-tuned); null for our checkpoints, which do not record it.</summary>
+    /// <summary>The tokenizer's lower-casing when the folder says (Hugging Face, fine-tuned); null for our checkpoints,
+    /// which do not record it.</summary>
     public bool? Lowercase { get; init; }
     /// <summary>A Hugging Face sequence classifier's labels (null for other models).</summary>
     public ClassifierLabels? Labels { get; init; }
@@ -38,7 +39,8 @@ public sealed record ModelSource
             var vocabulary = Vocabulary.Load(Path.Combine(path, FineTuning.FineTunedModel.VocabFile));
             return new ModelSource
             {
-                Folder = path, Kind = ModelSourceKind.FineTuned, Config = CheckVocabulary(EncoderConfig.Load(Path.Combine(path, FineTuning.FineTunedModel.ConfigFile)), vocabulary, path),
+                Folder = path, Kind = ModelSourceKind.FineTuned,
+                    Config = CheckVocabulary(EncoderConfig.Load(Path.Combine(path, FineTuning.FineTunedModel.ConfigFile)), vocabulary, path),
                 Vocabulary = vocabulary, Lowercase = head.Lowercase,
             };
         }
@@ -56,7 +58,8 @@ public sealed record ModelSource
         if (kind == ModelSourceKind.HuggingFace)
         {
             if (!HuggingFaceFolder.Is(path))
-                throw new FileNotFoundException($"{path}: has {HuggingFaceFolder.ConfigFile} but no weights — expected one of {string.Join(", ", HuggingFaceFolder.WeightFiles)}");
+                throw new FileNotFoundException($"{path}: has {HuggingFaceFolder.ConfigFile} but no weights — expected one of " +
+                    $"{string.Join(", ", HuggingFaceFolder.WeightFiles)}");
             var (vocabulary, lowercase) = HuggingFaceFolder.ReadTokenizer(path);
             return new ModelSource
             {
@@ -68,7 +71,8 @@ public sealed record ModelSource
     }
 
     private static string Expected => $"expected a pre-training run folder (checkpoints/), a checkpoint ({Training.Checkpoint.TrainerFile}), " +
-                                      $"a fine-tuned folder ({FineTuning.FineTunedModel.TaskFile}) or a Hugging Face model folder ({HuggingFaceFolder.ConfigFile} + weights)";
+                                      $"a fine-tuned folder ({FineTuning.FineTunedModel.TaskFile}) or a Hugging Face model folder " +
+                                          $"({HuggingFaceFolder.ConfigFile} + weights)";
 
     /// <summary>The weights under the names in the file (CPU, dtype as stored); the caller disposes them.</summary>
     public Dictionary<string, Tensor> ReadWeights() => Kind switch
@@ -79,7 +83,8 @@ public sealed record ModelSource
     };
 
     /// <summary>
-    /// Copies the weights into <paramref name="module"/> (<see cref="WeightLoader.Load(TorchSharp.torch.nn.Module, IReadOnlyDictionary{string, Tensor}, string, IEnumerable{string}?, IEnumerable{string}?)"/>:
+    /// Copies the weights into <paramref name="module"/> (<see cref="WeightLoader.Load(TorchSharp.torch.nn.Module,
+    /// IReadOnlyDictionary{string, Tensor}, string, IEnumerable{string}?, IEnumerable{string}?)"/>:
     /// names mapped, every mismatch listed); returns the module's tensors the source did not have (left as initialized).
     /// </summary>
     public IReadOnlyList<string> LoadInto(nn.Module module, IEnumerable<string>? ignorePrefixes = null, IEnumerable<string>? optionalPrefixes = null)
@@ -102,12 +107,14 @@ public sealed record ModelSource
     public static string? FineTunedSeed(string folder)
     {
         if (!File.Exists(Path.Combine(folder, ModelLayout.FineTuneResults))) return null;
-        var seeds = Directory.GetDirectories(folder, "seed-*").Where(d => File.Exists(Path.Combine(d, FineTuning.FineTunedModel.TaskFile))).Order(StringComparer.Ordinal).ToList();
+        var seeds = Directory.GetDirectories(folder,
+            "seed-*").Where(d => File.Exists(Path.Combine(d, FineTuning.FineTunedModel.TaskFile))).Order(StringComparer.Ordinal).ToList();
         return seeds.Count switch
         {
             0 => null,
             1 => seeds[0],
-            _ => throw new InvalidDataException($"{folder} holds {seeds.Count} fine-tuned models ({string.Join(", ", seeds.Select(Path.GetFileName))}), one per seed: " +
+            _ => throw new InvalidDataException($"{folder} holds {seeds.Count} fine-tuned models " +
+                $"({string.Join(", ", seeds.Select(Path.GetFileName))}), one per seed: " +
                                                 $"name one, e.g. {seeds[0]}"),
         };
     }
@@ -127,5 +134,6 @@ public sealed record ModelSource
 
     private static EncoderConfig CheckVocabulary(EncoderConfig config, Vocabulary vocabulary, string folder) =>
         vocabulary.Count == config.VocabSize ? config
-            : throw new InvalidDataException($"{folder}: its vocab.txt has {vocabulary.Count} tokens but the model has vocab_size={config.VocabSize} — the model and vocabulary do not belong together");
+            : throw new InvalidDataException($"{folder}: its vocab.txt has {vocabulary.Count} tokens but the model has " +
+                $"vocab_size={config.VocabSize} — the model and vocabulary do not belong together");
 }

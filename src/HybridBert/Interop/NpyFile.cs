@@ -28,7 +28,8 @@ public static class NpyFile
         {
             (this.rows, this.width) = (rows, width);
             var header = $"{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {width}), }}";
-            header = header.PadRight((header.Length + 10 + 1 + 63) / 64 * 64 - 10 - 1) + "\n";   // magic(6)+version(2)+length(2) + header ≡ 0 mod 64
+            // magic(6)+version(2)+length(2) + header ≡ 0 mod 64
+            header = header.PadRight((header.Length + 10 + 1 + 63) / 64 * 64 - 10 - 1) + "\n";
             writer = new BinaryWriter(File.Create(path));
             writer.Write(new byte[] { 0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0 });
             writer.Write((ushort)header.Length);

@@ -33,7 +33,8 @@ public static class OnnxExport
         var classifier = source.Kind == ModelSourceKind.FineTuned || source.Labels is not null;
         var chosen = head ?? (classifier ? OnnxHead.Classifier : OnnxHead.Mlm);
         if (chosen == OnnxHead.Classifier && !classifier)
-            throw new ArgumentException($"{modelPath} is not a classifier (a pre-trained model): use --head mlm or none, or export a fine-tuned seed-N folder");
+            throw new ArgumentException($"{modelPath} is not a classifier (a pre-trained model): use --head mlm or none, or export a " +
+                "fine-tuned seed-N folder");
         if (chosen == OnnxHead.Mlm && classifier)
             throw new ArgumentException($"{modelPath} is a fine-tuned classifier, it has no MLM head: use --head classifier or none");
         ModelProto model;
@@ -52,8 +53,10 @@ public static class OnnxExport
         return chosen;
     }
 
-    /// <summary>The graph for <paramref name="c"/> with the given weights (our names after <paramref name="prefix"/>: <c>bert.</c> in a classifier).</summary>
-    public static ModelProto Build(EncoderConfig c, IReadOnlyDictionary<string, Tensor> weights, string prefix, OnnxHead head, Pooling pooling, bool segmentIdsInput)
+    /// <summary>The graph for <paramref name="c"/> with the given weights (our names after <paramref name="prefix"/>:
+    /// <c>bert.</c> in a classifier).</summary>
+    public static ModelProto Build(EncoderConfig c, IReadOnlyDictionary<string, Tensor> weights, string prefix, OnnxHead head,
+        Pooling pooling, bool segmentIdsInput)
     {
         var g = new GraphBuilder(weights);
         string W(string name) => g.Weight(prefix + name);
@@ -86,7 +89,8 @@ public static class OnnxExport
             if (attentionHeads > 0) parts.Add(AttentionHeads(g, h, keyBias, attentionHeads, c.HeadSize, n => W(L("attention.self." + n))));
             if (poolingHeads > 0) parts.Add(PoolingHeads(g, h, pool!, realF, real, poolingHeads, c.HeadSize, n => W(L("attention.self." + n))));
             var mixed = parts.Count == 1 ? parts[0] : g.Op("Concat", parts.ToArray(), ("axis", 2L));
-            var attended = LayerNorm(g, g.Op("Add", [Dense(g, mixed, W, L("attention.output.dense")), h]), W, L("attention.output.LayerNorm"), c.LayerNormEps);
+            var attended = LayerNorm(g, g.Op("Add", [Dense(g, mixed, W, L("attention.output.dense")), h]), W,
+                L("attention.output.LayerNorm"), c.LayerNormEps);
             var inner = Activation(g, Dense(g, attended, W, L("intermediate.dense")), c.HiddenAct);
             h = LayerNorm(g, g.Op("Add", [Dense(g, inner, W, L("output.dense")), attended]), W, L("output.LayerNorm"), c.LayerNormEps);
         }
@@ -94,7 +98,8 @@ public static class OnnxExport
 
         if (head == OnnxHead.Mlm)
         {
-            var t = LayerNorm(g, Activation(g, Dense(g, h, W, "cls.predictions.transform.dense"), c.HiddenAct), W, "cls.predictions.transform.LayerNorm", c.LayerNormEps);
+            var t = LayerNorm(g, Activation(g, Dense(g, h, W, "cls.predictions.transform.dense"), c.HiddenAct), W,
+                "cls.predictions.transform.LayerNorm", c.LayerNormEps);
             var decoder = g.Op("Transpose", [W("embeddings.word_embeddings.weight")], ("perm", new long[] { 1, 0 }));   // tied to the word embeddings
             g.Output(g.Op("Add", [g.Op("MatMul", [t, decoder]), W("cls.predictions.bias")]), "logits", ["batch", "sequence", c.VocabSize.ToString()]);
         }
@@ -111,7 +116,9 @@ public static class OnnxExport
                 sentence = g.Op("Div", [sum, count]);
             }
             var labels = weights["classifier.weight"].shape[0];
-            g.Output(g.Op("Add", [g.Op("MatMul", [sentence, g.Op("Transpose", [g.Weight("classifier.weight")], ("perm", new long[] { 1, 0 }))]), g.Weight("classifier.bias")]),
+            g.Output(g.Op("Add",
+                [g.Op("MatMul", [sentence, g.Op("Transpose", [g.Weight("classifier.weight")], ("perm", new long[] { 1, 0 }))]),
+                g.Weight("classifier.bias")]),
                 "logits", ["batch", labels.ToString()]);
         }
         return g.Model($"HybridBERT {c.LayerPattern} ({c.NumHiddenLayers}×{c.HiddenSize}), head {head}");
@@ -126,7 +133,8 @@ public static class OnnxExport
     private static string Activation(GraphBuilder g, string x, string name) => name switch
     {
         "gelu" => g.Op("Mul", [g.Op("Mul", [x, g.Float(0.5f)]), g.Op("Add", [g.Float(1), g.Op("Erf", [g.Op("Div", [x, g.Float(MathF.Sqrt(2))])])])]),
-        "gelu_new" => g.Op("Mul", [g.Op("Mul", [x, g.Float(0.5f)]), g.Op("Add", [g.Float(1), g.Op("Tanh", [g.Op("Mul", [g.Float(MathF.Sqrt(2 / MathF.PI)),
+        "gelu_new" =>
+            g.Op("Mul", [g.Op("Mul", [x, g.Float(0.5f)]), g.Op("Add", [g.Float(1), g.Op("Tanh", [g.Op("Mul", [g.Float(MathF.Sqrt(2 / MathF.PI)),
             g.Op("Add", [x, g.Op("Mul", [g.Float(0.044715f), g.Op("Pow", [x, g.Float(3)])])])])])])]),
         "relu" => g.Op("Relu", [x]),
         _ => throw new ConfigException($"hidden_act '{name}' has no ONNX export"),
@@ -153,7 +161,8 @@ public static class OnnxExport
     /// <summary>The pooling masks of MixerContext.Build, once per graph.</summary>
     private sealed record Pooled(string Special, string NotSpecialReal, string FlatSegment, string LocalCandidate, string Batch);
 
-    private static Pooled PoolingMasks(GraphBuilder g, EncoderConfig c, string ids, string real, string realF, string seqLen, string? explicitSegments)
+    private static Pooled PoolingMasks(GraphBuilder g, EncoderConfig c, string ids, string real, string realF, string seqLen,
+        string? explicitSegments)
     {
         var special = g.Op("Or", [g.Op("Equal", [ids, g.Long(c.ClsTokenId)]), g.Op("Equal", [ids, g.Long(c.SepTokenId)])]);   // [B,S]
         string segments;
@@ -164,14 +173,17 @@ public static class OnnxExport
             var specialI = g.Op("Cast", [special], ("to", (long)TensorProto.Types.DataType.Int64));
             var shifted = g.Op("Concat", [g.Op("Mul", [g.Op("Slice", [specialI, g.Longs(0), g.Longs(1), g.Longs(1)]), g.Long(0)]),
                                           g.Op("Slice", [specialI, g.Longs(0), g.Longs(-1), g.Longs(1)])], ("axis", 1L));
-            var notFirst = g.Op("Cast", [g.Op("Greater", [g.Op("Range", [g.Long(0), seqLen, g.Long(1)]), g.Long(0)])], ("to", (long)TensorProto.Types.DataType.Int64));
+            var notFirst = g.Op("Cast", [g.Op("Greater", [g.Op("Range", [g.Long(0), seqLen, g.Long(1)]), g.Long(0)])],
+                ("to", (long)TensorProto.Types.DataType.Int64));
             segments = g.Op("CumSum", [g.Op("Mul", [g.Op("Max", [specialI, shifted]), notFirst]), g.Long(1)]);
         }
         var batch = g.Op("Gather", [g.Op("Shape", [ids]), g.Long(0)], ("axis", 0L));
         var rowStart = g.Op("Mul", [g.Op("Unsqueeze", [g.Op("Range", [g.Long(0), batch, g.Long(1)]), g.Longs(1)]), seqLen]);   // [B,1]
         var flat = g.Op("Reshape", [g.Op("Add", [segments, rowStart]), g.Longs(-1)]);                                          // [B*S]
         var notSpecial = g.Op("Not", [special]);
-        var localCandidate = g.Op("Cast", [g.Op("Unsqueeze", [g.Op("And", [real, notSpecial]), g.Longs(1)])], ("to", (long)TensorProto.Types.DataType.Float));   // [B,1,S]
+        // [B,1,S]
+        var localCandidate = g.Op("Cast", [g.Op("Unsqueeze", [g.Op("And", [real, notSpecial]), g.Longs(1)])],
+            ("to", (long)TensorProto.Types.DataType.Float));
         return new Pooled(special, notSpecial, flat, localCandidate, batch);
     }
 
@@ -188,7 +200,9 @@ public static class OnnxExport
         var eligible4 = g.Op("Unsqueeze", [realF, g.Longs(1, 3)]);                                                      // [B,1,S,1]
         var count = g.Op("Max", [g.Op("ReduceSum", [eligible4, g.Longs(2)], ("keepdims", 1L)), g.Float(1)]);            // [B,1,1,1]
         var meanQuery = g.Op("Div", [g.Op("ReduceSum", [g.Op("Mul", [q, eligible4]), g.Longs(2)], ("keepdims", 1L)), count]);   // [B,h,1,d]
-        var scores = g.Op("Mul", [g.Op("MatMul", [meanQuery, g.Op("Transpose", [k], ("perm", new long[] { 0, 1, 3, 2 }))]), g.Float(1 / MathF.Sqrt(size))]);   // [B,h,1,S]
+        // [B,h,1,S]
+        var scores = g.Op("Mul",
+            [g.Op("MatMul", [meanQuery, g.Op("Transpose", [k], ("perm", new long[] { 0, 1, 3, 2 }))]), g.Float(1 / MathF.Sqrt(size))]);
         scores = g.Op("Where", [g.Op("Unsqueeze", [real, g.Longs(1, 2)]), scores, g.Float(float.NegativeInfinity)]);
         var softmax = g.Op("Softmax", [scores], ("axis", -1L));
         var weightsG = g.Op("Where", [g.Op("IsNaN", [softmax]), g.Float(0), softmax]);                                  // no real key: g = 0
@@ -207,9 +221,12 @@ public static class OnnxExport
         // Local max over {i-1, i, i+1} of real non-special tokens.
         var local = g.Op("Transpose", [Projection("dense_local")], ("perm", new long[] { 0, 2, 1 }));                    // [B,W,S]
         var localMasked = g.Op("Where", [g.Op("Equal", [m.LocalCandidate, g.Float(0)]), g.Float(float.NegativeInfinity), local]);
-        var pooledLocal = g.Op("MaxPool", [localMasked], ("kernel_shape", new long[] { 3 }), ("pads", new long[] { 1, 1 }), ("strides", new long[] { 1 }));
-        var anyCandidate = g.Op("MaxPool", [m.LocalCandidate], ("kernel_shape", new long[] { 3 }), ("pads", new long[] { 1, 1 }), ("strides", new long[] { 1 }));
-        var localMax = g.Op("Transpose", [g.Op("Where", [g.Op("Equal", [anyCandidate, g.Float(0)]), g.Float(0), pooledLocal])], ("perm", new long[] { 0, 2, 1 }));
+        var pooledLocal = g.Op("MaxPool", [localMasked], ("kernel_shape", new long[] { 3 }), ("pads", new long[] { 1, 1 }),
+            ("strides", new long[] { 1 }));
+        var anyCandidate = g.Op("MaxPool", [m.LocalCandidate], ("kernel_shape", new long[] { 3 }), ("pads", new long[] { 1, 1 }),
+            ("strides", new long[] { 1 }));
+        var localMax = g.Op("Transpose", [g.Op("Where", [g.Op("Equal", [anyCandidate, g.Float(0)]), g.Float(0), pooledLocal])],
+            ("perm", new long[] { 0, 2, 1 }));
         localMax = g.Op("Where", [special3, g.Float(0), localMax]);
 
         var mixed = g.Op("Add", [g.Op("Mul", [g.Op("Add", [global, Heads(g, segmentMax, heads, size)]), o]), Heads(g, localMax, heads, size)]);
@@ -260,7 +277,8 @@ internal sealed class GraphBuilder(IReadOnlyDictionary<string, Tensor> weights)
         {
             var tensor = weights.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"the model has no weight '{name}' to export");
             var values = tensor.detach().cpu().to(ScalarType.Float32).contiguous().data<float>().ToArray();
-            var proto = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float, RawData = ByteString.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan())) };
+            var proto = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float,
+                RawData = ByteString.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan())) };
             proto.Dims.AddRange(tensor.shape);
             graph.Initializer.Add(proto);
         }
@@ -306,7 +324,9 @@ internal sealed class GraphBuilder(IReadOnlyDictionary<string, Tensor> weights)
     {
         var shape = new TensorShapeProto();
         foreach (var d in dims)
-            shape.Dim.Add(long.TryParse(d, out var v) ? new TensorShapeProto.Types.Dimension { DimValue = v } : new TensorShapeProto.Types.Dimension { DimParam = d });
-        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)type, Shape = shape } } };
+            shape.Dim.Add(long.TryParse(d, out var v) ? new TensorShapeProto.Types.Dimension { DimValue = v } :
+                new TensorShapeProto.Types.Dimension { DimParam = d });
+        return new ValueInfoProto { Name = name,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)type, Shape = shape } } };
     }
 }

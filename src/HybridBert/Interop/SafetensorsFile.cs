@@ -69,7 +69,8 @@ public static class SafetensorsFile
         if (8 + (long)length + dataEnd > stream.Length)
         {
             header.Dispose();
-            throw new InvalidDataException($"{path}: truncated — the header describes {8 + (long)length + dataEnd} bytes but the file has {stream.Length}");
+            throw new InvalidDataException($"{path}: truncated — the header describes {8 + (long)length + dataEnd} bytes but the file " +
+                $"has {stream.Length}");
         }
         return header;
     }

@@ -58,7 +58,9 @@ public static class WeightLoader
             if (missing.Count > 0) parts.Add($"missing {missing.Count}: {Some(missing)}");
             if (unexpected.Count > 0) parts.Add($"unexpected {unexpected.Count}: {Some(unexpected)}");
             if (misShaped.Count > 0) parts.Add($"mis-shaped {misShaped.Count}: {Some(misShaped)}");
-            var hint = misShaped.Count > 5 ? " — the weights were made for a model of other sizes: check that the config (hidden_size, intermediate_size, vocab_size …) is the one they were saved with" : "";
+            var hint = misShaped.Count > 5
+                ? " — the weights were made for a model of other sizes: check that the config (hidden_size, intermediate_size, " +
+                "vocab_size …) is the one they were saved with" : "";
             throw new WeightMismatchException($"{source} does not fit the model — {string.Join("; ", parts)}{hint}");
         }
 
@@ -82,7 +84,8 @@ public static class WeightLoader
         return MapName(name);
     }
 
-    public static IReadOnlyList<string> Load(nn.Module module, string safetensorsPath, IEnumerable<string>? ignorePrefixes = null, IEnumerable<string>? optionalPrefixes = null)
+    public static IReadOnlyList<string> Load(nn.Module module, string safetensorsPath, IEnumerable<string>? ignorePrefixes = null,
+        IEnumerable<string>? optionalPrefixes = null)
     {
         var tensors = SafetensorsFile.Read(safetensorsPath);
         try

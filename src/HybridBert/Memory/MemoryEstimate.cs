@@ -22,6 +22,7 @@ public static class MemoryEstimate
     /// <summary>A warning when <paramref name="bytes"/> is over 90% of the memory available now, else null.</summary>
     public static string? Warning(double bytes, string what, string advice) =>
         MemoryUsage.AvailableBytes() is { } free && bytes > 0.9 * free
-            ? $"warning: {what} needs about {bytes / 1073741824.0:F1} GiB of activations and {free / 1073741824.0:F1} GiB are available: it will likely run out of memory — {advice}"
+            ? $"warning: {what} needs about {bytes / 1073741824.0:F1} GiB of activations and {free / 1073741824.0:F1} GiB are available: " +
+                $"it will likely run out of memory — {advice}"
             : null;
 }

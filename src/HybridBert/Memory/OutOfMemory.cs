@@ -34,7 +34,8 @@ public static partial class OutOfMemory
         var cause = limitBytes is { } limit
             ? $"; this process may use at most {Gib(limit)} (its container's memory limit or ulimit -v)"
             : availableBytes is { } now
-                ? $"; {Gib(now)} are available now that the step's other tensors are freed, so it was those tensors, not the one that failed, that filled memory"
+                ? $"; {Gib(now)} are available now that the step's other tensors are freed, so it was those tensors, not the one that " +
+                    "failed, that filled memory"
                 : "";
         return $"out of memory: one tensor of {Gib(asked)} could not be allocated{held}{cause} — {advice}";
     }

@@ -43,7 +43,8 @@ public static class Devices
         if (t == "auto") return available ? torch.CUDA : torch.CPU;
         if (!available)
             throw new ArgumentException($"--device {text}: CUDA is not available — this build uses libtorch's CPU package. " +
-                "For a GPU, reference TorchSharp-cuda-linux (or TorchSharp-cuda-windows) instead of libtorch-cpu-linux-x64 / TorchSharp-cpu in src/HybridBert/HybridBert.csproj and rebuild (README, \"GPU\").");
+                "For a GPU, reference TorchSharp-cuda-linux (or TorchSharp-cuda-windows) instead of libtorch-cpu-linux-x64 / " +
+                    "TorchSharp-cpu in src/HybridBert/HybridBert.csproj and rebuild (README, \"GPU\").");
         if (index >= torch.cuda.device_count())
             throw new ArgumentException($"--device {text}: there are {torch.cuda.device_count()} CUDA device(s), numbered from 0");
         return torch.device(DeviceType.CUDA, index);

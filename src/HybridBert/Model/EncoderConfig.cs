@@ -80,7 +80,8 @@ public sealed record EncoderConfig
 
         var bad = LayerPattern.Where(c => !Mixers.IsKnown(c)).Distinct().ToArray();
         if (bad.Length > 0)
-            errors.Add($"layer_pattern '{LayerPattern}' has unknown letter(s) {string.Join(", ", bad.Select(c => $"'{c}'"))}; allowed: {Mixers.Legend}");
+            errors.Add($"layer_pattern '{LayerPattern}' has unknown letter(s) {string.Join(", ", bad.Select(c => $"'{c}'"))}; allowed: " +
+                $"{Mixers.Legend}");
         if (LayerPattern.Length != NumHiddenLayers)
             errors.Add($"layer_pattern '{LayerPattern}' has {LayerPattern.Length} letters but num_hidden_layers is {NumHiddenLayers}");
         if (LayerPattern.Contains('H') && (AttentionHeadsInHybridLayer < 1 || AttentionHeadsInHybridLayer >= NumAttentionHeads))
@@ -95,7 +96,8 @@ public sealed record EncoderConfig
 
     /// <summary>The Hugging Face <c>model_type</c>s whose config this record reads, and the layer letter a config
     /// without <c>layer_pattern</c> has in every layer (a BERT is all attention, a PoNet all pooling).</summary>
-    public static readonly IReadOnlyDictionary<string, char> ModelTypes = new Dictionary<string, char> { ["bert"] = 'A', ["ponet"] = 'P', ["hybridbert"] = 'A' };
+    public static readonly IReadOnlyDictionary<string, char> ModelTypes =
+        new Dictionary<string, char> { ["bert"] = 'A', ["ponet"] = 'P', ["hybridbert"] = 'A' };
 
     /// <summary>
     /// Parses a config.json — ours or a Hugging Face <c>BertConfig</c>. Without <c>layer_pattern</c> every layer of
@@ -107,7 +109,8 @@ public sealed record EncoderConfig
     /// </summary>
     public static EncoderConfig FromJson(string json, string source = "config") => Parse(json, source).ValidateFrom(source);
 
-    /// <summary><see cref="Validate"/> for a config read from <paramref name="source"/> (a file): problems are the file's, an <see cref="InvalidDataException"/>.</summary>
+    /// <summary><see cref="Validate"/> for a config read from <paramref name="source"/> (a file): problems are the
+    /// file's, an <see cref="InvalidDataException"/>.</summary>
     public EncoderConfig ValidateFrom(string source)
     {
         try
@@ -130,9 +133,11 @@ public sealed record EncoderConfig
                        ?? throw new InvalidDataException($"{source}: a config must be a JSON object");
             var modelType = node["model_type"]?.GetValue<string>();
             if (modelType is not null && !ModelTypes.ContainsKey(modelType))
-                throw new InvalidDataException($"{source}: model_type '{modelType}' is not supported (expected one of {string.Join(", ", ModelTypes.Keys)})");
+                throw new InvalidDataException($"{source}: model_type '{modelType}' is not supported (expected one of " +
+                    $"{string.Join(", ", ModelTypes.Keys)})");
             if (node["position_embedding_type"]?.GetValue<string>() is { } positions && positions != "absolute")
-                throw new InvalidDataException($"{source}: position_embedding_type '{positions}' is not supported (only absolute position embeddings)");
+                throw new InvalidDataException(
+                    $"{source}: position_embedding_type '{positions}' is not supported (only absolute position embeddings)");
             var config = node.Deserialize<EncoderConfig>(IO.JsonFiles.Options) ?? throw new InvalidDataException($"{source}: empty config");
             if (node["layer_pattern"] is null)
                 config = config with { LayerPattern = new string(ModelTypes[modelType ?? "bert"], Math.Max(0, config.NumHiddenLayers)) };

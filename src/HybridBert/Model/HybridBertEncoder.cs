@@ -85,7 +85,8 @@ public sealed class HybridBertEncoder : nn.Module<EncoderInputs, Tensor>
     }
 }
 
-/// <summary>BERT's initialization (HF <c>_init_weights</c>): weights ~ N(0, initializer_range), zero biases, LayerNorm 1/0, zero padding row.</summary>
+/// <summary>BERT's initialization (HF <c>_init_weights</c>): weights ~ N(0, initializer_range), zero biases, LayerNorm
+/// 1/0, zero padding row.</summary>
 public static class BertInitialization
 {
     public static void Apply(nn.Module module, EncoderConfig config)

@@ -43,7 +43,8 @@ public sealed class HybridMixer : nn.Module<Tensor, MixerContext, Tensor>
     public override Tensor forward(Tensor h, MixerContext context) => Scoped.Keep(() =>
     {
         var attended = SelfAttention.Attend(query.call(h), key.call(h), value.call(h), attentionHeads, context, training ? dropoutProb : 0.0);
-        var pooled = PoolingMixer.Pool(dense_q.call(h), dense_k.call(h), dense_o.call(h), dense_segment.call(h), dense_local.call(h), poolingHeads, context);
+        var pooled = PoolingMixer.Pool(dense_q.call(h), dense_k.call(h), dense_o.call(h), dense_segment.call(h), dense_local.call(h),
+            poolingHeads, context);
         return torch.cat([attended, pooled], 2);
     });
 }

@@ -32,7 +32,8 @@ public static class Mixers
             c => c.NumAttentionHeads, Pools: false, c => new SelfAttention(c, c.NumAttentionHeads)),
         new('P', "pooling", "pooling network (PoNet)", ["dense_q", "dense_k", "dense_o", "dense_segment", "dense_local"],
             _ => 0, Pools: true, c => new PoolingMixer(c, c.NumAttentionHeads)),
-        new('H', "hybrid", "attention and pooling heads in one layer", ["query", "key", "value", "dense_q", "dense_k", "dense_o", "dense_segment", "dense_local"],
+        new('H', "hybrid", "attention and pooling heads in one layer",
+            ["query", "key", "value", "dense_q", "dense_k", "dense_o", "dense_segment", "dense_local"],
             c => c.AttentionHeadsInHybridLayer, Pools: true, c => new HybridMixer(c)),
     ];
 

@@ -11,7 +11,8 @@ public static class Presets
     {
         HiddenSize = 256, NumHiddenLayers = 4, NumAttentionHeads = 4, IntermediateSize = 1024, LayerPattern = "AAAA",
     };
-    /// <summary>mini's depth at half its width: the default reproduction budget's model (fast enough on 2 cores to leave the unigram plateau).</summary>
+    /// <summary>mini's depth at half its width: the default reproduction budget's model (fast enough on 2 cores to
+    /// leave the unigram plateau).</summary>
     public static readonly EncoderConfig Narrow = new()
     {
         HiddenSize = 128, NumHiddenLayers = 4, NumAttentionHeads = 2, IntermediateSize = 512, LayerPattern = "AAAA",

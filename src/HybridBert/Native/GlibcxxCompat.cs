@@ -36,7 +36,8 @@ public static class GlibcxxCompat
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     private static void ApplyOnLinux(string baseDir)
     {
-        foreach (var path in new[] { Path.Combine(baseDir, "runtimes", "linux-x64", "native", "libLibTorchSharp.so"), Path.Combine(baseDir, "libLibTorchSharp.so") })
+        foreach (var path in new[] { Path.Combine(baseDir, "runtimes", "linux-x64", "native", "libLibTorchSharp.so"),
+            Path.Combine(baseDir, "libLibTorchSharp.so") })
         {
             if (!File.Exists(path)) continue;
             try
@@ -92,7 +93,8 @@ public static class GlibcxxCompat
                     var name = strings + BitConverter.ToUInt32(elf, (int)entry + 8);
                     var end = name;
                     while (InRange(end, 1) && elf[end] != 0) end++;
-                    if (InRange(name, (int)(end - name)) && Encoding.ASCII.GetString(elf, (int)name, (int)(end - name)) == version && (elf[entry + 4] & VerFlgWeak) == 0)
+                    if (InRange(name, (int)(end - name)) && Encoding.ASCII.GetString(elf, (int)name, (int)(end - name)) == version &&
+                        (elf[entry + 4] & VerFlgWeak) == 0)
                     {
                         elf[entry + 4] |= VerFlgWeak;
                         changed = true;

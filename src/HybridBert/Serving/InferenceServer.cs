@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -71,7 +72,8 @@ public sealed class InferenceServer : IAsyncDisposable
         {
             await app.StartAsync(cancel);
         }
-        catch (IOException e) when (e.InnerException is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AddressAlreadyInUse } || e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+        catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse }
+                                    || e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
         {
             await server.DisposeAsync();
             throw new IOException($"port {options.Port} on {options.Host} is already in use: stop what holds it or choose another --port");
@@ -145,7 +147,8 @@ public sealed class InferenceServer : IAsyncDisposable
 
         Post<OpenAiEmbeddingRequest>("/v1/embeddings", InferenceTask.Embed, async (request, context) =>
         {
-            var work = new Work<float[]>(new EmbedJob(Options.Pooling, Normalize: true), new ModelInputs(request.Input!.Texts, Truncate: true, Ids: request.Input.Ids),
+            var work = new Work<float[]>(new EmbedJob(Options.Pooling, Normalize: true),
+                new ModelInputs(request.Input!.Texts, Truncate: true, Ids: request.Input.Ids),
                 context.RequestAborted);
             var vectors = await Submit(work);
             return Results.Json(new OpenAiEmbeddingResponse("list", vectors.Select((v, i) => new OpenAiEmbedding("embedding", i, v)).ToList(),
@@ -157,19 +160,23 @@ public sealed class InferenceServer : IAsyncDisposable
             var inputs = new ModelInputs(request.Inputs!.Texts, request.Truncate, request.Inputs.Pairs);
             var labels = await Submit(new Work<LabelScore[]>(new ClassifyJob(request.RawScores), inputs, context.RequestAborted));
             return request.Inputs.Single ? Results.Json(labels[0]) : Results.Json(labels);
-        }).Produces<LabelScore[]>().WithSummary("Labels with scores, as text-embeddings-inference's /predict: a text, a pair [text, text] or a batch [[text], [text, text], ...]");
+        }).Produces<LabelScore[]>().WithSummary("Labels with scores, as text-embeddings-inference's /predict: a text, a pair [text, " +
+            "text] or a batch [[text], [text, text], ...]");
 
         Post<RerankRequest>("/rerank", InferenceTask.Rerank, async (request, context) =>
         {
             var texts = request.Texts!;
             var inputs = new ModelInputs(texts.Select(_ => request.Query!).ToList(), request.Truncate, texts);
-            var scores = (await Submit(new Work<LabelScore[]>(new ClassifyJob(RawScores: true), inputs, context.RequestAborted))).Select(l => l[0].Score).ToList();
+            var scores =
+                (await Submit(new Work<LabelScore[]>(new ClassifyJob(RawScores: true), inputs, context.RequestAborted))).Select(l =>
+                l[0].Score).ToList();
             // As text-embeddings-inference: [CLS] query [SEP] text [SEP] each, the sigmoid of the one logit unless
             // raw_scores, highest first.
             var ranks = scores.Select((s, i) => new Rank(i, request.RawScores ? s : 1 / (1 + Math.Exp(-s)), request.ReturnText ? texts[i] : null))
                 .OrderByDescending(r => r.Score).ThenBy(r => r.Index).ToList();
             return Results.Json(ranks);
-        }).Produces<Rank[]>().WithSummary("Texts ranked by a one-output classifier's score for (query, text), as text-embeddings-inference's /rerank");
+        }).Produces<Rank[]>()
+            .WithSummary("Texts ranked by a one-output classifier's score for (query, text), as text-embeddings-inference's /rerank");
 
         Post<FillMaskRequest>("/fill-mask", InferenceTask.FillMask, async (request, context) =>
         {
@@ -211,7 +218,8 @@ public sealed class InferenceServer : IAsyncDisposable
     };
 
     private InfoResponse Info() => new(ModelName, model.Source, model.Config.LayerPattern, model.Config.HiddenSize, model.Config.NumHiddenLayers,
-        model.Config.VocabSize, model.MaxLength, model.Tasks.Select(TaskName).ToList(), model.Task?.Labels, Options.Pooling.ToString().ToLowerInvariant(),
+        model.Config.VocabSize, model.MaxLength, model.Tasks.Select(TaskName).ToList(), model.Task?.Labels,
+            Options.Pooling.ToString().ToLowerInvariant(),
         Options.MaxBatchTokens, Options.MaxBatchRequests, Options.MaxWaitMs, Options.MaxInputs, Options.MaxBodyBytes, Options.MaxQueue);
 
     /// <summary>Queues the work (429 when the queue is full) and waits for its results or the client's going away.</summary>
@@ -232,7 +240,8 @@ public sealed class InferenceServer : IAsyncDisposable
         _ => null,
     };
 
-    /// <summary>The body as <typeparamref name="TRequest"/>: valid JSON (400), each field of its type (400 naming it), then <see cref="IServeRequest.Validate"/>.</summary>
+    /// <summary>The body as <typeparamref name="TRequest"/>: valid JSON (400), each field of its type (400 naming it),
+    /// then <see cref="IServeRequest.Validate"/>.</summary>
     private async Task<TRequest> Read<TRequest>(HttpContext context) where TRequest : IServeRequest
     {
         var body = await ReadBody(context);
@@ -253,7 +262,8 @@ public sealed class InferenceServer : IAsyncDisposable
     private async Task<JsonObject> ReadBody(HttpContext context)
     {
         if (context.Request.ContentLength > Options.MaxBodyBytes)
-            throw new ApiError(413, "validation", $"the body is {context.Request.ContentLength} bytes, more than the limit of {Options.MaxBodyBytes}");
+            throw new ApiError(413, "validation",
+                $"the body is {context.Request.ContentLength} bytes, more than the limit of {Options.MaxBodyBytes}");
         using var buffer = new MemoryStream();
         var chunk = new byte[16 * 1024];
         int read;

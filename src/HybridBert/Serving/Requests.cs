@@ -95,7 +95,8 @@ internal sealed record EmbedInput(IReadOnlyList<string> Texts, IReadOnlyList<int
     public const string Shape = "a string, token ids, or a list of strings and token-id lists";
 }
 
-/// <summary>Fill-mask's inputs: a text or a list of texts; <see cref="Single"/> when a text was sent alone (its answer is not wrapped in a list).</summary>
+/// <summary>Fill-mask's inputs: a text or a list of texts; <see cref="Single"/> when a text was sent alone (its answer
+/// is not wrapped in a list).</summary>
 [JsonConverter(typeof(TextInputConverter))]
 internal sealed record TextInput(IReadOnlyList<string> Texts, bool Single)
 {
@@ -178,7 +179,8 @@ internal sealed class PredictInputConverter : JsonConverter<PredictInput>
         if (array.Count == 0) throw new FieldException(" is an empty list");
         if (array[0] is not JsonArray)
         {
-            if (array.Count > 2) throw new FieldException($" has {array.Count} strings: a pair has two; send a batch as [[\"text\"], [\"text\"], ...]");
+            if (array.Count > 2)
+                throw new FieldException($" has {array.Count} strings: a pair has two; send a batch as [[\"text\"], [\"text\"], ...]");
             var (text, pair) = Sequence(array, "");
             return new PredictInput([text], [pair], true);
         }
@@ -186,7 +188,8 @@ internal sealed class PredictInputConverter : JsonConverter<PredictInput>
         for (var i = 0; i < array.Count; i++)
         {
             var (text, pair) = Sequence(array[i] as JsonArray
-                ?? throw new FieldException($"[{i}] must be a list of one or two strings (a batch's items are [\"text\"] or [\"text\", \"text\"])"), $"[{i}]");
+                ?? throw new FieldException($"[{i}] must be a list of one or two strings (a batch's items are [\"text\"] or " +
+                    "[\"text\", \"text\"])"), $"[{i}]");
             texts.Add(text);
             pairs.Add(pair);
         }
@@ -212,7 +215,8 @@ internal static class RequestChecks
     {
         if (count is null) throw Invalid($"the body needs '{field}': {shape}");
         if (count == 0) throw Invalid($"'{field}' is an empty list");
-        if (count > limits.MaxInputs) throw new ApiError(413, "validation", $"'{field}' has {count} inputs, more than the limit of {limits.MaxInputs}");
+        if (count > limits.MaxInputs) throw new ApiError(413, "validation",
+            $"'{field}' has {count} inputs, more than the limit of {limits.MaxInputs}");
     }
 
     public static string? Text(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;

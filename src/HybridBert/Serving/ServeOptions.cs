@@ -36,7 +36,8 @@ public sealed record ServeOptions
     /// <summary>A warning when the server listens beyond this machine with no key: anyone who can reach it may use the model.</summary>
     public string? ExposureWarning =>
         ApiKey is null && Host != "localhost" && !(System.Net.IPAddress.TryParse(Host, out var address) && System.Net.IPAddress.IsLoopback(address))
-            ? $"warning: serving on {Host} without --api-key: anyone who can reach this machine can use the model; give --api-key KEY (or keep the default 127.0.0.1)"
+            ? $"warning: serving on {Host} without --api-key: anyone who can reach this machine can use the model; give --api-key KEY " +
+                "(or keep the default 127.0.0.1)"
             : null;
 
     public ServeOptions Validate()

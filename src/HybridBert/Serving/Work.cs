@@ -11,7 +11,8 @@ internal sealed record Engines(InferenceModel Model, Embedder Embedder, TextClas
 }
 
 /// <summary>One request's inputs, as the model encodes them: texts, or per input a second text (a pair) or the client's own token ids.</summary>
-internal sealed record ModelInputs(IReadOnlyList<string> Texts, bool Truncate, IReadOnlyList<string?>? Pairs = null, IReadOnlyList<int[]?>? Ids = null);
+internal sealed record ModelInputs(IReadOnlyList<string> Texts, bool Truncate, IReadOnlyList<string?>? Pairs = null,
+    IReadOnlyList<int[]?>? Ids = null);
 
 /// <summary>
 /// How a forward runs and what its requests must share: a job's value is its batching key, so requests share a
@@ -33,7 +34,8 @@ internal sealed record EmbedJob(Pooling Pooling, bool Normalize) : Job<float[]>
 /// <summary>Every label's score, highest first (/predict; /rerank reads a one-output model's score).</summary>
 internal sealed record ClassifyJob(bool RawScores) : Job<LabelScore[]>
 {
-    public override IReadOnlyList<LabelScore[]> Run(Engines engines, IReadOnlyList<EncodedText> rows) => engines.Classifier.Classify(rows, null, RawScores);
+    public override IReadOnlyList<LabelScore[]> Run(Engines engines, IReadOnlyList<EncodedText> rows) =>
+        engines.Classifier.Classify(rows, null, RawScores);
 }
 
 /// <summary>Per input, per [MASK], the top candidates.</summary>
@@ -41,7 +43,8 @@ internal sealed record FillMaskJob(int TopK) : Job<List<List<FillMaskCandidate>>
 {
     public override List<EncodedText> Encode(Engines engines, ModelInputs inputs) => inputs.Texts.Select(engines.FillMask.Encode).ToList();
 
-    public override IReadOnlyList<List<List<FillMaskCandidate>>> Run(Engines engines, IReadOnlyList<EncodedText> rows) => engines.FillMask.Predict(rows, TopK);
+    public override IReadOnlyList<List<List<FillMaskCandidate>>> Run(Engines engines, IReadOnlyList<EncodedText> rows) =>
+        engines.FillMask.Predict(rows, TopK);
 }
 
 /// <summary>A queued request, whatever its result type: what the batcher needs to group, encode, run and answer it.</summary>

@@ -35,7 +35,8 @@ public sealed class Vocabulary
                 throw new InvalidDataException($"{source}:{i + 1}: token '{tokens[i]}' appears twice (first on line {ids[tokens[i]] + 1})");
         var missing = SpecialTokens.Where(t => !ids.ContainsKey(t)).ToList();
         if (missing.Count > 0)
-            throw new InvalidDataException($"{source}: the vocabulary lacks the special token(s) {string.Join(" ", missing)}; a BERT vocabulary needs {string.Join(" ", SpecialTokens)}");
+            throw new InvalidDataException($"{source}: the vocabulary lacks the special token(s) {string.Join(" ", missing)}; a BERT " +
+                $"vocabulary needs {string.Join(" ", SpecialTokens)}");
         (PadId, UnkId, ClsId, SepId, MaskId) = (ids[Pad], ids[Unk], ids[Cls], ids[Sep], ids[Mask]);
         Hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n', tokens))));
     }

@@ -13,7 +13,8 @@ public sealed record WordPieceTrainerOptions
     public WordPieceTrainerOptions Validate()
     {
         var errors = new Problems();
-        if (VocabSize <= Vocabulary.SpecialTokens.Length) errors.Add($"--vocab-size must be more than the {Vocabulary.SpecialTokens.Length} special tokens (got {VocabSize})");
+        if (VocabSize <= Vocabulary.SpecialTokens.Length) errors.Add("--vocab-size must be more than the " +
+            $"{Vocabulary.SpecialTokens.Length} special tokens (got {VocabSize})");
         if (MinFrequency < 1) errors.Add($"--min-frequency must be >= 1 (got {MinFrequency})");
         if (LimitAlphabet is < 1) errors.Add($"--limit-alphabet must be >= 1 (got {LimitAlphabet})");
         errors.ThrowIfAny();
@@ -36,7 +37,8 @@ public static class WordPieceTrainer
 {
     private const string Prefix = "##";
 
-    public static List<string> Train(IReadOnlyDictionary<string, long> wordCounts, WordPieceTrainerOptions options, IProgress<double>? progress = null)
+    public static List<string> Train(IReadOnlyDictionary<string, long> wordCounts, WordPieceTrainerOptions options,
+        IProgress<double>? progress = null)
     {
         options.Validate();
         var tokens = new List<string>(Vocabulary.SpecialTokens);
@@ -60,8 +62,10 @@ public static class WordPieceTrainer
         foreach (var r in alphabet) Id(new Rune(r).ToString());
         foreach (var r in alphabet) Id(Prefix + new Rune(r).ToString());
         if (tokens.Count > options.VocabSize)
-            throw new ArgumentException($"--vocab-size {options.VocabSize} is below what this corpus needs before any merge: {Vocabulary.SpecialTokens.Length} special tokens " +
-                $"+ {alphabet.Count} characters + {alphabet.Count} ##characters = {tokens.Count}; use --vocab-size {tokens.Count} or more, or --limit-alphabet to keep fewer characters");
+            throw new ArgumentException($"--vocab-size {options.VocabSize} is below what this corpus needs before any merge: " +
+                $"{Vocabulary.SpecialTokens.Length} special tokens " +
+                $"+ {alphabet.Count} characters + {alphabet.Count} ##characters = {tokens.Count}; use --vocab-size {tokens.Count} or " +
+                    "more, or --limit-alphabet to keep fewer characters");
 
         // Words as symbol sequences, in ordinal order so that ids and ties never depend on hashing.
         var words = new List<List<int>>();
@@ -157,7 +161,9 @@ public static class VocabularyTraining
             progress?.Report(("counting words", Math.Min(1, reader.RawBytesRead / totalBytes)));
         }
         if (counter.Counts.Count == 0) throw new InvalidDataException($"The corpus holds no words to train on: {reader.Stats.WhyNothing(textField)}");
-        var tokens = WordPieceTrainer.Train(counter.Counts, options, progress is null ? null : new SynchronousProgress<double>(f => progress.Report(("learning merges", f))));
-        return new Result(new Vocabulary(tokens, "trained vocabulary"), counter.Counts.Values.Sum(), counter.Counts.Count, counter.Pruned, reader.Stats);
+        var tokens = WordPieceTrainer.Train(counter.Counts, options,
+            progress is null ? null : new SynchronousProgress<double>(f => progress.Report(("learning merges", f))));
+        return new Result(new Vocabulary(tokens, "trained vocabulary"), counter.Counts.Values.Sum(), counter.Counts.Count, counter.Pruned,
+            reader.Stats);
     }
 }

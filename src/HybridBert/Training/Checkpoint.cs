@@ -35,7 +35,8 @@ public sealed record CheckpointManifest
 /// </summary>
 public static class Checkpoint
 {
-    public const string WeightsFile = Interop.ModelLayout.Weights, OptimizerFile = Interop.ModelLayout.Optimizer, ConfigFile = Interop.ModelLayout.Config,
+    public const string WeightsFile = Interop.ModelLayout.Weights, OptimizerFile = Interop.ModelLayout.Optimizer,
+        ConfigFile = Interop.ModelLayout.Config,
         VocabFile = Interop.ModelLayout.Vocab, TrainerFile = Interop.ModelLayout.Trainer;
 
     public static string Folder(string runDir) => Path.Combine(runDir, Interop.ModelLayout.Checkpoints);
@@ -76,7 +77,8 @@ public static class Checkpoint
         CheckpointManifest manifest;
         try
         {
-            manifest = JsonSerializer.Deserialize<CheckpointManifest>(File.ReadAllText(path), IO.JsonFiles.Options) ?? throw new InvalidDataException($"{path}: empty");
+            manifest = JsonSerializer.Deserialize<CheckpointManifest>(File.ReadAllText(path), IO.JsonFiles.Options) ??
+                throw new InvalidDataException($"{path}: empty");
         }
         catch (JsonException e)
         {
@@ -87,7 +89,8 @@ public static class Checkpoint
             {
                 var full = Path.Combine(folder, file);
                 if (!File.Exists(full)) throw new InvalidDataException($"{folder}: corrupted checkpoint, {file} is missing");
-                if (Data.ShardManifest.Sha256(full) != hash) throw new InvalidDataException($"{folder}: corrupted checkpoint, {file} does not match its recorded SHA-256");
+                if (Data.ShardManifest.Sha256(full) != hash) throw new InvalidDataException($"{folder}: corrupted checkpoint, {file} " +
+                    "does not match its recorded SHA-256");
             }
         return manifest;
     }

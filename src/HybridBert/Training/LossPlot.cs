@@ -4,7 +4,8 @@ namespace HybridBert.Training;
 public static class LossPlot
 {
     /// <summary>One line per named series of (step, loss) points.</summary>
-    public static void Save(string path, string title, IEnumerable<(string Name, IReadOnlyList<(long Step, double Value)> Points)> series, string yLabel = "loss")
+    public static void Save(string path, string title, IEnumerable<(string Name, IReadOnlyList<(long Step, double Value)> Points)> series,
+        string yLabel = "loss")
     {
         var plot = new ScottPlot.Plot();
         foreach (var (name, points) in series)

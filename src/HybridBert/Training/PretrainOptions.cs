@@ -68,7 +68,8 @@ public sealed record PretrainOptions
     /// of the masked input ids, masked positions and their targets — what two runs must share to be comparable.</summary>
     public bool LogBatches { get; init; }
     public int EvalEvery { get; init; } = 200;
-    /// <summary>Validation batches of <see cref="BatchSize"/> sequences per evaluation (null: the whole split); see <see cref="EvalSequences"/>.</summary>
+    /// <summary>Validation batches of <see cref="BatchSize"/> sequences per evaluation (null: the whole split); see
+    /// <see cref="EvalSequences"/>.</summary>
     public int? EvalBatches { get; init; } = 50;
     public int EvalSeed { get; init; } = 20231;
     public int CheckpointEvery { get; init; } = 500;
@@ -76,7 +77,8 @@ public sealed record PretrainOptions
     public bool Resume { get; init; }
     /// <summary>With <see cref="Resume"/>: stop on a corrupt newest checkpoint instead of falling back to an older valid one.</summary>
     public bool ResumeStrict { get; init; }
-    /// <summary>Replace an earlier run's outputs in <see cref="RunDir"/> (without it, a folder holding a run is refused unless <see cref="Resume"/>).</summary>
+    /// <summary>Replace an earlier run's outputs in <see cref="RunDir"/> (without it, a folder holding a run is refused
+    /// unless <see cref="Resume"/>).</summary>
     public bool Overwrite { get; init; }
 
     public int MicroBatchSize => Math.Min(MicroBatch ?? BatchSize, BatchSize);
@@ -108,7 +110,8 @@ public sealed record PretrainOptions
         if (MicroBatch is < 1) errors.Add($"--micro-batch must be >= 1 (got {MicroBatch})");
         if (MicroBatch is { } m && BatchSize % m != 0) errors.Add($"--batch ({BatchSize}) must be a multiple of --micro-batch ({m})");
         if (LearningRate <= 0) errors.Add($"--lr must be > 0 (got {LearningRate})");
-        if (AdamBeta1 is < 0 or >= 1 || AdamBeta2 is < 0 or >= 1) errors.Add($"--adam-beta2 (and beta1) must be in [0, 1) (got {AdamBeta1}, {AdamBeta2})");
+        if (AdamBeta1 is < 0 or >= 1 ||
+            AdamBeta2 is < 0 or >= 1) errors.Add($"--adam-beta2 (and beta1) must be in [0, 1) (got {AdamBeta1}, {AdamBeta2})");
         if (MaxSteps is < 1) errors.Add($"--max-steps must be >= 1 (got {MaxSteps})");
         if (MaxTokens is < 1) errors.Add($"--max-tokens must be >= 1 (got {MaxTokens})");
         if (MaxTime is { } t && t <= TimeSpan.Zero) errors.Add($"--max-time must be positive (got {t})");
@@ -162,7 +165,8 @@ public sealed record PretrainOptions
             _ => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture) ?? "",
         };
         Check("--max-steps", saved.MaxSteps, now.MaxSteps);
-        if (saved.MaxSteps is null && now.MaxSteps is null) Check("--max-tokens (which sets the schedule without --max-steps)", saved.MaxTokens, now.MaxTokens);
+        if (saved.MaxSteps is null && now.MaxSteps is null) Check("--max-tokens (which sets the schedule without --max-steps)",
+            saved.MaxTokens, now.MaxTokens);
         Check("--warmup", saved.WarmupSteps, now.WarmupSteps);
         Check("--lr", saved.LearningRate, now.LearningRate);
         Check("--schedule", saved.Schedule, now.Schedule);

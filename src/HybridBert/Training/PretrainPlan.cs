@@ -34,14 +34,17 @@ public sealed record PretrainPlan
         // --init-from: the model's architecture and (unless resuming, when the checkpoint's weights win) its weights.
         var init = options.InitFrom is { } from ? ModelSource.Open(from) : null;
         if (init is not null && init.Vocabulary.Hash != vocabulary.Hash)
-            throw new InvalidDataException($"--init-from {init.Folder}: the model's vocabulary ({init.Vocabulary.Count} tokens) is not the one {options.DataDir} was prepared with " +
-                                           $"({vocabulary.Count} tokens) — prepare the data with the model's: hybridbert data prepare --vocab {Path.Combine(init.Folder, ModelLayout.Vocab)} …");
+            throw new InvalidDataException($"--init-from {init.Folder}: the model's vocabulary ({init.Vocabulary.Count} tokens) is not " +
+                $"the one {options.DataDir} was prepared with " +
+                                           $"({vocabulary.Count} tokens) — prepare the data with the model's: hybridbert data prepare " +
+                                               $"--vocab {Path.Combine(init.Folder, ModelLayout.Vocab)} …");
         // On --resume the checkpoint's model is the run's (with any --dropout applied); --init-from only named where it began.
         var requested = init is null || options.Resume ? options : options with { Model = init.Config };
         manifest.CheckCompatible(options.DataDir, null, requested.Model.VocabSize, requested.Model.MaxPositionEmbeddings);
         // The pooling layers find [CLS]/[SEP] by id: take the data's.
         var config = requested.EffectiveModel.ForVocabulary(vocabulary);
-        var opts = options with { Model = config.Validate(), Dropout = null, InitializerRange = null };   // applied: the checkpoint records the model as trained
+        // applied: the checkpoint records the model as trained
+        var opts = options with { Model = config.Validate(), Dropout = null, InitializerRange = null };
 
         var train = manifest.Splits["train"];
         var maxSteps = opts.MaxSteps ?? (opts.MaxTokens is { } t

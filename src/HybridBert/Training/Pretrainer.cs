@@ -18,7 +18,8 @@ public sealed record EvalResult(double MlmLoss, double MlmAccuracy, double? Sent
     public double Perplexity => Math.Exp(Math.Min(MlmLoss, 50));
 }
 
-/// <summary>How a run ended. <c>TokensPerSecond</c> counts training steps only (not evaluation or checkpoints). <c>BestEvalLoss</c> is null when no evaluation ran (summary.json writes <c>null</c>).</summary>
+/// <summary>How a run ended. <c>TokensPerSecond</c> counts training steps only (not evaluation or checkpoints).
+/// <c>BestEvalLoss</c> is null when no evaluation ran (summary.json writes <c>null</c>).</summary>
 public sealed record PretrainSummary(long Steps, long Tokens, double FinalTrainLoss, EvalResult? FinalEval, double? BestEvalLoss,
     long BestStep, double TokensPerSecond, [property: System.Text.Json.Serialization.JsonPropertyName("peak_rss_mib")] double PeakRssMiB,
     double Seconds, bool Interrupted, string LastCheckpoint);
@@ -59,13 +60,16 @@ public sealed class Pretrainer
         train.VerifyHashes();
         validation.VerifyHashes();
         if (train.Count < opts.BatchSize)
-            log($"warning: --batch {opts.BatchSize} is larger than the training split ({train.Count} sequences): every step sees some sequences more than once");
+            log($"warning: --batch {opts.BatchSize} is larger than the training split ({train.Count} sequences): every step sees some " +
+                "sequences more than once");
         if (MemoryEstimate.Warning(MemoryEstimate.ActivationBytes(opts.Model, opts.MicroBatchSize, manifest.SeqLen, opts.Precision, training: true),
-                $"a micro-batch of {opts.MicroBatchSize} × {manifest.SeqLen} tokens", "lower --micro-batch (gradients accumulate to the same --batch) or the sequence length") is { } tight)
+                $"a micro-batch of {opts.MicroBatchSize} × {manifest.SeqLen} tokens",
+                    "lower --micro-batch (gradients accumulate to the same --batch) or the sequence length") is { } tight)
             log(tight);
         var canEvaluate = validation.Count > 0;
         if (!canEvaluate)
-            log($"warning: {opts.DataDir} has no validation sequences (too few documents for --validation-fraction): evaluation is skipped, no best checkpoint is chosen");
+            log($"warning: {opts.DataDir} has no validation sequences (too few documents for --validation-fraction): evaluation is " +
+                "skipped, no best checkpoint is chosen");
         var maxSteps = plan.MaxSteps;
         var schedule = new LearningRateSchedule(opts.LearningRate, plan.WarmupSteps, maxSteps, opts.Schedule);
 
@@ -92,7 +96,8 @@ public sealed class Pretrainer
         {
             // Nothing to train: say so and leave every file as it is (a summary written now would describe no work).
             log(state.Step >= maxSteps
-                ? $"{opts.RunDir} is already complete at step {state.Step} of {maxSteps}: nothing to do. To train it further, start a new run from it: " +
+                ? $"{opts.RunDir} is already complete at step {state.Step} of {maxSteps}: nothing to do. To train it further, start a " +
+                    "new run from it: " +
                   $"--init-from {opts.RunDir} --out ANOTHER_DIR"
                 : $"{opts.RunDir} has spent its budget ({Budgets(opts)}) at step {state.Step} of {maxSteps}: nothing to do. " +
                   "To go on, resume with a larger --max-tokens or --max-time");
@@ -205,7 +210,8 @@ public sealed class Pretrainer
             lastCheckpoint = SaveCheckpoint(state with { ElapsedSeconds = elapsedBefore + clock.Elapsed.TotalSeconds });
 
         var runTokens = state.Tokens - tokensAtStart;
-        var summary = new PretrainSummary(state.Step, state.Tokens, lastLoss, lastEval, double.IsFinite(state.BestEvalLoss) ? state.BestEvalLoss : null, state.BestStep,
+        var summary = new PretrainSummary(state.Step, state.Tokens, lastLoss, lastEval,
+            double.IsFinite(state.BestEvalLoss) ? state.BestEvalLoss : null, state.BestStep,
             runTokens / Math.Max(1e-9, trainingSeconds), MemoryUsage.PeakMiB, clock.Elapsed.TotalSeconds, interrupted, lastCheckpoint);
         WriteReport(opts, summary);
         return summary;
@@ -241,7 +247,8 @@ public sealed class Pretrainer
         var path = Path.Combine(runDir, SummaryFile);
         try
         {
-            return File.Exists(path) ? System.Text.Json.JsonSerializer.Deserialize<PretrainSummary>(File.ReadAllText(path), IO.JsonFiles.Options) : null;
+            return File.Exists(path)
+                ? System.Text.Json.JsonSerializer.Deserialize<PretrainSummary>(File.ReadAllText(path), IO.JsonFiles.Options) : null;
         }
         catch (System.Text.Json.JsonException)
         {
@@ -280,9 +287,11 @@ public sealed class Pretrainer
             using (var scope = torch.NewDisposeScope())
             {
                 var first = (long)b * options.MicroBatchSize;
-                var sequences = Enumerable.Range(0, (int)Math.Min(options.MicroBatchSize, toScore - first)).Select(i => data.Read(first + i)).ToList();
+                var sequences = Enumerable.Range(0,
+                    (int)Math.Min(options.MicroBatchSize, toScore - first)).Select(i => data.Read(first + i)).ToList();
                 using var batch = batcher.Build(sequences, model.Device);
-                var sentenceCount = options.SentenceObjective == SentenceObjective.None ? 0 : PretrainingLoss.SentenceTargets(batch.SentenceLabels, options.SentenceObjective).Count;
+                var sentenceCount = options.SentenceObjective == SentenceObjective.None ? 0 :
+                    PretrainingLoss.SentenceTargets(batch.SentenceLabels, options.SentenceObjective).Count;
                 var r = PretrainingLoss.Compute(model, batch, options.SentenceObjective, options.DropMask, batch.MaskedCount, sentenceCount);
                 lossSum += r.MlmLossSum.item<float>();
                 correct += r.MlmCorrect.item<long>();
@@ -316,13 +325,16 @@ public sealed class Pretrainer
         var (folder, saved) = Checkpoint.NewestValid(opts.RunDir, opts.ResumeStrict, log);
         Checkpoint.CheckSameModel(saved.Options.Model, opts.Model, folder);
         if (saved.Options.SentenceObjective != opts.SentenceObjective)
-            throw new InvalidDataException($"Cannot resume from {folder}: it was trained with --sentence-objective {saved.Options.SentenceObjective}, now {opts.SentenceObjective}");
+            throw new InvalidDataException($"Cannot resume from {folder}: it was trained with --sentence-objective " +
+                $"{saved.Options.SentenceObjective}, now {opts.SentenceObjective}");
         var changed = PretrainOptions.ScheduleDifferences(saved.Options, opts);
         if (changed.Count > 0)
             throw new ArgumentException($"--resume would not continue the run in {opts.RunDir}: {string.Join("; ", changed)}. " +
-                $"These set the learning-rate schedule, the data or the masks; resume with the values in {Path.Combine(folder, Checkpoint.TrainerFile)} " +
+                "These set the learning-rate schedule, the data or the masks; resume with the values in " +
+                    $"{Path.Combine(folder, Checkpoint.TrainerFile)} " +
                 "(--resume alone takes them), or start a new run in another --out" +
-                (saved.Options.MaxSteps != opts.MaxSteps ? $"; to train this model for more steps, start a new run from it: --init-from {opts.RunDir} --out ANOTHER_DIR" : ""));
+                (saved.Options.MaxSteps != opts.MaxSteps
+                    ? $"; to train this model for more steps, start a new run from it: --init-from {opts.RunDir} --out ANOTHER_DIR" : ""));
         log($"resuming from {folder}: step {saved.State.Step}, {saved.State.Tokens:N0} tokens, epoch {saved.State.Epoch}");
         WeightLoader.Load(model, Path.Combine(folder, Checkpoint.WeightsFile));
         if (precision.Enabled)
@@ -349,7 +361,8 @@ public sealed class Pretrainer
             // A run that failed before its first checkpoint (out of memory, a bad flag caught late, Ctrl-C in step 1) has
             // nothing to resume or to protect: its logs describe steps no checkpoint holds. Clear them so it can start again.
             if (opts.Resume)
-                throw new InvalidDataException($"--resume: {runDir} holds no checkpoint to continue from (the earlier run stopped before its first one, " +
+                throw new InvalidDataException($"--resume: {runDir} holds no checkpoint to continue from (the earlier run stopped before " +
+                    "its first one, " +
                                                $"leaving only {string.Join(", ", leftovers)}): start it again without --resume");
             RemoveOutputs(runDir);
             log($"removed {string.Join(", ", leftovers)} in {runDir}, left by a run that stopped before its first checkpoint");
@@ -385,7 +398,8 @@ public sealed class Pretrainer
     private static void WriteReport(PretrainOptions opts, PretrainSummary summary)
     {
         LossPlot.Save(Path.Combine(opts.RunDir, "loss.png"), $"{opts.Model.LayerPattern}: MLM loss", [
-            (opts.SentenceObjective == SentenceObjective.None ? "train MLM" : $"train (MLM + {opts.SentenceObjective.ToString().ToLowerInvariant()})", MetricsLog.Read(opts.RunDir, "train", "loss")),
+            (opts.SentenceObjective == SentenceObjective.None ? "train MLM" :
+                $"train (MLM + {opts.SentenceObjective.ToString().ToLowerInvariant()})", MetricsLog.Read(opts.RunDir, "train", "loss")),
             ("validation MLM", MetricsLog.Read(opts.RunDir, "eval", "mlm_loss")),
         ]);
         IO.AtomicFile.WriteAllText(Path.Combine(opts.RunDir, SummaryFile), System.Text.Json.JsonSerializer.Serialize(summary, IO.JsonFiles.Options));

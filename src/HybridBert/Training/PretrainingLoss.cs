@@ -8,7 +8,8 @@ namespace HybridBert.Training;
 /// <summary>The pre-training objective on one (micro-)batch.</summary>
 public static class PretrainingLoss
 {
-    public sealed record Result(Tensor Loss, Tensor MlmLossSum, Tensor MlmCorrect, Tensor? SentenceLossSum, Tensor? SentenceCorrect, long SentenceCount);
+    public sealed record Result(Tensor Loss, Tensor MlmLossSum, Tensor MlmCorrect, Tensor? SentenceLossSum, Tensor? SentenceCorrect,
+        long SentenceCount);
 
     /// <summary>
     /// MLM cross-entropy summed over the masked positions (the sparse head computes logits there only), plus the

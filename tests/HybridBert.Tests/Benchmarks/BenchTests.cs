@@ -20,7 +20,8 @@ public sealed class BenchTests
         foreach (var line in lines)
         {
             var r = JsonDocument.Parse(line).RootElement;
-            foreach (var field in new[] { "pattern", "seq", "batch", "precision", "threads", "mode", "median_ms", "min_ms", "max_ms", "tokens_per_s", "peak_rss_mib", "params" })
+            foreach (var field in new[] { "pattern", "seq", "batch", "precision", "threads", "mode", "median_ms", "min_ms", "max_ms",
+                "tokens_per_s", "peak_rss_mib", "params" })
                 Assert.True(r.TryGetProperty(field, out _), $"missing {field}: {line}");
             Assert.Equal("ok", r.GetProperty("status").GetString());
             Assert.True(r.GetProperty("median_ms").GetDouble() > 0);
@@ -50,7 +51,8 @@ public sealed class BenchTests
             Assert.Equal(512, r.GetProperty("seq").GetInt32());
         }
         double Get(string letter, string part, string field) =>
-            rows.Single(r => r.GetProperty("letter").GetString() == letter && r.GetProperty("part").GetString() == part).GetProperty(field).GetDouble();
+            rows.Single(r => r.GetProperty("letter").GetString() == letter &&
+                r.GetProperty("part").GetString() == part).GetProperty(field).GetDouble();
         // tiny: hidden 64, two heads. Mixer parameters: 3 (A), 5 (P) and 8 half-width (H) projections with biases.
         Assert.Equal(3 * (64 * 64 + 64), Get("A", "mixer", "params"));
         Assert.Equal(5 * (64 * 64 + 64), Get("P", "mixer", "params"));
@@ -86,7 +88,8 @@ public sealed class BenchTests
         bool HugePages(string mode, string? variable)
         {
             var (file, prefix) = SelfProcess.Command();
-            var start = new System.Diagnostics.ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            var start = new System.Diagnostics.ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true,
+                UseShellExecute = false };
             foreach (var a in prefix.Concat(["bench", "--preset", "tiny", "--patterns", "bert", "--seq", "16", "--batch", "2",
                 "--steps", "1", "--warmup", "0", "--mode", mode, "--json"])) start.ArgumentList.Add(a);
             start.Environment.Remove(HybridBert.Memory.NativeMemory.HugePagesVariable);

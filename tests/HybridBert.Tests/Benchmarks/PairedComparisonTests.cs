@@ -35,7 +35,8 @@ public sealed class PairedComparisonTests
     [Fact]
     public void Only_seeds_both_arms_ran_are_paired_and_one_seed_is_not_judged()
     {
-        var c = PairedComparison.Judge("claim", "metric", "a", "b", true, new Dictionary<int, double> { [1] = 0.5, [2] = 0.6 }, new Dictionary<int, double> { [2] = 0.9 });
+        var c = PairedComparison.Judge("claim", "metric", "a", "b", true, new Dictionary<int, double> { [1] = 0.5, [2] = 0.6 },
+            new Dictionary<int, double> { [2] = 0.9 });
         Assert.Equal([2], c.Seeds);
         Assert.Equal("one seed: not judged", c.Verdict);
     }

@@ -54,7 +54,8 @@ public sealed class ReproductionTests : IDisposable
             Assert.Equal(2, arm.GetProperty("val_mlm_accuracy").GetProperty("n").GetInt32());
             Assert.InRange(arm.GetProperty("val_mlm_accuracy").GetProperty("mean").GetDouble(), 0, 1);
             Assert.Equal([1, 2], arm.GetProperty("runs").EnumerateArray().Select(r => r.GetProperty("seed").GetInt32()));
-            Assert.InRange(arm.GetProperty("downstream").GetProperty("sentiment-sentences").GetProperty("dev_accuracy").GetProperty("mean").GetDouble(), 0, 1);
+            var downstream = arm.GetProperty("downstream").GetProperty("sentiment-sentences");
+            Assert.InRange(downstream.GetProperty("dev_accuracy").GetProperty("mean").GetDouble(), 0, 1);
             Assert.True(arm.GetProperty("runs")[0].GetProperty("peak_rss_mib").GetDouble() > 0);
         }
         var comparisons = results.RootElement.GetProperty("comparisons").EnumerateArray().ToList();
@@ -78,7 +79,8 @@ public sealed class ReproductionTests : IDisposable
         new Reproduction(ReproduceBudget.Smoke, outDir, [], threads: 2, resume: true, lines.Add).Run();
         Assert.Single(lines, l => l.StartsWith('[') && !l.Contains("done earlier"));
         // …and without it refuses to overwrite.
-        var refused = Assert.Throws<HybridBert.IO.OutputExistsException>(() => new Reproduction(ReproduceBudget.Smoke, outDir, [], 2, false, lines.Add).Run());
+        var refused =
+            Assert.Throws<HybridBert.IO.OutputExistsException>(() => new Reproduction(ReproduceBudget.Smoke, outDir, [], 2, false, lines.Add).Run());
         Assert.Contains("already holds a reproduction: continue it (Resume = true), or write somewhere else", refused.Message);
     }
 
@@ -88,7 +90,9 @@ public sealed class ReproductionTests : IDisposable
         // The default budget's runs: every arm with each seed, PoNet once; the data stage took its measured 20 s.
         var budget = ReproduceBudget.Default;
         var arms = Reproduction.Arms(budget, 4);
-        var rates = budget.PretrainSeeds.SelectMany(seed => arms.Where(a => seed == budget.PretrainSeeds[0] || !budget.SingleSeedArms.Contains(a.Id))).Select(a => a.MaskRate).ToList();
+        var rates =
+            budget.PretrainSeeds.SelectMany(seed =>
+            arms.Where(a => seed == budget.PretrainSeeds[0] || !budget.SingleSeedArms.Contains(a.Id))).Select(a => a.MaskRate).ToList();
         Assert.Equal(11, rates.Count);
         var total = StageCost.Total(budget, rates, tasks: 1, jobs: 2);
         // The data stage takes a second or two: an ETA extrapolated from it alone would say minutes (it said 2:24 in a

@@ -19,7 +19,8 @@ public sealed class BadArgumentTests
     [Fact]
     public void Finetune_names_a_bad_seed()
     {
-        var (exit, _, error) = ModelCommandTests.Run("finetune", "--init", "random", "--seeds", "1,a", "--out", Path.Combine(Path.GetTempPath(), "hb-never"));
+        var (exit, _, error) = ModelCommandTests.Run("finetune", "--init", "random", "--seeds", "1,a", "--out",
+            Path.Combine(Path.GetTempPath(), "hb-never"));
         Assert.Equal(2, exit);
         Assert.Contains("--seeds: 'a' is not a whole number", error);
     }
@@ -27,7 +28,8 @@ public sealed class BadArgumentTests
     [Fact]
     public void Finetune_refuses_zero_epochs_before_doing_any_work()
     {
-        var (exit, _, error) = ModelCommandTests.Run("finetune", "--init", "random", "--preset", "tiny", "--epochs", "0", "--out", Path.Combine(Path.GetTempPath(), "hb-never"));
+        var (exit, _, error) = ModelCommandTests.Run("finetune", "--init", "random", "--preset", "tiny", "--epochs", "0", "--out",
+            Path.Combine(Path.GetTempPath(), "hb-never"));
         Assert.Equal(2, exit);
         Assert.Contains("--epochs must be >= 1 (got 0)", error);
     }

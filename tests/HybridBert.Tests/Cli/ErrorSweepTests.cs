@@ -24,7 +24,8 @@ public sealed class BadInputFiles : IDisposable
         // A prose file read as a table: its first line (3,600 characters) becomes the "header".
         File.WriteAllText(Path.Combine(Root, "prose.tsv"), string.Concat(Enumerable.Repeat("Call me Ishmael. ", 212)) + "\nSome years ago.\n");
         File.WriteAllText(Path.Combine(Root, "columns.tsv"), "sentence\tgold\nit is good\tpos\nit is bad\tneg\n");
-        File.WriteAllText(Path.Combine(Root, "config.json"), "{\"hidden_size\": 64, \"num_hidden_layers\": 2, \"num_attention_heads\": 3, \"layer_pattern\": \"AA\"}");
+        File.WriteAllText(Path.Combine(Root, "config.json"),
+            "{\"hidden_size\": 64, \"num_hidden_layers\": 2, \"num_attention_heads\": 3, \"layer_pattern\": \"AA\"}");
         // A pre-training checkpoint: the wrong kind of model for evaluate/predict.
         using var data = new TinyData();
         var run = Path.Combine(Root, "pretrained");
@@ -58,31 +59,42 @@ public sealed class ErrorSweepTests(BadInputFiles files) : IClassFixture<BadInpu
         { "pretrain --options-file {root}/missing.json", Runtime, "missing.json" },
         // Empty files.
         { "data prepare --corpus {root}/empty.txt --out {root}/d2", Runtime, "0 documents, 0 bytes read — is it empty?" },
-        { "finetune --init random --preset tiny --train {root}/empty.tsv --dev {root}/empty.tsv --out {root}/f3", Runtime, "empty.tsv: the file is empty" },
+        { "finetune --init random --preset tiny --train {root}/empty.tsv --dev {root}/empty.tsv --out {root}/f3", Runtime,
+            "empty.tsv: the file is empty" },
         { "model describe --config {root}/empty.json", Runtime, "empty.json: not a valid encoder config JSON" },
         { "finetune --options-file {root}/empty.json", Runtime, "empty.json: not a valid FineTuneOptions JSON file" },
         // Binary and non-UTF-8 files.
         { "data prepare --corpus {root}/binary.txt --out {root}/d3", Runtime, "binary.txt:1: invalid UTF-8" },
         { "model describe --config {root}/binary.txt", Runtime, "binary.txt: not a valid encoder config JSON" },
-        { "finetune --init random --preset tiny --train {root}/latin1.tsv --dev {root}/latin1.tsv --out {root}/f4", Runtime, "latin1.tsv:2: not UTF-8 text" },
-        { "finetune --init random --preset tiny --train {root}/latin1.csv --dev {root}/latin1.csv --out {root}/f4c", Runtime, "latin1.csv:3: not UTF-8 text" },
+        { "finetune --init random --preset tiny --train {root}/latin1.tsv --dev {root}/latin1.tsv --out {root}/f4", Runtime,
+            "latin1.tsv:2: not UTF-8 text" },
+        { "finetune --init random --preset tiny --train {root}/latin1.csv --dev {root}/latin1.csv --out {root}/f4c", Runtime,
+            "latin1.csv:3: not UTF-8 text" },
         // Files whose type says nothing, or the wrong thing.
-        { "finetune --init random --preset tiny --train {root}/columns.dat --dev {root}/columns.dat --out {root}/f4d", Runtime, "columns.dat: unknown file type '.dat' — use .tsv" },
-        { "finetune --init random --preset tiny --train {root}/labelled.txt --dev {root}/labelled.txt --out {root}/f4e", Runtime, "a .txt file holds one text per line and no labels" },
-        { "evaluate --model {checkpoint} --file {root}/latin1.tsv", Runtime, "is a pre-training run or checkpoint, a model without a classifier: fine-tune it first" },
+        { "finetune --init random --preset tiny --train {root}/columns.dat --dev {root}/columns.dat --out {root}/f4d", Runtime,
+            "columns.dat: unknown file type '.dat' — use .tsv" },
+        { "finetune --init random --preset tiny --train {root}/labelled.txt --dev {root}/labelled.txt --out {root}/f4e", Runtime,
+            "a .txt file holds one text per line and no labels" },
+        { "evaluate --model {checkpoint} --file {root}/latin1.tsv", Runtime,
+            "is a pre-training run or checkpoint, a model without a classifier: fine-tune it first" },
         // Wrong columns.
-        { "finetune --init random --preset tiny --train {root}/columns.tsv --dev {root}/columns.tsv --out {root}/f5", Runtime, "columns.tsv: no column 'text'; the columns are: 'sentence', 'gold'" },
+        { "finetune --init random --preset tiny --train {root}/columns.tsv --dev {root}/columns.tsv --out {root}/f5", Runtime,
+            "columns.tsv: no column 'text'; the columns are: 'sentence', 'gold'" },
         // The wrong kind of model.
-        { "evaluate --model {checkpoint} --file {root}/columns.tsv", Runtime, "is a pre-training run or checkpoint, a model without a classifier: fine-tune it first" },
+        { "evaluate --model {checkpoint} --file {root}/columns.tsv", Runtime,
+            "is a pre-training run or checkpoint, a model without a classifier: fine-tune it first" },
         { "predict --model {checkpoint} hello", Runtime, "not a fine-tuned model folder" },
-        { "finetune --checkpoint {root}/columns.tsv --out {root}/f6", Runtime, "columns.tsv is a file, not a model folder: expected a pre-training run folder" },
+        { "finetune --checkpoint {root}/columns.tsv --out {root}/f6", Runtime,
+            "columns.tsv is a file, not a model folder: expected a pre-training run folder" },
         { "model import --from {root} --out {root}/i1", Runtime, "has config.json but no weights" },
         { "export hf --model {root}/no-such-model --out {root}/e1", Runtime, "Model folder not found" },
         { "export onnx --model {checkpoint} --out {root}/e2.onnx --head classifier", Usage, "is not a classifier" },
         { "export onnx --model {checkpoint} --out {root}/e3.onnx --head softmax", Usage, "softmax" },
         { "pretrain --init-from {root}/no-such-model --out {root}/r12 --max-steps 1", Runtime, "no-such-model" },
         // Invalid configs and out-of-range options.
-        { "model describe --config {root}/config.json", Runtime, "config.json: Invalid encoder config: num_attention_heads (3) must divide hidden_size (64)" },   // the file is wrong, not the command line
+        // the file is wrong, not the command line
+        { "model describe --config {root}/config.json", Runtime,
+            "config.json: Invalid encoder config: num_attention_heads (3) must divide hidden_size (64)" },
         { "pretrain --out {root}/r2 --preset tiny --lr 0", Usage, "--lr must be > 0" },
         { "pretrain --out {root}/r3 --preset tiny --dropout 1.5", Usage, "--dropout must be in [0, 1)" },
         { "pretrain --out {root}/r4 --preset tiny --device tpu", Usage, "--device must be" },
@@ -108,7 +120,8 @@ public sealed class ErrorSweepTests(BadInputFiles files) : IClassFixture<BadInpu
     [Fact]
     public void A_missing_column_quotes_a_long_header_shortened()
     {
-        var (exit, output, error) = ModelCommandTests.Run("finetune", "--init", "random", "--preset", "tiny", "--train", Path.Combine(files.Root, "prose.tsv"),
+        var (exit, output, error) = ModelCommandTests.Run("finetune", "--init", "random", "--preset", "tiny", "--train",
+            Path.Combine(files.Root, "prose.tsv"),
             "--dev", Path.Combine(files.Root, "prose.tsv"), "--out", Path.Combine(files.Root, "f-prose"));
         Assert.Equal(Runtime, exit);
         Assert.Contains("no column 'text'; the columns are: 'Call me Ishmael. Call me", error);

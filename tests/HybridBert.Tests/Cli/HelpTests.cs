@@ -42,7 +42,8 @@ public sealed class HelpTests
         Assert.Contains("hybridbert reproduce [options]", child.Stdout);
         Assert.DoesNotContain("HybridBert.Cli", child.Stdout);
         Assert.Contains(ReproduceBudget.Default.ExpectedTime, child.Stdout);
-        Assert.Contains($"{ReproduceBudget.Default.ExpectedTime} on 2 cores", File.ReadAllText(Path.Combine(Repo.Root, "README.md")));   // the same time the README gives
+        // the same time the README gives
+        Assert.Contains($"{ReproduceBudget.Default.ExpectedTime} on 2 cores", File.ReadAllText(Path.Combine(Repo.Root, "README.md")));
     }
 
     /// <summary>Every command a person runs (one with an action) has examples in its help, and each one parses.</summary>
@@ -56,13 +57,15 @@ public sealed class HelpTests
             foreach (var sub in command.Subcommands) Visit(sub, (path + " " + sub.Name).Trim());
             if (command.Action is null || path.Length == 0) return;
             if (!Program.Examples.TryGetValue(path, out var examples) || examples.Length == 0) problems.Add($"{path}: no examples");
-            else if (!command.Description!.Contains("Examples:\n  hybridbert " + path, StringComparison.Ordinal)) problems.Add($"{path}: help does not show its examples");
+            else if (!command.Description!.Contains("Examples:\n  hybridbert " + path,
+                StringComparison.Ordinal)) problems.Add($"{path}: help does not show its examples");
             foreach (var example in examples ?? [])
             {
                 var args = System.Text.RegularExpressions.Regex.Matches(example, "\"[^\"]*\"|\\S+").Select(m => m.Value.Trim('"')).Skip(1).ToArray();
                 var parsed = root.Parse(args);
                 if (parsed.Errors.Count > 0) problems.Add($"{example}: {string.Join("; ", parsed.Errors.Select(e => e.Message))}");
-                else if (parsed.CommandResult.Command != command) problems.Add($"{example}: parses as {parsed.CommandResult.Command.Name}, not {path}");
+                else if (parsed.CommandResult.Command != command)
+                    problems.Add($"{example}: parses as {parsed.CommandResult.Command.Name}, not {path}");
             }
         }
         Visit(root, "");

@@ -37,7 +37,8 @@ public sealed class MessagesTests(TinyData data) : IClassFixture<TinyData>, IDis
         File.WriteAllLines(input, ["a short text", string.Join(' ', Enumerable.Repeat("whale", 700))]);
         CliChild.Use();
         // --chunk 1: the first text runs through the pooling layer, then the second fails on its length.
-        var result = SelfProcess.Run(["embed", "--model", run, "--input", input, "--out", Path.Combine(root, "v.npy"), "--chunk", "1"], TimeSpan.FromMinutes(2));
+        var result = SelfProcess.Run(["embed", "--model", run, "--input", input, "--out", Path.Combine(root, "v.npy"), "--chunk", "1"],
+            TimeSpan.FromMinutes(2));
         Assert.Equal(1, result.ExitCode);
         Assert.DoesNotContain("index_reduce", result.Stderr);
         Assert.Contains("texts.txt:2: the text is", result.Stderr);
@@ -73,7 +74,8 @@ public sealed class MessagesTests(TinyData data) : IClassFixture<TinyData>, IDis
 
         // A fine-tuning's output folder with one seed stands for that seed's model; with two, the error names them.
         var ft = Path.Combine(root, "ft");
-        var tuned = Run("finetune", "--checkpoint", run, "--task", "sentiment-sentences", "--epochs", "1", "--max-train-examples", "16", "--batch", "8",
+        var tuned = Run("finetune", "--checkpoint", run, "--task", "sentiment-sentences", "--epochs", "1", "--max-train-examples", "16",
+            "--batch", "8",
             "--max-eval-examples", "16", "--seeds", "1", "--threads", "1", "--out", ft);
         Assert.True(tuned.Exit == 0, tuned.Err);
         var tsv = Path.Combine(root, "dev.tsv");
@@ -121,7 +123,8 @@ public sealed class MessagesTests(TinyData data) : IClassFixture<TinyData>, IDis
     [Fact]
     public void A_batch_larger_than_the_training_split_is_a_warning()
     {
-        var (exit, output, err) = Run("pretrain", "--data", data.DataDir, "--out", Path.Combine(root, "big-batch"), "--preset", "tiny", "--batch", "4096",
+        var (exit, output, err) = Run("pretrain", "--data", data.DataDir, "--out", Path.Combine(root, "big-batch"), "--preset", "tiny",
+            "--batch", "4096",
             "--micro-batch", "64", "--max-steps", "1", "--eval-batches", "1", "--threads", "1");
         Assert.True(exit == 0, err);
         Assert.Matches(@"warning: --batch 4096 is larger than the training split \(\d+ sequences\)", output);

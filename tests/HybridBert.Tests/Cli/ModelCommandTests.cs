@@ -13,7 +13,8 @@ public sealed class ModelCommandTests
         Console.SetError(error);
         // Spectre.Console keeps the writer it was created with: point it at this run's output too.
         var savedAnsi = Spectre.Console.AnsiConsole.Console;
-        Spectre.Console.AnsiConsole.Console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings { Out = new Spectre.Console.AnsiConsoleOutput(output) });
+        Spectre.Console.AnsiConsole.Console =
+            Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings { Out = new Spectre.Console.AnsiConsoleOutput(output) });
         try
         {
             return (Program.Main(args), output.ToString(), error.ToString());

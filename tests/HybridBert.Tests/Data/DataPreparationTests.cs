@@ -16,7 +16,8 @@ public sealed class DataPreparationTests : IDisposable
         for (var d = 0; d < 30; d++)
         {
             for (var p = 0; p < 3; p++)
-                lines.Add(string.Join(" ", Enumerable.Range(0, 6).Select(s => $"Document {d} paragraph {p} sentence {s} speaks of the whale and the sea.")));
+                lines.Add(string.Join(" ",
+                    Enumerable.Range(0, 6).Select(s => $"Document {d} paragraph {p} sentence {s} speaks of the whale and the sea.")));
             lines.Add("");
         }
         File.WriteAllLines(path, lines);
@@ -88,9 +89,11 @@ public sealed class DataPreparationTests : IDisposable
         var dir = Path.Combine(folder, "out");
         var manifest = Prepare(dir);
         var other = new Vocabulary(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "x"]);
-        Assert.Contains("another vocabulary", Assert.Throws<InvalidDataException>(() => manifest.CheckCompatible(dir, other.Hash, null, null)).Message);
+        Assert.Contains("another vocabulary",
+            Assert.Throws<InvalidDataException>(() => manifest.CheckCompatible(dir, other.Hash, null, null)).Message);
         Assert.Contains("vocab_size=30522", Assert.Throws<InvalidDataException>(() => manifest.CheckCompatible(dir, null, 30522, null)).Message);
-        Assert.Contains("max_position_embeddings=32", Assert.Throws<InvalidDataException>(() => manifest.CheckCompatible(dir, null, null, 32)).Message);
+        Assert.Contains("max_position_embeddings=32",
+            Assert.Throws<InvalidDataException>(() => manifest.CheckCompatible(dir, null, null, 32)).Message);
     }
 
     [Fact]

@@ -25,7 +25,8 @@ public sealed class MlmBatcherTests
         return result;
     }
 
-    public static TheoryData<double, bool> Rates() => new() { { 0.15, false }, { 0.30, false }, { 0.40, false }, { 0.15, true }, { 0.40, true }, { 0.05, false } };
+    public static TheoryData<double, bool> Rates() =>
+        new() { { 0.15, false }, { 0.30, false }, { 0.40, false }, { 0.15, true }, { 0.40, true }, { 0.05, false } };
 
     [Theory]
     [MemberData(nameof(Rates))]
@@ -38,7 +39,9 @@ public sealed class MlmBatcherTests
         {
             using var batch = batcher.Build(sequences);
             var ids = batch.InputIds.reshape(-1).data<long>().ToArray();
-            var original = sequences.SelectMany(s => s.Ids.Select(i => (long)i).Concat(Enumerable.Repeat((long)Vocab.PadId, (int)batch.InputIds.shape[1] - s.Length))).ToArray();
+            var original =
+                sequences.SelectMany(s =>
+                s.Ids.Select(i => (long)i).Concat(Enumerable.Repeat((long)Vocab.PadId, (int)batch.InputIds.shape[1] - s.Length))).ToArray();
             var positions = batch.MaskedPositions.data<long>().ToArray();
             var labels = batch.MaskedLabels.data<long>().ToArray();
             var drop = batch.DropPositions.reshape(-1).data<bool>().ToArray();

@@ -33,7 +33,8 @@ public sealed class OnnxReadmeExampleTests
 
     [Fact]
     public void The_readme_example_is_this_code() =>
-        ReadmeExampleTests.AssertReadmeBlockIs("using Microsoft.ML.OnnxRuntime;", Path.Combine("tests", "HybridBert.Tests", "Examples", "OnnxReadmeExampleTests.cs"));
+        ReadmeExampleTests.AssertReadmeBlockIs("using Microsoft.ML.OnnxRuntime;",
+            Path.Combine("tests", "HybridBert.Tests", "Examples", "OnnxReadmeExampleTests.cs"));
 
     [Fact]
     public void The_readme_example_runs()

@@ -47,12 +47,14 @@ public sealed class ReadmeExampleTests
     private static string RepoFile(string name)
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, name)) && File.Exists(Path.Combine(dir.FullName, "HybridBert.slnx"))) return Path.Combine(dir.FullName, name);
+            if (File.Exists(Path.Combine(dir.FullName, name)) &&
+                File.Exists(Path.Combine(dir.FullName, "HybridBert.slnx"))) return Path.Combine(dir.FullName, name);
         throw new FileNotFoundException($"{name} not found above {AppContext.BaseDirectory}");
     }
 
     private static List<string> Statements(IEnumerable<string> lines) =>
-        lines.Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith("using ", StringComparison.Ordinal) || l.StartsWith("using var", StringComparison.Ordinal)).ToList();
+        lines.Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith("using ", StringComparison.Ordinal) ||
+            l.StartsWith("using var", StringComparison.Ordinal)).ToList();
 
     [Fact]
     public void The_readme_example_is_this_code() =>
@@ -77,7 +79,8 @@ public sealed class ReadmeExampleTests
         var end = Array.FindIndex(source, l => l.Trim() == "// README:end");
         Assert.Equal(Statements(source[(begin + 1)..end]), Statements(block!));
         // …and the README's using lines are the ones this file needs.
-        Assert.Equal(source.Where(l => l.StartsWith("using ", StringComparison.Ordinal)).Order(), block!.Where(l => l.StartsWith("using ", StringComparison.Ordinal) && !l.StartsWith("using var", StringComparison.Ordinal)).Order());
+        Assert.Equal(source.Where(l => l.StartsWith("using ", StringComparison.Ordinal)).Order(),
+            block!.Where(l => l.StartsWith("using ", StringComparison.Ordinal) && !l.StartsWith("using var", StringComparison.Ordinal)).Order());
     }
 
     /// <summary>What <paramref name="example"/> writes to the console.</summary>

@@ -69,7 +69,9 @@ public sealed class TaskDataTests : IDisposable
     public void A_non_numeric_regression_label_is_named()
     {
         var train = File_("train.tsv", "review\tstars\ngood\t4.5\nbad\tmany\n");
-        var error = Assert.Throws<InvalidDataException>(() => TaskData.Load(new TaskSpec { Train = train, Dev = train, Regression = true, Columns = new("review", null, "stars") }));
+        var error =
+            Assert.Throws<InvalidDataException>(() =>
+            TaskData.Load(new TaskSpec { Train = train, Dev = train, Regression = true, Columns = new("review", null, "stars") }));
         Assert.Contains(":3: the label 'many' is not a number", error.Message);
     }
 

@@ -60,7 +60,8 @@ public sealed class PathLockTests(TinyData data) : IClassFixture<TinyData>, IDis
         Assert.True(trained.Exit == 0, trained.Err);
 
         var ft = Path.Combine(root, "ft");
-        string[] finetune = ["finetune", "--checkpoint", model, "--task", "sentiment-sentences", "--epochs", "1", "--max-train-examples", "8", "--out", ft];
+        string[] finetune = ["finetune", "--checkpoint", model, "--task", "sentiment-sentences", "--epochs", "1", "--max-train-examples",
+            "8", "--out", ft];
         using (var holder = new PausedChild("locked", finetune))
             AssertInUseBy(holder, "hybridbert finetune", Run([.. finetune, "--seeds", "2"]));
 

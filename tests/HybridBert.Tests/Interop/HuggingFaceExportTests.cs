@@ -24,7 +24,8 @@ public sealed class HuggingFaceExportTests : IDisposable
     private static Vocabulary BertBaseLayout(int size) => new(Enumerable.Range(0, size)
         .Select(i => i switch { 0 => "[PAD]", 100 => "[UNK]", 101 => "[CLS]", 102 => "[SEP]", 103 => "[MASK]", _ => $"t{i}" }).ToList());
 
-    public static TheoryData<string> Cases() => new(["bert_2l", "ponet_2l_sentence_segments", "hybrid_4l_interleaved", "random_HAPH_sso", "classifier_AA_cls", "classifier_PH_mean"]);
+    public static TheoryData<string> Cases() =>
+        new(["bert_2l", "ponet_2l_sentence_segments", "hybrid_4l_interleaved", "random_HAPH_sso", "classifier_AA_cls", "classifier_PH_mean"]);
 
     /// <summary>A source model folder in our layout and our outputs for one batch (inputs + expected.*).</summary>
     private (string Folder, Dictionary<string, Tensor> Expected, string Architecture) Source(string name) => Source(name, temp);
@@ -36,12 +37,14 @@ public sealed class HuggingFaceExportTests : IDisposable
         {
             var pattern = name.Split('_')[1];
             var pooling = name.EndsWith("mean") ? Pooling.Mean : Pooling.Cls;
-            var config = Presets.Tiny with { VocabSize = 120, LayerPattern = pattern, NumHiddenLayers = pattern.Length, MaxPositionEmbeddings = 32, HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 };
+            var config = Presets.Tiny with { VocabSize = 120, LayerPattern = pattern, NumHiddenLayers = pattern.Length,
+                MaxPositionEmbeddings = 32, HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 };
             torch.manual_seed(5);
             var classifier = new SequenceClassifier(config, 3, pooling);
             RandomizeNorms(classifier);
             var vocabulary = BertBaseLayout(120);
-            using var model = new FineTunedModel(classifier, new BertTokenizer(vocabulary), new TaskHead("toy", false, ["neg", "neu", "pos"], ["accuracy"], pooling, 32, true, new ColumnSpec("text")));
+            using var model = new FineTunedModel(classifier, new BertTokenizer(vocabulary),
+                new TaskHead("toy", false, ["neg", "neu", "pos"], ["accuracy"], pooling, 32, true, new ColumnSpec("text")));
             model.Save(folder);
             var inputs = RandomInputs(config);
             classifier.eval();
@@ -56,7 +59,8 @@ public sealed class HuggingFaceExportTests : IDisposable
         Dictionary<string, Tensor> expected;
         if (name.StartsWith("random_"))
         {
-            var config = Presets.Tiny with { VocabSize = 120, LayerPattern = "HAPH", NumHiddenLayers = 4, MaxPositionEmbeddings = 32, HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 };
+            var config = Presets.Tiny with { VocabSize = 120, LayerPattern = "HAPH", NumHiddenLayers = 4, MaxPositionEmbeddings = 32,
+                HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 };
             torch.manual_seed(6);
             source = new HybridBertModel(config, sentenceClasses: 3);
             RandomizeNorms(source);

@@ -70,7 +70,8 @@ public sealed class HuggingFaceImportTests : IDisposable
         var source = ModelSource.Open(Folder("bert-mlm-safetensors"));
         Assert.Equal(3, source.Config.NumHiddenLayers);
         Assert.Equal("AAA", source.Config.LayerPattern);
-        Assert.Equal((2, 3, 0), (source.Config.ClsTokenId, source.Config.SepTokenId, source.Config.PadTokenId));   // from the vocabulary, not bert-base's ids
+        // from the vocabulary, not bert-base's ids
+        Assert.Equal((2, 3, 0), (source.Config.ClsTokenId, source.Config.SepTokenId, source.Config.PadTokenId));
     }
 
     [Fact]
@@ -140,7 +141,8 @@ public sealed class HuggingFaceImportTests : IDisposable
              "max_position_embeddings": {{c.MaxPositionEmbeddings}}, "type_vocab_size": {{c.TypeVocabSize}}, "hidden_act": "gelu", "layer_norm_eps": 1e-12}
             """);
         // bert-base's layout of special tokens: [PAD] 0, [UNK] 100, [CLS] 101, [SEP] 102, [MASK] 103.
-        var tokens = Enumerable.Range(0, c.VocabSize).Select(i => i switch { 0 => "[PAD]", 100 => "[UNK]", 101 => "[CLS]", 102 => "[SEP]", 103 => "[MASK]", _ => $"t{i}" });
+        var tokens = Enumerable.Range(0,
+            c.VocabSize).Select(i => i switch { 0 => "[PAD]", 100 => "[UNK]", 101 => "[CLS]", 102 => "[SEP]", 103 => "[MASK]", _ => $"t{i}" });
         File.WriteAllLines(Path.Combine(folder, "vocab.txt"), tokens);
         SafetensorsFile.Write(Path.Combine(folder, "model.safetensors"), fixture.Tensors
             .Where(kv => !kv.Key.StartsWith("input.") && !kv.Key.StartsWith("expected."))

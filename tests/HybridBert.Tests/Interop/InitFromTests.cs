@@ -20,8 +20,10 @@ public sealed class InitFromTests : IDisposable
     private string Data(Vocabulary vocabulary)
     {
         var corpus = Path.Combine(root, "corpus.txt");
-        var sentences = new[] { "The cat sat on the mat.", "The dog was very good.", "A big red city is not small.", "Paris is the capital of France." };
-        File.WriteAllLines(corpus, Enumerable.Range(0, 60).Select(i => i % 5 == 4 ? "" : string.Join(' ', Enumerable.Range(0, 4).Select(k => sentences[(i + k) % 4]))));
+        var sentences = new[] { "The cat sat on the mat.", "The dog was very good.", "A big red city is not small.",
+            "Paris is the capital of France." };
+        File.WriteAllLines(corpus,
+            Enumerable.Range(0, 60).Select(i => i % 5 == 4 ? "" : string.Join(' ', Enumerable.Range(0, 4).Select(k => sentences[(i + k) % 4]))));
         var dir = Path.Combine(root, "data");
         DataPreparation.Run(CorpusSource.Resolve([corpus]), vocabulary, dir, new PrepareOptions { SeqLen = 32, ValidationFraction = 0.2 });
         return dir;
@@ -65,8 +67,10 @@ public sealed class InitFromTests : IDisposable
     {
         var other = Path.Combine(root, "other-data");
         var corpus = Path.Combine(root, "other.txt");
-        File.WriteAllLines(corpus, Enumerable.Range(0, 40).Select(i => i % 5 == 4 ? "" : "Call me Ishmael. Some years ago, never mind how long precisely."));
-        DataPreparation.Run(CorpusSource.Resolve([corpus]), EmbeddedData.Vocabulary(), other, new PrepareOptions { SeqLen = 32, ValidationFraction = 0.2 });
+        File.WriteAllLines(corpus,
+            Enumerable.Range(0, 40).Select(i => i % 5 == 4 ? "" : "Call me Ishmael. Some years ago, never mind how long precisely."));
+        DataPreparation.Run(CorpusSource.Resolve([corpus]), EmbeddedData.Vocabulary(), other,
+            new PrepareOptions { SeqLen = 32, ValidationFraction = 0.2 });
 
         var error = Assert.Throws<InvalidDataException>(() => new Pretrainer(Options(other, "refused")).Run());
 
@@ -78,11 +82,14 @@ public sealed class InitFromTests : IDisposable
     public void Fine_tuning_starts_from_a_hugging_face_folder()
     {
         var train = Path.Combine(root, "train.tsv");
-        var lines = new[] { "sentence\tlabel" }.Concat(Enumerable.Range(0, 24).Select(i => i % 2 == 0 ? "the movie was very good\t1" : "the film was bad\t0"));
+        var lines =
+            new[] { "sentence\tlabel" }.Concat(Enumerable.Range(0,
+            24).Select(i => i % 2 == 0 ? "the movie was very good\t1" : "the film was bad\t0"));
         File.WriteAllLines(train, lines);
         File.WriteAllLines(Path.Combine(root, "dev.tsv"), lines.Take(9));
 
-        var (exit, stdout, stderr) = ModelCommandTests.Run("finetune", "--checkpoint", Model, "--train", train, "--dev", Path.Combine(root, "dev.tsv"),
+        var (exit, stdout, stderr) = ModelCommandTests.Run("finetune", "--checkpoint", Model, "--train", train, "--dev",
+            Path.Combine(root, "dev.tsv"),
             "--text", "sentence", "--label", "label", "--epochs", "1", "--batch", "8", "--out", Path.Combine(root, "ft"), "--threads", "2");
 
         Assert.True(exit == 0, stderr + stdout);

@@ -16,7 +16,9 @@ public sealed class OnnxExportTests : IDisposable
     private readonly string temp = Directory.CreateTempSubdirectory("hybridbert-onnx-").FullName;
     public void Dispose() => Directory.Delete(temp, recursive: true);
 
-    public static TheoryData<string> Cases() => new(["bert_2l", "bert_2l_dropmask", "ponet_2l", "ponet_2l_sentence_segments", "hybrid_4l_pool_bottom", "hybrid_4l_interleaved", "random_HAPH_sso", "classifier_AA_cls", "classifier_PH_mean"]);
+    public static TheoryData<string> Cases() =>
+        new(["bert_2l", "bert_2l_dropmask", "ponet_2l", "ponet_2l_sentence_segments", "hybrid_4l_pool_bottom", "hybrid_4l_interleaved",
+        "random_HAPH_sso", "classifier_AA_cls", "classifier_PH_mean"]);
 
     /// <summary>Batches of several lengths with padding: [CLS] a [SEP] b [SEP] per row, random ids in between.</summary>
     private static IEnumerable<Dictionary<string, Tensor>> Batches(int vocab, int maxPositions, bool withSegments)
@@ -40,7 +42,8 @@ public sealed class OnnxExportTests : IDisposable
                 types[b, TensorIndex.Slice(n / 2 + 1, n)] = 1;
                 segments[b, TensorIndex.Slice(n / 2 + 1, n)] = 1;
             }
-            var batch = new Dictionary<string, Tensor> { ["input.input_ids"] = ids, ["input.attention_mask"] = mask, ["input.token_type_ids"] = types };
+            var batch = new Dictionary<string, Tensor>
+                { ["input.input_ids"] = ids, ["input.attention_mask"] = mask, ["input.token_type_ids"] = types };
             if (withSegments) batch["input.segment_ids"] = segments;
             yield return batch;
         }
@@ -96,8 +99,10 @@ public sealed class OnnxExportTests : IDisposable
             else (hidden, logits) = mlm!.Infer(inputs);
             var real = batch["input.attention_mask"].to_type(ScalarType.Bool);
             var shape = string.Join("×", batch["input.input_ids"].shape);
-            Assert.True(MaxError(hiddenOnnx, hidden, real) < 1e-4, $"{name} {shape}: last_hidden_state differs by {MaxError(hiddenOnnx, hidden, real):E2}");
-            Assert.True(MaxError(logitsOnnx, logits, classifier ? null : real) < 1e-4, $"{name} {shape}: logits differ by {MaxError(logitsOnnx, logits, classifier ? null : real):E2}");
+            Assert.True(MaxError(hiddenOnnx, hidden, real) < 1e-4,
+                $"{name} {shape}: last_hidden_state differs by {MaxError(hiddenOnnx, hidden, real):E2}");
+            Assert.True(MaxError(logitsOnnx, logits, classifier ? null : real) < 1e-4,
+                $"{name} {shape}: logits differ by {MaxError(logitsOnnx, logits, classifier ? null : real):E2}");
         }
     }
 
@@ -105,7 +110,8 @@ public sealed class OnnxExportTests : IDisposable
     public void A_head_the_model_lacks_is_refused()
     {
         var (source, _, _) = HuggingFaceExportTests.Source("bert_2l", temp);
-        var (exit, _, stderr) = ModelCommandTests.Run("export", "onnx", "--model", source, "--out", Path.Combine(temp, "x.onnx"), "--head", "classifier");
+        var (exit, _, stderr) = ModelCommandTests.Run("export", "onnx", "--model", source, "--out", Path.Combine(temp, "x.onnx"), "--head",
+            "classifier");
         Assert.Equal(2, exit);   // a usage error: the flag does not fit the model
         Assert.Contains("not a classifier", stderr);
     }

@@ -19,7 +19,8 @@ public sealed class OutOfMemoryTests
     [Fact]
     public void The_description_names_the_size_asked_for_and_what_is_available_in_one_line()
     {
-        Assert.Equal("out of memory: one tensor needed 64.0 GiB, more than the 20.5 GiB available — use a smaller batch or sequence length (or a smaller model)",
+        Assert.Equal("out of memory: one tensor needed 64.0 GiB, more than the 20.5 GiB available — use a smaller batch or sequence " +
+            "length (or a smaller model)",
             OutOfMemory.Describe(Libtorch, 20.5 * 1073741824));
         Assert.Equal("out of memory: an allocation failed — use a smaller batch or sequence length (or a smaller model)",
             OutOfMemory.Describe("std::bad_alloc", null));
@@ -29,8 +30,10 @@ public sealed class OutOfMemoryTests
     public void A_tensor_smaller_than_what_is_available_is_explained_not_contradicted()
     {
         var small = Libtorch.Replace("68719476736", "3328599654");   // 3.1 GiB
-        Assert.Equal("out of memory: one tensor of 3.1 GiB could not be allocated while this process held 19.0 GiB at its peak; 21.4 GiB are available " +
-                     "now that the step's other tensors are freed, so it was those tensors, not the one that failed, that filled memory — use a smaller batch or sequence length (or a smaller model)",
+        Assert.Equal("out of memory: one tensor of 3.1 GiB could not be allocated while this process held 19.0 GiB at its peak; 21.4 GiB " +
+            "are available " +
+                     "now that the step's other tensors are freed, so it was those tensors, not the one that failed, that filled memory " +
+                         "— use a smaller batch or sequence length (or a smaller model)",
             OutOfMemory.Describe(small, 21.4 * 1073741824, 19.0 * 1073741824));
         Assert.Contains("this process may use at most 16.0 GiB (its container's memory limit or ulimit -v)",
             OutOfMemory.Describe(small, 21.4 * 1073741824, 15.9 * 1073741824, 16.0 * 1073741824));

@@ -33,7 +33,8 @@ public sealed class EncoderConfigTests
         var error = Assert.Throws<ConfigException>(() => (Presets.Mini with { LayerPattern = pattern }).Validate());
         Assert.Contains(field, error.Message);
         Assert.Contains(detail, error.Message);
-        if (field == "layer_pattern") Assert.Contains("allowed: A self-attention, P pooling network (PoNet), H attention and pooling heads in one layer", error.Message);
+        if (field == "layer_pattern") Assert.Contains("allowed: A self-attention, P pooling network (PoNet), H attention and pooling " +
+            "heads in one layer", error.Message);
     }
 
     [Fact]
@@ -75,7 +76,8 @@ public sealed class EncoderConfigTests
     [Fact]
     public void A_hugging_face_config_with_extra_fields_loads()
     {
-        const string json = """{"architectures": ["BertForMaskedLM"], "model_type": "bert", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128, "layer_pattern": "PA"}""";
+        const string json =
+            """{"architectures": ["BertForMaskedLM"], "model_type": "bert", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128, "layer_pattern": "PA"}""";
         var config = EncoderConfig.FromJson(json);
         Assert.Equal("PA", config.LayerPattern);
     }
@@ -87,7 +89,9 @@ public sealed class EncoderConfigTests
         // built from the command line (flags, presets) is a ConfigException (exit 2).
         var error = Assert.Throws<InvalidDataException>(() => EncoderConfig.FromJson("{\"hidden_size\": \"big\"}", "run/config.json"));
         Assert.StartsWith("run/config.json: not a valid encoder config JSON", error.Message);
-        var impossible = Assert.Throws<InvalidDataException>(() => EncoderConfig.FromJson("{\"hidden_size\": 100, \"num_attention_heads\": 3}", "run/config.json"));
+        var impossible =
+            Assert.Throws<InvalidDataException>(() =>
+            EncoderConfig.FromJson("{\"hidden_size\": 100, \"num_attention_heads\": 3}", "run/config.json"));
         Assert.StartsWith("run/config.json: Invalid encoder config:", impossible.Message);
     }
 }

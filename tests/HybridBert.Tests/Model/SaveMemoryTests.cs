@@ -82,7 +82,8 @@ public sealed class BackwardFailureTests
     public void An_exception_in_the_recomputed_activation_is_thrown_by_Backward_Run_and_the_process_survives()
     {
         var calls = 0;
-        Tensor FailsTheSecondTime(Tensor x) => ++calls == 2 ? throw new InvalidOperationException("activation failed in backward") : nn.functional.gelu(x);
+        Tensor FailsTheSecondTime(Tensor x) => ++calls == 2 ? throw new InvalidOperationException("activation failed in backward") :
+            nn.functional.gelu(x);
         using var dense = nn.Linear(8, 4);
         var x = torch.randn(5, 8, requires_grad: true);
         var y = ActivatedLinear.Apply(x, FailsTheSecondTime, dense.weight!, dense.bias);

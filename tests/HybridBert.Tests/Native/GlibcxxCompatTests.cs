@@ -96,7 +96,8 @@ public sealed class GlibcxxCompatTests : IDisposable
         var build = Dotnet(app, env, "build");
         Assert.True(build.Exit == 0, build.Out + build.Err);
         var copy = Directory.GetFiles(Path.Combine(app, "bin"), "libLibTorchSharp.so", SearchOption.AllDirectories).Single();
-        Assert.True(GlibcxxCompat.WeakenVersionNeed(File.ReadAllBytes(copy), "GLIBCXX_3.4.32"), "the build copied an already-fixed library: this test would prove nothing");
+        Assert.True(GlibcxxCompat.WeakenVersionNeed(File.ReadAllBytes(copy), "GLIBCXX_3.4.32"),
+            "the build copied an already-fixed library: this test would prove nothing");
         AssertRanTheExample(Dotnet(app, env, "run", "--no-build"));
         Assert.False(GlibcxxCompat.WeakenVersionNeed(File.ReadAllBytes(copy), "GLIBCXX_3.4.32"), "the library did not fix the application's copy");
         AssertRanTheExample(Dotnet(app, env, "run", "--no-build"));   // a second run: a fresh folder, not "already holds a run"
@@ -108,7 +109,8 @@ public sealed class GlibcxxCompatTests : IDisposable
         // A version of its own: NuGet caches a package by version in the global packages folder (removed again below).
         var version = $"0.0.0-test.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
         var feed = Path.Combine(root, "feed");
-        var pack = Dotnet(Repo.Root, null, "pack", Path.Combine("src", "HybridBert", "HybridBert.csproj"), "-o", feed, $"-p:PackageVersion={version}");
+        var pack = Dotnet(Repo.Root, null, "pack", Path.Combine("src", "HybridBert", "HybridBert.csproj"), "-o", feed,
+            $"-p:PackageVersion={version}");
         Assert.True(pack.Exit == 0, pack.Out + pack.Err);
         var app = Consumer("ByPackage", $"""<PackageReference Include="HybridBert" Version="{version}" />""");
         File.WriteAllText(Path.Combine(app, "nuget.config"), $"""

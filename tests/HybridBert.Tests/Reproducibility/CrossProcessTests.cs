@@ -21,7 +21,8 @@ public sealed class CrossProcessTests : IDisposable
         var documents = new CorpusReader().Read(CorpusSource.Default()).Where(d => d.Source.Contains("moby")).Take(12);
         File.WriteAllLines(corpus, documents.SelectMany(d => d.Paragraphs.Append("")));
         data = Path.Combine(root, "data");
-        DataPreparation.Run(CorpusSource.Resolve([corpus]), EmbeddedData.Vocabulary(), data, new PrepareOptions { SeqLen = 32, ValidationFraction = 0.25 });
+        DataPreparation.Run(CorpusSource.Resolve([corpus]), EmbeddedData.Vocabulary(), data,
+            new PrepareOptions { SeqLen = 32, ValidationFraction = 0.25 });
     }
 
     public void Dispose() => Directory.Delete(root, recursive: true);
@@ -103,7 +104,8 @@ public sealed class CrossProcessTests : IDisposable
         foreach (var name in new[] { "p1", "p2" })
             Cli("data", "prepare", "--corpus", corpus, "--out", Path.Combine(root, name), "--seq-len", "32", "--seed", "5");
         static string Shards(string dir) => string.Join(",", JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "manifest.json"))).RootElement
-            .GetProperty("splits").EnumerateObject().SelectMany(s => s.Value.GetProperty("shards").EnumerateArray().Select(h => h.GetProperty("sha256").GetString())));
+            .GetProperty("splits").EnumerateObject().SelectMany(s =>
+                s.Value.GetProperty("shards").EnumerateArray().Select(h => h.GetProperty("sha256").GetString())));
         Assert.Equal(Shards(Path.Combine(root, "p1")), Shards(Path.Combine(root, "p2")));
 
         foreach (var name in new[] { "f1", "f2" })
@@ -115,6 +117,7 @@ public sealed class CrossProcessTests : IDisposable
             return seed.GetProperty("dev").GetRawText() + seed.GetProperty("test").GetRawText();
         }
         Assert.Equal(Scores(Path.Combine(root, "f1")), Scores(Path.Combine(root, "f2")));
-        Assert.Equal(File.ReadAllBytes(Path.Combine(root, "f1", "seed-3", "model.safetensors")), File.ReadAllBytes(Path.Combine(root, "f2", "seed-3", "model.safetensors")));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(root, "f1", "seed-3", "model.safetensors")),
+            File.ReadAllBytes(Path.Combine(root, "f2", "seed-3", "model.safetensors")));
     }
 }

@@ -24,7 +24,8 @@ public sealed class InferenceServerTests
 
     private static HttpClient Client(InferenceServer server) => new() { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(60) };
 
-    private static async Task<(HttpStatusCode Status, JsonNode? Body, HttpResponseMessage Response)> Post(HttpClient client, string route, string json, CancellationToken cancel = default)
+    private static async Task<(HttpStatusCode Status, JsonNode? Body, HttpResponseMessage Response)> Post(HttpClient client, string route,
+        string json, CancellationToken cancel = default)
     {
         var response = await client.PostAsync(route, new StringContent(json, Encoding.UTF8, "application/json"), cancel);
         var text = await response.Content.ReadAsStringAsync(cancel);
@@ -156,7 +157,8 @@ public sealed class InferenceServerTests
             {
                 TorchSharp.torch.manual_seed(5);
                 using var head = new SequenceClassifier(source.Classifier.Config, 1, source.Head.Pooling);
-                new FineTunedModel(head, source.Tokenizer, source.Head with { Regression = true, Labels = [], Metrics = ["pearson", "spearman"] }).Save(folder);
+                new FineTunedModel(head, source.Tokenizer,
+                    source.Head with { Regression = true, Labels = [], Metrics = ["pearson", "spearman"] }).Save(folder);
             }
             await using var server = await Start(folder);
             using var client = Client(server);
@@ -167,14 +169,16 @@ public sealed class InferenceServerTests
             var order = Enumerable.Range(0, texts.Length).OrderByDescending(i => logits[i]).ToArray();
             Assert.Contains("rerank", JsonNode.Parse(await client.GetStringAsync("/info"))!["tasks"]!.AsArray().Select(t => t!.GetValue<string>()));
 
-            var (status, body, _) = await Post(client, "/rerank", """{"query": "a good film", "texts": ["the cat sat", "a film about a dog", "the movie was good", "cats"]}""");
+            var (status, body, _) = await Post(client, "/rerank",
+                """{"query": "a good film", "texts": ["the cat sat", "a film about a dog", "the movie was good", "cats"]}""");
             Assert.Equal(HttpStatusCode.OK, status);
             var ranks = body!.AsArray();
             Assert.Equal(order, ranks.Select(r => r!["index"]!.GetValue<int>()));
             for (var k = 0; k < order.Length; k++)
                 Assert.Equal(1 / (1 + Math.Exp(-logits[order[k]])), ranks[k]!["score"]!.GetValue<double>(), 1e-6);
             Assert.Null(ranks[0]!["text"]);
-            var raw = (await Post(client, "/rerank", """{"query": "a good film", "texts": ["cats", "the movie was good"], "raw_scores": true, "return_text": true}""")).Body!.AsArray();
+            var raw = (await Post(client, "/rerank",
+                """{"query": "a good film", "texts": ["cats", "the movie was good"], "raw_scores": true, "return_text": true}""")).Body!.AsArray();
             var best = logits[3] >= logits[2] ? (0, "cats", logits[3]) : (1, "the movie was good", logits[2]);
             Assert.Equal(best.Item1, raw[0]!["index"]!.GetValue<int>());
             Assert.Equal(best.Item2, raw[0]!["text"]!.GetValue<string>());
@@ -222,24 +226,29 @@ public sealed class InferenceServerTests
             Assert.NotNull(body["error_type"]);
         }
         await Expect(HttpStatusCode.BadRequest, "/embed", "{\"inputs\": [", "not valid JSON");
-        await Expect(HttpStatusCode.BadRequest, "/embed", """{"inputs": 5}""", "must be a string, token ids, or a list of strings and token-id lists");
+        await Expect(HttpStatusCode.BadRequest, "/embed", """{"inputs": 5}""",
+            "must be a string, token ids, or a list of strings and token-id lists");
         await Expect(HttpStatusCode.BadRequest, "/fill-mask", """{"inputs": 5}""", "must be a string or a list of strings");
         await Expect(HttpStatusCode.BadRequest, "/fill-mask", """{"inputs": [101, 102]}""", "'inputs'[0] must be a string");
         await Expect(HttpStatusCode.BadRequest, "/embed", """{"inputs": [2, "a"]}""", "'inputs'[1] must be a whole number (a token id)");
         await Expect(HttpStatusCode.BadRequest, "/embed", """{"inputs": ["a", [2, 1.5]]}""", "'inputs'[1][1] must be a whole number");
-        await Expect(HttpStatusCode.UnprocessableEntity, "/embed", """{"inputs": ["a", [2, 99999]]}""", "input 1 has token id 99999 at position 1, outside the vocabulary");
+        await Expect(HttpStatusCode.UnprocessableEntity, "/embed", """{"inputs": ["a", [2, 99999]]}""",
+            "input 1 has token id 99999 at position 1, outside the vocabulary");
         await Expect(HttpStatusCode.UnprocessableEntity, "/embed", """{"inputs": ["a", []]}""", "input 1 has no token ids");
-        await Expect(HttpStatusCode.UnprocessableEntity, "/embed", $$"""{"inputs": [{{string.Join(", ", Enumerable.Repeat(7, 41))}}]}""", "input 0 is 41 tokens long");
+        await Expect(HttpStatusCode.UnprocessableEntity, "/embed", $$"""{"inputs": [{{string.Join(", ", Enumerable.Repeat(7, 41))}}]}""",
+            "input 0 is 41 tokens long");
         await Expect(HttpStatusCode.BadRequest, "/embed", """{"inputs": ["a", 2]}""", "'inputs'[1] must be a string");
         await Expect(HttpStatusCode.BadRequest, "/embed", """{"text": "a"}""", "needs 'inputs'");
         await Expect(HttpStatusCode.BadRequest, "/embed", """{"inputs": "a", "normalize": "yes"}""", "'normalize' must be true or false");
         await Expect(HttpStatusCode.BadRequest, "/fill-mask", """{"inputs": "a [MASK]", "top_k": 0}""", "top_k");
         await Expect(HttpStatusCode.RequestEntityTooLarge, "/embed", """{"inputs": ["a", "b", "c", "d"]}""", "more than the limit of 3");
         await Expect(HttpStatusCode.RequestEntityTooLarge, "/embed", $$"""{"inputs": "{{new string('a', 5000)}}"}""", "limit of 4096");
-        await Expect(HttpStatusCode.UnprocessableEntity, "/embed", $$"""{"inputs": ["a", "{{string.Join(' ', Enumerable.Repeat("cat", 60))}}"]}""", "input 1 is 62 tokens long");
+        await Expect(HttpStatusCode.UnprocessableEntity, "/embed",
+            $$"""{"inputs": ["a", "{{string.Join(' ', Enumerable.Repeat("cat", 60))}}"]}""", "input 1 is 62 tokens long");
         await Expect(HttpStatusCode.UnprocessableEntity, "/fill-mask", """{"inputs": "no mask here"}""", "has no [MASK]");
         await Expect(HttpStatusCode.FailedDependency, "/predict", """{"inputs": "a"}""", "not a classifier");
-        Assert.Equal(HttpStatusCode.OK, (await Post(client, "/embed", $$"""{"inputs": "{{string.Join(' ', Enumerable.Repeat("cat", 60))}}", "truncate": true}""")).Status);
+        Assert.Equal(HttpStatusCode.OK,
+            (await Post(client, "/embed", $$"""{"inputs": "{{string.Join(' ', Enumerable.Repeat("cat", 60))}}", "truncate": true}""")).Status);
 
         var latin1 = new ByteArrayContent([.. "{\"inputs\": \""u8, 0xE9, .. "\"}"u8]);
         latin1.Headers.ContentType = new MediaTypeHeaderValue("application/json");
@@ -254,7 +263,8 @@ public sealed class InferenceServerTests
         await using var server = await Start(Mlm, o => o with { MaxWaitMs = 50 });
         using var client = Client(server);
         var words = new[] { "the", "cat", "dog", "sat", "on", "mat", "red", "blue", "city", "night" };
-        var texts = Enumerable.Range(0, 40).Select(i => string.Join(' ', Enumerable.Range(0, 1 + i % 7).Select(k => words[(i + 3 * k) % words.Length]))).ToList();
+        var texts = Enumerable.Range(0,
+            40).Select(i => string.Join(' ', Enumerable.Range(0, 1 + i % 7).Select(k => words[(i + 3 * k) % words.Length]))).ToList();
         var single = new List<float[]>();
         foreach (var t in texts) single.Add(Floats((await Post(client, "/embed", $$"""{"inputs": "{{t}}"}""")).Body![0]!));
 
@@ -268,7 +278,8 @@ public sealed class InferenceServerTests
             Assert.True(vector.Zip(single[i]).Max(p => Math.Abs(p.First - p.Second)) < 1e-6, $"request {i} differs from its single-request result");
         }
         var metrics = await client.GetStringAsync("/metrics");
-        double Value(string name) => double.Parse(metrics.Split('\n').First(l => l.StartsWith(name + " ")).Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        double Value(string name) =>
+            double.Parse(metrics.Split('\n').First(l => l.StartsWith(name + " ")).Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
         Assert.True(Value("hybridbert_batch_requests_sum") > Value("hybridbert_batch_requests_count"), "no forward served more than one request");
     }
 
@@ -329,7 +340,8 @@ public sealed class ServeCommandTests
         var model = HuggingFaceImportTests.Folder("bert-mlm-safetensors");
         await using var first = await InferenceServer.StartAsync(new ServeOptions { Model = model, Port = 0, Threads = 1 });
         var port = first.Address.Port;
-        var error = await Assert.ThrowsAsync<IOException>(() => InferenceServer.StartAsync(new ServeOptions { Model = model, Port = port, Threads = 1 }));
+        var error =
+            await Assert.ThrowsAsync<IOException>(() => InferenceServer.StartAsync(new ServeOptions { Model = model, Port = port, Threads = 1 }));
         Assert.Contains($"port {port} on 127.0.0.1 is already in use", error.Message);
 
         var (exit, _, stderr) = ModelCommandTests.Run("serve", "--model", model, "--port", port.ToString());

@@ -109,7 +109,8 @@ public sealed class BertTokenizerTests : IClassFixture<BertTokenizerTests.Shared
         var tokenizer = new BertTokenizer(shared.Vocabulary);
         var e = tokenizer.Encode("one two three four five six", "seven eight", maxLength: 9);
         // budget 6: a keeps 4, b keeps 2
-        Assert.Equal(["[CLS]", "one", "two", "three", "four", "[SEP]", "seven", "eight", "[SEP]"], e.InputIds.Select(i => shared.Vocabulary.Tokens[i]));
+        Assert.Equal(["[CLS]", "one", "two", "three", "four", "[SEP]", "seven", "eight", "[SEP]"],
+            e.InputIds.Select(i => shared.Vocabulary.Tokens[i]));
     }
 
     /// <summary>The expectations of Hugging Face's own test of this rule (tokenizers, utils/truncation.rs,
@@ -129,7 +130,8 @@ public sealed class BertTokenizerTests : IClassFixture<BertTokenizerTests.Shared
         var tokenizer = new BertTokenizer(shared.Vocabulary);
         // 8 + 4 tokens into a budget of 7 (max length 10): the first text is the longer, so it keeps 4 and the second 3.
         var e = tokenizer.Encode("one two three four five six seven eight", "nine ten eleven twelve", maxLength: 10);
-        Assert.Equal(["[CLS]", "one", "two", "three", "four", "[SEP]", "nine", "ten", "eleven", "[SEP]"], e.InputIds.Select(i => shared.Vocabulary.Tokens[i]));
+        Assert.Equal(["[CLS]", "one", "two", "three", "four", "[SEP]", "nine", "ten", "eleven", "[SEP]"],
+            e.InputIds.Select(i => shared.Vocabulary.Tokens[i]));
         Assert.Equal([0, 0, 0, 0, 0, 0, 1, 1, 1, 1], e.TokenTypeIds);
     }
 

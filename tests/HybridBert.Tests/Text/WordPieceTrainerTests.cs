@@ -38,7 +38,8 @@ public sealed class WordPieceTrainerTests
         var counts = Count(string.Join(' ', Repeat("hug", 10), Repeat("pug", 5), Repeat("pun", 12), Repeat("bun", 4), Repeat("hugs", 5)));
         Assert.Equal(21, WordPieceTrainer.Train(counts, new WordPieceTrainerOptions { VocabSize = 21, MinFrequency = 1 }).Count);
         // Only pairs seen ≥ 13 times: ##ug (20), ##un (16), hug (15).
-        Assert.Equal(["##ug", "##un", "hug"], WordPieceTrainer.Train(counts, new WordPieceTrainerOptions { VocabSize = 100, MinFrequency = 13 })[19..]);
+        Assert.Equal(["##ug", "##un", "hug"],
+            WordPieceTrainer.Train(counts, new WordPieceTrainerOptions { VocabSize = 100, MinFrequency = 13 })[19..]);
     }
 
     [Fact]

@@ -16,7 +16,8 @@ public sealed class TinyData : IDisposable
         var corpus = Path.Combine(Root, "corpus.txt");
         var documents = new CorpusReader().Read(CorpusSource.Default()).Where(d => d.Source.Contains("moby")).Take(12);
         File.WriteAllLines(corpus, documents.SelectMany(d => d.Paragraphs.Append("")));
-        DataPreparation.Run(CorpusSource.Resolve([corpus]), EmbeddedData.Vocabulary(), DataDir, new PrepareOptions { SeqLen = 32, ValidationFraction = 0.25 });
+        DataPreparation.Run(CorpusSource.Resolve([corpus]), EmbeddedData.Vocabulary(), DataDir,
+            new PrepareOptions { SeqLen = 32, ValidationFraction = 0.25 });
     }
 
     public void Dispose() => Directory.Delete(Root, recursive: true);
@@ -97,7 +98,8 @@ public sealed class PretrainerTests(TinyData data) : IClassFixture<TinyData>
     [Fact]
     public void Gradient_accumulation_over_four_micro_batches_equals_one_big_batch()
     {
-        var whole = Options("whole", steps: 3) with { BatchSize = 16, Model = Options("x").Model with { HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 } };
+        var whole = Options("whole", steps: 3) with { BatchSize = 16,
+            Model = Options("x").Model with { HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 } };
         var accumulated = whole with { RunDir = Path.Combine(data.Root, "accumulated"), MicroBatch = 4 };
         new Pretrainer(whole).Run();
         new Pretrainer(accumulated).Run();
@@ -122,7 +124,8 @@ public sealed class PretrainerTests(TinyData data) : IClassFixture<TinyData>
         PretrainOptions Run(string name, bool dropMask, string split)
         {
             var (mask, random) = MaskingOptions.ParseSplit(split);
-            var o = Options(name, steps: 3) with { DropMask = dropMask, Masking = new MaskingOptions { MaskFraction = mask, RandomFraction = random } };
+            var o = Options(name, steps: 3) with { DropMask = dropMask,
+                Masking = new MaskingOptions { MaskFraction = mask, RandomFraction = random } };
             new Pretrainer(o).Run();
             return o;
         }
@@ -134,7 +137,8 @@ public sealed class PretrainerTests(TinyData data) : IClassFixture<TinyData>
     [Fact]
     public void A_diverging_loss_stops_the_run_naming_the_step_and_keeps_the_last_good_checkpoint()
     {
-        var options = Options("nan", steps: 50) with { LearningRate = 1e12, WarmupSteps = 0, MaxGradNorm = 1e30, CheckpointEvery = 1, Precision = Precision.Fp32 };
+        var options = Options("nan", steps: 50) with { LearningRate = 1e12, WarmupSteps = 0, MaxGradNorm = 1e30, CheckpointEvery = 1,
+            Precision = Precision.Fp32 };
         var error = Assert.Throws<TrainingDivergedException>(() => new Pretrainer(options).Run());
         Assert.Matches(@"at step \d+", error.Message);
         var checkpoints = Checkpoint.List(options.RunDir);
@@ -182,7 +186,8 @@ public sealed class PretrainerTests(TinyData data) : IClassFixture<TinyData>
         Assert.Equal(bestStep, summary.BestStep);
         var folders = Checkpoint.List(options.RunDir);
         Assert.Contains(folders, c => c.Step == bestStep);
-        Assert.Equal(Path.Combine(Checkpoint.Folder(options.RunDir), $"step-{bestStep}"), HybridBert.Interop.ModelSource.CheckpointFolder(options.RunDir));
+        Assert.Equal(Path.Combine(Checkpoint.Folder(options.RunDir), $"step-{bestStep}"),
+            HybridBert.Interop.ModelSource.CheckpointFolder(options.RunDir));
     }
 
     [Fact]
@@ -193,7 +198,9 @@ public sealed class PretrainerTests(TinyData data) : IClassFixture<TinyData>
         var vocabulary = manifest.LoadVocabulary(data.DataDir);
         using var validation = ShardDataset.Open(data.DataDir, "validation");
         torch.manual_seed(3);
-        using var model = new HybridBertModel(options.Model with { HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0, ClsTokenId = vocabulary.ClsId, SepTokenId = vocabulary.SepId });
+        using var model =
+            new HybridBertModel(options.Model with { HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0, ClsTokenId = vocabulary.ClsId,
+            SepTokenId = vocabulary.SepId });
         var whole = Pretrainer.Evaluate(model, validation, vocabulary, options);
         var micro = Pretrainer.Evaluate(model, validation, vocabulary, options with { MicroBatch = 2 });
         var odd = Pretrainer.Evaluate(model, validation, vocabulary, options with { BatchSize = 16, MicroBatch = 16, EvalBatches = 1 });
@@ -211,10 +218,14 @@ public sealed class PretrainerTests(TinyData data) : IClassFixture<TinyData>
     {
         var options = Options("mismatch", steps: 2) with { CheckpointEvery = 2 };
         new Pretrainer(options).Run();
-        var error = Assert.Throws<InvalidDataException>(() => new Pretrainer(options with { Resume = true, MaxSteps = 4, Model = options.Model with { LayerPattern = "AA" } }).Run());
+        var error =
+            Assert.Throws<InvalidDataException>(() =>
+            new Pretrainer(options with { Resume = true, MaxSteps = 4, Model = options.Model with { LayerPattern = "AA" } }).Run());
         Assert.Contains("layer_pattern: checkpoint PA, now AA", error.Message);
 
-        var wrongVocab = Assert.Throws<InvalidDataException>(() => new Pretrainer(Options("vocab") with { Model = options.Model with { VocabSize = 30522 } }).Run());
+        var wrongVocab =
+            Assert.Throws<InvalidDataException>(() =>
+            new Pretrainer(Options("vocab") with { Model = options.Model with { VocabSize = 30522 } }).Run());
         Assert.Contains("vocab_size=30522", wrongVocab.Message);
     }
 

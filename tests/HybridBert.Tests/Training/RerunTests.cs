@@ -111,7 +111,8 @@ public sealed class RerunTests(TinyData data) : IClassFixture<TinyData>, IDispos
     {
         var options = new PretrainOptions
         {
-            DataDir = data.DataDir, RunDir = Path.Combine(root, "library"), Model = HybridBert.Model.Presets.Build("tiny", "PA", 8192) with { MaxPositionEmbeddings = 64 },
+            DataDir = data.DataDir, RunDir = Path.Combine(root, "library"),
+                Model = HybridBert.Model.Presets.Build("tiny", "PA", 8192) with { MaxPositionEmbeddings = 64 },
             BatchSize = 4, MaxSteps = 1, EvalBatches = 1, Threads = 1,
         };
         new Pretrainer(options).Run();

@@ -38,7 +38,9 @@ public sealed class TrainingStepTests
     {
         var (model, step) = Make(clip: 1.0);
         var before = model.parameters().Select(p => p.detach().clone()).ToList();
-        var error = Assert.Throws<TrainingDivergedException>(() => step.Run(4, 1, _ => Loss(model, torch.full(1, 4, double.NaN)), v => $"loss {v} at step 5"));
+        var error =
+            Assert.Throws<TrainingDivergedException>(() =>
+            step.Run(4, 1, _ => Loss(model, torch.full(1, 4, double.NaN)), v => $"loss {v} at step 5"));
         Assert.Equal("loss NaN at step 5", error.Message);
         Assert.True(model.parameters().Zip(before).All(p => p.First.eq(p.Second).all().item<bool>()));
     }
