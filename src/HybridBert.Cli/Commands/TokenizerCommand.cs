@@ -34,6 +34,8 @@ internal static class TokenizerCommand
             var path = parse.GetValue(output)!.FullName;
             using var outLock = IO.PathLock.Acquire(path);
             if (File.Exists(path) && !parse.GetValue(overwrite)) throw new IO.OutputExistsException(path, "a file", resumable: false);
+            var jsonPath = Interop.TokenizerFiles.JsonBeside(path);
+            if (File.Exists(jsonPath) && !parse.GetValue(overwrite)) throw new IO.OutputExistsException(jsonPath, "a file", resumable: false);
             var options = new WordPieceTrainerOptions
             {
                 VocabSize = parse.GetValue(vocabSize), MinFrequency = parse.GetValue(minFrequency), LimitAlphabet = parse.GetValue(limitAlphabet),
@@ -55,9 +57,10 @@ internal static class TokenizerCommand
                     counting.Value = merging.Value = 1;
                 });
             result.Vocabulary.Save(path);   // atomically
+            IO.AtomicFile.WriteAllText(jsonPath, Interop.TokenizerFiles.TokenizerJson(result.Vocabulary, !parse.GetValue(cased)));
             CommonOptions.PrintCorpusStats(result.Corpus);
             Console.WriteLine($"{result.Vocabulary.Count} tokens from {result.Words:N0} words ({result.DistinctWords:N0} distinct) in " +
-                $"{stopwatch.Elapsed.TotalSeconds:F1} s -> {path}");
+                $"{stopwatch.Elapsed.TotalSeconds:F1} s -> {path}, {jsonPath}");
             if (result.Vocabulary.Count < options.VocabSize)
                 Console.WriteLine($"note: stopped at {result.Vocabulary.Count} < {options.VocabSize}: no pair left with frequency >= " +
                     $"{options.MinFrequency}");

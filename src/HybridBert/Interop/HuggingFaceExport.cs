@@ -11,8 +11,8 @@ namespace HybridBert.Interop;
 /// <summary>
 /// <c>hybridbert export hf</c>: any loadable model as a Hugging Face folder — <c>config.json</c>,
 /// <c>model.safetensors</c> (fp32, Hugging Face names: <c>bert.*</c>, <c>cls.*</c> / <c>classifier.*</c>; the tied
-/// decoder is not stored, as <c>save_pretrained</c> does), <c>vocab.txt</c>, <c>tokenizer_config.json</c>,
-/// <c>special_tokens_map.json</c>. An all-attention model with BERT's heads is a plain <c>model_type: bert</c>
+/// decoder is not stored, as <c>save_pretrained</c> does) and the tokenizer files (<see cref="TokenizerFiles"/>:
+/// <c>vocab.txt</c>, <c>tokenizer.json</c>, <c>tokenizer_config.json</c>, <c>special_tokens_map.json</c>). An all-attention model with BERT's heads is a plain <c>model_type: bert</c>
 /// folder; any other (pooling or hybrid layers, the 3-class sentence structure head, mean-pooled classifiers) is
 /// <c>model_type: hybridbert</c> with <c>configuration_hybridbert.py</c> + <c>modeling_hybridbert.py</c> and an
 /// <c>auto_map</c>, for <c>trust_remote_code=True</c>.
@@ -43,11 +43,7 @@ public static class HuggingFaceExport
             architecture = (plainBert ? "Bert" : "HybridBert") + "ForSequenceClassification";
             // bert.*, classifier.*: Hugging Face's names
             tensors = model.Classifier.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
-            var labels = head.Regression ? ["score"] : head.Labels;
-            extra["num_labels"] = labels.Count;
-            extra["id2label"] = new JsonObject(labels.Select((l, i) => KeyValuePair.Create(i.ToString(CultureInfo.InvariantCulture), (JsonNode?)l)));
-            extra["label2id"] = new JsonObject(labels.Select((l, i) => KeyValuePair.Create(l, (JsonNode?)i)));
-            extra["problem_type"] = head.Regression ? "regression" : "single_label_classification";
+            extra = LabelFields(head);
             if (!plainBert) extra["classifier_pooling"] = head.Pooling == Pooling.Mean ? "mean" : "cls";
             lowercase = head.Lowercase;
         }
@@ -81,18 +77,7 @@ public static class HuggingFaceExport
             {
                 SafetensorsFile.Write(Path.Combine(temp, HuggingFaceFolder.SafetensorsFile), tensors);
                 File.WriteAllText(Path.Combine(temp, HuggingFaceFolder.ConfigFile), json.ToJsonString(Indented));
-                source.Vocabulary.Save(Path.Combine(temp, HuggingFaceFolder.VocabFile));
-                File.WriteAllText(Path.Combine(temp, HuggingFaceFolder.TokenizerConfigFile), new JsonObject
-                {
-                    ["tokenizer_class"] = "BertTokenizer", ["do_lower_case"] = lowercase, ["model_max_length"] = config.MaxPositionEmbeddings,
-                    ["unk_token"] = Text.Vocabulary.Unk, ["sep_token"] = Text.Vocabulary.Sep, ["pad_token"] = Text.Vocabulary.Pad,
-                    ["cls_token"] = Text.Vocabulary.Cls, ["mask_token"] = Text.Vocabulary.Mask,
-                }.ToJsonString(Indented));
-                File.WriteAllText(Path.Combine(temp, HuggingFaceFolder.SpecialTokensFile), new JsonObject
-                {
-                    ["unk_token"] = Text.Vocabulary.Unk, ["sep_token"] = Text.Vocabulary.Sep, ["pad_token"] = Text.Vocabulary.Pad,
-                    ["cls_token"] = Text.Vocabulary.Cls, ["mask_token"] = Text.Vocabulary.Mask,
-                }.ToJsonString(Indented));
+                TokenizerFiles.Write(temp, source.Vocabulary, lowercase, config.MaxPositionEmbeddings);
                 if (!plainBert)
                     foreach (var file in new[] { ConfigurationFile, ModelingFile })
                         File.WriteAllText(Path.Combine(temp, file), RemoteCode(file));
@@ -105,10 +90,23 @@ public static class HuggingFaceExport
         return architecture;
     }
 
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    internal static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    /// <summary>A classifier's <c>num_labels</c>, <c>id2label</c>, <c>label2id</c> and <c>problem_type</c>, as transformers writes them.</summary>
+    internal static JsonObject LabelFields(TaskHead head)
+    {
+        var labels = head.Regression ? ["score"] : head.Labels;
+        return new JsonObject
+        {
+            ["num_labels"] = labels.Count,
+            ["id2label"] = new JsonObject(labels.Select((l, i) => KeyValuePair.Create(i.ToString(CultureInfo.InvariantCulture), (JsonNode?)l))),
+            ["label2id"] = new JsonObject(labels.Select((l, i) => KeyValuePair.Create(l, (JsonNode?)i))),
+            ["problem_type"] = head.Regression ? "regression" : "single_label_classification",
+        };
+    }
 
     /// <summary>BertConfig's fields; for <c>hybridbert</c> also the layer pattern, the segmenting ids and the auto_map.</summary>
-    private static JsonObject Config(EncoderConfig c, string architecture, bool plainBert, JsonObject extra)
+    internal static JsonObject Config(EncoderConfig c, string architecture, bool plainBert, JsonObject extra)
     {
         var json = new JsonObject
         {

@@ -47,7 +47,7 @@ public static class ModelImport
 
 /// <summary>
 /// Our model folder: <c>config.json</c> (with <c>layer_pattern</c>), fp32 <c>model.safetensors</c> under our names,
-/// <c>vocab.txt</c>, <c>tokenizer_config.json</c> (<c>do_lower_case</c>). Every command that takes a model loads it
+/// and the tokenizer files (<see cref="TokenizerFiles"/>). Every command that takes a model loads it
 /// (<see cref="ModelSource"/> reads it as a Hugging Face folder, which it also is).
 /// </summary>
 public static class ModelFolder
@@ -57,8 +57,6 @@ public static class ModelFolder
         {
             WeightLoader.Save(model, Path.Combine(temp, HuggingFaceFolder.SafetensorsFile));
             File.WriteAllText(Path.Combine(temp, HuggingFaceFolder.ConfigFile), model.Config.ToJson());
-            vocabulary.Save(Path.Combine(temp, HuggingFaceFolder.VocabFile));
-            File.WriteAllText(Path.Combine(temp, HuggingFaceFolder.TokenizerConfigFile),
-                JsonSerializer.Serialize(new Dictionary<string, object> { ["do_lower_case"] = lowercase }));
+            TokenizerFiles.Write(temp, vocabulary, lowercase, model.Config.MaxPositionEmbeddings);
         });
 }

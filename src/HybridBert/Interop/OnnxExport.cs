@@ -23,13 +23,31 @@ public static class OnnxExport
 {
     public const int Opset = 18;
 
-    /// <summary>Exports the model at <paramref name="modelPath"/>; <paramref name="head"/> null = the model's own (classifier or MLM).</summary>
+    /// <summary>The graph's name inside an ONNX model folder, where Hugging Face's ONNX consumers (transformers.js,
+    /// Optimum) look for it.</summary>
+    public const string FolderModel = "onnx/model.onnx";
+
+    /// <summary>Whether <paramref name="outPath"/> names a single graph file (<c>*.onnx</c>) rather than a model folder.</summary>
+    public static bool IsFile(string outPath) => outPath.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Exports the model at <paramref name="modelPath"/>; <paramref name="head"/> null = the model's own (classifier or
+    /// MLM). An <paramref name="outPath"/> ending in <c>.onnx</c> is the graph alone; any other is a model folder as
+    /// Hugging Face's ONNX consumers load it: <c>config.json</c>, the tokenizer files (<see cref="TokenizerFiles"/>) and
+    /// <see cref="FolderModel"/>. Its config says <c>model_type: bert</c> whatever the layers: those consumers run the
+    /// graph, which holds the architecture, and take from the config only BERT's inputs and outputs and, for a
+    /// classifier, its labels (<c>layer_pattern</c> is kept for people).
+    /// </summary>
     /// <returns>The head written.</returns>
     public static OnnxHead Run(string modelPath, string outPath, OnnxHead? head = null, bool segmentIds = false, bool overwrite = false)
     {
         var source = ModelSource.Open(modelPath);
         using var outLock = IO.PathLock.Acquire(outPath);
-        if (File.Exists(outPath) && !overwrite) throw new IO.OutputExistsException(outPath, "a model (an existing file)", resumable: false);
+        var file = IsFile(outPath);
+        if (file && File.Exists(outPath) && !overwrite) throw new IO.OutputExistsException(outPath, "a model (an existing file)", resumable: false);
+        if (!file && Directory.Exists(outPath) && Directory.EnumerateFileSystemEntries(outPath).Any() && !overwrite)
+            throw new IO.OutputExistsException(outPath, "files", resumable: false);
+        if (!file && File.Exists(outPath)) throw new IOException($"{outPath} is a file: give a folder for the ONNX model folder, or a name ending in .onnx");
         var classifier = source.Kind == ModelSourceKind.FineTuned || source.Labels is not null;
         var chosen = head ?? (classifier ? OnnxHead.Classifier : OnnxHead.Mlm);
         if (chosen == OnnxHead.Classifier && !classifier)
@@ -38,18 +56,38 @@ public static class OnnxExport
         if (chosen == OnnxHead.Mlm && classifier)
             throw new ArgumentException($"{modelPath} is a fine-tuned classifier, it has no MLM head: use --head classifier or none");
         ModelProto model;
+        var config = new System.Text.Json.Nodes.JsonObject();
+        bool lowercase;
         if (classifier)
         {
             using var fine = FineTunedModel.Load(modelPath);
             model = Build(fine.Classifier.Config, fine.Classifier.state_dict(), "bert.", chosen, fine.Head.Pooling, segmentIds);
+            if (chosen == OnnxHead.Classifier) config = HuggingFaceExport.LabelFields(fine.Head);
+            lowercase = fine.Head.Lowercase;
         }
         else
         {
             using var mlm = new HybridBertModel(source.Config);
             source.LoadInto(mlm, ["classifier.", "pooler.", "cls.seq_relationship."], optionalPrefixes: chosen == OnnxHead.Mlm ? null : ["cls."]);
             model = Build(source.Config, mlm.state_dict(), "", chosen, Pooling.Cls, segmentIds);
+            lowercase = source.Lowercase ?? true;
         }
-        IO.AtomicFile.Write(outPath, temp => File.WriteAllBytes(temp, model.ToByteArray()));
+        if (file)
+        {
+            IO.AtomicFile.Write(outPath, temp => File.WriteAllBytes(temp, model.ToByteArray()));
+            return chosen;
+        }
+        config["layer_pattern"] = source.Config.LayerPattern;
+        var architecture = chosen switch { OnnxHead.Mlm => "BertForMaskedLM", OnnxHead.Classifier => "BertForSequenceClassification", _ => "BertModel" };
+        var json = HuggingFaceExport.Config(source.Config, architecture, plainBert: true, config);
+        IO.AtomicFile.WriteFolder(outPath, temp =>
+        {
+            File.WriteAllText(Path.Combine(temp, ModelLayout.Config), json.ToJsonString(HuggingFaceExport.Indented));
+            TokenizerFiles.Write(temp, source.Vocabulary, lowercase, source.Config.MaxPositionEmbeddings);
+            var graph = Path.Combine(temp, FolderModel);
+            Directory.CreateDirectory(Path.GetDirectoryName(graph)!);
+            File.WriteAllBytes(graph, model.ToByteArray());
+        });
         return chosen;
     }
 

@@ -15,7 +15,10 @@ public sealed record EncodedText(int[] InputIds, int[] AttentionMask, int[] Toke
 /// does the greedy longest-match-first subword split of each word. A per-instance word cache skips WordPiece
 /// for words seen before (most of them, in running text). Not thread-safe: give each worker its own instance.
 /// </summary>
-/// <remarks>Special tokens written in raw text (a literal "[MASK]") are tokenized as text, never as specials.</remarks>
+/// <remarks>
+/// Special tokens written in raw text (a literal "[MASK]", "[SEP]") are those tokens, as in Hugging Face's tokenizers,
+/// where they are added tokens matched in the text before it is normalized: case-sensitive, the leftmost first.
+/// </remarks>
 public sealed class BertTokenizer
 {
     private const int MaxCachedWords = 200_000;
@@ -23,12 +26,15 @@ public sealed class BertTokenizer
     private readonly Dictionary<string, int[]> cache = new(StringComparer.Ordinal);
     private readonly List<string> words = [];
 
+    private readonly string[] specialTokens;
+
     public Vocabulary Vocabulary { get; }
     public BasicTokenizer Basic { get; }
 
     public BertTokenizer(Vocabulary vocabulary, bool lowercase = true)
     {
         Vocabulary = vocabulary;
+        specialTokens = Vocabulary.SpecialTokens.Where(vocabulary.Contains).ToArray();
         Basic = new BasicTokenizer(lowercase);
         using var stream = new MemoryStream(new UTF8Encoding(false).GetBytes(string.Join('\n', vocabulary.Tokens) + "\n"));
         wordPiece = WordPieceTokenizer.Create(stream, new WordPieceOptions
@@ -47,6 +53,35 @@ public sealed class BertTokenizer
     /// <paramref name="wordIds"/> (optional) gets the index of the word each piece came from, counting from
     /// <paramref name="firstWord"/>. Returns the number of words.</summary>
     public int AppendIds(string text, List<int> ids, List<int>? wordIds = null, int firstWord = 0)
+    {
+        if (!text.Contains('[')) return AppendWords(text, ids, wordIds, firstWord);   // no special token can be in it
+        var count = 0;
+        for (var start = 0; ;)
+        {
+            var (at, token) = NextSpecial(text, start);
+            count += AppendWords(text[start..(at < 0 ? text.Length : at)], ids, wordIds, firstWord + count);
+            if (at < 0) return count;
+            ids.Add(Vocabulary[token]);
+            wordIds?.Add(firstWord + count);
+            count++;
+            start = at + token.Length;
+        }
+    }
+
+    /// <summary>The first special token in <paramref name="text"/> at or after <paramref name="start"/> (the longest
+    /// where two begin at one place), or -1.</summary>
+    private (int At, string Token) NextSpecial(string text, int start)
+    {
+        var (at, found) = (-1, "");
+        foreach (var token in specialTokens)
+        {
+            var i = text.IndexOf(token, start, StringComparison.Ordinal);
+            if (i >= 0 && (at < 0 || i < at || (i == at && token.Length > found.Length))) (at, found) = (i, token);
+        }
+        return (at, found);
+    }
+
+    private int AppendWords(string text, List<int> ids, List<int>? wordIds, int firstWord)
     {
         words.Clear();
         Basic.Split(text, words);

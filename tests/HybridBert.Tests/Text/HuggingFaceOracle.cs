@@ -6,8 +6,8 @@ namespace HybridBert.Tests.Text;
 
 /// <summary>
 /// Hugging Face's own tokenizer (the Rust <c>tokenizers</c> library through Tokenizers.DotNet), configured as
-/// bert-base-uncased's <c>tokenizer.json</c>, over a given vocabulary. No post-processor and no added tokens: it
-/// returns the raw word-piece ids, and a literal "[MASK]" in text is text.
+/// bert-base-uncased's <c>tokenizer.json</c>, over a given vocabulary: its five special tokens as added tokens (so a
+/// literal "[MASK]" in text is the mask token), and no post-processor: it returns the word-piece ids without [CLS]/[SEP].
 /// </summary>
 public sealed class HuggingFaceOracle : IDisposable
 {
@@ -21,7 +21,10 @@ public sealed class HuggingFaceOracle : IDisposable
             version = "1.0",
             truncation = (object?)null,
             padding = (object?)null,
-            added_tokens = Array.Empty<object>(),
+            added_tokens = Vocabulary.SpecialTokens.Where(vocabulary.Contains).Select(t => new
+            {
+                id = vocabulary[t], content = t, single_word = false, lstrip = false, rstrip = false, normalized = false, special = true,
+            }).OrderBy(t => t.id).ToArray(),
             normalizer = new { type = "BertNormalizer", clean_text = true, handle_chinese_chars = true, strip_accents = (bool?)null, lowercase },
             pre_tokenizer = new { type = "BertPreTokenizer" },
             post_processor = (object?)null,
