@@ -80,10 +80,15 @@ public sealed class TransformersJsTests : IDisposable
         var onnx = models.ToDictionary(m => m.Key, m => Onnx(m.Value, m.Key));
         var onnxClassifier = Onnx(classifierFolder, "classifier");
 
+        // Pairs for the tokenizer: corpus paragraphs with the next one, and the tricky strings with paragraphs.
+        var paragraphs = new CorpusReader().Read(CorpusSource.Default()).SelectMany(d => d.Paragraphs).Take(401).ToList();
+        var tricky = ((IEnumerable<object[]>)HybridBert.Tests.Text.BertTokenizerTests.TrickyStrings()).Select(r => (string)r[0]).Where(t => t.Length > 0).ToList();
+        var firsts = Texts.Concat(paragraphs.Take(400)).Concat(tricky).ToList();
+        var seconds = Pairs.Concat(paragraphs.Skip(1).Take(400)).Concat(tricky.Select((_, i) => paragraphs[i])).ToList();
         var jobs = new JsonArray
         {
-            new JsonObject { ["task"] = "tokenize", ["model"] = onnx["bert"], ["texts"] = Json(Texts), ["pairs"] = null },
-            new JsonObject { ["task"] = "tokenize", ["model"] = onnx["bert"], ["texts"] = Json(Texts), ["pairs"] = Json(Pairs) },
+            new JsonObject { ["task"] = "tokenize", ["model"] = onnx["bert"], ["texts"] = Json(firsts), ["pairs"] = null },
+            new JsonObject { ["task"] = "tokenize", ["model"] = onnx["bert"], ["texts"] = Json(firsts), ["pairs"] = Json(seconds) },
         };
         foreach (var name in models.Keys)
         {
@@ -98,14 +103,17 @@ public sealed class TransformersJsTests : IDisposable
 
         // The tokenizer (tokenizer.json through transformers.js): ids and token types, singles and pairs.
         var tokenizer = new BertTokenizer(EmbeddedData.Vocabulary());
-        foreach (var pairs in new[] { null, Pairs })
+        foreach (var pairs in new[] { null, seconds })
         {
             var encoded = results[next++]!.AsArray();
-            for (var i = 0; i < Texts.Length; i++)
+            for (var i = 0; i < firsts.Count; i++)
             {
-                var ours = tokenizer.Encode(Texts[i], pairs?[i]);
-                Assert.Equal(ours.InputIds, encoded[i]!["input_ids"]!.AsArray().Select(v => v!.GetValue<int>()));
-                Assert.Equal(ours.TokenTypeIds, encoded[i]!["token_type_ids"]!.AsArray().Select(v => v!.GetValue<int>()));
+                var ours = tokenizer.Encode(firsts[i], pairs?[i], maxLength: int.MaxValue / 2);
+                var ids = encoded[i]!["input_ids"]!.AsArray().Select(v => v!.GetValue<int>()).ToArray();
+                var types = encoded[i]!["token_type_ids"]!.AsArray().Select(v => v!.GetValue<int>()).ToArray();
+                Assert.True(ours.InputIds.SequenceEqual(ids) && ours.TokenTypeIds.SequenceEqual(types),
+                    $"\"{firsts[i][..Math.Min(40, firsts[i].Length)]}\"{(pairs is null ? "" : " + its pair")}: ours {string.Join(' ', ours.InputIds.Take(16))} …, " +
+                    $"transformers.js {string.Join(' ', ids.Take(16))} …");
             }
         }
 
