@@ -33,8 +33,8 @@ internal static class ServeCommand
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => d.Threads, Description = "libtorch threads" };
         var device = CommonOptions.Device(d.Device);
         var command = new Command("serve",
-            "An HTTP server for the model: /embed, /predict, /rerank, /fill-mask (text-embeddings-inference's routes), /v1/embeddings, " +
-            "/health, /info, /metrics, /openapi.json")
+            "An HTTP server for the model: text-embeddings-inference's routes (/embed, /embed_all, /embed_sparse, /predict, /rerank, " +
+            "/similarity, /tokenize, /decode, /health, /info, /metrics), /fill-mask, OpenAI's /v1/embeddings, /openapi.json")
         {
             model, host, port, maxBatchTokens, maxBatchRequests, maxWait, maxInputs, maxBody, maxQueue, apiKey, shutdown, pooling, threads, device,
         };

@@ -21,6 +21,43 @@ public sealed class Embedder(InferenceModel model)
         bool truncate = InferenceModel.TruncateByDefault, CancellationToken cancel = default) =>
         Embed(model.Encode(texts, truncate), pooling, normalize, cancel);
 
+    /// <summary>Every token's vector, the last hidden state itself: per row, one vector per token ([CLS] and [SEP] included).</summary>
+    public float[][][] EmbedAll(IReadOnlyList<EncodedText> rows, CancellationToken cancel = default)
+    {
+        var result = new float[rows.Count][][];
+        model.Run(rows, (hidden, inputs, indices) =>
+        {
+            var (length, width) = ((int)hidden.shape[1], (int)hidden.shape[2]);
+            var flat = hidden.cpu().data<float>().ToArray();
+            for (var k = 0; k < indices.Length; k++)
+                result[indices[k]] = Enumerable.Range(0, length).Select(t => flat.AsSpan((k * length + t) * width, width).ToArray()).ToArray();
+        }, cancel);
+        return result;
+    }
+
+    /// <summary>
+    /// SPLADE-style sparse vectors from the MLM head, as text-embeddings-inference's <c>/embed_sparse</c>: per vocabulary
+    /// entry the maximum over the row's tokens of log(1 + relu(logit)); only the entries above zero, by index.
+    /// </summary>
+    public List<(int Index, float Value)>[] EmbedSparse(IReadOnlyList<EncodedText> rows, CancellationToken cancel = default)
+    {
+        model.Require(InferenceTask.EmbedSparse);
+        var result = new List<(int, float)>[rows.Count];
+        model.Run(rows, (hidden, inputs, indices) =>
+        {
+            for (var k = 0; k < indices.Length; k++)
+            {
+                using var scope = torch.NewDisposeScope();
+                var weights = model.MlmLogits(hidden[k]).relu().log1p().amax([0]).cpu().data<float>().ToArray();   // [vocab]
+                var entries = new List<(int, float)>();
+                for (var v = 0; v < weights.Length; v++)
+                    if (weights[v] > 0) entries.Add((v, weights[v]));
+                result[indices[k]] = entries;
+            }
+        }, cancel);
+        return result;
+    }
+
     public float[][] Embed(IReadOnlyList<EncodedText> rows, Pooling pooling, bool normalize, CancellationToken cancel = default)
     {
         var vectors = new float[rows.Count][];

@@ -20,6 +20,8 @@ public enum InferenceTask
     Rerank,
     /// <summary>Tokens for each [MASK]: a pre-trained model whose MLM head was in the weights.</summary>
     FillMask,
+    /// <summary>Sparse (SPLADE-style) vectors from the MLM head: the same models as <see cref="FillMask"/>.</summary>
+    EmbedSparse,
 }
 
 /// <summary>A task the model cannot do (fill-mask without an MLM head, classify without a classifier).</summary>
@@ -90,6 +92,8 @@ public sealed class InferenceModel : IDisposable
             "the model is not a re-ranker: re-ranking needs a classifier with one output (a regression or cross-encoder head), this one " +
                 $"has {Task!.Labels.Count} " +
             "labels — classify with it instead",
+        InferenceTask.EmbedSparse when !CanFillMask =>
+            "the model has no MLM head (cls.predictions): sparse embeddings are its vocabulary logits, so they need a pre-trained masked-language model",
         InferenceTask.FillMask when !CanFillMask =>
             "the model has no MLM head (cls.predictions): fill-mask needs a pre-trained masked-language model, not a classifier or a bare encoder",
         _ => null,
@@ -151,16 +155,17 @@ public sealed class InferenceModel : IDisposable
     /// <param name="ids">Where an input's entry is not null, it is token ids the client made itself and used as they
     /// are (<see cref="EncodeIds"/>); its text is ignored.</param>
     /// <param name="truncated">Called with the index of each input that was cut (with <paramref name="truncate"/>), so a caller can say so.</param>
+    /// <param name="fromLeft">Cut an over-long input's beginning instead of its end (text-embeddings-inference's
+    /// <c>truncation_direction: Left</c>).</param>
     public List<EncodedText> Encode(IReadOnlyList<string> texts, bool truncate, IReadOnlyList<string?>? pairs = null,
-        IReadOnlyList<int[]?>? ids = null,
-        Action<int>? truncated = null)
+        IReadOnlyList<int[]?>? ids = null, Action<int>? truncated = null, bool fromLeft = false)
     {
         var rows = new List<EncodedText>(texts.Count);
         for (var i = 0; i < texts.Count; i++)
         {
             if (ids?[i] is { } own)
             {
-                rows.Add(EncodeIds(own, truncate, i, truncated));
+                rows.Add(EncodeIds(own, truncate, i, truncated, fromLeft));
                 continue;
             }
             var pair = pairs?[i];
@@ -169,7 +174,7 @@ public sealed class InferenceModel : IDisposable
             else if (!truncate) throw TooLong(i, full.Length);
             else
             {
-                rows.Add(Tokenizer.Encode(texts[i], pair, MaxLength));   // again: BERT cuts a pair from its longer side
+                rows.Add(Tokenizer.Encode(texts[i], pair, MaxLength, fromLeft: fromLeft));   // again: BERT cuts a pair from its longer side
                 truncated?.Invoke(i);
             }
         }
@@ -181,7 +186,7 @@ public sealed class InferenceModel : IDisposable
     /// [CLS] and [SEP] sends them), as text-embeddings-inference does with ids. Ids outside the vocabulary are refused;
     /// a sequence over <see cref="MaxLength"/> is cut or, without <paramref name="truncate"/>, refused.
     /// </summary>
-    public EncodedText EncodeIds(int[] ids, bool truncate, int index, Action<int>? truncated = null)
+    public EncodedText EncodeIds(int[] ids, bool truncate, int index, Action<int>? truncated = null, bool fromLeft = false)
     {
         if (ids.Length == 0) throw new InvalidInputException($"input {index} has no token ids", index);
         var outside = Array.FindIndex(ids, id => id < 0 || id >= Config.VocabSize);
@@ -190,7 +195,7 @@ public sealed class InferenceModel : IDisposable
                 $"[0, {Config.VocabSize})", index);
         if (ids.Length > MaxLength && !truncate) throw TooLong(index, ids.Length);
         if (ids.Length > MaxLength) truncated?.Invoke(index);
-        var kept = ids.Length > MaxLength ? ids[..MaxLength] : ids;
+        var kept = ids.Length <= MaxLength ? ids : fromLeft ? ids[^MaxLength..] : ids[..MaxLength];
         var wordIds = new int[kept.Length];
         Array.Fill(wordIds, -1);   // words are unknown for ids
         return new EncodedText(kept, Enumerable.Repeat(1, kept.Length).ToArray(), new int[kept.Length], wordIds);

@@ -1,6 +1,10 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Globalization;
+using HybridBert.Text;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -100,18 +104,27 @@ public sealed class InferenceServer : IAsyncDisposable
     /// <summary>Every route the server answers, for the request metrics' route label (anything else counts as "other").</summary>
     private readonly HashSet<string> routes = [];
 
+    /// <summary>The tokenizer of /tokenize and /decode (the batcher's is its own thread's); one request at a time.</summary>
+    private BertTokenizer? requestTokenizer;
+
     private void Map(ServerMetrics metrics)
     {
+        requestTokenizer = new BertTokenizer(model.Tokenizer.Vocabulary, model.Tokenizer.Basic.Lowercase);
         app.Use(async (context, next) =>
         {
             var clock = Stopwatch.StartNew();
             var route = context.Request.Path.Value is { } path && routes.Contains(path) ? path : "other";
             try
             {
-                if (Options.ApiKey is { } key && route != "/health"
+                if (Options.ApiKey is { } key && route is not ("/health" or "/ping")
                     && context.Request.Headers.Authorization.ToString() != $"Bearer {key}")
-                    throw new ApiError(401, "unauthorized", "missing or wrong API key: send Authorization: Bearer KEY");
+                    throw new ApiError(401, ErrorTypes.Unauthorized, "missing or wrong API key: send Authorization: Bearer KEY");
                 await next(context);
+                // The framework's own answers (no such route, a method the route does not take) as JSON errors too.
+                if (context.Response.StatusCode is 404 or 405 && !context.Response.HasStarted)
+                    throw new ApiError(context.Response.StatusCode, ErrorTypes.NotFound, context.Response.StatusCode == 404
+                        ? $"no route {context.Request.Path}: the routes are {string.Join(", ", routes.Order())}"
+                        : $"{context.Request.Path} does not take {context.Request.Method}");
             }
             catch (Exception e) when (AsApiError(e) is { } error)
             {
@@ -129,8 +142,11 @@ public sealed class InferenceServer : IAsyncDisposable
             }
         });
 
-        Get("/health", () => Results.Json(new HealthResponse("ok"))).Produces<HealthResponse>();
+        foreach (var health in new[] { "/health", "/ping" }) Get(health, () => Results.Json(new HealthResponse("ok"))).Produces<HealthResponse>();
+        Get("/", () => Results.Json(new HealthResponse("ok"))).ExcludeFromDescription();
         Get("/info", () => Results.Json(Info())).Produces<InfoResponse>();
+        Get("/v1/models", () => Results.Json(new ModelList("list", [new ModelCard(ModelName, "model", Started.ToUnixTimeSeconds(), "hybridbert")])))
+            .Produces<ModelList>();
         Get("/metrics", async (HttpContext context) =>
         {
             context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
@@ -139,45 +155,30 @@ public sealed class InferenceServer : IAsyncDisposable
         routes.Add("/openapi.json");
         app.MapOpenApi("/openapi.json");
 
-        Post<EmbedRequest>("/embed", InferenceTask.Embed, async (request, context) =>
+        Post<EmbedRequest>("/embed", InferenceTask.Embed, Embed).Produces<float[][]>().WithSummary("Embeddings, as text-embeddings-inference's /embed");
+        foreach (var openAi in new[] { "/v1/embeddings", "/embeddings" })
+            Post<OpenAiEmbeddingRequest>(openAi, InferenceTask.Embed, OpenAiEmbed).Produces<OpenAiEmbeddingResponse>()
+                .WithSummary("Embeddings, as OpenAI's /v1/embeddings");
+        Post<EmbedAllRequest>("/embed_all", InferenceTask.Embed, async (request, context) =>
+            Results.Json(await Submit(new Work<float[][]>(new EmbedAllJob(), request.ModelInputs(), context.RequestAborted))))
+            .Produces<float[][][]>().WithSummary("Every token's vector, as text-embeddings-inference's /embed_all");
+        Post<EmbedSparseRequest>("/embed_sparse", InferenceTask.EmbedSparse, async (request, context) =>
         {
-            var inputs = new ModelInputs(request.Inputs!.Texts, request.Truncate, Ids: request.Inputs.Ids);
-            return Results.Json(await Submit(new Work<float[]>(new EmbedJob(Options.Pooling, request.Normalize), inputs, context.RequestAborted)));
-        }).Produces<float[][]>().WithSummary("Embeddings, as text-embeddings-inference's /embed");
-
-        Post<OpenAiEmbeddingRequest>("/v1/embeddings", InferenceTask.Embed, async (request, context) =>
+            var sparse = await Submit(new Work<List<(int Index, float Value)>>(new EmbedSparseJob(), request.ModelInputs(), context.RequestAborted));
+            return Results.Json(sparse.Select(v => v.Select(e => new SparseValue(e.Index, e.Value)).ToList()).ToList());
+        }).Produces<SparseValue[][]>().WithSummary("SPLADE-style sparse vectors from the MLM head, as text-embeddings-inference's /embed_sparse");
+        Post<SimilarityRequest>("/similarity", InferenceTask.Embed, async (request, context) =>
         {
-            var work = new Work<float[]>(new EmbedJob(Options.Pooling, Normalize: true),
-                new ModelInputs(request.Input!.Texts, Truncate: true, Ids: request.Input.Ids),
-                context.RequestAborted);
-            var vectors = await Submit(work);
-            return Results.Json(new OpenAiEmbeddingResponse("list", vectors.Select((v, i) => new OpenAiEmbedding("embedding", i, v)).ToList(),
-                request.Model ?? ModelName, new OpenAiUsage(work.Tokens, work.Tokens)));
-        }).Produces<OpenAiEmbeddingResponse>().WithSummary("Embeddings, as OpenAI's /v1/embeddings");
-
-        Post<PredictRequest>("/predict", InferenceTask.Classify, async (request, context) =>
-        {
-            var inputs = new ModelInputs(request.Inputs!.Texts, request.Truncate, request.Inputs.Pairs);
-            var labels = await Submit(new Work<LabelScore[]>(new ClassifyJob(request.RawScores), inputs, context.RequestAborted));
-            return request.Inputs.Single ? Results.Json(labels[0]) : Results.Json(labels);
-        }).Produces<LabelScore[]>().WithSummary("Labels with scores, as text-embeddings-inference's /predict: a text, a pair [text, " +
-            "text] or a batch [[text], [text, text], ...]");
-
-        Post<RerankRequest>("/rerank", InferenceTask.Rerank, async (request, context) =>
-        {
-            var texts = request.Texts!;
-            var inputs = new ModelInputs(texts.Select(_ => request.Query!).ToList(), request.Truncate, texts);
-            var scores =
-                (await Submit(new Work<LabelScore[]>(new ClassifyJob(RawScores: true), inputs, context.RequestAborted))).Select(l =>
-                l[0].Score).ToList();
-            // As text-embeddings-inference: [CLS] query [SEP] text [SEP] each, the sigmoid of the one logit unless
-            // raw_scores, highest first.
-            var ranks = scores.Select((s, i) => new Rank(i, request.RawScores ? s : 1 / (1 + Math.Exp(-s)), request.ReturnText ? texts[i] : null))
-                .OrderByDescending(r => r.Score).ThenBy(r => r.Index).ToList();
-            return Results.Json(ranks);
-        }).Produces<Rank[]>()
+            var parameters = request.Parameters ?? new SimilarityParameters();
+            var texts = new[] { request.Inputs!.SourceSentence! }.Concat(request.Inputs.Sentences!).ToList();
+            var inputs = new ModelInputs(texts, parameters.Truncate, FromLeft: parameters.TruncationDirection == TruncationDirection.Left);
+            var vectors = await Submit(new Work<float[]>(new EmbedJob(Options.Pooling, Normalize: true), inputs, context.RequestAborted));
+            return Results.Json(vectors.Skip(1).Select(v => v.Zip(vectors[0], (a, b) => a * b).Sum()).ToList());
+        }).Produces<float[]>().WithSummary("Cosine similarity of source_sentence with each sentence, as text-embeddings-inference's /similarity");
+        Post<PredictRequest>("/predict", InferenceTask.Classify, Predict).Produces<LabelScore[]>()
+            .WithSummary("Labels with scores, as text-embeddings-inference's /predict: a text, a pair [text, text] or a batch [[text], [text, text], ...]");
+        Post<RerankRequest>("/rerank", InferenceTask.Rerank, Rerank).Produces<Rank[]>()
             .WithSummary("Texts ranked by a one-output classifier's score for (query, text), as text-embeddings-inference's /rerank");
-
         Post<FillMaskRequest>("/fill-mask", InferenceTask.FillMask, async (request, context) =>
         {
             var inputs = new ModelInputs(request.Inputs!.Texts, Truncate: false);
@@ -185,6 +186,80 @@ public sealed class InferenceServer : IAsyncDisposable
             var shaped = perText.Select(masks => masks.Count == 1 ? (object)masks[0] : masks).ToList();
             return Results.Json(request.Inputs.Single ? shaped[0] : shaped);
         }).Produces<FillMaskCandidate[]>().WithSummary("The pipeline's fill-mask output for each [MASK]");
+        Post<TokenizeRequest>("/tokenize", InferenceTask.Embed, (request, _) =>
+            Task.FromResult(Results.Json(request.Inputs!.Texts.Select(text => Tokenize(text, request.AddSpecialTokens)).ToList())))
+            .Produces<SimpleToken[][]>().WithSummary("Tokens with their ids and places in the text, as text-embeddings-inference's /tokenize");
+        Post<DecodeRequest>("/decode", InferenceTask.Embed, (request, _) =>
+        {
+            lock (requestTokenizer) return Task.FromResult(Results.Json(request.Ids!.Sequences.Select(ids => Decode(ids, request.SkipSpecialTokens)).ToList()));
+        }).Produces<string[]>().WithSummary("Texts of token ids, as text-embeddings-inference's /decode");
+
+        // POST /: what the model is for, as text-embeddings-inference routes it.
+        var rootTask = model.Tasks.Contains(InferenceTask.Rerank) ? InferenceTask.Rerank : model.CanClassify ? InferenceTask.Classify : InferenceTask.Embed;
+        (rootTask switch
+        {
+            InferenceTask.Rerank => Post<RerankRequest>("/", rootTask, Rerank),
+            InferenceTask.Classify => Post<PredictRequest>("/", rootTask, Predict),
+            _ => Post<EmbedRequest>("/", rootTask, Embed),
+        }).ExcludeFromDescription();
+    }
+
+    private static readonly DateTimeOffset Started = DateTimeOffset.UtcNow;
+
+    private async Task<IResult> Embed(EmbedRequest request, HttpContext context) =>
+        Results.Json(await Submit(new Work<float[]>(new EmbedJob(Options.Pooling, request.Normalize, request.Dimensions), request.ModelInputs(),
+            context.RequestAborted)));
+
+    private async Task<IResult> OpenAiEmbed(OpenAiEmbeddingRequest request, HttpContext context)
+    {
+        var work = new Work<float[]>(new EmbedJob(Options.Pooling, Normalize: true, request.Dimensions),
+            new ModelInputs(request.Input!.Texts, Truncate: true, Ids: request.Input.Ids), context.RequestAborted);
+        var vectors = await Submit(work);
+        object Encoded(float[] v) => request.EncodingFormat == "base64" ? Convert.ToBase64String(MemoryMarshal.AsBytes(v.AsSpan())) : v;
+        return Results.Json(new OpenAiEmbeddingResponse("list", vectors.Select((v, i) => new OpenAiEmbedding("embedding", i, Encoded(v))).ToList(),
+            request.Model ?? ModelName, new OpenAiUsage(work.Tokens, work.Tokens)));
+    }
+
+    private async Task<IResult> Predict(PredictRequest request, HttpContext context)
+    {
+        var inputs = new ModelInputs(request.Inputs!.Texts, request.Truncate, request.Inputs.Pairs, FromLeft: request.TruncationDirection == TruncationDirection.Left);
+        var labels = await Submit(new Work<LabelScore[]>(new ClassifyJob(request.RawScores), inputs, context.RequestAborted));
+        return request.Inputs.Single ? Results.Json(labels[0]) : Results.Json(labels);
+    }
+
+    private async Task<IResult> Rerank(RerankRequest request, HttpContext context)
+    {
+        var texts = request.Texts!;
+        var inputs = new ModelInputs(texts.Select(_ => request.Query!).ToList(), request.Truncate, texts,
+            FromLeft: request.TruncationDirection == TruncationDirection.Left);
+        var scores = (await Submit(new Work<LabelScore[]>(new ClassifyJob(RawScores: true), inputs, context.RequestAborted))).Select(l => l[0].Score).ToList();
+        // As text-embeddings-inference: [CLS] query [SEP] text [SEP] each, the sigmoid of the one logit unless
+        // raw_scores, highest first.
+        var ranks = scores.Select((s, i) => new Rank(i, request.RawScores ? s : 1 / (1 + Math.Exp(-s)), request.ReturnText ? texts[i] : null))
+            .OrderByDescending(r => r.Score).ThenBy(r => r.Index).ToList();
+        return Results.Json(ranks);
+    }
+
+    /// <summary>/tokenize: each token with its text and its place in <paramref name="text"/> in characters (code points).</summary>
+    private List<SimpleToken> Tokenize(string text, bool addSpecialTokens)
+    {
+        List<TokenSpan> spans;
+        lock (requestTokenizer!) spans = requestTokenizer.TokenizeWithSpans(text);
+        var vocabulary = model.Tokenizer.Vocabulary;
+        int Characters(int utf16) => text[..utf16].EnumerateRunes().Count();
+        var tokens = spans.Select(s => s.Start is { } start && s.End is { } end
+            ? new SimpleToken(s.Id, s.Special ? vocabulary.Tokens[s.Id] : text[start..end], s.Special, Characters(start), Characters(end))
+            : new SimpleToken(s.Id, vocabulary.Tokens[s.Id], s.Special, null, null)).ToList();
+        if (!addSpecialTokens) return tokens;
+        return [new SimpleToken(vocabulary.ClsId, Vocabulary.Cls, true, null, null), .. tokens, new SimpleToken(vocabulary.SepId, Vocabulary.Sep, true, null, null)];
+    }
+
+    private string Decode(int[] ids, bool skipSpecialTokens)
+    {
+        var size = model.Tokenizer.Vocabulary.Count;
+        var outside = Array.FindIndex(ids, id => id >= size);
+        if (outside >= 0) throw new ApiError(422, ErrorTypes.Validation, $"token id {ids[outside]} at position {outside} is outside the vocabulary [0, {size})");
+        return requestTokenizer!.Decode(ids, skipSpecialTokens);
     }
 
     private RouteHandlerBuilder Get(string route, Delegate handler)
@@ -214,19 +289,44 @@ public sealed class InferenceServer : IAsyncDisposable
     {
         InferenceTask.Classify => "predict",
         InferenceTask.FillMask => "fill-mask",
+        InferenceTask.EmbedSparse => "embed_sparse",
         _ => task.ToString().ToLowerInvariant(),
     };
 
-    private InfoResponse Info() => new(ModelName, model.Source, model.Config.LayerPattern, model.Config.HiddenSize, model.Config.NumHiddenLayers,
-        model.Config.VocabSize, model.MaxLength, model.Tasks.Select(TaskName).ToList(), model.Task?.Labels,
-            Options.Pooling.ToString().ToLowerInvariant(),
-        Options.MaxBatchTokens, Options.MaxBatchRequests, Options.MaxWaitMs, Options.MaxInputs, Options.MaxBodyBytes, Options.MaxQueue);
+    private static readonly string Version =
+        typeof(InferenceServer).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+
+    private InfoResponse Info()
+    {
+        object modelType;
+        if (model.Task is { } head)
+        {
+            var labels = head.Regression ? ["score"] : head.Labels;
+            var classifier = new Dictionary<string, object>
+            {
+                ["id2label"] = labels.Select((l, i) => (l, i)).ToDictionary(p => p.i.ToString(CultureInfo.InvariantCulture), p => p.l),
+                ["label2id"] = labels.Select((l, i) => (l, i)).ToDictionary(p => p.l, p => p.i),
+            };
+            modelType = new Dictionary<string, object> { [head.Regression ? "reranker" : "classifier"] = classifier };
+        }
+        else modelType = new Dictionary<string, object> { ["embedding"] = new Dictionary<string, string> { ["pooling"] = Options.Pooling.ToString().ToLowerInvariant() } };
+        return new InfoResponse
+        {
+            ModelId = ModelName, ModelDtype = "float32", ServedModelName = ModelName, ModelType = modelType,
+            MaxConcurrentRequests = Options.MaxQueue, MaxInputLength = model.MaxLength, MaxBatchTokens = Options.MaxBatchTokens,
+            MaxBatchRequests = Options.MaxBatchRequests, MaxClientBatchSize = Options.MaxInputs, AutoTruncate = false, TokenizationWorkers = 1,
+            Version = Version, ModelPath = model.Source, LayerPattern = model.Config.LayerPattern, HiddenSize = model.Config.HiddenSize,
+            NumHiddenLayers = model.Config.NumHiddenLayers, VocabSize = model.Config.VocabSize, Tasks = model.Tasks.Select(TaskName).ToList(),
+            Labels = model.Task?.Labels, Pooling = Options.Pooling.ToString().ToLowerInvariant(), MaxWaitMs = Options.MaxWaitMs,
+            MaxInputs = Options.MaxInputs, MaxBodyBytes = Options.MaxBodyBytes, MaxQueue = Options.MaxQueue,
+        };
+    }
 
     /// <summary>Queues the work (429 when the queue is full) and waits for its results or the client's going away.</summary>
     private async Task<IReadOnlyList<T>> Submit<T>(Work<T> work)
     {
         if (!batcher.TryEnqueue(work))
-            throw new ApiError(429, "overloaded", $"the queue is full ({Options.MaxQueue} requests waiting): retry later");
+            throw new ApiError(429, ErrorTypes.Overloaded, $"the queue is full ({Options.MaxQueue} requests waiting): retry later");
         return await work.Result.WaitAsync(work.Aborted);
     }
 
@@ -234,9 +334,9 @@ public sealed class InferenceServer : IAsyncDisposable
     private static ApiError? AsApiError(Exception e) => e switch
     {
         ApiError api => api,
-        UnsupportedTaskException unsupported => new ApiError(424, "backend", unsupported.Message),
-        InputTooLongException tooLong => new ApiError(422, "validation", tooLong.Message + " (send truncate: true to cut it)"),
-        InvalidInputException invalid => new ApiError(422, "validation", invalid.Message),
+        UnsupportedTaskException unsupported => new ApiError(424, ErrorTypes.Backend, unsupported.Message),
+        InputTooLongException tooLong => new ApiError(422, ErrorTypes.Validation, tooLong.Message + " (send truncate: true to cut it)"),
+        InvalidInputException invalid => new ApiError(422, ErrorTypes.Validation, invalid.Message),
         _ => null,
     };
 
@@ -262,7 +362,7 @@ public sealed class InferenceServer : IAsyncDisposable
     private async Task<JsonObject> ReadBody(HttpContext context)
     {
         if (context.Request.ContentLength > Options.MaxBodyBytes)
-            throw new ApiError(413, "validation",
+            throw new ApiError(413, ErrorTypes.Validation,
                 $"the body is {context.Request.ContentLength} bytes, more than the limit of {Options.MaxBodyBytes}");
         using var buffer = new MemoryStream();
         var chunk = new byte[16 * 1024];
@@ -270,7 +370,7 @@ public sealed class InferenceServer : IAsyncDisposable
         while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
         {
             if (buffer.Length + read > Options.MaxBodyBytes)
-                throw new ApiError(413, "validation", $"the body is more than the limit of {Options.MaxBodyBytes} bytes");
+                throw new ApiError(413, ErrorTypes.Validation, $"the body is more than the limit of {Options.MaxBodyBytes} bytes");
             buffer.Write(chunk, 0, read);
         }
         string text;
@@ -280,15 +380,15 @@ public sealed class InferenceServer : IAsyncDisposable
         }
         catch (DecoderFallbackException)
         {
-            throw new ApiError(400, "validation", "the body is not UTF-8 text");
+            throw new ApiError(400, ErrorTypes.Validation, "the body is not UTF-8 text");
         }
         try
         {
-            return JsonNode.Parse(text) as JsonObject ?? throw new ApiError(400, "validation", "the body must be a JSON object");
+            return JsonNode.Parse(text) as JsonObject ?? throw new ApiError(400, ErrorTypes.Validation, "the body must be a JSON object");
         }
         catch (JsonException e)
         {
-            throw new ApiError(400, "validation", $"the body is not valid JSON: {e.Message}");
+            throw new ApiError(400, ErrorTypes.Validation, $"the body is not valid JSON: {e.Message}");
         }
     }
 
@@ -296,7 +396,10 @@ public sealed class InferenceServer : IAsyncDisposable
     {
         if (context.Response.HasStarted) return;
         context.Response.StatusCode = error.Status;
-        await context.Response.WriteAsJsonAsync(new ErrorResponse(error.Message, error.Type), HttpJson.Options);
+        // The OpenAI routes answer in OpenAI's error shape, as text-embeddings-inference does there.
+        if (context.Request.Path.Value is "/v1/embeddings" or "/embeddings")
+            await context.Response.WriteAsJsonAsync(new OpenAiErrorResponse(error.Message, error.Status, error.Type, error.Type), HttpJson.Options);
+        else await context.Response.WriteAsJsonAsync(new ErrorResponse(error.Message, error.Type), HttpJson.Options);
     }
 }
 

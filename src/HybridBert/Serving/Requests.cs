@@ -19,26 +19,154 @@ internal interface IServeRequest
     void Validate(ServeOptions limits);
 }
 
-/// <summary><c>POST /embed</c>.</summary>
-internal sealed record EmbedRequest : IServeRequest
+/// <summary>Which end of an over-long input is cut (text-embeddings-inference's names).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<TruncationDirection>))]
+internal enum TruncationDirection { Left, Right }
+
+/// <summary>What every embedding route shares: the inputs, truncation and a prompt name.</summary>
+internal abstract record EmbeddingRequest : IServeRequest
 {
     [Description("A text, token ids [101, ...] used as sent, or a list of texts and token-id lists")]
     public EmbedInput? Inputs { get; init; }
-    public bool Normalize { get; init; } = Embedder.NormalizeByDefault;
     public bool Truncate { get; init; } = InferenceModel.TruncateByDefault;
+    [Description("Which end of an over-long input truncation cuts")]
+    public TruncationDirection TruncationDirection { get; init; } = TruncationDirection.Right;
+    [Description("A prompt of the model's sentence-transformers configuration to put before each text")]
+    public string? PromptName { get; init; }
 
-    public void Validate(ServeOptions limits) => RequestChecks.Inputs("inputs", Inputs?.Texts.Count, EmbedInput.Shape, limits);
+    public virtual void Validate(ServeOptions limits)
+    {
+        RequestChecks.Inputs("inputs", Inputs?.Texts.Count, EmbedInput.Shape, limits);
+        RequestChecks.NoPrompt(PromptName);
+    }
+
+    public ModelInputs ModelInputs() => new(Inputs!.Texts, Truncate, Ids: Inputs.Ids, FromLeft: TruncationDirection == TruncationDirection.Left);
 }
 
-/// <summary><c>POST /v1/embeddings</c>, OpenAI's: vectors always normalised, over-long inputs cut.</summary>
+/// <summary><c>POST /embed</c>.</summary>
+internal sealed record EmbedRequest : EmbeddingRequest
+{
+    public bool Normalize { get; init; } = Embedder.NormalizeByDefault;
+    [Description("Keep only the first N dimensions (Matryoshka), normalised after the cut when normalize is set")]
+    public int? Dimensions { get; init; }
+
+    public override void Validate(ServeOptions limits)
+    {
+        base.Validate(limits);
+        RequestChecks.Dimensions(Dimensions);
+    }
+}
+
+/// <summary><c>POST /embed_all</c>: every token's vector.</summary>
+internal sealed record EmbedAllRequest : EmbeddingRequest;
+
+/// <summary><c>POST /embed_sparse</c>: SPLADE-style vectors from the MLM head.</summary>
+internal sealed record EmbedSparseRequest : EmbeddingRequest;
+
+/// <summary><c>POST /v1/embeddings</c> (and <c>/embeddings</c>), OpenAI's: vectors always normalised, over-long inputs cut.</summary>
 internal sealed record OpenAiEmbeddingRequest : IServeRequest
 {
     [Description("A text, token ids [101, ...] used as sent, or a list of texts and token-id lists")]
     public EmbedInput? Input { get; init; }
     [Description("Echoed in the answer; the server has one model")]
     public string? Model { get; init; }
+    [Description("float (lists of numbers) or base64 (each vector's little-endian float32 bytes)")]
+    public string EncodingFormat { get; init; } = "float";
+    [Description("Keep only the first N dimensions, normalised after the cut")]
+    public int? Dimensions { get; init; }
+    [Description("Accepted as OpenAI's clients send it; not used")]
+    public string? User { get; init; }
 
-    public void Validate(ServeOptions limits) => RequestChecks.Inputs("input", Input?.Texts.Count, EmbedInput.Shape, limits);
+    public void Validate(ServeOptions limits)
+    {
+        RequestChecks.Inputs("input", Input?.Texts.Count, EmbedInput.Shape, limits);
+        if (EncodingFormat is not ("float" or "base64")) throw RequestChecks.Invalid($"'encoding_format' must be float or base64 (got '{EncodingFormat}')");
+        RequestChecks.Dimensions(Dimensions);
+    }
+}
+
+/// <summary><c>POST /similarity</c>: the cosine of the source sentence's embedding with each sentence's.</summary>
+internal sealed record SimilarityRequest : IServeRequest
+{
+    public SimilarityInput? Inputs { get; init; }
+    public SimilarityParameters? Parameters { get; init; }
+
+    public void Validate(ServeOptions limits)
+    {
+        if (Inputs?.SourceSentence is null)
+            throw RequestChecks.Invalid("the body needs 'inputs': {\"source_sentence\": a string, \"sentences\": a list of strings}");
+        RequestChecks.Inputs("sentences", Inputs.Sentences?.Length, "a list of strings", limits);
+        RequestChecks.NoPrompt(Parameters?.PromptName);
+    }
+}
+
+internal sealed record SimilarityInput
+{
+    [Description("The text the others are compared with")]
+    public string? SourceSentence { get; init; }
+    [Description("The texts compared with source_sentence")]
+    public string[]? Sentences { get; init; }
+}
+
+internal sealed record SimilarityParameters
+{
+    public bool Truncate { get; init; } = InferenceModel.TruncateByDefault;
+    public TruncationDirection TruncationDirection { get; init; } = TruncationDirection.Right;
+    public string? PromptName { get; init; }
+}
+
+/// <summary><c>POST /tokenize</c>.</summary>
+internal sealed record TokenizeRequest : IServeRequest
+{
+    [Description("A text or a list of texts")]
+    public TextInput? Inputs { get; init; }
+    [Description("Add [CLS] and [SEP] as the model's inputs have them")]
+    public bool AddSpecialTokens { get; init; } = true;
+    public string? PromptName { get; init; }
+
+    public void Validate(ServeOptions limits)
+    {
+        RequestChecks.Inputs("inputs", Inputs?.Texts.Count, TextInput.Shape, limits);
+        RequestChecks.NoPrompt(PromptName);
+    }
+}
+
+/// <summary><c>POST /decode</c>.</summary>
+internal sealed record DecodeRequest : IServeRequest
+{
+    [Description("Token ids [101, ...], or a list of them")]
+    public IdsInput? Ids { get; init; }
+    public bool SkipSpecialTokens { get; init; } = true;
+
+    public void Validate(ServeOptions limits) => RequestChecks.Inputs("ids", Ids?.Sequences.Count, IdsInput.Shape, limits);
+}
+
+/// <summary>/decode's ids: one sequence or a list of sequences.</summary>
+[JsonConverter(typeof(IdsInputConverter))]
+internal sealed record IdsInput(IReadOnlyList<int[]> Sequences)
+{
+    public const string Shape = "token ids [101, ...] or a list of them";
+}
+
+internal sealed class IdsInputConverter : JsonConverter<IdsInput>
+{
+    public override IdsInput Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        var node = JsonNode.Parse(ref reader);
+        if (node is not JsonArray array) throw new FieldException($" must be {IdsInput.Shape}");
+        if (array.Count == 0) return new IdsInput([]);
+        if (array[0] is JsonArray)
+            return new IdsInput(array.Select((n, i) => n is JsonArray list ? Ids(list, $"[{i}]")
+                : throw new FieldException($"[{i}] must be a list of token ids")).ToList());
+        return new IdsInput([Ids(array, "")]);
+    }
+
+    private static int[] Ids(JsonArray array, string where) => array.Select((n, j) =>
+        RequestChecks.IsNumber(n) && n!.AsValue().TryGetValue<int>(out var id) && id >= 0 ? id
+            : throw new FieldException($"{where}[{j}] must be a whole number >= 0 (a token id)")).ToArray();
+
+    public override void Write(Utf8JsonWriter writer, IdsInput value, JsonSerializerOptions options) =>
+        JsonSerializer.Serialize(writer, value.Sequences, options);
 }
 
 /// <summary><c>POST /predict</c>.</summary>
@@ -49,6 +177,8 @@ internal sealed record PredictRequest : IServeRequest
     [Description("The logits themselves instead of softmax probabilities")]
     public bool RawScores { get; init; }
     public bool Truncate { get; init; } = InferenceModel.TruncateByDefault;
+    [Description("Which end of an over-long input truncation cuts")]
+    public TruncationDirection TruncationDirection { get; init; } = TruncationDirection.Right;
 
     public void Validate(ServeOptions limits) => RequestChecks.Inputs("inputs", Inputs?.Texts.Count, PredictInput.Shape, limits);
 }
@@ -64,6 +194,8 @@ internal sealed record RerankRequest : IServeRequest
     public bool RawScores { get; init; }
     public bool ReturnText { get; init; }
     public bool Truncate { get; init; } = InferenceModel.TruncateByDefault;
+    [Description("Which end of an over-long input truncation cuts")]
+    public TruncationDirection TruncationDirection { get; init; } = TruncationDirection.Right;
 
     public void Validate(ServeOptions limits)
     {
@@ -128,7 +260,7 @@ internal sealed class EmbedInputConverter : JsonConverter<EmbedInput>
         var node = JsonNode.Parse(ref reader);
         if (RequestChecks.Text(node) is { } text) return new EmbedInput([text], null);
         if (node is not JsonArray array) throw new FieldException($" must be {EmbedInput.Shape}");
-        if (array.Count == 0) throw new FieldException(" is an empty list");
+        if (array.Count == 0) return new EmbedInput([], null);   // refused by Validate as TEI does: an empty batch
         if (RequestChecks.IsNumber(array[0])) return new EmbedInput([""], [Ids(array, "")]);
         var texts = new List<string>(array.Count);
         var ids = new List<int[]?>(array.Count);
@@ -161,7 +293,7 @@ internal sealed class TextInputConverter : JsonConverter<TextInput>
         var node = JsonNode.Parse(ref reader);
         if (RequestChecks.Text(node) is { } text) return new TextInput([text], true);
         if (node is not JsonArray array) throw new FieldException($" must be {TextInput.Shape}");
-        if (array.Count == 0) throw new FieldException(" is an empty list");
+        if (array.Count == 0) return new TextInput([], false);
         return new TextInput(array.Select((n, i) => RequestChecks.Text(n) ?? throw new FieldException($"[{i}] must be a string")).ToList(), false);
     }
 
@@ -176,7 +308,7 @@ internal sealed class PredictInputConverter : JsonConverter<PredictInput>
         var node = JsonNode.Parse(ref reader);
         if (RequestChecks.Text(node) is { } single) return new PredictInput([single], [null], true);
         if (node is not JsonArray array) throw new FieldException($" must be {PredictInput.Shape}");
-        if (array.Count == 0) throw new FieldException(" is an empty list");
+        if (array.Count == 0) return new PredictInput([], [], false);
         if (array[0] is not JsonArray)
         {
             if (array.Count > 2)
@@ -208,15 +340,30 @@ internal sealed class PredictInputConverter : JsonConverter<PredictInput>
 /// <summary>The one validation layer under the request records: limits, and a parse failure told as the field it is in.</summary>
 internal static class RequestChecks
 {
-    public static ApiError Invalid(string message) => new(400, "validation", message);
+    public static ApiError Invalid(string message) => new(400, ErrorTypes.Validation, message);
 
-    /// <summary>A list field: present (else "the body needs"), and at most the server's inputs per request (413).</summary>
+    /// <summary>A list field: present (else "the body needs"), not empty (400 Empty, as text-embeddings-inference), and
+    /// at most the server's inputs per request (413, with text-embeddings-inference's words).</summary>
     public static void Inputs(string field, int? count, string shape, ServeOptions limits)
     {
         if (count is null) throw Invalid($"the body needs '{field}': {shape}");
-        if (count == 0) throw Invalid($"'{field}' is an empty list");
-        if (count > limits.MaxInputs) throw new ApiError(413, "validation",
-            $"'{field}' has {count} inputs, more than the limit of {limits.MaxInputs}");
+        if (count == 0) throw new ApiError(400, ErrorTypes.Empty, $"'{field}' is an empty list: batch is empty");
+        if (count > limits.MaxInputs)
+            throw new ApiError(413, ErrorTypes.Validation, $"batch size {count} > maximum allowed batch size {limits.MaxInputs} " +
+                $"('{field}' has {count} inputs, more than the limit of {limits.MaxInputs})");
+    }
+
+    /// <summary>Prompts come from a sentence-transformers configuration, which the models served here do not have.</summary>
+    public static void NoPrompt(string? promptName)
+    {
+        if (promptName is not null)
+            throw new ApiError(422, ErrorTypes.Validation,
+                $"prompt_name '{promptName}' is set but the model has no prompts (no config_sentence_transformers.json)");
+    }
+
+    public static void Dimensions(int? dimensions)
+    {
+        if (dimensions is < 1) throw Invalid($"'dimensions' must be >= 1 (got {dimensions})");
     }
 
     public static string? Text(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;

@@ -11,8 +11,8 @@ internal sealed record Engines(InferenceModel Model, Embedder Embedder, TextClas
 }
 
 /// <summary>One request's inputs, as the model encodes them: texts, or per input a second text (a pair) or the client's own token ids.</summary>
-internal sealed record ModelInputs(IReadOnlyList<string> Texts, bool Truncate, IReadOnlyList<string?>? Pairs = null,
-    IReadOnlyList<int[]?>? Ids = null);
+internal sealed record ModelInputs(IReadOnlyList<string> Texts, bool Truncate, IReadOnlyList<string?>? Pairs = null, IReadOnlyList<int[]?>? Ids = null,
+    bool FromLeft = false);
 
 /// <summary>
 /// How a forward runs and what its requests must share: a job's value is its batching key, so requests share a
@@ -21,14 +21,38 @@ internal sealed record ModelInputs(IReadOnlyList<string> Texts, bool Truncate, I
 internal abstract record Job<T>
 {
     public virtual List<EncodedText> Encode(Engines engines, ModelInputs inputs) =>
-        engines.Model.Encode(inputs.Texts, inputs.Truncate, inputs.Pairs, inputs.Ids);
+        engines.Model.Encode(inputs.Texts, inputs.Truncate, inputs.Pairs, inputs.Ids, fromLeft: inputs.FromLeft);
 
     public abstract IReadOnlyList<T> Run(Engines engines, IReadOnlyList<EncodedText> rows);
 }
 
-internal sealed record EmbedJob(Pooling Pooling, bool Normalize) : Job<float[]>
+/// <summary>Pooled vectors; with <see cref="Dimensions"/> only the first N (Matryoshka), normalised after the cut.</summary>
+internal sealed record EmbedJob(Pooling Pooling, bool Normalize, int? Dimensions = null) : Job<float[]>
 {
-    public override IReadOnlyList<float[]> Run(Engines engines, IReadOnlyList<EncodedText> rows) => engines.Embedder.Embed(rows, Pooling, Normalize);
+    public override IReadOnlyList<float[]> Run(Engines engines, IReadOnlyList<EncodedText> rows)
+    {
+        if (Dimensions is not { } n) return engines.Embedder.Embed(rows, Pooling, Normalize);
+        return engines.Embedder.Embed(rows, Pooling, normalize: false).Select(v =>
+        {
+            var cut = v[..Math.Min(n, v.Length)];
+            if (!Normalize) return cut;
+            var norm = (float)Math.Sqrt(cut.Sum(x => (double)x * x));
+            return cut.Select(x => x / Math.Max(norm, 1e-12f)).ToArray();
+        }).ToArray();
+    }
+}
+
+/// <summary>Every token's vector.</summary>
+internal sealed record EmbedAllJob : Job<float[][]>
+{
+    public override IReadOnlyList<float[][]> Run(Engines engines, IReadOnlyList<EncodedText> rows) => engines.Embedder.EmbedAll(rows);
+}
+
+/// <summary>SPLADE-style sparse vectors.</summary>
+internal sealed record EmbedSparseJob : Job<List<(int Index, float Value)>>
+{
+    public override IReadOnlyList<List<(int Index, float Value)>> Run(Engines engines, IReadOnlyList<EncodedText> rows) =>
+        engines.Embedder.EmbedSparse(rows);
 }
 
 /// <summary>Every label's score, highest first (/predict; /rerank reads a one-output model's score).</summary>

@@ -42,6 +42,53 @@ public sealed class BasicTokenizer(bool lowercase = true)
         if (start >= 0) words.Add(normalized[start..]);
     }
 
+    /// <summary>
+    /// The words of <see cref="Split(string, List{string})"/> with where each came from in <paramref name="text"/>:
+    /// normalizing rune by rune, each normalized character keeps the span of the input it came from. Null when the
+    /// rune-by-rune words are not the words of the whole text (normalization across runes, which BERT's does not do
+    /// for ordinary text).
+    /// </summary>
+    public List<(string Word, int[] Starts, int[] Ends)>? SplitWithOffsets(string text)
+    {
+        var normalized = new StringBuilder(text.Length + 8);
+        var starts = new List<int>(text.Length);
+        var ends = new List<int>(text.Length);
+        for (var i = 0; i < text.Length;)
+        {
+            var rune = Rune.GetRuneAt(text, i);
+            var piece = Normalize(rune.ToString());
+            normalized.Append(piece);
+            for (var k = 0; k < piece.Length; k++)
+            {
+                starts.Add(i);
+                ends.Add(i + rune.Utf16SequenceLength);
+            }
+            i += rune.Utf16SequenceLength;
+        }
+        var flat = normalized.ToString();
+        var words = new List<(string, int[], int[])>();
+        void Add(int from, int to) => words.Add((flat[from..to], starts.GetRange(from, to - from).ToArray(), ends.GetRange(from, to - from).ToArray()));
+        var start = -1;
+        for (var i = 0; i < flat.Length;)
+        {
+            var rune = Rune.GetRuneAt(flat, i);
+            var width = rune.Utf16SequenceLength;
+            if (Rune.IsWhiteSpace(rune) || IsPunctuation(rune))
+            {
+                if (start >= 0) Add(start, i);
+                start = -1;
+                if (!Rune.IsWhiteSpace(rune)) Add(i, i + width);
+            }
+            else if (start < 0)
+            {
+                start = i;
+            }
+            i += width;
+        }
+        if (start >= 0) Add(start, flat.Length);
+        return words.Select(w => w.Item1).SequenceEqual(Split(text)) ? words : null;
+    }
+
     public List<string> Split(string text)
     {
         var words = new List<string>();

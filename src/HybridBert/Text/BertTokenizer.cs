@@ -3,6 +3,10 @@ using Microsoft.ML.Tokenizers;
 
 namespace HybridBert.Text;
 
+/// <summary>One token of a text and the span of the text it came from (UTF-16 positions, end exclusive); null where it
+/// came from no text ([CLS], [SEP]) or could not be traced.</summary>
+public sealed record TokenSpan(int Id, bool Special, int? Start, int? End);
+
 /// <summary>One encoded text or pair, as Hugging Face's BERT tokenizer returns it.</summary>
 public sealed record EncodedText(int[] InputIds, int[] AttentionMask, int[] TokenTypeIds, int[] WordIds)
 {
@@ -64,6 +68,49 @@ public sealed class BertTokenizer
             ids.Add(Vocabulary[token]);
             wordIds?.Add(firstWord + count);
             count++;
+            start = at + token.Length;
+        }
+    }
+
+    /// <summary>
+    /// The word pieces of <paramref name="text"/> (no [CLS]/[SEP]) with the span of the input each came from, in UTF-16
+    /// positions (<see cref="TokenSpan"/>): a piece's characters, or for [UNK] its whole word; special tokens written in
+    /// the text are marked special. Spans are null where the text's normalization cannot be traced back
+    /// (<see cref="BasicTokenizer.SplitWithOffsets"/>); the ids are always <see cref="Tokenize"/>'s.
+    /// </summary>
+    public List<TokenSpan> TokenizeWithSpans(string text)
+    {
+        var spans = new List<TokenSpan>();
+        for (var start = 0; ;)
+        {
+            var (at, token) = text.Contains('[') ? NextSpecial(text, start) : (-1, "");
+            var end = at < 0 ? text.Length : at;
+            var segment = text[start..end];
+            var ids = new List<int>();
+            AppendWords(segment, ids, null, 0);
+            var traced = Basic.SplitWithOffsets(segment);
+            var k = 0;
+            if (traced is not null)
+                foreach (var (word, starts, ends) in traced)
+                {
+                    var pieces = Pieces(word);
+                    var position = 0;
+                    foreach (var id in pieces)
+                    {
+                        var length = id == Vocabulary.UnkId ? word.Length - position : Vocabulary.Tokens[id].Length - (position > 0 ? 2 : 0);
+                        length = Math.Clamp(length, 1, word.Length - position);
+                        spans.Add(new TokenSpan(id, false, start + starts[position], start + ends[position + length - 1]));
+                        position += length;
+                        k++;
+                    }
+                }
+            if (traced is null || k != ids.Count)
+            {
+                spans.RemoveRange(spans.Count - k, k);
+                spans.AddRange(ids.Select(id => new TokenSpan(id, false, null, null)));
+            }
+            if (at < 0) return spans;
+            spans.Add(new TokenSpan(Vocabulary[token], true, at, at + token.Length));
             start = at + token.Length;
         }
     }
@@ -134,7 +181,8 @@ public sealed class BertTokenizer
     /// <paramref name="maxLength"/> (pairs: Hugging Face's longest first, see <see cref="LongestFirst"/>) and
     /// optionally padded to it. Word ids are -1 for special tokens and padding; b's words continue a's numbering.
     /// </summary>
-    public EncodedText Encode(string text, string? pair = null, int maxLength = 512, bool padToMaxLength = false)
+    /// <param name="fromLeft">Cut each text's beginning instead of its end (Hugging Face's <c>truncation_side="left"</c>).</param>
+    public EncodedText Encode(string text, string? pair = null, int maxLength = 512, bool padToMaxLength = false, bool fromLeft = false)
     {
         var specials = pair is null ? 2 : 3;
         if (maxLength < specials) throw new ArgumentException($"max length {maxLength} leaves no room for the {specials} special tokens");
@@ -143,10 +191,8 @@ public sealed class BertTokenizer
         if (pair is not null) AppendIds(pair, b, bWords, aWordCount);
 
         var (keepA, keepB) = LongestFirst(a.Count, b.Count, maxLength - specials);
-        a.RemoveRange(keepA, a.Count - keepA);
-        aWords.RemoveRange(keepA, aWords.Count - keepA);
-        b.RemoveRange(keepB, b.Count - keepB);
-        bWords.RemoveRange(keepB, bWords.Count - keepB);
+        foreach (var (list, keep) in new[] { (a, keepA), (aWords, keepA), (b, keepB), (bWords, keepB) })
+            list.RemoveRange(fromLeft ? 0 : keep, list.Count - keep);
 
         var length = padToMaxLength ? maxLength : a.Count + b.Count + specials;
         var ids = new int[length];

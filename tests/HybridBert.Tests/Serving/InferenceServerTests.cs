@@ -44,7 +44,7 @@ public sealed class InferenceServerTests
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health")).StatusCode);
         var info = JsonNode.Parse(await client.GetStringAsync("/info"))!;
         Assert.Equal(40, info["max_input_length"]!.GetValue<int>());
-        Assert.Equal(["embed", "fill-mask"], info["tasks"]!.AsArray().Select(t => t!.GetValue<string>()));
+        Assert.Equal(["embed", "fill-mask", "embed_sparse"], info["tasks"]!.AsArray().Select(t => t!.GetValue<string>()));
 
         var (status, body, _) = await Post(client, "/embed", """{"inputs": ["the cat sat on the mat.", "a dog"]}""");
         Assert.Equal(HttpStatusCode.OK, status);
@@ -91,7 +91,7 @@ public sealed class InferenceServerTests
         Assert.NotNull(openapi["paths"]!["/embed"]);
         Assert.NotNull(openapi["paths"]!["/fill-mask"]);
         var schemas = openapi["components"]!["schemas"]!;   // request bodies with the fields clients send
-        Assert.Equal(["inputs", "raw_scores", "truncate"], schemas["PredictRequest"]!["properties"]!.AsObject().Select(p => p.Key));
+        Assert.Equal(["inputs", "raw_scores", "truncate", "truncation_direction"], schemas["PredictRequest"]!["properties"]!.AsObject().Select(p => p.Key));
         Assert.Equal(["inputs", "top_k"], schemas["FillMaskRequest"]!["properties"]!.AsObject().Select(p => p.Key));
         Assert.NotNull(openapi["paths"]!["/embed"]!["post"]!["requestBody"]);
     }
@@ -144,7 +144,7 @@ public sealed class InferenceServerTests
 
         var (fillStatus, error, _) = await Post(client, "/fill-mask", """{"inputs": "a [MASK]"}""");
         Assert.Equal(HttpStatusCode.FailedDependency, fillStatus);
-        Assert.Equal("backend", error!["error_type"]!.GetValue<string>());
+        Assert.Equal("Backend", error!["error_type"]!.GetValue<string>());
     }
 
     [Fact]
@@ -310,7 +310,7 @@ public sealed class InferenceServerTests
         await Task.Delay(300);
         var (status, body, response) = await Post(client, "/fill-mask", """{"inputs": "b [MASK]"}""");
         Assert.Equal(HttpStatusCode.TooManyRequests, status);
-        Assert.Equal("overloaded", body!["error_type"]!.GetValue<string>());
+        Assert.Equal("Overloaded", body!["error_type"]!.GetValue<string>());   // text-embeddings-inference's ErrorType, as it spells it
         Assert.Equal(TimeSpan.FromSeconds(1), response.Headers.RetryAfter!.Delta);
         Assert.Equal(HttpStatusCode.OK, (await collecting).Status);
         Assert.Equal(HttpStatusCode.OK, (await queued).Status);

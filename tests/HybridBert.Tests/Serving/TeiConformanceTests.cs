@@ -1,0 +1,156 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using HybridBert.FineTuning;
+using HybridBert.Serving;
+using HybridBert.Tests.Interop;
+using Json.Schema;
+
+namespace HybridBert.Tests.Serving;
+
+/// <summary>
+/// Our server, asked as a client of text-embeddings-inference asks, answers as TEI's own OpenAPI document
+/// (<c>Tei/openapi.json</c>, TEI's <c>docs/openapi.json</c>) says: each answer, errors included, validates against
+/// the schema that route declares for that status, and the status is one the route declares.
+/// </summary>
+public sealed class TeiConformanceTests
+{
+    private static readonly string Mlm = HuggingFaceImportTests.Folder("bert-mlm-safetensors");
+    private static readonly string Classifier = HuggingFaceImportTests.Folder("bert-classifier");
+    private static readonly Uri DocumentUri = new("https://tei.test/openapi.json");
+    private static readonly Lazy<(JsonObject Document, BuildOptions Build)> Tei = new(Load);
+
+    /// <summary>TEI's document read as a JSON Schema validator needs it: OpenAPI 3.0's <c>nullable: true</c> written as
+    /// JSON Schema's <c>null</c> type, <c>$ref</c>s made absolute, and OpenAPI's <c>example</c> annotations left out.</summary>
+    private static (JsonObject, BuildOptions) Load()
+    {
+        var document = JsonNode.Parse(File.ReadAllText(Path.Combine(Repo.Root, "tests", "HybridBert.Tests", "Serving", "Tei", "openapi.json")))!.AsObject();
+        void Nullable(JsonNode? node)
+        {
+            if (node is JsonArray array) foreach (var item in array) Nullable(item);
+            if (node is not JsonObject obj) return;
+            foreach (var (_, child) in obj.ToList()) Nullable(child);
+            obj.Remove("example");   // an OpenAPI annotation, not a JSON Schema keyword
+            if (obj["$ref"] is JsonValue reference) obj["$ref"] = new Uri(DocumentUri, reference.GetValue<string>()).ToString();   // absolute
+            if (obj["nullable"] is JsonValue v && v.GetValue<bool>())
+            {
+                if (obj["type"] is JsonValue type) obj["type"] = new JsonArray(type.GetValue<string>(), "null");
+                else if (obj["allOf"] is JsonArray) obj["anyOf"] = new JsonArray(new JsonObject { ["allOf"] = obj["allOf"]!.DeepClone() }, new JsonObject { ["type"] = "null" });
+                obj.Remove("allOf");
+                obj.Remove("nullable");
+            }
+        }
+        Nullable(document);
+        var registry = new SchemaRegistry();
+        registry.Register(new JsonElementBaseDocument(JsonSerializer.SerializeToElement(document), DocumentUri));
+        return (document, new BuildOptions { SchemaRegistry = registry });
+    }
+
+    private static HttpClient Client(InferenceServer server) => new() { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(60) };
+
+    /// <summary>Sends <paramref name="json"/> to <paramref name="route"/> and checks the answer against TEI's document.</summary>
+    private static async Task<JsonNode?> Check(HttpClient client, string method, string route, string? json, HttpStatusCode expected)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), route);
+        if (json is not null) request.Content = new StringContent(json, Encoding.UTF8, "application/json");
+        using var response = await client.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == expected, $"{method} {route} {json}: {(int)response.StatusCode} {text}");
+        var (document, build) = Tei.Value;
+        var operation = document["paths"]![route]?[method.ToLowerInvariant()] ?? throw new Xunit.Sdk.XunitException($"TEI has no {method} {route}");
+        var declared = operation["responses"]![((int)response.StatusCode).ToString()]
+            ?? throw new Xunit.Sdk.XunitException($"{method} {route} answered {(int)response.StatusCode}, a status TEI does not declare for it");
+        if (declared["content"]?["application/json"]?["schema"] is not { } schemaNode) return text.Length > 0 ? JsonNode.Parse(text) : null;
+        var schema = JsonSchema.FromText(schemaNode.ToJsonString(), build, new Uri($"https://tei.test/check/{Guid.NewGuid():N}"));
+        var body = JsonDocument.Parse(text).RootElement;
+        var result = schema.Evaluate(body, new EvaluationOptions { OutputFormat = OutputFormat.List });
+        if (!result.IsValid)
+        {
+            var errors = (result.Details ?? []).Where(d => d.Errors is not null)
+                .SelectMany(d => d.Errors!.Select(e => $"{d.InstanceLocation}: {e.Value}")).Take(6);
+            Assert.Fail($"{method} {route} {(int)response.StatusCode} does not fit TEI's schema: {string.Join("; ", errors)}\n{text[..Math.Min(400, text.Length)]}");
+        }
+        return JsonNode.Parse(text);
+    }
+
+    [Fact]
+    public async Task An_embedding_model_answers_every_route_and_error_as_tei_documents_them()
+    {
+        await using var server = await InferenceServer.StartAsync(new ServeOptions { Model = Mlm, Port = 0, Threads = 1, MaxInputs = 4 });
+        using var client = Client(server);
+        var longText = string.Join(' ', Enumerable.Repeat("cat", 60));
+
+        await Check(client, "GET", "/health", null, HttpStatusCode.OK);
+        var info = (await Check(client, "GET", "/info", null, HttpStatusCode.OK))!;
+        Assert.Equal("mean", info["model_type"]!["embedding"]!["pooling"]!.GetValue<string>());
+        Assert.Equal(4, info["max_client_batch_size"]!.GetValue<int>());
+
+        await Check(client, "POST", "/embed", """{"inputs": "the cat sat"}""", HttpStatusCode.OK);
+        await Check(client, "POST", "/embed", """{"inputs": ["the cat sat", [2, 5, 3]], "normalize": false, "truncate": true, "truncation_direction": "Left"}""",
+            HttpStatusCode.OK);
+        var cut = (await Check(client, "POST", "/embed", """{"inputs": "the cat sat", "dimensions": 16}""", HttpStatusCode.OK))!;
+        Assert.Equal(16, cut[0]!.AsArray().Count);
+        Assert.Equal(1.0, Math.Sqrt(cut[0]!.AsArray().Sum(v => Math.Pow(v!.GetValue<double>(), 2))), 5);
+        await Check(client, "POST", "/embed", """{"inputs": []}""", HttpStatusCode.BadRequest);
+        await Check(client, "POST", "/embed", """{"inputs": ["a", "b", "c", "d", "e"]}""", HttpStatusCode.RequestEntityTooLarge);
+        await Check(client, "POST", "/embed", $$"""{"inputs": "{{longText}}"}""", HttpStatusCode.UnprocessableEntity);
+        await Check(client, "POST", "/embed", """{"inputs": "x", "prompt_name": "query"}""", HttpStatusCode.UnprocessableEntity);
+
+        var all = (await Check(client, "POST", "/embed_all", """{"inputs": ["the cat sat", "a dog"]}""", HttpStatusCode.OK))!;
+        Assert.Equal(4, all[1]!.AsArray().Count);   // [CLS] a dog [SEP]
+        var sparse = (await Check(client, "POST", "/embed_sparse", """{"inputs": "the cat sat"}""", HttpStatusCode.OK))!;
+        Assert.All(sparse[0]!.AsArray(), v => Assert.True(v!["value"]!.GetValue<double>() > 0));
+        var similarity = (await Check(client, "POST", "/similarity",
+            """{"inputs": {"source_sentence": "the cat sat", "sentences": ["the cat sat", "a dog ran"]}}""", HttpStatusCode.OK))!;
+        Assert.Equal(1.0, similarity[0]!.GetValue<double>(), 4);
+
+        var tokens = (await Check(client, "POST", "/tokenize", """{"inputs": "The Cat sat"}""", HttpStatusCode.OK))![0]!.AsArray();
+        Assert.Equal(["[CLS]", "The", "Cat", "sat", "[SEP]"], tokens.Select(t => t!["text"]!.GetValue<string>()));
+        Assert.Equal([null, 0, 4, 8, null], tokens.Select(t => t!["start"]?.GetValue<int?>()));
+        Assert.Equal([null, 3, 7, 11, null], tokens.Select(t => t!["stop"]?.GetValue<int?>()));
+        await Check(client, "POST", "/tokenize", """{"inputs": ["a", "b"], "add_special_tokens": false}""", HttpStatusCode.OK);
+        var ids = tokens.Select(t => t!["id"]!.GetValue<int>()).ToArray();
+        var decoded = (await Check(client, "POST", "/decode", $$"""{"ids": [{{string.Join(',', ids)}}]}""", HttpStatusCode.OK))!;
+        Assert.Equal("the cat sat", decoded[0]!.GetValue<string>());
+        await Check(client, "POST", "/decode", """{"ids": [[2, 5], [2, 6]], "skip_special_tokens": false}""", HttpStatusCode.OK);
+        await Check(client, "POST", "/decode", """{"ids": [99999]}""", HttpStatusCode.UnprocessableEntity);
+
+        var openAi = (await Check(client, "POST", "/v1/embeddings", """{"input": ["the cat sat", "a dog"], "model": "x", "encoding_format": "base64"}""",
+            HttpStatusCode.OK))!;
+        var bytes = Convert.FromBase64String(openAi["data"]![0]!["embedding"]!.GetValue<string>());
+        var floats = (await Check(client, "POST", "/v1/embeddings", """{"input": ["the cat sat"]}""", HttpStatusCode.OK))!["data"]![0]!["embedding"]!
+            .AsArray().Select(v => v!.GetValue<float>()).ToArray();
+        Assert.Equal(floats, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes).ToArray());   // little-endian float32
+        await Check(client, "POST", "/v1/embeddings", """{"input": []}""", HttpStatusCode.BadRequest);
+
+        await Check(client, "POST", "/predict", """{"inputs": "a"}""", HttpStatusCode.FailedDependency);
+        await Check(client, "POST", "/rerank", """{"query": "q", "texts": ["a"]}""", HttpStatusCode.FailedDependency);
+
+        // The framework's own answers are JSON errors too.
+        using var missing = await client.GetAsync("/no-such-route");
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        Assert.Contains("/embed", JsonNode.Parse(await missing.Content.ReadAsStringAsync())!["error"]!.GetValue<string>());
+        using var wrongMethod = await client.GetAsync("/embed");
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, wrongMethod.StatusCode);
+        Assert.NotNull(JsonNode.Parse(await wrongMethod.Content.ReadAsStringAsync())!["error_type"]);
+        var models = JsonNode.Parse(await client.GetStringAsync("/v1/models"))!;
+        Assert.Equal("bert-mlm-safetensors", models["data"]![0]!["id"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_classifier_predicts_as_tei_documents_it()
+    {
+        await using var server = await InferenceServer.StartAsync(new ServeOptions { Model = Classifier, Port = 0, Threads = 1 });
+        using var client = Client(server);
+        var info = (await Check(client, "GET", "/info", null, HttpStatusCode.OK))!;
+        Assert.NotNull(info["model_type"]!["classifier"]!["id2label"]);
+        await Check(client, "POST", "/predict", """{"inputs": "the movie"}""", HttpStatusCode.OK);
+        await Check(client, "POST", "/predict", """{"inputs": ["the movie", "was good"]}""", HttpStatusCode.OK);
+        await Check(client, "POST", "/predict", """{"inputs": [["the movie"], ["a", "b"]], "raw_scores": true}""", HttpStatusCode.OK);
+        await Check(client, "POST", "/predict", """{"inputs": []}""", HttpStatusCode.BadRequest);
+        await Check(client, "POST", "/embed_sparse", """{"inputs": "x"}""", HttpStatusCode.FailedDependency);
+        await Check(client, "POST", "/rerank", """{"query": "q", "texts": ["a"]}""", HttpStatusCode.FailedDependency);
+    }
+}
