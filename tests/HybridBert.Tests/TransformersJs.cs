@@ -47,14 +47,16 @@ internal static class TransformersJs
             if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
             Directory.Move(temp, folder);
         }
-        File.Copy(Path.Combine(Repo.Root, "tests", "HybridBert.Tests", "Interop", "TransformersJs", "run.mjs"), Path.Combine(folder, "run.mjs"), overwrite: true);
+        File.Copy(Path.Combine(Repo.Root, "tests", "HybridBert.Tests", "Interop", "TransformersJs", "run.mjs"),
+            Path.Combine(folder, "run.mjs"), overwrite: true);
         return folder;
     }
 
     /// <summary>Runs run.mjs with <paramref name="jobsJson"/> (its input format) and returns what it printed.</summary>
     public static string RunJobs(string jobsJson)
     {
-        var info = new ProcessStartInfo("node") { WorkingDirectory = Folder, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        var info = new ProcessStartInfo("node") { WorkingDirectory = Folder, RedirectStandardInput = true, RedirectStandardOutput = true,
+            RedirectStandardError = true };
         info.ArgumentList.Add("run.mjs");
         using var process = Process.Start(info)!;
         process.StandardInput.Write(jobsJson);

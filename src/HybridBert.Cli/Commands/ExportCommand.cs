@@ -25,7 +25,9 @@ internal static class ExportCommand
         var onnxModel = new Option<DirectoryInfo>("--model") { Required = true,
             Description = "A pre-training run or checkpoint, a fine-tuned seed-N folder, or a Hugging Face model folder" };
         var onnxOut = new Option<FileInfo>("--out") { Required = true,
-            Description = "A .onnx file for the graph alone, or a folder: the ONNX model folder transformers.js and Optimum load (config.json, tokenizer files, onnx/model.onnx)" };
+            Description =
+                "A .onnx file for the graph alone, or a folder: the ONNX model folder transformers.js and Optimum load (config.json, " +
+                "tokenizer files, onnx/model.onnx)" };
         var head = new Option<string?>("--head") { Description =
             "none, mlm or classifier [default: the model's own — classifier for fine-tuned models, else mlm]" };
         var segmentIds =

@@ -11,7 +11,7 @@ internal static class ServeCommand
         var d = ServeOptions.Defaults;
         var model = new Option<DirectoryInfo>("--model") { Required = true,
             Description = "A pre-training run or checkpoint, a fine-tuned seed-N folder, or a Hugging Face model folder" };
-        var host = new Option<string>("--host") { DefaultValueFactory = _ => d.Host,
+        var host = new Option<string>("--host", "--hostname") { DefaultValueFactory = _ => d.Host,
             Description = "Address to bind (loopback by default; use --api-key when exposing it)" };
         var port = new Option<int>("--port") { DefaultValueFactory = _ => d.Port, Description = "Port (0: any free one, printed at start)" };
         var maxBatchTokens = new Option<int>("--max-batch-tokens") { DefaultValueFactory = _ => d.MaxBatchTokens,
@@ -20,23 +20,29 @@ internal static class ServeCommand
             Description = "Requests one batch may serve (1: no dynamic batching)" };
         var maxWait = new Option<int>("--max-wait-ms") { DefaultValueFactory = _ => d.MaxWaitMs,
             Description = "How long a request waits for others to batch with" };
-        var maxInputs = new Option<int>("--max-inputs") { DefaultValueFactory = _ => d.MaxInputs, Description = "Inputs per request (more: 413)" };
+        var maxInputs = new Option<int>("--max-inputs", "--max-client-batch-size") { DefaultValueFactory = _ => d.MaxInputs,
+            Description = "Inputs per request (more: 413)" };
         var maxBody = new Option<long>("--max-body-bytes") { DefaultValueFactory = _ => d.MaxBodyBytes,
             Description = "Request body size (more: 413)" };
-        var maxQueue = new Option<int>("--max-queue") { DefaultValueFactory = _ => d.MaxQueue,
-            Description = "Requests waiting for the model (more: 429 with Retry-After)" };
+        var maxQueue = new Option<int>("--max-queue", "--max-concurrent-requests") { DefaultValueFactory = _ => d.MaxQueue,
+            Description = "Requests waiting for the model (more: 429 with Retry-After); --max-concurrent-requests as TEI names it" };
         var apiKey = new Option<string?>("--api-key") { Description = "Require Authorization: Bearer KEY on every route but /health" };
         var shutdown = new Option<double>("--shutdown-timeout") { DefaultValueFactory = _ => d.ShutdownTimeout.TotalSeconds,
             Description = "Seconds in-flight requests get to finish on SIGTERM/Ctrl-C" };
         var pooling = new Option<string>("--pooling") { DefaultValueFactory = _ => d.Pooling.ToString().ToLowerInvariant(),
             Description = "Embedding pooling: mean or cls" };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => d.Threads, Description = "libtorch threads" };
+        var autoTruncate = new Option<bool>("--auto-truncate") { Description = "Cut over-long inputs when a request does not say (else: 422)" };
+        var defaultPromptName = new Option<string?>("--default-prompt-name") {
+            Description = "A prompt of the model's config_sentence_transformers.json for requests that name none" };
+        var defaultPrompt = new Option<string?>("--default-prompt") { Description = "A prompt text for requests that name none" };
         var device = CommonOptions.Device(d.Device);
         var command = new Command("serve",
             "An HTTP server for the model: text-embeddings-inference's routes (/embed, /embed_all, /embed_sparse, /predict, /rerank, " +
             "/similarity, /tokenize, /decode, /health, /info, /metrics), /fill-mask, OpenAI's /v1/embeddings, /openapi.json")
         {
             model, host, port, maxBatchTokens, maxBatchRequests, maxWait, maxInputs, maxBody, maxQueue, apiKey, shutdown, pooling, threads, device,
+            autoTruncate, defaultPromptName, defaultPrompt,
         };
         command.SetAction(p => CliErrors.Run(cancel =>
         {
@@ -46,7 +52,8 @@ internal static class ServeCommand
                 MaxBatchRequests = p.GetValue(maxBatchRequests), MaxWaitMs = p.GetValue(maxWait), MaxInputs = p.GetValue(maxInputs),
                 MaxBodyBytes = p.GetValue(maxBody), MaxQueue = p.GetValue(maxQueue), ApiKey = p.GetValue(apiKey),
                 ShutdownTimeout = TimeSpan.FromSeconds(p.GetValue(shutdown)), Pooling = CommonOptions.Parse<FineTuning.Pooling>(p.GetValue(pooling)!),
-                Threads = p.GetValue(threads), Device = CommonOptions.DeviceValue(p, device),
+                Threads = p.GetValue(threads), Device = CommonOptions.DeviceValue(p, device), AutoTruncate = p.GetValue(autoTruncate),
+                DefaultPromptName = p.GetValue(defaultPromptName), DefaultPrompt = p.GetValue(defaultPrompt),
             }.Validate();
             if (options.ExposureWarning is { } warning) Console.Error.WriteLine(warning);
             Run(options, cancel).GetAwaiter().GetResult();

@@ -93,7 +93,8 @@ public sealed class InferenceModel : IDisposable
                 $"has {Task!.Labels.Count} " +
             "labels — classify with it instead",
         InferenceTask.EmbedSparse when !CanFillMask =>
-            "the model has no MLM head (cls.predictions): sparse embeddings are its vocabulary logits, so they need a pre-trained masked-language model",
+            "the model has no MLM head (cls.predictions): sparse embeddings are its vocabulary logits, so they need a pre-trained " +
+                "masked-language model",
         InferenceTask.FillMask when !CanFillMask =>
             "the model has no MLM head (cls.predictions): fill-mask needs a pre-trained masked-language model, not a classifier or a bare encoder",
         _ => null,
@@ -106,6 +107,31 @@ public sealed class InferenceModel : IDisposable
     /// length it was fine-tuned at.</summary>
     public int MaxLength => Math.Min(Config.MaxPositionEmbeddings, classifier?.Head.MaxLength ?? int.MaxValue);
     public int MaxBatchTokens { get; private init; } = 16_384;
+
+    /// <summary>The prompts of the model's sentence-transformers configuration (<c>config_sentence_transformers.json</c>'s
+    /// <c>prompts</c>: a name and the text put before an input), and its <c>default_prompt_name</c>; empty and null without one.</summary>
+    public IReadOnlyDictionary<string, string> Prompts { get; private init; } = new Dictionary<string, string>();
+    public string? DefaultPromptName { get; private init; }
+
+    /// <summary>The sentence-transformers configuration's file name.</summary>
+    public const string SentenceTransformersConfig = "config_sentence_transformers.json";
+
+    private static (IReadOnlyDictionary<string, string> Prompts, string? Default) ReadPrompts(string folder)
+    {
+        var path = Path.Combine(folder, SentenceTransformersConfig);
+        if (!File.Exists(path)) return (new Dictionary<string, string>(), null);
+        try
+        {
+            var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path));
+            var prompts = json?["prompts"] is System.Text.Json.Nodes.JsonObject obj
+                ? obj.ToDictionary(p => p.Key, p => p.Value?.GetValue<string>() ?? "") : new Dictionary<string, string>();
+            return (prompts, json?["default_prompt_name"]?.GetValue<string>());
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException)
+        {
+            throw new InvalidDataException($"{path}: not a sentence-transformers configuration ({e.Message})", e);
+        }
+    }
     internal HybridBertEncoder Encoder => classifier?.Classifier.Encoder ?? pretrained!.Bert;
 
     private bool ownsClassifier = true;
@@ -134,9 +160,13 @@ public sealed class InferenceModel : IDisposable
         if (source.Kind == ModelSourceKind.FineTuned || source.Labels is not null)
         {
             var fine = FineTunedModel.Load(path, device);
-            return new InferenceModel(path, fine.Tokenizer, fine.Classifier.Config, null, false, fine) { MaxBatchTokens = maxBatchTokens,
-                kind = source.Kind };
+            var (fineTunedPrompts, fineTunedDefault) = ReadPrompts(source.Folder);
+            return new InferenceModel(path, fine.Tokenizer, fine.Classifier.Config, null, false, fine)
+            {
+                MaxBatchTokens = maxBatchTokens, kind = source.Kind, Prompts = fineTunedPrompts, DefaultPromptName = fineTunedDefault,
+            };
         }
+        var (prompts, defaultPrompt) = ReadPrompts(source.Folder);
         var config = source.Config with { HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 };
         var model = new HybridBertModel(config);
         var fresh = source.LoadInto(model, ["classifier.", "pooler.", "cls.seq_relationship."], optionalPrefixes: ["cls.predictions."]);
@@ -146,7 +176,7 @@ public sealed class InferenceModel : IDisposable
         return new InferenceModel(path, new BertTokenizer(source.Vocabulary, source.Lowercase ?? true), config, model,
             mlmHead: fresh.Count == 0, null)
         {
-            MaxBatchTokens = maxBatchTokens, kind = source.Kind,
+            MaxBatchTokens = maxBatchTokens, kind = source.Kind, Prompts = prompts, DefaultPromptName = defaultPrompt,
         };
     }
 

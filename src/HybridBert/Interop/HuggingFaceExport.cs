@@ -12,7 +12,8 @@ namespace HybridBert.Interop;
 /// <c>hybridbert export hf</c>: any loadable model as a Hugging Face folder — <c>config.json</c>,
 /// <c>model.safetensors</c> (fp32, Hugging Face names: <c>bert.*</c>, <c>cls.*</c> / <c>classifier.*</c>; the tied
 /// decoder is not stored, as <c>save_pretrained</c> does) and the tokenizer files (<see cref="TokenizerFiles"/>:
-/// <c>vocab.txt</c>, <c>tokenizer.json</c>, <c>tokenizer_config.json</c>, <c>special_tokens_map.json</c>). An all-attention model with BERT's heads is a plain <c>model_type: bert</c>
+/// <c>vocab.txt</c>, <c>tokenizer.json</c>, <c>tokenizer_config.json</c>, <c>special_tokens_map.json</c>). An
+/// all-attention model with BERT's heads is a plain <c>model_type: bert</c>
 /// folder; any other (pooling or hybrid layers, the 3-class sentence structure head, mean-pooled classifiers) is
 /// <c>model_type: hybridbert</c> with <c>configuration_hybridbert.py</c> + <c>modeling_hybridbert.py</c> and an
 /// <c>auto_map</c>, for <c>trust_remote_code=True</c>.

@@ -47,7 +47,8 @@ public static class OnnxExport
         if (file && File.Exists(outPath) && !overwrite) throw new IO.OutputExistsException(outPath, "a model (an existing file)", resumable: false);
         if (!file && Directory.Exists(outPath) && Directory.EnumerateFileSystemEntries(outPath).Any() && !overwrite)
             throw new IO.OutputExistsException(outPath, "files", resumable: false);
-        if (!file && File.Exists(outPath)) throw new IOException($"{outPath} is a file: give a folder for the ONNX model folder, or a name ending in .onnx");
+        if (!file &&
+            File.Exists(outPath)) throw new IOException($"{outPath} is a file: give a folder for the ONNX model folder, or a name ending in .onnx");
         var classifier = source.Kind == ModelSourceKind.FineTuned || source.Labels is not null;
         var chosen = head ?? (classifier ? OnnxHead.Classifier : OnnxHead.Mlm);
         if (chosen == OnnxHead.Classifier && !classifier)
@@ -78,7 +79,8 @@ public static class OnnxExport
             return chosen;
         }
         config["layer_pattern"] = source.Config.LayerPattern;
-        var architecture = chosen switch { OnnxHead.Mlm => "BertForMaskedLM", OnnxHead.Classifier => "BertForSequenceClassification", _ => "BertModel" };
+        var architecture = chosen switch { OnnxHead.Mlm => "BertForMaskedLM", OnnxHead.Classifier => "BertForSequenceClassification",
+            _ => "BertModel" };
         var json = HuggingFaceExport.Config(source.Config, architecture, plainBert: true, config);
         IO.AtomicFile.WriteFolder(outPath, temp =>
         {

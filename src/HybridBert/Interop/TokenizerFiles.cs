@@ -42,7 +42,8 @@ public static class TokenizerFiles
     public static string JsonBeside(string vocabPath)
     {
         var stem = Path.GetFileNameWithoutExtension(vocabPath);
-        return Path.Combine(Path.GetDirectoryName(Path.GetFullPath(vocabPath))!, stem == "vocab" ? ModelLayout.TokenizerJson : $"{stem}.{ModelLayout.TokenizerJson}");
+        return Path.Combine(Path.GetDirectoryName(Path.GetFullPath(vocabPath))!,
+            stem == "vocab" ? ModelLayout.TokenizerJson : $"{stem}.{ModelLayout.TokenizerJson}");
     }
 
     /// <summary><c>tokenizer.json</c> for <paramref name="vocabulary"/>: the vocabulary in id order, as the format keeps it.</summary>
@@ -65,7 +66,8 @@ public static class TokenizerFiles
             }).ToArray()),
             ["normalizer"] = new JsonObject
             {
-                ["type"] = "BertNormalizer", ["clean_text"] = true, ["handle_chinese_chars"] = true, ["strip_accents"] = null, ["lowercase"] = lowercase,
+                ["type"] = "BertNormalizer", ["clean_text"] = true, ["handle_chinese_chars"] = true, ["strip_accents"] = null,
+                    ["lowercase"] = lowercase,
             },
             ["pre_tokenizer"] = new JsonObject { ["type"] = "BertPreTokenizer" },
             ["post_processor"] = new JsonObject
@@ -74,7 +76,8 @@ public static class TokenizerFiles
                 ["single"] = new JsonArray(Special(Vocabulary.Cls, 0), Sequence("A", 0), Special(Vocabulary.Sep, 0)),
                 ["pair"] = new JsonArray(Special(Vocabulary.Cls, 0), Sequence("A", 0), Special(Vocabulary.Sep, 0), Sequence("B", 1),
                     Special(Vocabulary.Sep, 1)),
-                ["special_tokens"] = new JsonObject(new[] { Vocabulary.Cls, Vocabulary.Sep }.Select(t => KeyValuePair.Create(t, (JsonNode?)new JsonObject
+                ["special_tokens"] =
+                    new JsonObject(new[] { Vocabulary.Cls, Vocabulary.Sep }.Select(t => KeyValuePair.Create(t, (JsonNode?)new JsonObject
                 {
                     ["id"] = t, ["ids"] = new JsonArray(vocabulary[t]), ["tokens"] = new JsonArray(t),
                 }))),

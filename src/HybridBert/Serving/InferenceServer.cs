@@ -56,6 +56,13 @@ public sealed class InferenceServer : IAsyncDisposable
         options.Validate();
         TorchSharp.torch.set_num_threads(options.Threads);
         var model = loaded ?? InferenceModel.Load(options.Model, options.Device, options.MaxBatchTokens);
+        if (options.DefaultPromptName is { } name && !model.Prompts.ContainsKey(name))
+        {
+            if (loaded is null) model.Dispose();
+            throw new InvalidDataException($"--default-prompt-name {name}: the model's prompts are " +
+                (model.Prompts.Count == 0 ? $"none (no {InferenceModel.SentenceTransformersConfig} with prompts)" :
+                    string.Join(", ", model.Prompts.Keys)));
+        }
         var metrics = new ServerMetrics();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -155,28 +162,31 @@ public sealed class InferenceServer : IAsyncDisposable
         routes.Add("/openapi.json");
         app.MapOpenApi("/openapi.json");
 
-        Post<EmbedRequest>("/embed", InferenceTask.Embed, Embed).Produces<float[][]>().WithSummary("Embeddings, as text-embeddings-inference's /embed");
+        Post<EmbedRequest>("/embed", InferenceTask.Embed, Embed).Produces<float[][]>()
+            .WithSummary("Embeddings, as text-embeddings-inference's /embed");
         foreach (var openAi in new[] { "/v1/embeddings", "/embeddings" })
             Post<OpenAiEmbeddingRequest>(openAi, InferenceTask.Embed, OpenAiEmbed).Produces<OpenAiEmbeddingResponse>()
                 .WithSummary("Embeddings, as OpenAI's /v1/embeddings");
         Post<EmbedAllRequest>("/embed_all", InferenceTask.Embed, async (request, context) =>
-            Results.Json(await Submit(new Work<float[][]>(new EmbedAllJob(), request.ModelInputs(), context.RequestAborted))))
+            Results.Json(await Submit(new Work<float[][]>(new EmbedAllJob(), Inputs(request), context.RequestAborted))))
             .Produces<float[][][]>().WithSummary("Every token's vector, as text-embeddings-inference's /embed_all");
         Post<EmbedSparseRequest>("/embed_sparse", InferenceTask.EmbedSparse, async (request, context) =>
         {
-            var sparse = await Submit(new Work<List<(int Index, float Value)>>(new EmbedSparseJob(), request.ModelInputs(), context.RequestAborted));
+            var sparse = await Submit(new Work<List<(int Index, float Value)>>(new EmbedSparseJob(), Inputs(request), context.RequestAborted));
             return Results.Json(sparse.Select(v => v.Select(e => new SparseValue(e.Index, e.Value)).ToList()).ToList());
         }).Produces<SparseValue[][]>().WithSummary("SPLADE-style sparse vectors from the MLM head, as text-embeddings-inference's /embed_sparse");
         Post<SimilarityRequest>("/similarity", InferenceTask.Embed, async (request, context) =>
         {
             var parameters = request.Parameters ?? new SimilarityParameters();
-            var texts = new[] { request.Inputs!.SourceSentence! }.Concat(request.Inputs.Sentences!).ToList();
-            var inputs = new ModelInputs(texts, parameters.Truncate, FromLeft: parameters.TruncationDirection == TruncationDirection.Left);
+            var texts = WithPrompt(new[] { request.Inputs!.SourceSentence! }.Concat(request.Inputs.Sentences!).ToList(), parameters.PromptName);
+            var inputs = new ModelInputs(texts, parameters.Truncate ?? Options.AutoTruncate,
+                FromLeft: parameters.TruncationDirection == TruncationDirection.Left);
             var vectors = await Submit(new Work<float[]>(new EmbedJob(Options.Pooling, Normalize: true), inputs, context.RequestAborted));
             return Results.Json(vectors.Skip(1).Select(v => v.Zip(vectors[0], (a, b) => a * b).Sum()).ToList());
         }).Produces<float[]>().WithSummary("Cosine similarity of source_sentence with each sentence, as text-embeddings-inference's /similarity");
         Post<PredictRequest>("/predict", InferenceTask.Classify, Predict).Produces<LabelScore[]>()
-            .WithSummary("Labels with scores, as text-embeddings-inference's /predict: a text, a pair [text, text] or a batch [[text], [text, text], ...]");
+            .WithSummary("Labels with scores, as text-embeddings-inference's /predict: a text, a pair [text, text] or a batch [[text], " +
+                "[text, text], ...]");
         Post<RerankRequest>("/rerank", InferenceTask.Rerank, Rerank).Produces<Rank[]>()
             .WithSummary("Texts ranked by a one-output classifier's score for (query, text), as text-embeddings-inference's /rerank");
         Post<FillMaskRequest>("/fill-mask", InferenceTask.FillMask, async (request, context) =>
@@ -187,15 +197,18 @@ public sealed class InferenceServer : IAsyncDisposable
             return Results.Json(request.Inputs.Single ? shaped[0] : shaped);
         }).Produces<FillMaskCandidate[]>().WithSummary("The pipeline's fill-mask output for each [MASK]");
         Post<TokenizeRequest>("/tokenize", InferenceTask.Embed, (request, _) =>
-            Task.FromResult(Results.Json(request.Inputs!.Texts.Select(text => Tokenize(text, request.AddSpecialTokens)).ToList())))
+            Task.FromResult(Results.Json(WithPrompt(request.Inputs!.Texts, request.PromptName)
+                .Select(text => Tokenize(text, request.AddSpecialTokens)).ToList())))
             .Produces<SimpleToken[][]>().WithSummary("Tokens with their ids and places in the text, as text-embeddings-inference's /tokenize");
         Post<DecodeRequest>("/decode", InferenceTask.Embed, (request, _) =>
         {
-            lock (requestTokenizer) return Task.FromResult(Results.Json(request.Ids!.Sequences.Select(ids => Decode(ids, request.SkipSpecialTokens)).ToList()));
+            lock (requestTokenizer) return Task.FromResult(Results.Json(request.Ids!.Sequences.Select(ids =>
+                Decode(ids, request.SkipSpecialTokens)).ToList()));
         }).Produces<string[]>().WithSummary("Texts of token ids, as text-embeddings-inference's /decode");
 
         // POST /: what the model is for, as text-embeddings-inference routes it.
-        var rootTask = model.Tasks.Contains(InferenceTask.Rerank) ? InferenceTask.Rerank : model.CanClassify ? InferenceTask.Classify : InferenceTask.Embed;
+        var rootTask = model.Tasks.Contains(InferenceTask.Rerank) ? InferenceTask.Rerank : model.CanClassify ? InferenceTask.Classify :
+            InferenceTask.Embed;
         (rootTask switch
         {
             InferenceTask.Rerank => Post<RerankRequest>("/", rootTask, Rerank),
@@ -207,13 +220,43 @@ public sealed class InferenceServer : IAsyncDisposable
     private static readonly DateTimeOffset Started = DateTimeOffset.UtcNow;
 
     private async Task<IResult> Embed(EmbedRequest request, HttpContext context) =>
-        Results.Json(await Submit(new Work<float[]>(new EmbedJob(Options.Pooling, request.Normalize, request.Dimensions), request.ModelInputs(),
+        Results.Json(await Submit(new Work<float[]>(new EmbedJob(Options.Pooling, request.Normalize, request.Dimensions), Inputs(request),
             context.RequestAborted)));
+
+    /// <summary>An embedding request's inputs as the model encodes them: the prompt before each text (not before token
+    /// ids), truncation as asked or the server's <c>--auto-truncate</c>.</summary>
+    private ModelInputs Inputs(EmbeddingRequest request) =>
+        new(WithPrompt(request.Inputs!.Texts, request.PromptName, request.Inputs.Ids), request.Truncate ?? Options.AutoTruncate,
+            Ids: request.Inputs.Ids,
+            FromLeft: request.TruncationDirection == TruncationDirection.Left);
+
+    /// <summary>
+    /// The texts with the prompt put before each, as text-embeddings-inference does: the one a request names (which must
+    /// be one of the model's, from its sentence-transformers configuration: 422 otherwise), else the server's
+    /// <c>--default-prompt-name</c> or <c>--default-prompt</c>, else the configuration's own default, else none.
+    /// Inputs given as token ids are used as sent.
+    /// </summary>
+    private IReadOnlyList<string> WithPrompt(IReadOnlyList<string> texts, string? promptName, IReadOnlyList<int[]?>? ids = null)
+    {
+        string? prompt;
+        var name = promptName ?? Options.DefaultPromptName ?? (Options.DefaultPrompt is null ? model.DefaultPromptName : null);
+        if (name is not null)
+        {
+            var known = model.Prompts.Count == 0 ? $"it has none: no {InferenceModel.SentenceTransformersConfig}"
+                : string.Join(", ", model.Prompts.Keys);
+            prompt = model.Prompts.TryGetValue(name, out var text) ? text
+                : throw new ApiError(422, ErrorTypes.Validation, $"prompt_name '{name}' is not one of the model's prompts ({known})");
+        }
+        else prompt = Options.DefaultPrompt;
+        if (string.IsNullOrEmpty(prompt)) return texts;
+        return texts.Select((t, i) => ids?[i] is not null ? t : prompt + t).ToList();
+    }
 
     private async Task<IResult> OpenAiEmbed(OpenAiEmbeddingRequest request, HttpContext context)
     {
         var work = new Work<float[]>(new EmbedJob(Options.Pooling, Normalize: true, request.Dimensions),
-            new ModelInputs(request.Input!.Texts, Truncate: true, Ids: request.Input.Ids), context.RequestAborted);
+            new ModelInputs(WithPrompt(request.Input!.Texts, null, request.Input.Ids), Truncate: true, Ids: request.Input.Ids),
+                context.RequestAborted);
         var vectors = await Submit(work);
         object Encoded(float[] v) => request.EncodingFormat == "base64" ? Convert.ToBase64String(MemoryMarshal.AsBytes(v.AsSpan())) : v;
         return Results.Json(new OpenAiEmbeddingResponse("list", vectors.Select((v, i) => new OpenAiEmbedding("embedding", i, Encoded(v))).ToList(),
@@ -222,7 +265,8 @@ public sealed class InferenceServer : IAsyncDisposable
 
     private async Task<IResult> Predict(PredictRequest request, HttpContext context)
     {
-        var inputs = new ModelInputs(request.Inputs!.Texts, request.Truncate, request.Inputs.Pairs, FromLeft: request.TruncationDirection == TruncationDirection.Left);
+        var inputs = new ModelInputs(request.Inputs!.Texts, request.Truncate ?? Options.AutoTruncate, request.Inputs.Pairs,
+            FromLeft: request.TruncationDirection == TruncationDirection.Left);
         var labels = await Submit(new Work<LabelScore[]>(new ClassifyJob(request.RawScores), inputs, context.RequestAborted));
         return request.Inputs.Single ? Results.Json(labels[0]) : Results.Json(labels);
     }
@@ -230,9 +274,10 @@ public sealed class InferenceServer : IAsyncDisposable
     private async Task<IResult> Rerank(RerankRequest request, HttpContext context)
     {
         var texts = request.Texts!;
-        var inputs = new ModelInputs(texts.Select(_ => request.Query!).ToList(), request.Truncate, texts,
+        var inputs = new ModelInputs(texts.Select(_ => request.Query!).ToList(), request.Truncate ?? Options.AutoTruncate, texts,
             FromLeft: request.TruncationDirection == TruncationDirection.Left);
-        var scores = (await Submit(new Work<LabelScore[]>(new ClassifyJob(RawScores: true), inputs, context.RequestAborted))).Select(l => l[0].Score).ToList();
+        var scores =
+            (await Submit(new Work<LabelScore[]>(new ClassifyJob(RawScores: true), inputs, context.RequestAborted))).Select(l => l[0].Score).ToList();
         // As text-embeddings-inference: [CLS] query [SEP] text [SEP] each, the sigmoid of the one logit unless
         // raw_scores, highest first.
         var ranks = scores.Select((s, i) => new Rank(i, request.RawScores ? s : 1 / (1 + Math.Exp(-s)), request.ReturnText ? texts[i] : null))
@@ -251,14 +296,16 @@ public sealed class InferenceServer : IAsyncDisposable
             ? new SimpleToken(s.Id, s.Special ? vocabulary.Tokens[s.Id] : text[start..end], s.Special, Characters(start), Characters(end))
             : new SimpleToken(s.Id, vocabulary.Tokens[s.Id], s.Special, null, null)).ToList();
         if (!addSpecialTokens) return tokens;
-        return [new SimpleToken(vocabulary.ClsId, Vocabulary.Cls, true, null, null), .. tokens, new SimpleToken(vocabulary.SepId, Vocabulary.Sep, true, null, null)];
+        return [new SimpleToken(vocabulary.ClsId, Vocabulary.Cls, true, null, null), .. tokens,
+            new SimpleToken(vocabulary.SepId, Vocabulary.Sep, true, null, null)];
     }
 
     private string Decode(int[] ids, bool skipSpecialTokens)
     {
         var size = model.Tokenizer.Vocabulary.Count;
         var outside = Array.FindIndex(ids, id => id >= size);
-        if (outside >= 0) throw new ApiError(422, ErrorTypes.Validation, $"token id {ids[outside]} at position {outside} is outside the vocabulary [0, {size})");
+        if (outside >= 0) throw new ApiError(422, ErrorTypes.Validation,
+            $"token id {ids[outside]} at position {outside} is outside the vocabulary [0, {size})");
         return requestTokenizer!.Decode(ids, skipSpecialTokens);
     }
 
@@ -309,12 +356,17 @@ public sealed class InferenceServer : IAsyncDisposable
             };
             modelType = new Dictionary<string, object> { [head.Regression ? "reranker" : "classifier"] = classifier };
         }
-        else modelType = new Dictionary<string, object> { ["embedding"] = new Dictionary<string, string> { ["pooling"] = Options.Pooling.ToString().ToLowerInvariant() } };
+        else
+        {
+            var pooling = new Dictionary<string, string> { ["pooling"] = Options.Pooling.ToString().ToLowerInvariant() };
+            modelType = new Dictionary<string, object> { ["embedding"] = pooling };
+        }
         return new InfoResponse
         {
             ModelId = ModelName, ModelDtype = "float32", ServedModelName = ModelName, ModelType = modelType,
             MaxConcurrentRequests = Options.MaxQueue, MaxInputLength = model.MaxLength, MaxBatchTokens = Options.MaxBatchTokens,
-            MaxBatchRequests = Options.MaxBatchRequests, MaxClientBatchSize = Options.MaxInputs, AutoTruncate = false, TokenizationWorkers = 1,
+            MaxBatchRequests = Options.MaxBatchRequests, MaxClientBatchSize = Options.MaxInputs, AutoTruncate = Options.AutoTruncate,
+                TokenizationWorkers = 1,
             Version = Version, ModelPath = model.Source, LayerPattern = model.Config.LayerPattern, HiddenSize = model.Config.HiddenSize,
             NumHiddenLayers = model.Config.NumHiddenLayers, VocabSize = model.Config.VocabSize, Tasks = model.Tasks.Select(TaskName).ToList(),
             Labels = model.Task?.Labels, Pooling = Options.Pooling.ToString().ToLowerInvariant(), MaxWaitMs = Options.MaxWaitMs,

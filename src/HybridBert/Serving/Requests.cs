@@ -28,7 +28,8 @@ internal abstract record EmbeddingRequest : IServeRequest
 {
     [Description("A text, token ids [101, ...] used as sent, or a list of texts and token-id lists")]
     public EmbedInput? Inputs { get; init; }
-    public bool Truncate { get; init; } = InferenceModel.TruncateByDefault;
+    [Description("Cut an over-long input instead of refusing it; when not given, the server's --auto-truncate (off unless set)")]
+    public bool? Truncate { get; init; }
     [Description("Which end of an over-long input truncation cuts")]
     public TruncationDirection TruncationDirection { get; init; } = TruncationDirection.Right;
     [Description("A prompt of the model's sentence-transformers configuration to put before each text")]
@@ -37,10 +38,7 @@ internal abstract record EmbeddingRequest : IServeRequest
     public virtual void Validate(ServeOptions limits)
     {
         RequestChecks.Inputs("inputs", Inputs?.Texts.Count, EmbedInput.Shape, limits);
-        RequestChecks.NoPrompt(PromptName);
     }
-
-    public ModelInputs ModelInputs() => new(Inputs!.Texts, Truncate, Ids: Inputs.Ids, FromLeft: TruncationDirection == TruncationDirection.Left);
 }
 
 /// <summary><c>POST /embed</c>.</summary>
@@ -80,7 +78,8 @@ internal sealed record OpenAiEmbeddingRequest : IServeRequest
     public void Validate(ServeOptions limits)
     {
         RequestChecks.Inputs("input", Input?.Texts.Count, EmbedInput.Shape, limits);
-        if (EncodingFormat is not ("float" or "base64")) throw RequestChecks.Invalid($"'encoding_format' must be float or base64 (got '{EncodingFormat}')");
+        if (EncodingFormat is not ("float" or "base64")) throw RequestChecks.Invalid("'encoding_format' must be float or base64 (got " +
+            $"'{EncodingFormat}')");
         RequestChecks.Dimensions(Dimensions);
     }
 }
@@ -96,7 +95,6 @@ internal sealed record SimilarityRequest : IServeRequest
         if (Inputs?.SourceSentence is null)
             throw RequestChecks.Invalid("the body needs 'inputs': {\"source_sentence\": a string, \"sentences\": a list of strings}");
         RequestChecks.Inputs("sentences", Inputs.Sentences?.Length, "a list of strings", limits);
-        RequestChecks.NoPrompt(Parameters?.PromptName);
     }
 }
 
@@ -110,7 +108,8 @@ internal sealed record SimilarityInput
 
 internal sealed record SimilarityParameters
 {
-    public bool Truncate { get; init; } = InferenceModel.TruncateByDefault;
+    [Description("Cut an over-long input instead of refusing it; when not given, the server's --auto-truncate (off unless set)")]
+    public bool? Truncate { get; init; }
     public TruncationDirection TruncationDirection { get; init; } = TruncationDirection.Right;
     public string? PromptName { get; init; }
 }
@@ -127,7 +126,6 @@ internal sealed record TokenizeRequest : IServeRequest
     public void Validate(ServeOptions limits)
     {
         RequestChecks.Inputs("inputs", Inputs?.Texts.Count, TextInput.Shape, limits);
-        RequestChecks.NoPrompt(PromptName);
     }
 }
 
@@ -176,7 +174,8 @@ internal sealed record PredictRequest : IServeRequest
     public PredictInput? Inputs { get; init; }
     [Description("The logits themselves instead of softmax probabilities")]
     public bool RawScores { get; init; }
-    public bool Truncate { get; init; } = InferenceModel.TruncateByDefault;
+    [Description("Cut an over-long input instead of refusing it; when not given, the server's --auto-truncate (off unless set)")]
+    public bool? Truncate { get; init; }
     [Description("Which end of an over-long input truncation cuts")]
     public TruncationDirection TruncationDirection { get; init; } = TruncationDirection.Right;
 
@@ -193,7 +192,8 @@ internal sealed record RerankRequest : IServeRequest
     [Description("The logit itself instead of its sigmoid")]
     public bool RawScores { get; init; }
     public bool ReturnText { get; init; }
-    public bool Truncate { get; init; } = InferenceModel.TruncateByDefault;
+    [Description("Cut an over-long input instead of refusing it; when not given, the server's --auto-truncate (off unless set)")]
+    public bool? Truncate { get; init; }
     [Description("Which end of an over-long input truncation cuts")]
     public TruncationDirection TruncationDirection { get; init; } = TruncationDirection.Right;
 
@@ -351,14 +351,6 @@ internal static class RequestChecks
         if (count > limits.MaxInputs)
             throw new ApiError(413, ErrorTypes.Validation, $"batch size {count} > maximum allowed batch size {limits.MaxInputs} " +
                 $"('{field}' has {count} inputs, more than the limit of {limits.MaxInputs})");
-    }
-
-    /// <summary>Prompts come from a sentence-transformers configuration, which the models served here do not have.</summary>
-    public static void NoPrompt(string? promptName)
-    {
-        if (promptName is not null)
-            throw new ApiError(422, ErrorTypes.Validation,
-                $"prompt_name '{promptName}' is set but the model has no prompts (no config_sentence_transformers.json)");
     }
 
     public static void Dimensions(int? dimensions)

@@ -31,6 +31,12 @@ public sealed record ServeOptions
     /// <summary>Embedding pooling when a request does not say: mean (sentence-transformers) or cls.</summary>
     public FineTuning.Pooling Pooling { get; init; } = Inference.Embedder.DefaultPooling;
     public int Threads { get; init; } = Environment.ProcessorCount;
+    /// <summary>Cut over-long inputs when a request does not say (text-embeddings-inference's <c>--auto-truncate</c>).</summary>
+    public bool AutoTruncate { get; init; } = Inference.InferenceModel.TruncateByDefault;
+    /// <summary>A prompt of the model's sentence-transformers configuration for requests that name none.</summary>
+    public string? DefaultPromptName { get; init; }
+    /// <summary>A prompt text for requests that name none (instead of <see cref="DefaultPromptName"/>).</summary>
+    public string? DefaultPrompt { get; init; }
     public string Device { get; init; } = "cpu";
 
     /// <summary>A warning when the server listens beyond this machine with no key: anyone who can reach it may use the model.</summary>
@@ -54,6 +60,7 @@ public sealed record ServeOptions
         if (ApiKey is { Length: 0 }) errors.Add("--api-key must not be empty");
         if (ShutdownTimeout < TimeSpan.Zero) errors.Add($"--shutdown-timeout must be >= 0 (got {ShutdownTimeout.TotalSeconds} s)");
         if (Threads < 1) errors.Add($"--threads must be >= 1 (got {Threads})");
+        if (DefaultPromptName is not null && DefaultPrompt is not null) errors.Add("give --default-prompt-name or --default-prompt, not both");
         if (HybridBert.Model.Devices.Problem(Device) is { } device) errors.Add(device);
         if (System.Net.IPAddress.TryParse(Host, out _) is false && Host != "localhost")
             errors.Add($"--host must be an IP address or localhost (got '{Host}')");

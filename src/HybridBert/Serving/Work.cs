@@ -11,7 +11,8 @@ internal sealed record Engines(InferenceModel Model, Embedder Embedder, TextClas
 }
 
 /// <summary>One request's inputs, as the model encodes them: texts, or per input a second text (a pair) or the client's own token ids.</summary>
-internal sealed record ModelInputs(IReadOnlyList<string> Texts, bool Truncate, IReadOnlyList<string?>? Pairs = null, IReadOnlyList<int[]?>? Ids = null,
+internal sealed record ModelInputs(IReadOnlyList<string> Texts, bool Truncate, IReadOnlyList<string?>? Pairs = null,
+    IReadOnlyList<int[]?>? Ids = null,
     bool FromLeft = false);
 
 /// <summary>

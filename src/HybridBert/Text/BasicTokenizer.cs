@@ -67,7 +67,8 @@ public sealed class BasicTokenizer(bool lowercase = true)
         }
         var flat = normalized.ToString();
         var words = new List<(string, int[], int[])>();
-        void Add(int from, int to) => words.Add((flat[from..to], starts.GetRange(from, to - from).ToArray(), ends.GetRange(from, to - from).ToArray()));
+        void Add(int from, int to) =>
+            words.Add((flat[from..to], starts.GetRange(from, to - from).ToArray(), ends.GetRange(from, to - from).ToArray()));
         var start = -1;
         for (var i = 0; i < flat.Length;)
         {

@@ -51,9 +51,11 @@ public sealed class TokenizerTrainJsonTests
         try
         {
             var corpus = Path.Combine(folder, "corpus.txt");
-            File.WriteAllLines(corpus, Enumerable.Range(0, 200).Select(i => $"The whale number {i} swam past the ship; Ishmael watched it, cased Or Not."));
+            File.WriteAllLines(corpus,
+                Enumerable.Range(0, 200).Select(i => $"The whale number {i} swam past the ship; Ishmael watched it, cased Or Not."));
             var vocabPath = Path.Combine(folder, "vocab.txt");
-            var (exit, _, err) = HybridBert.Tests.Cli.ModelCommandTests.Run("tokenizer", "train", "--corpus", corpus, "--out", vocabPath, "--vocab-size", "120", "--cased");
+            var (exit, _, err) = HybridBert.Tests.Cli.ModelCommandTests.Run("tokenizer", "train", "--corpus", corpus, "--out", vocabPath,
+                "--vocab-size", "120", "--cased");
             Assert.True(exit == 0, err);
             var jsonPath = Path.Combine(folder, "tokenizer.json");
             Assert.Equal(jsonPath, TokenizerFiles.JsonBeside(vocabPath));

@@ -42,7 +42,8 @@ public sealed class TransformersJsTests : IDisposable
     private string Pretrained(string pattern, int seed)
     {
         var vocabulary = EmbeddedData.Vocabulary();
-        var config = (Presets.Tiny with { LayerPattern = pattern, NumHiddenLayers = pattern.Length, InitializerRange = 0.3 }).ForVocabulary(vocabulary);
+        var config =
+            (Presets.Tiny with { LayerPattern = pattern, NumHiddenLayers = pattern.Length, InitializerRange = 0.3 }).ForVocabulary(vocabulary);
         TorchSharp.torch.manual_seed(seed);
         using var model = new HybridBertModel(config);
         var folder = Path.Combine(root, $"model-{pattern}");
@@ -56,7 +57,8 @@ public sealed class TransformersJsTests : IDisposable
         TorchSharp.torch.manual_seed(11);
         var classifier = new SequenceClassifier(source.Config with { HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 }, 3, Pooling.Cls);
         source.LoadInto(classifier.Encoder, ignorePrefixes: ["cls."], optionalPrefixes: ["pooler."]);
-        var head = new TaskHead("toy", false, ["negative", "neutral", "positive"], ["accuracy"], Pooling.Cls, 128, true, new ColumnSpec("text", "text_pair", "label"));
+        var head = new TaskHead("toy", false, ["negative", "neutral", "positive"], ["accuracy"], Pooling.Cls, 128, true,
+            new ColumnSpec("text", "text_pair", "label"));
         var folder = Path.Combine(root, "classifier");
         using (var model = new FineTunedModel(classifier, new BertTokenizer(source.Vocabulary), head)) model.Save(folder);
         return folder;
@@ -82,7 +84,9 @@ public sealed class TransformersJsTests : IDisposable
 
         // Pairs for the tokenizer: corpus paragraphs with the next one, and the tricky strings with paragraphs.
         var paragraphs = new CorpusReader().Read(CorpusSource.Default()).SelectMany(d => d.Paragraphs).Take(401).ToList();
-        var tricky = ((IEnumerable<object[]>)HybridBert.Tests.Text.BertTokenizerTests.TrickyStrings()).Select(r => (string)r[0]).Where(t => t.Length > 0).ToList();
+        var tricky =
+            ((IEnumerable<object[]>)HybridBert.Tests.Text.BertTokenizerTests.TrickyStrings()).Select(r => (string)r[0]).Where(t =>
+            t.Length > 0).ToList();
         var firsts = Texts.Concat(paragraphs.Take(400)).Concat(tricky).ToList();
         var seconds = Pairs.Concat(paragraphs.Skip(1).Take(400)).Concat(tricky.Select((_, i) => paragraphs[i])).ToList();
         var jobs = new JsonArray
@@ -92,8 +96,10 @@ public sealed class TransformersJsTests : IDisposable
         };
         foreach (var name in models.Keys)
         {
-            jobs.Add(new JsonObject { ["task"] = "feature-extraction", ["model"] = onnx[name], ["texts"] = Json(Texts), ["pooling"] = "mean", ["normalize"] = true });
-            jobs.Add(new JsonObject { ["task"] = "feature-extraction", ["model"] = onnx[name], ["texts"] = Json(Texts), ["pooling"] = "cls", ["normalize"] = false });
+            jobs.Add(new JsonObject { ["task"] = "feature-extraction", ["model"] = onnx[name], ["texts"] = Json(Texts),
+                ["pooling"] = "mean", ["normalize"] = true });
+            jobs.Add(new JsonObject { ["task"] = "feature-extraction", ["model"] = onnx[name], ["texts"] = Json(Texts), ["pooling"] = "cls",
+                ["normalize"] = false });
             jobs.Add(new JsonObject { ["task"] = "fill-mask", ["model"] = onnx[name], ["texts"] = Json(Masked), ["top_k"] = 5 });
         }
         jobs.Add(new JsonObject { ["task"] = "text-classification", ["model"] = onnxClassifier, ["texts"] = Json(Texts), ["pairs"] = null });
@@ -112,7 +118,8 @@ public sealed class TransformersJsTests : IDisposable
                 var ids = encoded[i]!["input_ids"]!.AsArray().Select(v => v!.GetValue<int>()).ToArray();
                 var types = encoded[i]!["token_type_ids"]!.AsArray().Select(v => v!.GetValue<int>()).ToArray();
                 Assert.True(ours.InputIds.SequenceEqual(ids) && ours.TokenTypeIds.SequenceEqual(types),
-                    $"\"{firsts[i][..Math.Min(40, firsts[i].Length)]}\"{(pairs is null ? "" : " + its pair")}: ours {string.Join(' ', ours.InputIds.Take(16))} …, " +
+                    $"\"{firsts[i][..Math.Min(40, firsts[i].Length)]}\"{(pairs is null ? "" : " + its pair")}: ours " +
+                        $"{string.Join(' ', ours.InputIds.Take(16))} …, " +
                     $"transformers.js {string.Join(' ', ids.Take(16))} …");
             }
         }
@@ -158,7 +165,8 @@ public sealed class TransformersJsTests : IDisposable
                     Assert.Equal(3, theirs.Count);
                     foreach (var label in expected[i])
                         Assert.True(Math.Abs(label.Score - theirs[label.Label]) < 1e-4,
-                            $"text {i}{(pairs is null ? "" : " with its pair")}: ours {string.Join(", ", expected[i].Select(l => $"{l.Label} {l.Score:F6}"))}; " +
+                            $"text {i}{(pairs is null ? "" : " with its pair")}: ours " +
+                                $"{string.Join(", ", expected[i].Select(l => $"{l.Label} {l.Score:F6}"))}; " +
                             $"transformers.js {string.Join(", ", theirs.Select(l => $"{l.Key} {l.Value:F6}"))}");
                     Assert.Equal(expected[i][0].Label, theirs.MaxBy(l => l.Value).Key);
                 }

@@ -26,7 +26,8 @@ public sealed class TeiConformanceTests
     /// JSON Schema's <c>null</c> type, <c>$ref</c>s made absolute, and OpenAPI's <c>example</c> annotations left out.</summary>
     private static (JsonObject, BuildOptions) Load()
     {
-        var document = JsonNode.Parse(File.ReadAllText(Path.Combine(Repo.Root, "tests", "HybridBert.Tests", "Serving", "Tei", "openapi.json")))!.AsObject();
+        var document =
+            JsonNode.Parse(File.ReadAllText(Path.Combine(Repo.Root, "tests", "HybridBert.Tests", "Serving", "Tei", "openapi.json")))!.AsObject();
         void Nullable(JsonNode? node)
         {
             if (node is JsonArray array) foreach (var item in array) Nullable(item);
@@ -37,7 +38,8 @@ public sealed class TeiConformanceTests
             if (obj["nullable"] is JsonValue v && v.GetValue<bool>())
             {
                 if (obj["type"] is JsonValue type) obj["type"] = new JsonArray(type.GetValue<string>(), "null");
-                else if (obj["allOf"] is JsonArray) obj["anyOf"] = new JsonArray(new JsonObject { ["allOf"] = obj["allOf"]!.DeepClone() }, new JsonObject { ["type"] = "null" });
+                else if (obj["allOf"] is JsonArray) obj["anyOf"] = new JsonArray(new JsonObject { ["allOf"] = obj["allOf"]!.DeepClone() },
+                    new JsonObject { ["type"] = "null" });
                 obj.Remove("allOf");
                 obj.Remove("nullable");
             }
@@ -70,7 +72,8 @@ public sealed class TeiConformanceTests
         {
             var errors = (result.Details ?? []).Where(d => d.Errors is not null)
                 .SelectMany(d => d.Errors!.Select(e => $"{d.InstanceLocation}: {e.Value}")).Take(6);
-            Assert.Fail($"{method} {route} {(int)response.StatusCode} does not fit TEI's schema: {string.Join("; ", errors)}\n{text[..Math.Min(400, text.Length)]}");
+            Assert.Fail($"{method} {route} {(int)response.StatusCode} does not fit TEI's schema: " +
+                $"{string.Join("; ", errors)}\n{text[..Math.Min(400, text.Length)]}");
         }
         return JsonNode.Parse(text);
     }
@@ -88,7 +91,8 @@ public sealed class TeiConformanceTests
         Assert.Equal(4, info["max_client_batch_size"]!.GetValue<int>());
 
         await Check(client, "POST", "/embed", """{"inputs": "the cat sat"}""", HttpStatusCode.OK);
-        await Check(client, "POST", "/embed", """{"inputs": ["the cat sat", [2, 5, 3]], "normalize": false, "truncate": true, "truncation_direction": "Left"}""",
+        await Check(client, "POST", "/embed",
+            """{"inputs": ["the cat sat", [2, 5, 3]], "normalize": false, "truncate": true, "truncation_direction": "Left"}""",
             HttpStatusCode.OK);
         var cut = (await Check(client, "POST", "/embed", """{"inputs": "the cat sat", "dimensions": 16}""", HttpStatusCode.OK))!;
         Assert.Equal(16, cut[0]!.AsArray().Count);
@@ -117,7 +121,8 @@ public sealed class TeiConformanceTests
         await Check(client, "POST", "/decode", """{"ids": [[2, 5], [2, 6]], "skip_special_tokens": false}""", HttpStatusCode.OK);
         await Check(client, "POST", "/decode", """{"ids": [99999]}""", HttpStatusCode.UnprocessableEntity);
 
-        var openAi = (await Check(client, "POST", "/v1/embeddings", """{"input": ["the cat sat", "a dog"], "model": "x", "encoding_format": "base64"}""",
+        var openAi =
+            (await Check(client, "POST", "/v1/embeddings", """{"input": ["the cat sat", "a dog"], "model": "x", "encoding_format": "base64"}""",
             HttpStatusCode.OK))!;
         var bytes = Convert.FromBase64String(openAi["data"]![0]!["embedding"]!.GetValue<string>());
         var floats = (await Check(client, "POST", "/v1/embeddings", """{"input": ["the cat sat"]}""", HttpStatusCode.OK))!["data"]![0]!["embedding"]!
@@ -152,5 +157,54 @@ public sealed class TeiConformanceTests
         await Check(client, "POST", "/predict", """{"inputs": []}""", HttpStatusCode.BadRequest);
         await Check(client, "POST", "/embed_sparse", """{"inputs": "x"}""", HttpStatusCode.FailedDependency);
         await Check(client, "POST", "/rerank", """{"query": "q", "texts": ["a"]}""", HttpStatusCode.FailedDependency);
+    }
+}
+
+/// <summary>Prompts from a sentence-transformers configuration, and truncation by default (<c>--auto-truncate</c>).</summary>
+public sealed class ServePromptTests : IDisposable
+{
+    private readonly string folder = Directory.CreateTempSubdirectory("hybridbert-prompts-").FullName;
+
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+
+    private static async Task<(HttpStatusCode, JsonNode?)> Post(HttpClient client, string route, string json)
+    {
+        using var response = await client.PostAsync(route, new StringContent(json, Encoding.UTF8, "application/json"));
+        return (response.StatusCode, JsonNode.Parse(await response.Content.ReadAsStringAsync()));
+    }
+
+    [Fact]
+    public async Task A_named_prompt_goes_before_each_text_and_auto_truncate_cuts_when_a_request_does_not_say()
+    {
+        var model = Path.Combine(folder, "model");
+        Directory.CreateDirectory(model);
+        foreach (var file in Directory.GetFiles(HuggingFaceImportTests.Folder("bert-mlm-safetensors"))) File.Copy(file,
+            Path.Combine(model, Path.GetFileName(file)));
+        File.WriteAllText(Path.Combine(model, "config_sentence_transformers.json"),
+            """{"prompts": {"query": "the cat ", "passage": ""}, "default_prompt_name": null}""");
+
+        await using var server = await InferenceServer.StartAsync(new ServeOptions { Model = model, Port = 0, Threads = 1, AutoTruncate = true });
+        using var client = new HttpClient { BaseAddress = server.Address };
+        var (_, prompted) = await Post(client, "/embed", """{"inputs": "sat on the mat", "prompt_name": "query"}""");
+        var (_, written) = await Post(client, "/embed", """{"inputs": "the cat sat on the mat"}""");
+        Assert.Equal(written!.ToJsonString(), prompted!.ToJsonString());
+        var (status, error) = await Post(client, "/embed", """{"inputs": "x", "prompt_name": "nope"}""");
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, status);
+        Assert.Contains("query, passage", error!["error"]!.GetValue<string>());
+        var tokens = (await Post(client, "/tokenize", """{"inputs": "sat", "prompt_name": "query", "add_special_tokens": false}""")).Item2!;
+        Assert.Equal(["the", "cat", "sat"], tokens[0]!.AsArray().Select(t => t!["text"]!.GetValue<string>()));
+
+        var longText = string.Join(' ', Enumerable.Repeat("cat", 60));
+        Assert.Equal(HttpStatusCode.OK, (await Post(client, "/embed", $$"""{"inputs": "{{longText}}"}""")).Item1);   // cut: --auto-truncate
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, (await Post(client, "/embed", $$"""{"inputs": "{{longText}}", "truncate": false}""")).Item1);
+        Assert.True(JsonNode.Parse(await client.GetStringAsync("/info"))!["auto_truncate"]!.GetValue<bool>());
+
+        var refused = await Assert.ThrowsAsync<InvalidDataException>(() =>
+            InferenceServer.StartAsync(new ServeOptions { Model = model, Port = 0, Threads = 1, DefaultPromptName = "missing" }));
+        Assert.Contains("query, passage", refused.Message);
+        await using var defaulted =
+            await InferenceServer.StartAsync(new ServeOptions { Model = model, Port = 0, Threads = 1, DefaultPromptName = "query" });
+        using var other = new HttpClient { BaseAddress = defaulted.Address };
+        Assert.Equal(written.ToJsonString(), (await Post(other, "/embed", """{"inputs": "sat on the mat"}""")).Item2!.ToJsonString());
     }
 }
