@@ -13,6 +13,7 @@ internal static class ServeCommand
             Description = "A pre-training run or checkpoint, a fine-tuned seed-N folder, or a Hugging Face model folder" };
         var host = new Option<string>("--host", "--hostname") { DefaultValueFactory = _ => d.Host,
             Description = "Address to bind (loopback by default; use --api-key when exposing it)" };
+        var grpcPort = new Option<int?>("--grpc-port") { Description = "Also serve text-embeddings-inference's gRPC service (tei.v1) on this port" };
         var port = new Option<int>("--port") { DefaultValueFactory = _ => d.Port, Description = "Port (0: any free one, printed at start)" };
         var maxBatchTokens = new Option<int>("--max-batch-tokens") { DefaultValueFactory = _ => d.MaxBatchTokens,
             Description = "Tokens one model forward may hold" };
@@ -42,7 +43,7 @@ internal static class ServeCommand
             "/similarity, /tokenize, /decode, /health, /info, /metrics), /fill-mask, OpenAI's /v1/embeddings, /openapi.json")
         {
             model, host, port, maxBatchTokens, maxBatchRequests, maxWait, maxInputs, maxBody, maxQueue, apiKey, shutdown, pooling, threads, device,
-            autoTruncate, defaultPromptName, defaultPrompt,
+            autoTruncate, defaultPromptName, defaultPrompt, grpcPort,
         };
         command.SetAction(p => CliErrors.Run(cancel =>
         {
@@ -53,7 +54,7 @@ internal static class ServeCommand
                 MaxBodyBytes = p.GetValue(maxBody), MaxQueue = p.GetValue(maxQueue), ApiKey = p.GetValue(apiKey),
                 ShutdownTimeout = TimeSpan.FromSeconds(p.GetValue(shutdown)), Pooling = CommonOptions.Parse<FineTuning.Pooling>(p.GetValue(pooling)!),
                 Threads = p.GetValue(threads), Device = CommonOptions.DeviceValue(p, device), AutoTruncate = p.GetValue(autoTruncate),
-                DefaultPromptName = p.GetValue(defaultPromptName), DefaultPrompt = p.GetValue(defaultPrompt),
+                DefaultPromptName = p.GetValue(defaultPromptName), DefaultPrompt = p.GetValue(defaultPrompt), GrpcPort = p.GetValue(grpcPort),
             }.Validate();
             if (options.ExposureWarning is { } warning) Console.Error.WriteLine(warning);
             Run(options, cancel).GetAwaiter().GetResult();
@@ -64,7 +65,8 @@ internal static class ServeCommand
     private static async Task Run(ServeOptions options, CancellationToken cancel)
     {
         await using var server = await InferenceServer.StartAsync(options, cancel: cancel);
-        Console.WriteLine($"serving {options.Model} on {server.Address} (Ctrl-C or SIGTERM stops, letting requests in flight finish)");
+        Console.WriteLine($"serving {options.Model} on {server.Address}{(server.GrpcAddress is { } grpc ? $", gRPC (tei.v1) on {grpc}" : "")} " +
+            "(Ctrl-C or SIGTERM stops, letting requests in flight finish)");
         try
         {
             await Task.Delay(Timeout.Infinite, cancel);

@@ -15,6 +15,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -42,9 +43,12 @@ public sealed class InferenceServer : IAsyncDisposable
     private readonly WebApplication app;
     private readonly Batcher batcher;
     private readonly InferenceModel model;
+    internal InferenceModel Model => model;
     private readonly bool ownsModel;
 
     public Uri Address { get; private set; } = null!;
+    /// <summary>The gRPC address (<see cref="ServeOptions.GrpcPort"/>), or null when gRPC is off.</summary>
+    public Uri? GrpcAddress { get; private set; }
     public ServeOptions Options { get; }
 
     private InferenceServer(WebApplication app, Batcher batcher, InferenceModel model, bool ownsModel, ServeOptions options) =>
@@ -69,16 +73,30 @@ public sealed class InferenceServer : IAsyncDisposable
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
         builder.Services.ConfigureHttpJsonOptions(o => HttpJson.Configure(o.SerializerOptions));
         builder.Services.AddOpenApi();
+        var holder = new GrpcServices.ServerHolder();
+        if (options.GrpcPort is not null)
+        {
+            builder.Services.AddGrpc();
+            builder.Services.AddSingleton(holder);
+        }
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = null;   // enforced by ReadBody, which answers a JSON 413
             if (options.Host == "localhost") k.ListenLocalhost(options.Port);
             else k.Listen(IPAddress.Parse(options.Host), options.Port);
+            // gRPC (text-embeddings-inference's tei.v1) on its own port, HTTP/2 without TLS as TEI serves it.
+            if (options.GrpcPort is { } grpc)
+            {
+                if (options.Host == "localhost") k.ListenLocalhost(grpc, l => l.Protocols = HttpProtocols.Http2);
+                else k.Listen(IPAddress.Parse(options.Host), grpc, l => l.Protocols = HttpProtocols.Http2);
+            }
         });
         var app = builder.Build();
         var batcher = new Batcher(model, options, metrics);
         var server = new InferenceServer(app, batcher, model, loaded is null, options);
+        holder.Server = server;
         server.Map(metrics);
+        if (options.GrpcPort is not null) GrpcServices.Map(app);
         try
         {
             await app.StartAsync(cancel);
@@ -87,10 +105,13 @@ public sealed class InferenceServer : IAsyncDisposable
                                     || e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
         {
             await server.DisposeAsync();
-            throw new IOException($"port {options.Port} on {options.Host} is already in use: stop what holds it or choose another --port");
+            throw new IOException($"port {options.Port}{(options.GrpcPort is { } g ? $" or {g}" : "")} on {options.Host} is already in use: " +
+                "stop what holds it or choose another --port");
         }
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        server.Address = new Uri(address.Replace("[::]", "127.0.0.1").Replace("0.0.0.0", "127.0.0.1"));
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
+            .Select(a => new Uri(a.Replace("[::]", "127.0.0.1").Replace("0.0.0.0", "127.0.0.1"))).ToList();
+        server.Address = addresses.First(a => options.GrpcPort is not { } g || g == 0 ? true : a.Port != g);
+        if (options.GrpcPort is { } grpcPort) server.GrpcAddress = grpcPort == 0 ? addresses.Last() : addresses.First(a => a.Port == grpcPort);
         return server;
     }
 
@@ -119,6 +140,11 @@ public sealed class InferenceServer : IAsyncDisposable
         requestTokenizer = new BertTokenizer(model.Tokenizer.Vocabulary, model.Tokenizer.Basic.Lowercase);
         app.Use(async (context, next) =>
         {
+            if (context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true)
+            {
+                await next(context);   // gRPC: its own errors and key check (GrpcServices)
+                return;
+            }
             var clock = Stopwatch.StartNew();
             var route = context.Request.Path.Value is { } path && routes.Contains(path) ? path : "other";
             try
@@ -201,10 +227,8 @@ public sealed class InferenceServer : IAsyncDisposable
                 .Select(text => Tokenize(text, request.AddSpecialTokens)).ToList())))
             .Produces<SimpleToken[][]>().WithSummary("Tokens with their ids and places in the text, as text-embeddings-inference's /tokenize");
         Post<DecodeRequest>("/decode", InferenceTask.Embed, (request, _) =>
-        {
-            lock (requestTokenizer) return Task.FromResult(Results.Json(request.Ids!.Sequences.Select(ids =>
-                Decode(ids, request.SkipSpecialTokens)).ToList()));
-        }).Produces<string[]>().WithSummary("Texts of token ids, as text-embeddings-inference's /decode");
+            Task.FromResult(Results.Json(request.Ids!.Sequences.Select(ids => Decode(ids, request.SkipSpecialTokens)).ToList())))
+            .Produces<string[]>().WithSummary("Texts of token ids, as text-embeddings-inference's /decode");
 
         // POST /: what the model is for, as text-embeddings-inference routes it.
         var rootTask = model.Tasks.Contains(InferenceTask.Rerank) ? InferenceTask.Rerank : model.CanClassify ? InferenceTask.Classify :
@@ -236,7 +260,7 @@ public sealed class InferenceServer : IAsyncDisposable
     /// <c>--default-prompt-name</c> or <c>--default-prompt</c>, else the configuration's own default, else none.
     /// Inputs given as token ids are used as sent.
     /// </summary>
-    private IReadOnlyList<string> WithPrompt(IReadOnlyList<string> texts, string? promptName, IReadOnlyList<int[]?>? ids = null)
+    internal IReadOnlyList<string> WithPrompt(IReadOnlyList<string> texts, string? promptName, IReadOnlyList<int[]?>? ids = null)
     {
         string? prompt;
         var name = promptName ?? Options.DefaultPromptName ?? (Options.DefaultPrompt is null ? model.DefaultPromptName : null);
@@ -286,7 +310,7 @@ public sealed class InferenceServer : IAsyncDisposable
     }
 
     /// <summary>/tokenize: each token with its text and its place in <paramref name="text"/> in characters (code points).</summary>
-    private List<SimpleToken> Tokenize(string text, bool addSpecialTokens)
+    internal List<SimpleToken> Tokenize(string text, bool addSpecialTokens)
     {
         List<TokenSpan> spans;
         lock (requestTokenizer!) spans = requestTokenizer.TokenizeWithSpans(text);
@@ -300,13 +324,13 @@ public sealed class InferenceServer : IAsyncDisposable
             new SimpleToken(vocabulary.SepId, Vocabulary.Sep, true, null, null)];
     }
 
-    private string Decode(int[] ids, bool skipSpecialTokens)
+    internal string Decode(int[] ids, bool skipSpecialTokens)
     {
         var size = model.Tokenizer.Vocabulary.Count;
         var outside = Array.FindIndex(ids, id => id >= size);
         if (outside >= 0) throw new ApiError(422, ErrorTypes.Validation,
             $"token id {ids[outside]} at position {outside} is outside the vocabulary [0, {size})");
-        return requestTokenizer!.Decode(ids, skipSpecialTokens);
+        lock (requestTokenizer!) return requestTokenizer.Decode(ids, skipSpecialTokens);
     }
 
     private RouteHandlerBuilder Get(string route, Delegate handler)
@@ -330,7 +354,7 @@ public sealed class InferenceServer : IAsyncDisposable
 
     private const string Json = "application/json";
 
-    private string ModelName => Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(model.Source)));
+    internal string ModelName => Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(model.Source)));
 
     private static string TaskName(InferenceTask task) => task switch
     {
@@ -343,7 +367,7 @@ public sealed class InferenceServer : IAsyncDisposable
     private static readonly string Version =
         typeof(InferenceServer).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
-    private InfoResponse Info()
+    internal InfoResponse Info()
     {
         object modelType;
         if (model.Task is { } head)
@@ -375,7 +399,7 @@ public sealed class InferenceServer : IAsyncDisposable
     }
 
     /// <summary>Queues the work (429 when the queue is full) and waits for its results or the client's going away.</summary>
-    private async Task<IReadOnlyList<T>> Submit<T>(Work<T> work)
+    internal async Task<IReadOnlyList<T>> Submit<T>(Work<T> work)
     {
         if (!batcher.TryEnqueue(work))
             throw new ApiError(429, ErrorTypes.Overloaded, $"the queue is full ({Options.MaxQueue} requests waiting): retry later");
@@ -383,7 +407,7 @@ public sealed class InferenceServer : IAsyncDisposable
     }
 
     /// <summary>The status and words for a failure a client caused or must know about; null for anything else (a bug: 500).</summary>
-    private static ApiError? AsApiError(Exception e) => e switch
+    internal static ApiError? AsApiError(Exception e) => e switch
     {
         ApiError api => api,
         UnsupportedTaskException unsupported => new ApiError(424, ErrorTypes.Backend, unsupported.Message),

@@ -7,6 +7,8 @@ public sealed record ServeOptions
 
     /// <summary>Any model the project loads (run, checkpoint, fine-tuned, Hugging Face folder).</summary>
     public required string Model { get; init; }
+    /// <summary>A second port for text-embeddings-inference's gRPC service (tei.v1, HTTP/2); null = no gRPC; 0 = any free one.</summary>
+    public int? GrpcPort { get; init; }
     /// <summary>Address to bind: loopback unless told otherwise.</summary>
     public string Host { get; init; } = "127.0.0.1";
     /// <summary>0 = any free port (the server reports the one it got).</summary>
@@ -51,6 +53,8 @@ public sealed record ServeOptions
         var errors = new Problems();
         if (string.IsNullOrWhiteSpace(Model)) errors.Add("--model is required");
         if (Port is < 0 or > 65535) errors.Add($"--port must be in [0, 65535] (got {Port})");
+        if (GrpcPort is < 0 or > 65535) errors.Add($"--grpc-port must be in [0, 65535] (got {GrpcPort})");
+        if (GrpcPort is > 0 && GrpcPort == Port) errors.Add($"--grpc-port must differ from --port (both {Port})");
         if (MaxBatchTokens < 1) errors.Add($"--max-batch-tokens must be >= 1 (got {MaxBatchTokens})");
         if (MaxBatchRequests < 1) errors.Add($"--max-batch-requests must be >= 1 (got {MaxBatchRequests})");
         if (MaxWaitMs < 0) errors.Add($"--max-wait-ms must be >= 0 (got {MaxWaitMs})");

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using HybridBert.FineTuning;
 using HybridBert.Inference;
 using HybridBert.Text;
@@ -84,6 +85,13 @@ internal abstract class Work(ModelInputs inputs, CancellationToken aborted)
     /// <summary>Tokens of all inputs after tokenization (the OpenAI route's usage).</summary>
     public int Tokens => Rows.Sum(r => r.Length);
 
+    /// <summary>When the request was queued, its tokenization began, its forward began and its results were ready
+    /// (<see cref="Stopwatch"/> timestamps; 0 until then): gRPC's per-request metadata.</summary>
+    public long Queued { get; } = Stopwatch.GetTimestamp();
+    public long EncodeStarted { get; protected set; }
+    public long RunStarted { get; protected set; }
+    public long Finished { get; protected set; }
+
     /// <summary>Tokenizes on the batcher's thread; an input error fails this request only.</summary>
     public abstract void Encode(Engines engines);
     /// <summary>Runs every request of <paramref name="batch"/> (all with this one's key) in one go and answers each with its own results.</summary>
@@ -100,15 +108,22 @@ internal sealed class Work<T>(Job<T> job, ModelInputs inputs, CancellationToken 
     public Task<IReadOnlyList<T>> Result => result.Task;
     public override object Key => job;
 
-    public override void Encode(Engines engines) => Rows = job.Encode(engines, Inputs);
+    public override void Encode(Engines engines)
+    {
+        EncodeStarted = Stopwatch.GetTimestamp();
+        Rows = job.Encode(engines, Inputs);
+        RunStarted = Stopwatch.GetTimestamp();
+    }
 
     public override void RunBatch(IReadOnlyList<Work> batch, Engines engines)
     {
         var items = batch.Cast<Work<T>>().ToList();   // equal keys: the same job type, so the same T
         var results = job.Run(engines, items.SelectMany(w => w.Rows).ToList());
         var offset = 0;
+        var finished = Stopwatch.GetTimestamp();
         foreach (var item in items)
         {
+            item.Finished = finished;
             item.result.TrySetResult(results.Skip(offset).Take(item.Rows.Count).ToList());
             offset += item.Rows.Count;
         }
