@@ -220,10 +220,12 @@ internal static class BenchCommand
         var batchedOnly = new Option<bool>("--batched-only") { Description = "Skip the comparison runs with one request per forward" };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => d.Threads, Description = "The server's libtorch threads" };
         var maxWait = new Option<int>("--max-wait-ms") { DefaultValueFactory = _ => d.MaxWaitMs, Description = "The server's --max-wait-ms" };
+        var workers = new Option<int>("--tokenization-workers") { DefaultValueFactory = _ => d.TokenizationWorkers,
+            Description = "The server's --tokenization-workers" };
         var output = new Option<DirectoryInfo?>("--out") { Description = "Also write results.jsonl here" };
         var command = new Command("serve", "The HTTP server under load on loopback: requests/s, latency percentiles, mean batch, errors and memory")
         {
-            model, preset, pattern, requests, concurrency, tokens, batchedOnly, threads, maxWait, output,
+            model, preset, pattern, requests, concurrency, tokens, batchedOnly, threads, maxWait, workers, output,
         };
         command.SetAction(parse => CliErrors.Run(cancel =>
         {
@@ -233,6 +235,7 @@ internal static class BenchCommand
                     Requests = parse.GetValue(requests),
                 Concurrency = CommonOptions.IntList(parse.GetValue(concurrency)!, "--concurrency"), InputTokens = parse.GetValue(tokens),
                 CompareUnbatched = !parse.GetValue(batchedOnly), Threads = parse.GetValue(threads), MaxWaitMs = parse.GetValue(maxWait),
+                TokenizationWorkers = parse.GetValue(workers),
             };
             var work = parse.GetValue(output)?.FullName ?? Path.Combine(Path.GetTempPath(), "hybridbert-bench-serve");
             Directory.CreateDirectory(work);

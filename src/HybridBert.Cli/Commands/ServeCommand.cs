@@ -33,6 +33,8 @@ internal static class ServeCommand
         var pooling = new Option<string>("--pooling") { DefaultValueFactory = _ => d.Pooling.ToString().ToLowerInvariant(),
             Description = "Embedding pooling: mean or cls" };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => d.Threads, Description = "libtorch threads" };
+        var tokenizationWorkers = new Option<int>("--tokenization-workers") { DefaultValueFactory = _ => d.TokenizationWorkers,
+            Description = "Threads that tokenize requests as they arrive, while the model runs (0: the batcher tokenizes each batch)" };
         var autoTruncate = new Option<bool>("--auto-truncate") { Description = "Cut over-long inputs when a request does not say (else: 422)" };
         var defaultPromptName = new Option<string?>("--default-prompt-name") {
             Description = "A prompt of the model's config_sentence_transformers.json for requests that name none" };
@@ -43,7 +45,7 @@ internal static class ServeCommand
             "/similarity, /tokenize, /decode, /health, /info, /metrics), /fill-mask, OpenAI's /v1/embeddings, /openapi.json")
         {
             model, host, port, maxBatchTokens, maxBatchRequests, maxWait, maxInputs, maxBody, maxQueue, apiKey, shutdown, pooling, threads, device,
-            autoTruncate, defaultPromptName, defaultPrompt, grpcPort,
+            autoTruncate, defaultPromptName, defaultPrompt, grpcPort, tokenizationWorkers,
         };
         command.SetAction(p => CliErrors.Run(cancel =>
         {
@@ -55,6 +57,7 @@ internal static class ServeCommand
                 ShutdownTimeout = TimeSpan.FromSeconds(p.GetValue(shutdown)), Pooling = CommonOptions.Parse<FineTuning.Pooling>(p.GetValue(pooling)!),
                 Threads = p.GetValue(threads), Device = CommonOptions.DeviceValue(p, device), AutoTruncate = p.GetValue(autoTruncate),
                 DefaultPromptName = p.GetValue(defaultPromptName), DefaultPrompt = p.GetValue(defaultPrompt), GrpcPort = p.GetValue(grpcPort),
+                TokenizationWorkers = p.GetValue(tokenizationWorkers),
             }.Validate();
             if (options.ExposureWarning is { } warning) Console.Error.WriteLine(warning);
             Run(options, cancel).GetAwaiter().GetResult();

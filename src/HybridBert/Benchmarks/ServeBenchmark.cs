@@ -22,6 +22,8 @@ public sealed record ServeBenchSpec
     public int Threads { get; init; } = Environment.ProcessorCount;
     /// <summary>The server's --max-wait-ms (its own default unless set).</summary>
     public int MaxWaitMs { get; init; } = Serving.ServeOptions.Defaults.MaxWaitMs;
+    /// <summary>The server's --tokenization-workers (its own default unless set).</summary>
+    public int TokenizationWorkers { get; init; } = Serving.ServeOptions.Defaults.TokenizationWorkers;
 
     public ServeBenchSpec Validate()
     {
@@ -102,6 +104,7 @@ public static class ServeBenchmark
         var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in prefix.Concat(["serve", "--model", model, "--port", "0", "--threads", spec.Threads.ToString(CultureInfo.InvariantCulture),
                      "--max-wait-ms", spec.MaxWaitMs.ToString(CultureInfo.InvariantCulture), "--max-queue", "100000",
+                     "--tokenization-workers", spec.TokenizationWorkers.ToString(CultureInfo.InvariantCulture),
                      "--max-batch-requests", batched ? "256" : "1"]))
             start.ArgumentList.Add(a);
         using var server = Process.Start(start) ?? throw new InvalidOperationException("could not start the server");

@@ -135,6 +135,7 @@ public sealed class InferenceModel : IDisposable
     internal HybridBertEncoder Encoder => classifier?.Classifier.Encoder ?? pretrained!.Bert;
 
     private bool ownsClassifier = true;
+    private bool ownsPretrained = true;
     private ModelSourceKind kind = ModelSourceKind.FineTuned;
 
     private InferenceModel(string source, BertTokenizer tokenizer, EncoderConfig config, HybridBertModel? pretrained, bool mlmHead,
@@ -258,9 +259,21 @@ public sealed class InferenceModel : IDisposable
     internal Tensor MlmLogits(Tensor hidden) => mlm!.MlmLogits(hidden);
     internal Tensor ClassifierLogits(Tensor hidden, EncoderInputs inputs) => classifier!.Classifier.Logits(hidden, inputs);
 
+    /// <summary>
+    /// A view of this model with a tokenizer of its own (the same vocabulary and casing), for a thread that tokenizes
+    /// beside the one running the model (the server's tokenization workers). It shares the weights and owns nothing:
+    /// disposing it leaves this model alive. Encode on it; run forwards on one model at a time.
+    /// </summary>
+    public InferenceModel ForTokenizing() =>
+        new(Source, new BertTokenizer(Tokenizer.Vocabulary, Tokenizer.Basic.Lowercase), Config, pretrained, mlm is not null, classifier)
+        {
+            MaxBatchTokens = MaxBatchTokens, kind = kind, Prompts = Prompts, DefaultPromptName = DefaultPromptName, ownsClassifier = false,
+            ownsPretrained = false,
+        };
+
     public void Dispose()
     {
-        pretrained?.Dispose();
+        if (ownsPretrained) pretrained?.Dispose();
         if (ownsClassifier) classifier?.Dispose();
     }
 }

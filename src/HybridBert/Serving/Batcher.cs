@@ -110,7 +110,7 @@ internal sealed class Batcher : IDisposable
             }
             try
             {
-                item.Encode(engines);
+                if (!item.Encoded) item.Encode(engines);
                 live.Add(item);
             }
             catch (Exception e)

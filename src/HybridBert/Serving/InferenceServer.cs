@@ -135,9 +135,18 @@ public sealed class InferenceServer : IAsyncDisposable
     /// <summary>The tokenizer of /tokenize and /decode (the batcher's is its own thread's); one request at a time.</summary>
     private BertTokenizer? requestTokenizer;
 
+    /// <summary>The tokenization workers' engines (<see cref="ServeOptions.TokenizationWorkers"/>), each over its own
+    /// tokenizer; null when the batcher tokenizes.</summary>
+    private System.Threading.Channels.Channel<Engines>? tokenizers;
+
     private void Map(ServerMetrics metrics)
     {
         requestTokenizer = new BertTokenizer(model.Tokenizer.Vocabulary, model.Tokenizer.Basic.Lowercase);
+        if (Options.TokenizationWorkers > 0)
+        {
+            tokenizers = System.Threading.Channels.Channel.CreateUnbounded<Engines>();
+            for (var w = 0; w < Options.TokenizationWorkers; w++) tokenizers.Writer.TryWrite(new Engines(model.ForTokenizing()));
+        }
         app.Use(async (context, next) =>
         {
             if (context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true)
@@ -390,7 +399,7 @@ public sealed class InferenceServer : IAsyncDisposable
             ModelId = ModelName, ModelDtype = "float32", ServedModelName = ModelName, ModelType = modelType,
             MaxConcurrentRequests = Options.MaxQueue, MaxInputLength = model.MaxLength, MaxBatchTokens = Options.MaxBatchTokens,
             MaxBatchRequests = Options.MaxBatchRequests, MaxClientBatchSize = Options.MaxInputs, AutoTruncate = Options.AutoTruncate,
-                TokenizationWorkers = 1,
+                TokenizationWorkers = Math.Max(1, Options.TokenizationWorkers),
             Version = Version, ModelPath = model.Source, LayerPattern = model.Config.LayerPattern, HiddenSize = model.Config.HiddenSize,
             NumHiddenLayers = model.Config.NumHiddenLayers, VocabSize = model.Config.VocabSize, Tasks = model.Tasks.Select(TaskName).ToList(),
             Labels = model.Task?.Labels, Pooling = Options.Pooling.ToString().ToLowerInvariant(), MaxWaitMs = Options.MaxWaitMs,
@@ -401,6 +410,19 @@ public sealed class InferenceServer : IAsyncDisposable
     /// <summary>Queues the work (429 when the queue is full) and waits for its results or the client's going away.</summary>
     internal async Task<IReadOnlyList<T>> Submit<T>(Work<T> work)
     {
+        if (tokenizers is not null)
+        {
+            // A tokenization worker (with its own tokenizer) encodes it now, while the model runs other batches.
+            var engines = await tokenizers.Reader.ReadAsync(work.Aborted);
+            try
+            {
+                await Task.Run(() => work.Encode(engines), work.Aborted);
+            }
+            finally
+            {
+                tokenizers.Writer.TryWrite(engines);
+            }
+        }
         if (!batcher.TryEnqueue(work))
             throw new ApiError(429, ErrorTypes.Overloaded, $"the queue is full ({Options.MaxQueue} requests waiting): retry later");
         return await work.Result.WaitAsync(work.Aborted);

@@ -33,6 +33,10 @@ public sealed record ServeOptions
     /// <summary>Embedding pooling when a request does not say: mean (sentence-transformers) or cls.</summary>
     public FineTuning.Pooling Pooling { get; init; } = Inference.Embedder.DefaultPooling;
     public int Threads { get; init; } = Environment.ProcessorCount;
+    /// <summary>Threads that tokenize requests as they arrive, each with its own tokenizer, while the model runs
+    /// (text-embeddings-inference's <c>--tokenization-workers</c>); 0 = the batcher's thread tokenizes each batch
+    /// before its forward.</summary>
+    public int TokenizationWorkers { get; init; }
     /// <summary>Cut over-long inputs when a request does not say (text-embeddings-inference's <c>--auto-truncate</c>).</summary>
     public bool AutoTruncate { get; init; } = Inference.InferenceModel.TruncateByDefault;
     /// <summary>A prompt of the model's sentence-transformers configuration for requests that name none.</summary>
@@ -64,6 +68,7 @@ public sealed record ServeOptions
         if (ApiKey is { Length: 0 }) errors.Add("--api-key must not be empty");
         if (ShutdownTimeout < TimeSpan.Zero) errors.Add($"--shutdown-timeout must be >= 0 (got {ShutdownTimeout.TotalSeconds} s)");
         if (Threads < 1) errors.Add($"--threads must be >= 1 (got {Threads})");
+        if (TokenizationWorkers < 0) errors.Add($"--tokenization-workers must be >= 0 (got {TokenizationWorkers})");
         if (DefaultPromptName is not null && DefaultPrompt is not null) errors.Add("give --default-prompt-name or --default-prompt, not both");
         if (HybridBert.Model.Devices.Problem(Device) is { } device) errors.Add(device);
         if (System.Net.IPAddress.TryParse(Host, out _) is false && Host != "localhost")

@@ -92,8 +92,11 @@ internal abstract class Work(ModelInputs inputs, CancellationToken aborted)
     public long RunStarted { get; protected set; }
     public long Finished { get; protected set; }
 
-    /// <summary>Tokenizes on the batcher's thread; an input error fails this request only.</summary>
+    /// <summary>Tokenizes (on the batcher's thread, or a tokenization worker's before it is queued); an input error
+    /// fails this request only.</summary>
     public abstract void Encode(Engines engines);
+    /// <summary>Whether <see cref="Encode"/> ran (a tokenization worker's work reaches the batcher encoded).</summary>
+    public bool Encoded { get; protected set; }
     /// <summary>Runs every request of <paramref name="batch"/> (all with this one's key) in one go and answers each with its own results.</summary>
     public abstract void RunBatch(IReadOnlyList<Work> batch, Engines engines);
     public abstract void Fail(Exception error);
@@ -113,6 +116,7 @@ internal sealed class Work<T>(Job<T> job, ModelInputs inputs, CancellationToken 
         EncodeStarted = Stopwatch.GetTimestamp();
         Rows = job.Encode(engines, Inputs);
         RunStarted = Stopwatch.GetTimestamp();
+        Encoded = true;
     }
 
     public override void RunBatch(IReadOnlyList<Work> batch, Engines engines)

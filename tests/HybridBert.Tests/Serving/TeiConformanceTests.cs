@@ -208,3 +208,28 @@ public sealed class ServePromptTests : IDisposable
         Assert.Equal(written.ToJsonString(), (await Post(other, "/embed", """{"inputs": "sat on the mat"}""")).Item2!.ToJsonString());
     }
 }
+
+/// <summary><c>--tokenization-workers</c>: requests tokenized on their own threads give the answers the batcher's tokenizing gives.</summary>
+public sealed class TokenizationWorkerTests
+{
+    [Fact]
+    public async Task Workers_tokenize_concurrent_requests_to_the_same_answers_and_errors()
+    {
+        var model = HuggingFaceImportTests.Folder("bert-mlm-safetensors");
+        await using var plain = await InferenceServer.StartAsync(new ServeOptions { Model = model, Port = 0, Threads = 1 });
+        await using var workers = await InferenceServer.StartAsync(new ServeOptions { Model = model, Port = 0, Threads = 1, TokenizationWorkers = 2 });
+        using var a = new HttpClient { BaseAddress = plain.Address };
+        using var b = new HttpClient { BaseAddress = workers.Address };
+        var texts = Enumerable.Range(0, 24).Select(i => i % 5 == 4 ? string.Join(' ', Enumerable.Repeat("cat", 60)) : $"the cat sat {i} times on the mat").ToList();
+        async Task<(HttpStatusCode, string)> Embed(HttpClient client, string text)
+        {
+            using var response = await client.PostAsync("/embed", new StringContent($$"""{"inputs": "{{text}}"}""", Encoding.UTF8, "application/json"));
+            return (response.StatusCode, await response.Content.ReadAsStringAsync());
+        }
+        var expected = await Task.WhenAll(texts.Select(t => Embed(a, t)));
+        var actual = await Task.WhenAll(texts.Select(t => Embed(b, t)));   // all at once: the workers tokenize while the model runs
+        Assert.Equal(expected, actual);
+        Assert.Equal(texts.Count(t => t.Length > 100), actual.Count(r => r.Item1 == HttpStatusCode.UnprocessableEntity));
+        Assert.Equal(2, JsonNode.Parse(await b.GetStringAsync("/info"))!["tokenization_workers"]!.GetValue<int>());
+    }
+}
