@@ -220,12 +220,14 @@ internal static class BenchCommand
         var batchedOnly = new Option<bool>("--batched-only") { Description = "Skip the comparison runs with one request per forward" };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => d.Threads, Description = "The server's libtorch threads" };
         var maxWait = new Option<int>("--max-wait-ms") { DefaultValueFactory = _ => d.MaxWaitMs, Description = "The server's --max-wait-ms" };
+        var route = new Option<string>("--route") { DefaultValueFactory = _ => d.Route,
+            Description = $"What each request asks: {string.Join(", ", ServeBenchSpec.Routes)} (grpc-embed: tei.v1 Embed over gRPC)" };
         var workers = new Option<int>("--tokenization-workers") { DefaultValueFactory = _ => d.TokenizationWorkers,
             Description = "The server's --tokenization-workers" };
         var output = new Option<DirectoryInfo?>("--out") { Description = "Also write results.jsonl here" };
         var command = new Command("serve", "The HTTP server under load on loopback: requests/s, latency percentiles, mean batch, errors and memory")
         {
-            model, preset, pattern, requests, concurrency, tokens, batchedOnly, threads, maxWait, workers, output,
+            model, preset, pattern, requests, concurrency, tokens, batchedOnly, threads, maxWait, workers, route, output,
         };
         command.SetAction(parse => CliErrors.Run(cancel =>
         {
@@ -235,7 +237,7 @@ internal static class BenchCommand
                     Requests = parse.GetValue(requests),
                 Concurrency = CommonOptions.IntList(parse.GetValue(concurrency)!, "--concurrency"), InputTokens = parse.GetValue(tokens),
                 CompareUnbatched = !parse.GetValue(batchedOnly), Threads = parse.GetValue(threads), MaxWaitMs = parse.GetValue(maxWait),
-                TokenizationWorkers = parse.GetValue(workers),
+                TokenizationWorkers = parse.GetValue(workers), Route = parse.GetValue(route)!,
             };
             var work = parse.GetValue(output)?.FullName ?? Path.Combine(Path.GetTempPath(), "hybridbert-bench-serve");
             Directory.CreateDirectory(work);
@@ -251,6 +253,7 @@ internal static class BenchCommand
                 table.AddRow(r.Batching, $"{r.Concurrency}", $"{r.RequestsPerSecond:N0}", $"{r.P50Ms:F1}", $"{r.P95Ms:F1}", $"{r.P99Ms:F1}",
                     $"{r.MeanBatchRequests:F1}",
                     $"{r.Errors} / {r.Lost}", $"{r.RssFirstMiB:N0} → {r.RssLastMiB:N0}, {r.PeakRssMiB:N0}");
+            Console.WriteLine($"route: {results.FirstOrDefault()?.Route}");
             AnsiConsole.Write(table);
             if (parse.GetValue(output) is { } dir)
             {

@@ -22,6 +22,10 @@ public sealed record ServeBenchSpec
     public int Threads { get; init; } = Environment.ProcessorCount;
     /// <summary>The server's --max-wait-ms (its own default unless set).</summary>
     public int MaxWaitMs { get; init; } = Serving.ServeOptions.Defaults.MaxWaitMs;
+    /// <summary>What each request asks: <c>embed</c> (POST /embed), <c>embed_sparse</c>, <c>tokenize</c>, or
+    /// <c>grpc-embed</c> (tei.v1 Embed over gRPC on the server's --grpc-port).</summary>
+    public string Route { get; init; } = "embed";
+    public static readonly IReadOnlyList<string> Routes = ["embed", "embed_sparse", "tokenize", "grpc-embed"];
     /// <summary>The server's --tokenization-workers (its own default unless set).</summary>
     public int TokenizationWorkers { get; init; } = Serving.ServeOptions.Defaults.TokenizationWorkers;
 
@@ -32,6 +36,7 @@ public sealed record ServeBenchSpec
         if (Concurrency.Count == 0 || Concurrency.Any(c => c < 1)) errors.Add("--concurrency needs one or more values >= 1");
         if (InputTokens < 3) errors.Add($"--input-tokens must be >= 3 (got {InputTokens})");
         if (Threads < 1) errors.Add($"--threads must be >= 1 (got {Threads})");
+        if (!Routes.Contains(Route)) errors.Add($"--route must be one of {string.Join(", ", Routes)} (got '{Route}')");
         errors.ThrowIfAny();
         return this;
     }
@@ -41,6 +46,8 @@ public sealed record ServeBenchSpec
 public sealed record ServeBenchResult
 {
     public required string Batching { get; init; }
+    /// <summary>What the requests asked (<see cref="ServeBenchSpec.Route"/>).</summary>
+    public string Route { get; init; } = "embed";
     public required int Concurrency { get; init; }
     public required int Requests { get; init; }
     public required int Ok { get; init; }
@@ -107,13 +114,26 @@ public static class ServeBenchmark
                      "--tokenization-workers", spec.TokenizationWorkers.ToString(CultureInfo.InvariantCulture),
                      "--max-batch-requests", batched ? "256" : "1"]))
             start.ArgumentList.Add(a);
+        if (spec.Route == "grpc-embed") foreach (var a in new[] { "--grpc-port", "0" }) start.ArgumentList.Add(a);
         using var server = Process.Start(start) ?? throw new InvalidOperationException("could not start the server");
         try
         {
-            var address = WaitForAddress(server);
+            var (address, grpcAddress) = WaitForAddress(server);
             using var client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromMinutes(5) };
-            for (var i = 0; i < 20; i++) client.PostAsJsonAsync("/embed", new { inputs = texts[i] },
-                cancel).GetAwaiter().GetResult().EnsureSuccessStatusCode();
+            using var channel = grpcAddress is null ? null : global::Grpc.Net.Client.GrpcChannel.ForAddress(grpcAddress);
+            var grpc = channel is null ? null : new Serving.Grpc.Embed.EmbedClient(channel);
+            // One request of the chosen route: true when it was answered as the route promises (one result for one input).
+            async Task<bool> Send(string text)
+            {
+                if (grpc is not null) return (await grpc.EmbedAsync(new Serving.Grpc.EmbedRequest { Inputs = text }, cancellationToken: cancel)).Embeddings.Count > 0;
+                var route = "/" + spec.Route;
+                using var response = await client.PostAsJsonAsync(route, new { inputs = text }, cancel);
+                if (!response.IsSuccessStatusCode) return false;
+                var answer = System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync(cancel));
+                return answer is System.Text.Json.Nodes.JsonArray { Count: 1 };
+            }
+            for (var i = 0; i < 20; i++)
+                if (!Send(texts[i]).GetAwaiter().GetResult()) throw new InvalidOperationException($"the server did not answer {spec.Route} while warming up");
 
             var latencies = new double[spec.Requests];
             int ok = 0, errors = 0, done = 0;
@@ -130,9 +150,7 @@ public static class ServeBenchmark
                     var watch = Stopwatch.StartNew();
                     try
                     {
-                        using var response = await client.PostAsJsonAsync("/embed", new { inputs = texts[index % texts.Length] }, cancel);
-                        var vectors = await response.Content.ReadFromJsonAsync<float[][]>(cancel);
-                        if (response.IsSuccessStatusCode && vectors is { Length: 1 }) Interlocked.Increment(ref ok);
+                        if (await Send(texts[index % texts.Length])) Interlocked.Increment(ref ok);
                         else Interlocked.Increment(ref errors);
                     }
                     catch (Exception) when (!cancel.IsCancellationRequested)
@@ -159,7 +177,7 @@ public static class ServeBenchmark
             double Percentile(double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
             return new ServeBenchResult
             {
-                Batching = batched ? "dynamic" : "none", Concurrency = concurrency, Requests = spec.Requests, Ok = ok, Errors = errors,
+                Batching = batched ? "dynamic" : "none", Route = spec.Route, Concurrency = concurrency, Requests = spec.Requests, Ok = ok, Errors = errors,
                 Lost = spec.Requests - ok - errors, RequestsPerSecond = spec.Requests / seconds,
                 P50Ms = Percentile(0.50), P95Ms = Percentile(0.95), P99Ms = Percentile(0.99),
                 MeanBatchRequests = Metric("hybridbert_batch_requests_sum") / Math.Max(1, Metric("hybridbert_batch_requests_count")),
@@ -176,7 +194,8 @@ public static class ServeBenchmark
         }
     }
 
-    private static Uri WaitForAddress(Process server)
+    /// <summary>The server's HTTP address and, when it serves gRPC, its gRPC address, from its first line.</summary>
+    private static (Uri Http, Uri? Grpc) WaitForAddress(Process server)
     {
         var deadline = DateTime.UtcNow.AddMinutes(2);
         while (DateTime.UtcNow < deadline)
@@ -184,7 +203,10 @@ public static class ServeBenchmark
             var line = server.StandardOutput.ReadLine() ??
                 throw new InvalidOperationException($"the server exited: {server.StandardError.ReadToEnd()}");
             var at = line.IndexOf(" on http://", StringComparison.Ordinal);
-            if (line.StartsWith("serving ", StringComparison.Ordinal) && at >= 0) return new Uri(line[(at + 4)..].Split(' ')[0]);
+            if (!line.StartsWith("serving ", StringComparison.Ordinal) || at < 0) continue;
+            var grpcAt = line.IndexOf("gRPC (tei.v1) on ", StringComparison.Ordinal);
+            return (new Uri(line[(at + 4)..].Split(' ')[0].TrimEnd(',')),
+                grpcAt < 0 ? null : new Uri(line[(grpcAt + "gRPC (tei.v1) on ".Length)..].Split(' ')[0]));
         }
         throw new TimeoutException("the server did not start within 2 minutes");
     }

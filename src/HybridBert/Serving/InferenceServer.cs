@@ -158,7 +158,8 @@ public sealed class InferenceServer : IAsyncDisposable
             var route = context.Request.Path.Value is { } path && routes.Contains(path) ? path : "other";
             try
             {
-                if (Options.ApiKey is { } key && route is not ("/health" or "/ping")
+                var open = route is "/health" or "/ping" || context.Request.Path.StartsWithSegments("/docs");   // the page itself; its requests need the key
+                if (Options.ApiKey is { } key && !open
                     && context.Request.Headers.Authorization.ToString() != $"Bearer {key}")
                     throw new ApiError(401, ErrorTypes.Unauthorized, "missing or wrong API key: send Authorization: Bearer KEY");
                 await next(context);
@@ -196,6 +197,16 @@ public sealed class InferenceServer : IAsyncDisposable
         });
         routes.Add("/openapi.json");
         app.MapOpenApi("/openapi.json");
+        // A page for people: Swagger UI over /openapi.json, its assets served from the package (no CDN), where every
+        // route can be tried.
+        routes.Add("/docs");
+        routes.Add("/docs/index.html");
+        app.UseSwaggerUI(ui =>
+        {
+            ui.RoutePrefix = "docs";
+            ui.SwaggerEndpoint("/openapi.json", "HybridBert");
+            ui.DocumentTitle = $"HybridBert: {ModelName}";
+        });
 
         Post<EmbedRequest>("/embed", InferenceTask.Embed, Embed).Produces<float[][]>()
             .WithSummary("Embeddings, as text-embeddings-inference's /embed");

@@ -233,3 +233,27 @@ public sealed class TokenizationWorkerTests
         Assert.Equal(2, JsonNode.Parse(await b.GetStringAsync("/info"))!["tokenization_workers"]!.GetValue<int>());
     }
 }
+
+/// <summary><c>GET /docs</c>: Swagger UI over our OpenAPI document, every asset served by the server itself.</summary>
+public sealed class DocsPageTests
+{
+    [Fact]
+    public async Task The_docs_page_and_its_assets_come_from_the_server_with_no_other_host()
+    {
+        await using var server = await InferenceServer.StartAsync(new ServeOptions
+        {
+            Model = HuggingFaceImportTests.Folder("bert-mlm-safetensors"), Port = 0, Threads = 1, ApiKey = "secret",
+        });
+        using var client = new HttpClient { BaseAddress = server.Address };
+        var html = await client.GetStringAsync("/docs/index.html");   // no key needed for the page
+        Assert.Contains("swagger-ui", html);
+        var assets = System.Text.RegularExpressions.Regex.Matches(html, "(?:src|href)=\"([^\"]+)\"").Select(m => m.Groups[1].Value).ToList();
+        Assert.NotEmpty(assets);
+        Assert.DoesNotContain(assets, a => a.StartsWith("http", StringComparison.Ordinal) || a.StartsWith("//", StringComparison.Ordinal));
+        foreach (var asset in assets.Where(a => a.EndsWith(".js") || a.EndsWith(".css")))
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(new Uri(new Uri(server.Address, "/docs/"), asset))).StatusCode);
+        var config = await client.GetStringAsync("/docs/index.js");
+        Assert.Contains("/openapi.json", config);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.PostAsync("/embed", new StringContent("""{"inputs": "x"}""", Encoding.UTF8, "application/json"))).StatusCode);
+    }
+}
