@@ -125,7 +125,8 @@ public static class ServeBenchmark
             // One request of the chosen route: true when it was answered as the route promises (one result for one input).
             async Task<bool> Send(string text)
             {
-                if (grpc is not null) return (await grpc.EmbedAsync(new Serving.Grpc.EmbedRequest { Inputs = text }, cancellationToken: cancel)).Embeddings.Count > 0;
+                if (grpc is not null) return (await grpc.EmbedAsync(new Serving.Grpc.EmbedRequest { Inputs = text },
+                    cancellationToken: cancel)).Embeddings.Count > 0;
                 var route = "/" + spec.Route;
                 using var response = await client.PostAsJsonAsync(route, new { inputs = text }, cancel);
                 if (!response.IsSuccessStatusCode) return false;
@@ -133,7 +134,8 @@ public static class ServeBenchmark
                 return answer is System.Text.Json.Nodes.JsonArray { Count: 1 };
             }
             for (var i = 0; i < 20; i++)
-                if (!Send(texts[i]).GetAwaiter().GetResult()) throw new InvalidOperationException($"the server did not answer {spec.Route} while warming up");
+                if (!Send(texts[i]).GetAwaiter().GetResult()) throw new InvalidOperationException("the server did not answer " +
+                    $"{spec.Route} while warming up");
 
             var latencies = new double[spec.Requests];
             int ok = 0, errors = 0, done = 0;
@@ -177,7 +179,8 @@ public static class ServeBenchmark
             double Percentile(double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
             return new ServeBenchResult
             {
-                Batching = batched ? "dynamic" : "none", Route = spec.Route, Concurrency = concurrency, Requests = spec.Requests, Ok = ok, Errors = errors,
+                Batching = batched ? "dynamic" : "none", Route = spec.Route, Concurrency = concurrency, Requests = spec.Requests, Ok = ok,
+                    Errors = errors,
                 Lost = spec.Requests - ok - errors, RequestsPerSecond = spec.Requests / seconds,
                 P50Ms = Percentile(0.50), P95Ms = Percentile(0.95), P99Ms = Percentile(0.99),
                 MeanBatchRequests = Metric("hybridbert_batch_requests_sum") / Math.Max(1, Metric("hybridbert_batch_requests_count")),

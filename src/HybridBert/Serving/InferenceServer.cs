@@ -158,7 +158,8 @@ public sealed class InferenceServer : IAsyncDisposable
             var route = context.Request.Path.Value is { } path && routes.Contains(path) ? path : "other";
             try
             {
-                var open = route is "/health" or "/ping" || context.Request.Path.StartsWithSegments("/docs");   // the page itself; its requests need the key
+                // the page itself; its requests need the key
+                var open = route is "/health" or "/ping" || context.Request.Path.StartsWithSegments("/docs");
                 if (Options.ApiKey is { } key && !open
                     && context.Request.Headers.Authorization.ToString() != $"Bearer {key}")
                     throw new ApiError(401, ErrorTypes.Unauthorized, "missing or wrong API key: send Authorization: Bearer KEY");
