@@ -217,13 +217,16 @@ public sealed class TokenizationWorkerTests
     {
         var model = HuggingFaceImportTests.Folder("bert-mlm-safetensors");
         await using var plain = await InferenceServer.StartAsync(new ServeOptions { Model = model, Port = 0, Threads = 1 });
-        await using var workers = await InferenceServer.StartAsync(new ServeOptions { Model = model, Port = 0, Threads = 1, TokenizationWorkers = 2 });
+        await using var workers =
+            await InferenceServer.StartAsync(new ServeOptions { Model = model, Port = 0, Threads = 1, TokenizationWorkers = 2 });
         using var a = new HttpClient { BaseAddress = plain.Address };
         using var b = new HttpClient { BaseAddress = workers.Address };
-        var texts = Enumerable.Range(0, 24).Select(i => i % 5 == 4 ? string.Join(' ', Enumerable.Repeat("cat", 60)) : $"the cat sat {i} times on the mat").ToList();
+        var texts = Enumerable.Range(0,
+            24).Select(i => i % 5 == 4 ? string.Join(' ', Enumerable.Repeat("cat", 60)) : $"the cat sat {i} times on the mat").ToList();
         async Task<(HttpStatusCode, string)> Embed(HttpClient client, string text)
         {
-            using var response = await client.PostAsync("/embed", new StringContent($$"""{"inputs": "{{text}}"}""", Encoding.UTF8, "application/json"));
+            using var response = await client.PostAsync("/embed",
+                new StringContent($$"""{"inputs": "{{text}}"}""", Encoding.UTF8, "application/json"));
             return (response.StatusCode, await response.Content.ReadAsStringAsync());
         }
         var expected = await Task.WhenAll(texts.Select(t => Embed(a, t)));
@@ -254,6 +257,46 @@ public sealed class DocsPageTests
             Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(new Uri(new Uri(server.Address, "/docs/"), asset))).StatusCode);
         var config = await client.GetStringAsync("/docs/index.js");
         Assert.Contains("/openapi.json", config);
-        Assert.Equal(HttpStatusCode.Unauthorized, (await client.PostAsync("/embed", new StringContent("""{"inputs": "x"}""", Encoding.UTF8, "application/json"))).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized,
+            (await client.PostAsync("/embed", new StringContent("""{"inputs": "x"}""", Encoding.UTF8, "application/json"))).StatusCode);
+    }
+}
+
+/// <summary>The /docs page in headless Chromium: a person's way through it, sending one /embed from the page.</summary>
+public sealed class DocsPageBrowserTests
+{
+    [ChromiumFact]
+    public async Task An_embed_sent_from_the_docs_page_shows_the_servers_answer()
+    {
+        await using var server = await InferenceServer.StartAsync(new ServeOptions
+        {
+            Model = HuggingFaceImportTests.Folder("bert-mlm-safetensors"), Port = 0, Threads = 1,
+        });
+        using var playwright = await Microsoft.Playwright.Playwright.CreateAsync();
+        await using var browser =
+            await playwright.Chromium.LaunchAsync(new() { ExecutablePath = DebianChromium.Path, Headless = true, Args = ["--no-sandbox"] });
+        var page = await browser.NewPageAsync();
+        var outside = new List<string>();
+        page.Request += (_, request) =>
+        {
+            if (!request.Url.StartsWith(server.Address.GetLeftPart(UriPartial.Authority), StringComparison.Ordinal)) outside.Add(request.Url);
+        };
+        await page.GotoAsync(new Uri(server.Address, "/docs/index.html").ToString());
+        var embed = page.Locator(".opblock-summary-path[data-path='/embed']").First;
+        await embed.ClickAsync();
+        var operation = page.Locator(".opblock.is-open");
+        await operation.Locator("button.try-out__btn").ClickAsync();
+        await operation.Locator("textarea.body-param__text").FillAsync("""{"inputs": "the cat sat"}""");
+        await operation.Locator("button.execute").ClickAsync();
+        var body = operation.Locator(".live-responses-table .response-col_description pre").First;
+        await body.WaitForAsync(new() { Timeout = 30_000 });
+        var shown = JsonNode.Parse(await body.InnerTextAsync())!.AsArray();
+
+        using var client = new HttpClient { BaseAddress = server.Address };
+        using var response = await client.PostAsync("/embed", new StringContent("""{"inputs": "the cat sat"}""", Encoding.UTF8, "application/json"));
+        var expected = JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsArray();
+        Assert.Equal(expected[0]!.AsArray().Select(v => v!.GetValue<double>()), shown[0]!.AsArray().Select(v => v!.GetValue<double>()));
+        Assert.Contains("200", await operation.Locator(".live-responses-table tbody .response-col_status").First.InnerTextAsync());
+        Assert.Empty(outside);   // nothing from another host: no CDN
     }
 }
