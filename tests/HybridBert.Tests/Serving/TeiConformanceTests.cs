@@ -121,6 +121,16 @@ public sealed class TeiConformanceTests
         await Check(client, "POST", "/decode", """{"ids": [[2, 5], [2, 6]], "skip_special_tokens": false}""", HttpStatusCode.OK);
         await Check(client, "POST", "/decode", """{"ids": [99999]}""", HttpStatusCode.UnprocessableEntity);
 
+        // Bad input on the new routes: TEI's statuses, and error bodies of its schema (error_type from its enum).
+        await Check(client, "POST", "/embed_all", """{"inputs": []}""", HttpStatusCode.BadRequest);
+        await Check(client, "POST", "/embed_sparse", $$"""{"inputs": "{{longText}}"}""", HttpStatusCode.UnprocessableEntity);
+        await Check(client, "POST", "/embed_sparse", """{"inputs": ["a", "b", "c", "d", "e"]}""", HttpStatusCode.RequestEntityTooLarge);
+        await Check(client, "POST", "/similarity", """{"inputs": {"source_sentence": "a", "sentences": []}}""", HttpStatusCode.BadRequest);
+        await Check(client, "POST", "/similarity", """{"inputs": {"sentences": ["a"]}}""", HttpStatusCode.BadRequest);
+        await Check(client, "POST", "/tokenize", """{"inputs": []}""", HttpStatusCode.BadRequest);
+        await Check(client, "POST", "/tokenize", """{"inputs": 5}""", HttpStatusCode.BadRequest);
+        await Check(client, "POST", "/decode", """{"ids": "x"}""", HttpStatusCode.BadRequest);
+
         var openAi =
             (await Check(client, "POST", "/v1/embeddings", """{"input": ["the cat sat", "a dog"], "model": "x", "encoding_format": "base64"}""",
             HttpStatusCode.OK))!;
