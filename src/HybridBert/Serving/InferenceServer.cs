@@ -164,11 +164,16 @@ public sealed class InferenceServer : IAsyncDisposable
                     && context.Request.Headers.Authorization.ToString() != $"Bearer {key}")
                     throw new ApiError(401, ErrorTypes.Unauthorized, "missing or wrong API key: send Authorization: Bearer KEY");
                 await next(context);
-                // The framework's own answers (no such route, a method the route does not take) as JSON errors too.
-                if (context.Response.StatusCode is 404 or 405 && !context.Response.HasStarted)
-                    throw new ApiError(context.Response.StatusCode, ErrorTypes.NotFound, context.Response.StatusCode == 404
-                        ? $"no route {context.Request.Path}: the routes are {string.Join(", ", routes.Order())}"
-                        : $"{context.Request.Path} does not take {context.Request.Method}");
+                // The framework's own answers (no such route, a method the route does not take, a body that is not
+                // declared JSON) as JSON errors too.
+                if (context.Response.StatusCode is 404 or 405 or 415 && !context.Response.HasStarted)
+                    throw context.Response.StatusCode switch
+                    {
+                        404 => new ApiError(404, ErrorTypes.NotFound, $"no route {context.Request.Path}: the routes are {string.Join(", ", routes.Order())}"),
+                        405 => new ApiError(405, ErrorTypes.NotFound, $"{context.Request.Path} does not take {context.Request.Method}"),
+                        _ => new ApiError(415, ErrorTypes.Validation, $"the body is sent as '{context.Request.ContentType}': send JSON with the header " +
+                            "Content-Type: application/json (curl: -H 'Content-Type: application/json')"),
+                    };
             }
             catch (Exception e) when (AsApiError(e) is { } error)
             {

@@ -150,6 +150,9 @@ public sealed class TeiConformanceTests
         using var wrongMethod = await client.GetAsync("/embed");
         Assert.Equal(HttpStatusCode.MethodNotAllowed, wrongMethod.StatusCode);
         Assert.NotNull(JsonNode.Parse(await wrongMethod.Content.ReadAsStringAsync())!["error_type"]);
+        using var form = await client.PostAsync("/embed", new StringContent("""{"inputs": "x"}""", Encoding.UTF8, "application/x-www-form-urlencoded"));
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, form.StatusCode);   // curl -d without -H: told which header to send
+        Assert.Contains("Content-Type: application/json", JsonNode.Parse(await form.Content.ReadAsStringAsync())!["error"]!.GetValue<string>());
         var models = JsonNode.Parse(await client.GetStringAsync("/v1/models"))!;
         Assert.Equal("bert-mlm-safetensors", models["data"]![0]!["id"]!.GetValue<string>());
     }
