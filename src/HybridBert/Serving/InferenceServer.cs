@@ -169,10 +169,11 @@ public sealed class InferenceServer : IAsyncDisposable
                 if (context.Response.StatusCode is 404 or 405 or 415 && !context.Response.HasStarted)
                     throw context.Response.StatusCode switch
                     {
-                        404 => new ApiError(404, ErrorTypes.NotFound, $"no route {context.Request.Path}: the routes are {string.Join(", ", routes.Order())}"),
+                        404 => new ApiError(404, ErrorTypes.NotFound,
+                            $"no route {context.Request.Path}: the routes are {string.Join(", ", routes.Order())}"),
                         405 => new ApiError(405, ErrorTypes.NotFound, $"{context.Request.Path} does not take {context.Request.Method}"),
-                        _ => new ApiError(415, ErrorTypes.Validation, $"the body is sent as '{context.Request.ContentType}': send JSON with the header " +
-                            "Content-Type: application/json (curl: -H 'Content-Type: application/json')"),
+                        _ => new ApiError(415, ErrorTypes.Validation, $"the body is sent as '{context.Request.ContentType}': send JSON " +
+                            "with the header Content-Type: application/json (curl: -H 'Content-Type: application/json')"),
                     };
             }
             catch (Exception e) when (AsApiError(e) is { } error)
