@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace HybridBert.Tests;
 
 /// <summary>
@@ -31,17 +29,9 @@ internal static class DebianChromium
         return File.Exists(Binary) ? (Binary, null) : (null, $"apt-get installed chromium but {Binary} is missing");
     }
 
-    private static int Run(string program, params string[] args)
-    {
-        var info = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) info.ArgumentList.Add(a);
-        info.Environment["DEBIAN_FRONTEND"] = "noninteractive";
-        using var process = Process.Start(info)!;
-        process.StandardOutput.ReadToEndAsync();
-        process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(10))) { process.Kill(true); return -1; }
-        return process.ExitCode;
-    }
+    private static int Run(string program, params string[] args) =>
+        ExternalProgram.Run(program, args, TimeSpan.FromMinutes(10), new Dictionary<string, string> { ["DEBIAN_FRONTEND"] = "noninteractive" })
+            .Exit;
 }
 
 /// <summary>A fact that needs <see cref="DebianChromium"/>; skipped with the reason where it cannot be had.</summary>

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace HybridBert.Tests;
 
 /// <summary>
@@ -19,20 +17,8 @@ internal static class PythonTorch
 
     public static (int Exit, string Output) Run(string python, IEnumerable<string> args, TimeSpan timeout)
     {
-        try
-        {
-            var info = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var a in args) info.ArgumentList.Add(a);
-            using var process = Process.Start(info)!;
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            if (!process.WaitForExit(timeout)) { process.Kill(true); return (-1, "timed out"); }
-            return (process.ExitCode, stdout.Result + stderr.Result);
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            return (-1, e.Message);
-        }
+        var (exit, stdout, stderr) = ExternalProgram.Run(python, args, timeout);
+        return (exit, stdout + stderr);
     }
 }
 

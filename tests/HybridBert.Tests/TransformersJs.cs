@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace HybridBert.Tests;
 
 /// <summary>
@@ -14,8 +12,8 @@ internal static class TransformersJs
     public const string Version = "4.3.1";
 
     private static readonly Lazy<string?> Missing = new(() =>
-        Run("node", ["--version"], null, TimeSpan.FromSeconds(30)).Exit != 0 ? "node is not installed (Node.js 18+ runs transformers.js)"
-        : Run("npm", ["--version"], null, TimeSpan.FromSeconds(30)).Exit != 0 ? "npm is not installed (it installs transformers.js)"
+        ExternalProgram.Run("node", ["--version"], TimeSpan.FromSeconds(30)).Exit != 0 ? "node is not installed (Node.js 18+ runs transformers.js)"
+        : ExternalProgram.Run("npm", ["--version"], TimeSpan.FromSeconds(30)).Exit != 0 ? "npm is not installed (it installs transformers.js)"
         : null);
 
     private static readonly Lazy<string> Installed = new(Install);
@@ -41,9 +39,11 @@ internal static class TransformersJs
             var temp = $"{folder}.tmp-{Environment.ProcessId}";
             if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
             Directory.CreateDirectory(temp);
-            var (exit, output) = Run("npm", ["install", "--no-audit", "--no-fund", "--prefix", temp, $"@huggingface/transformers@{Version}"],
-                new Dictionary<string, string> { ["ONNXRUNTIME_NODE_INSTALL"] = "skip" }, TimeSpan.FromMinutes(10));
-            if (exit != 0) throw new InvalidOperationException($"npm install @huggingface/transformers@{Version} failed (exit {exit}): {output}");
+            var (exit, output, errors) = ExternalProgram.Run("npm",
+                ["install", "--no-audit", "--no-fund", "--prefix", temp, $"@huggingface/transformers@{Version}"], TimeSpan.FromMinutes(10),
+                new Dictionary<string, string> { ["ONNXRUNTIME_NODE_INSTALL"] = "skip" });
+            if (exit != 0) throw new InvalidOperationException($"npm install @huggingface/transformers@{Version} failed (exit {exit}): " +
+                $"{output}{errors}");
             if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
             Directory.Move(temp, folder);
         }
@@ -55,36 +55,9 @@ internal static class TransformersJs
     /// <summary>Runs run.mjs with <paramref name="jobsJson"/> (its input format) and returns what it printed.</summary>
     public static string RunJobs(string jobsJson)
     {
-        var info = new ProcessStartInfo("node") { WorkingDirectory = Folder, RedirectStandardInput = true, RedirectStandardOutput = true,
-            RedirectStandardError = true };
-        info.ArgumentList.Add("run.mjs");
-        using var process = Process.Start(info)!;
-        process.StandardInput.Write(jobsJson);
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5))) { process.Kill(true); throw new TimeoutException("transformers.js ran for 5 minutes"); }
-        if (process.ExitCode != 0) throw new InvalidOperationException($"transformers.js failed (exit {process.ExitCode}): {stderr.Result}");
-        return stdout.Result;
-    }
-
-    private static (int Exit, string Output) Run(string program, IEnumerable<string> args, IDictionary<string, string>? environment, TimeSpan timeout)
-    {
-        try
-        {
-            var info = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var a in args) info.ArgumentList.Add(a);
-            foreach (var (k, v) in environment ?? new Dictionary<string, string>()) info.Environment[k] = v;
-            using var process = Process.Start(info)!;
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            if (!process.WaitForExit(timeout)) { process.Kill(true); return (-1, "timed out"); }
-            return (process.ExitCode, stdout.Result + stderr.Result);
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            return (-1, e.Message);
-        }
+        var (exit, output, errors) = ExternalProgram.Run("node", ["run.mjs"], TimeSpan.FromMinutes(5), input: jobsJson, workingDirectory: Folder);
+        if (exit != 0) throw new InvalidOperationException($"transformers.js failed (exit {exit}): {errors}");
+        return output;
     }
 }
 

@@ -342,7 +342,10 @@ public sealed class InferenceServer : IAsyncDisposable
         List<TokenSpan> spans;
         lock (requestTokenizer!) spans = requestTokenizer.TokenizeWithSpans(text);
         var vocabulary = model.Tokenizer.Vocabulary;
-        int Characters(int utf16) => text[..utf16].EnumerateRunes().Count();
+        // Code-point positions of every UTF-16 position, counted once (a token's start and stop are looked up, not recounted).
+        var characters = new int[text.Length + 1];
+        for (var i = 0; i < text.Length; i++) characters[i + 1] = characters[i] + (char.IsLowSurrogate(text[i]) ? 0 : 1);
+        int Characters(int utf16) => characters[utf16];
         var tokens = spans.Select(s => s.Start is { } start && s.End is { } end
             ? new SimpleToken(s.Id, s.Special ? vocabulary.Tokens[s.Id] : text[start..end], s.Special, Characters(start), Characters(end))
             : new SimpleToken(s.Id, vocabulary.Tokens[s.Id], s.Special, null, null)).ToList();
