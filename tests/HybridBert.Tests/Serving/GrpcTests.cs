@@ -102,3 +102,72 @@ public sealed class GrpcTests
         Assert.Equal(G.ModelType.Classifier, info.ModelType);
     }
 }
+
+/// <summary>Our tei.proto against text-embeddings-inference's own (<c>Tei/tei.proto</c>, test data): the same package,
+/// services, RPCs (with their streaming), messages, fields (name, number, type, repeated or optional) and enum values,
+/// so that TEI's generated clients talk to our server unchanged.</summary>
+public sealed class TeiProtoTests
+{
+    [Fact]
+    public void Our_proto_declares_everything_teis_proto_declares()
+    {
+        var tei = File.ReadAllLines(Path.Combine(Repo.Root, "tests", "HybridBert.Tests", "Serving", "Tei", "tei.proto"))
+            .Select(l => l.Split("//")[0].Trim()).Where(l => l.Length > 0).ToList();
+        var ours = G.TeiReflection.Descriptor;
+        Assert.Equal(tei.Single(l => l.StartsWith("package ")), $"package {ours.Package};");
+
+        string? block = null, kind = null;
+        var checkedItems = 0;
+        foreach (var line in tei)
+        {
+            var open = System.Text.RegularExpressions.Regex.Match(line, @"^(message|service|enum)\s+(\w+)\s*\{(\})?");
+            if (open.Success)
+            {
+                (kind, block) = (open.Groups[1].Value, open.Groups[2].Value);
+                Assert.True(kind switch
+                {
+                    "message" => ours.MessageTypes.Any(m => m.Name == block),
+                    "service" => ours.Services.Any(s => s.Name == block),
+                    _ => ours.EnumTypes.Any(e => e.Name == block),
+                }, $"our proto has no {kind} {block}");
+                if (open.Groups[3].Success) block = null;
+                continue;
+            }
+            if (line.StartsWith('}')) { block = null; continue; }
+            if (block is null) continue;
+            if (kind == "message" &&
+                System.Text.RegularExpressions.Regex.Match(line, @"^(optional |repeated )?(\w+) (\w+) = (\d+);$") is { Success: true } f)
+            {
+                var field = ours.MessageTypes.Single(m => m.Name == block).FindFieldByNumber(int.Parse(f.Groups[4].Value));
+                Assert.True(field is not null, $"{block} has no field {f.Groups[4].Value} ({f.Groups[3].Value})");
+                Assert.Equal(f.Groups[3].Value, field!.Name);
+                var type = field.FieldType switch
+                {
+                    Google.Protobuf.Reflection.FieldType.Message => field.MessageType.Name,
+                    Google.Protobuf.Reflection.FieldType.Enum => field.EnumType.Name,
+                    var t => t.ToString().ToLowerInvariant(),
+                };
+                // proto3 "optional" is a synthetic one-field oneof in the descriptor.
+                var label = field.IsRepeated ? "repeated " : field.ContainingOneof is { IsSynthetic: true } ? "optional " : "";
+                Assert.Equal($"{block}.{f.Groups[3].Value}: {f.Groups[1].Value}{f.Groups[2].Value}", $"{block}.{field.Name}: {label}{type}");
+                checkedItems++;
+            }
+            else if (kind == "service" &&
+                System.Text.RegularExpressions.Regex.Match(line,
+                @"^rpc (\w+) \((stream )?(\w+)\) returns \((stream )?(\w+)\)") is { Success: true } r)
+            {
+                var method = ours.Services.Single(s => s.Name == block).FindMethodByName(r.Groups[1].Value);
+                Assert.True(method is not null, $"service {block} has no rpc {r.Groups[1].Value}");
+                Assert.Equal((r.Groups[3].Value, r.Groups[5].Value, r.Groups[2].Success, r.Groups[4].Success),
+                    (method!.InputType.Name, method.OutputType.Name, method.IsClientStreaming, method.IsServerStreaming));
+                checkedItems++;
+            }
+            else if (kind == "enum" && System.Text.RegularExpressions.Regex.Match(line, @"^(\w+) = (\d+);$") is { Success: true } v)
+            {
+                Assert.Equal(v.Groups[1].Value, ours.EnumTypes.Single(e => e.Name == block).FindValueByNumber(int.Parse(v.Groups[2].Value))?.Name);
+                checkedItems++;
+            }
+        }
+        Assert.True(checkedItems > 80, $"only {checkedItems} declarations read from TEI's proto");
+    }
+}
