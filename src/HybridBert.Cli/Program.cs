@@ -12,9 +12,21 @@ public static class Program
         // Piped or redirected output is read by scripts and people with wide windows: do not wrap tables at 80 columns.
         if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = 1000;
         var parsed = BuildRoot().Parse(args);
-        var exit = parsed.Invoke();
-        // System.CommandLine prints parse errors with the usage and returns 1; a wrong command line is our exit 2.
-        return parsed.Errors.Count > 0 ? CliErrors.UsageError : exit;
+        var hub = Interop.Hub.HubSettings.Current;
+        try
+        {
+            Interop.Hub.HubSettings.Current = hub with
+            {
+                Token = parsed.GetValue(CommonOptions.Token) ?? hub.Token, Offline = hub.Offline || parsed.GetValue(CommonOptions.Offline),
+            };
+            var exit = parsed.Invoke();
+            // System.CommandLine prints parse errors with the usage and returns 1; a wrong command line is our exit 2.
+            return parsed.Errors.Count > 0 ? CliErrors.UsageError : exit;
+        }
+        finally
+        {
+            Interop.Hub.HubSettings.Current = hub;
+        }
     }
 
     /// <summary>The command tree. Its root is named <c>hybridbert</c>, the command people type (a RootCommand would take
@@ -24,7 +36,7 @@ public static class Program
         var root = new Command("hybridbert",
             "HybridBert: pre-train, fine-tune and benchmark BERT encoders whose layers mix tokens by self-attention, pooling or both.")
         {
-            new HelpOption(), new VersionOption(),
+            new HelpOption(), new VersionOption(), CommonOptions.Token, CommonOptions.Offline,
         };
         root.Subcommands.Add(ModelCommand.Build());
         root.Subcommands.Add(ExportCommand.Build());
@@ -48,7 +60,10 @@ public static class Program
     public static readonly IReadOnlyDictionary<string, string[]> Examples = new Dictionary<string, string[]>
     {
         ["model describe"] = ["hybridbert model describe --preset base --pattern hybrid", "hybridbert model describe --model runs/hybrid --json"],
-        ["model import"] = ["hybridbert model import --from ~/models/bert-mini --out models/bert-mini"],
+        ["model import"] = ["hybridbert model import --from ~/models/bert-mini --out models/bert-mini",
+                            "hybridbert model import --from google/bert_uncased_L-4_H-256_A-4 --out models/bert-mini"],
+        ["model pull"] = ["hybridbert model pull sentence-transformers/all-MiniLM-L6-v2", "hybridbert model pull bert-base-uncased@main"],
+        ["model list"] = ["hybridbert model list", "hybridbert model list --json"],
         ["export hf"] = ["hybridbert export hf --model runs/ft/seed-1 --out exports/ft-hf"],
         ["export onnx"] = ["hybridbert export onnx --model runs/hybrid --out exports/hybrid.onnx --head none"],
         ["tokenizer train"] = ["hybridbert tokenizer train --corpus my-corpus/ --vocab-size 8192 --out vocab.txt",

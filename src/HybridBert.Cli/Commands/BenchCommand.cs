@@ -207,8 +207,8 @@ internal static class BenchCommand
     {
         var d = new ServeBenchSpec();
         var model =
-            new Option<DirectoryInfo?>("--model") { Description =
-            "The model to serve [default: a randomly initialised --preset model over the embedded vocabulary]" };
+            new Option<string?>("--model") { Description =
+            "The model to serve, " + CommonOptions.ModelHelp + " [default: a randomly initialised --preset model over the embedded vocabulary]" };
         var preset = new Option<string>("--preset") { DefaultValueFactory = _ => d.Preset, Description = "Model size when no --model is given" };
         var pattern = new Option<string>("--pattern") { DefaultValueFactory = _ => d.Pattern,
             Description = "Layer pattern when no --model is given" };
@@ -233,7 +233,7 @@ internal static class BenchCommand
         {
             var spec = new ServeBenchSpec
             {
-                Model = parse.GetValue(model)?.FullName, Preset = parse.GetValue(preset)!, Pattern = parse.GetValue(pattern)!,
+                Model = parse.GetValue(model)?.ModelPath(), Preset = parse.GetValue(preset)!, Pattern = parse.GetValue(pattern)!,
                     Requests = parse.GetValue(requests),
                 Concurrency = CommonOptions.IntList(parse.GetValue(concurrency)!, "--concurrency"), InputTokens = parse.GetValue(tokens),
                 CompareUnbatched = !parse.GetValue(batchedOnly), Threads = parse.GetValue(threads), MaxWaitMs = parse.GetValue(maxWait),

@@ -33,6 +33,9 @@ internal static class CliErrors
             cancel.Cancel();
         };
         Console.CancelKeyPress += onCancel;
+        var hub = Interop.Hub.HubSettings.Current;
+        Interop.Hub.HubSettings.Current = hub with { Cancel = cancel.Token };   // a download stops too, resumable
+        using var restore = new Restore(() => Interop.Hub.HubSettings.Current = hub);
         using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx =>
         {
             ctx.Cancel = true;
@@ -90,5 +93,10 @@ internal static class CliErrors
         {
             Console.CancelKeyPress -= onCancel;
         }
+    }
+
+    private sealed class Restore(Action action) : IDisposable
+    {
+        public void Dispose() => action();
     }
 }

@@ -6,6 +6,28 @@ namespace HybridBert.Cli.Commands;
 /// <summary>Options and output shared by several commands.</summary>
 internal static class CommonOptions
 {
+    /// <summary>A model option's value: an existing path made absolute, anything else (a Hugging Face model id such as
+    /// <c>org/name@revision</c>) as typed, for <see cref="Interop.ModelSource.Open"/> to resolve.</summary>
+    public static string ModelPath(this string text) => Path.Exists(text) ? Path.GetFullPath(text) : text;
+
+    /// <summary>What a model option takes, said once for every command.</summary>
+    public const string ModelHelp = "a folder (a pre-training run or checkpoint, a fine-tuned seed-N, a Hugging Face model) or a " +
+                                    "Hugging Face model id, org/name[@revision], from the cache or downloaded on first use";
+
+    /// <summary>What a classifier's model option takes.</summary>
+    public const string ClassifierHelp = "A fine-tuned seed-N folder, a Hugging Face sequence classifier folder or its Hub id (org/name[@revision])";
+
+    /// <summary><c>--token</c> and <c>--offline</c>, on every command (HF_TOKEN and HF_HUB_OFFLINE by default).</summary>
+    public static readonly Option<string?> Token = new("--token")
+    {
+        Recursive = true, Description = "A Hugging Face token for gated or private models [default: $HF_TOKEN, else the saved login]",
+    };
+
+    public static readonly Option<bool> Offline = new("--offline")
+    {
+        Recursive = true, Description = "Use only models already in the Hugging Face cache, never the network (as HF_HUB_OFFLINE=1 does)",
+    };
+
     /// <summary>
     /// Without a terminal (a log file, a CI job) Spectre prints a progress task as "description: NN%" lines and drops its
     /// columns, the remaining time among them: this puts the time left into the description there, and nothing on a terminal,

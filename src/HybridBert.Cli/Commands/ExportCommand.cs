@@ -7,8 +7,8 @@ internal static class ExportCommand
 {
     public static Command Build()
     {
-        var model = new Option<DirectoryInfo>("--model") { Required = true,
-            Description = "A pre-training run or checkpoint, a fine-tuned seed-N folder, or a Hugging Face model folder" };
+        var model = new Option<string>("--model") { Required = true,
+            Description = "The model: " + CommonOptions.ModelHelp };
         var output = new Option<DirectoryInfo>("--out") { Required = true, Description = "The Hugging Face folder to write" };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace a non-empty --out" };
         var hf = new Command("hf",
@@ -18,12 +18,12 @@ internal static class ExportCommand
         };
         hf.SetAction(parse => CliErrors.Run(() =>
         {
-            var architecture = Interop.HuggingFaceExport.Run(parse.GetValue(model)!.FullName, parse.GetValue(output)!.FullName,
+            var architecture = Interop.HuggingFaceExport.Run(parse.GetValue(model)!.ModelPath(), parse.GetValue(output)!.FullName,
                 parse.GetValue(overwrite));
-            Console.WriteLine($"exported {parse.GetValue(model)!.FullName} as {architecture} -> {parse.GetValue(output)!.FullName}");
+            Console.WriteLine($"exported {parse.GetValue(model)!.ModelPath()} as {architecture} -> {parse.GetValue(output)!.FullName}");
         }));
-        var onnxModel = new Option<DirectoryInfo>("--model") { Required = true,
-            Description = "A pre-training run or checkpoint, a fine-tuned seed-N folder, or a Hugging Face model folder" };
+        var onnxModel = new Option<string>("--model") { Required = true,
+            Description = "The model: " + CommonOptions.ModelHelp };
         var onnxOut = new Option<FileInfo>("--out") { Required = true,
             Description =
                 "A .onnx file for the graph alone, or a folder: the ONNX model folder transformers.js and Optimum load (config.json, " +
@@ -41,10 +41,10 @@ internal static class ExportCommand
         onnx.SetAction(parse => CliErrors.Run(() =>
         {
             var chosen = parse.GetValue(head) is { } h ? CommonOptions.Parse<Interop.OnnxHead>(h) : (Interop.OnnxHead?)null;
-            var written = Interop.OnnxExport.Run(parse.GetValue(onnxModel)!.FullName, parse.GetValue(onnxOut)!.FullName, chosen,
+            var written = Interop.OnnxExport.Run(parse.GetValue(onnxModel)!.ModelPath(), parse.GetValue(onnxOut)!.FullName, chosen,
                 parse.GetValue(segmentIds),
                 parse.GetValue(onnxOverwrite));
-            Console.WriteLine($"exported {parse.GetValue(onnxModel)!.FullName} with head {written.ToString().ToLowerInvariant()} -> " +
+            Console.WriteLine($"exported {parse.GetValue(onnxModel)!.ModelPath()} with head {written.ToString().ToLowerInvariant()} -> " +
                 $"{parse.GetValue(onnxOut)!.FullName}");
         }));
         return new Command("export", "Write models in other formats") { hf, onnx };

@@ -46,7 +46,7 @@ internal static class FineTuneCommands
     {
         var t = TaskOptions.Create();
         var checkpoint =
-            new Option<DirectoryInfo?>("--checkpoint") { Description = "A pre-training run or checkpoint folder (its best checkpoint is used)" };
+            new Option<string?>("--checkpoint") { Description = "The pre-trained model: a run (its best checkpoint) or " + CommonOptions.ModelHelp };
         var d = FineTuneOptions.Defaults;
         var init = new Option<string?>("--init") { Description = "random: start from random weights (a baseline) with --preset/--pattern" };
         init.AcceptOnlyFromAmong("random");
@@ -88,7 +88,7 @@ internal static class FineTuneCommands
             var options = CommonOptions.ReadOptionsFile<FineTuneOptions>(p, optionsFile, command) ?? new FineTuneOptions
             {
                 Task = t.Spec(p), OutDir = p.GetValue(output)?.FullName ?? throw new ArgumentException("--out is required"),
-                    Checkpoint = p.GetValue(checkpoint)?.FullName,
+                    Checkpoint = p.GetValue(checkpoint)?.ModelPath(),
                 RandomInitModel = p.GetValue(checkpoint) is null && p.GetValue(init) == "random"
                     ? Presets.Build(p.GetValue(preset)!, p.GetValue(pattern)!) : null,
                 Pooling = CommonOptions.Parse<Pooling>(p.GetValue(pooling)!), Epochs = p.GetValue(epochs), BatchSize = p.GetValue(batch),
@@ -148,7 +148,7 @@ internal static class FineTuneCommands
 
     public static Command Evaluate()
     {
-        var model = new Option<DirectoryInfo>("--model") { Required = true, Description = "A fine-tuned model folder (seed-N)" };
+        var model = new Option<string>("--model") { Required = true, Description = CommonOptions.ClassifierHelp };
         var file = new Option<FileInfo>("--file") { Required = true, Description = "Labelled file to score (.tsv, .csv, .jsonl)" };
         var text = new Option<string?>("--text") { Description = "Text column [default: the one the model was trained with]" };
         var pair = new Option<string?>("--text-pair") { Description = "Second text column [default: the one the model was trained with]" };
@@ -159,7 +159,7 @@ internal static class FineTuneCommands
         command.SetAction(p => CliErrors.Run(cancel =>
         {
             // The inference core predict and serve use.
-            using var m = Inference.InferenceModel.Load(p.GetValue(model)!.FullName, CommonOptions.DeviceValue(p, device));
+            using var m = Inference.InferenceModel.Load(p.GetValue(model)!.ModelPath(), CommonOptions.DeviceValue(p, device));
             m.Require(Inference.InferenceTask.Classify);
             var head = m.Task!;
             var columns = new ColumnSpec(p.GetValue(text) ?? head.Columns.Text, p.GetValue(pair) ?? head.Columns.Pair,
@@ -200,7 +200,7 @@ internal static class FineTuneCommands
 
     public static Command Predict()
     {
-        var model = new Option<DirectoryInfo>("--model") { Required = true, Description = "A fine-tuned model folder (seed-N)" };
+        var model = new Option<string>("--model") { Required = true, Description = CommonOptions.ClassifierHelp };
         var single = new Argument<string?>("text") { Description = "One text to label (instead of --input)", Arity = ArgumentArity.ZeroOrOne };
         var input =
             new Option<string?>("--input") { Description =
@@ -223,7 +223,7 @@ internal static class FineTuneCommands
             if ((inputPath is null) == (one is null)) throw new ArgumentException("give one text as an argument, or --input FILE (or " +
                 "--input - for standard input), not both");
             // The inference core the server and embed use (equal-length batches, no padding).
-            var modelPath = p.GetValue(model)!.FullName;
+            var modelPath = p.GetValue(model)!.ModelPath();
             using var inference = Inference.InferenceModel.Load(modelPath, CommonOptions.DeviceValue(p, device));
             inference.Require(Inference.InferenceTask.Classify);
             var head = inference.Task!;

@@ -10,9 +10,9 @@ namespace HybridBert.Cli.Commands;
 /// <summary><c>hybridbert fill-mask</c> and <c>hybridbert embed</c>, on the library's inference core.</summary>
 internal static class InferenceCommands
 {
-    private static Option<DirectoryInfo> ModelOption() =>
+    private static Option<string> ModelOption() =>
         new("--model") { Required = true,
-            Description = "A pre-training run or checkpoint, a fine-tuned seed-N folder, or a Hugging Face model folder" };
+            Description = "The model: " + CommonOptions.ModelHelp };
 
     public static Command FillMaskCommand()
     {
@@ -25,7 +25,7 @@ internal static class InferenceCommands
         command.SetAction(p => CliErrors.Run(() =>
         {
             if (p.GetValue(topK) < 1) throw new ArgumentException($"--top-k must be >= 1 (got {p.GetValue(topK)})");
-            using var m = InferenceModel.Load(p.GetValue(model)!.FullName, CommonOptions.DeviceValue(p, device));
+            using var m = InferenceModel.Load(p.GetValue(model)!.ModelPath(), CommonOptions.DeviceValue(p, device));
             var inputs = p.GetValue(texts)!;
             var results = new FillMask(m).Predict(inputs, p.GetValue(topK));
             if (p.GetValue(json))
@@ -60,8 +60,10 @@ internal static class InferenceCommands
         var textField = CommonOptions.TextField();
         var output = new Option<FileInfo>("--out") { Required = true,
             Description = "vectors.jsonl (one {\"line\", \"embedding\"} per text) or vectors.npy (float32 [texts, hidden]); written atomically" };
-        var pooling = new Option<string>("--pooling") { DefaultValueFactory = _ => Embedder.DefaultPooling.ToString().ToLowerInvariant(),
-            Description = "mean (of the real tokens) or cls" };
+        var pooling = new Option<string?>("--pooling")
+        {
+            Description = "mean (of the real tokens) or cls [default: the model's own (a sentence-transformers modules.json), else mean]",
+        };
         var noNormalize = new Option<bool>("--no-normalize") { Description = "Keep the raw vectors instead of L2-normalising them" };
         var truncate =
             new Option<bool>("--truncate") { Description = "Cut texts longer than the model's maximum instead of refusing them (naming the line)" };
@@ -72,7 +74,7 @@ internal static class InferenceCommands
         command.SetAction(p => CliErrors.Run(cancel =>
         {
             if (p.GetValue(chunk) < 1) throw new ArgumentException($"--chunk must be >= 1 (got {p.GetValue(chunk)})");
-            var pool = CommonOptions.Parse<Pooling>(p.GetValue(pooling)!);
+            Pooling? requested = p.GetValue(pooling) is { } named ? CommonOptions.Parse<Pooling>(named) : null;
             var outPath = p.GetValue(output)!.FullName;
             var npy = outPath.EndsWith(".npy", StringComparison.OrdinalIgnoreCase);
             if (!npy &&
@@ -88,8 +90,9 @@ internal static class InferenceCommands
                     : " (each vector's \"line\" is its line in the file)"));
             if (examples.Count == 0) throw new InvalidDataException($"{path}: no texts to embed ({report.Rows} rows)");
 
-            using var m = InferenceModel.Load(p.GetValue(model)!.FullName, CommonOptions.DeviceValue(p, device));
+            using var m = InferenceModel.Load(p.GetValue(model)!.ModelPath(), CommonOptions.DeviceValue(p, device));
             var embedder = new Embedder(m);
+            var pool = m.PoolingFor(requested);
             var width = m.Config.HiddenSize;
             // Streamed: each chunk's vectors go to the temporary file as they are made; the file appears when complete.
             IO.AtomicFile.Write(outPath, temp =>

@@ -23,8 +23,8 @@ internal static partial class PretrainCommand
             DefaultValueFactory = _ => Presets.DefaultPattern };
         var config = new Option<FileInfo?>("--config") { Description = "A config.json instead of --preset/--pattern" };
         var initFrom =
-            new Option<DirectoryInfo?>("--init-from") { Description =
-            "Continue pre-training a model: a run, checkpoint, fine-tuned or Hugging Face model folder (its architecture replaces " +
+            new Option<string?>("--init-from") { Description =
+            "Continue pre-training a model: a run, checkpoint, fine-tuned or Hugging Face model folder or Hub id (its architecture replaces " +
             "--preset/--pattern/--config; prepare --data with its vocab.txt)" };
         var d = PretrainOptions.Defaults;
         var objective = CommonOptions.Choice("--sentence-objective", "none, nsp (BERT, 2-way) or sso (PoNet, 3-way)", d.SentenceObjective);
@@ -176,7 +176,7 @@ internal static partial class PretrainCommand
                         LogBatches = parse.GetValue(logBatches),
                     CheckpointEvery = parse.GetValue(checkpointEvery), KeepLast = parse.GetValue(keep), Resume = parse.GetValue(resume),
                         ResumeStrict = parse.GetValue(resumeStrict), Overwrite = parse.GetValue(overwrite),
-                    Dropout = parse.GetValue(dropout), InitializerRange = parse.GetValue(initRange), InitFrom = parse.GetValue(initFrom)?.FullName,
+                    Dropout = parse.GetValue(dropout), InitializerRange = parse.GetValue(initRange), InitFrom = parse.GetValue(initFrom)?.ModelPath(),
                 }.ValidateSettings();
                 if (options.InitFrom is not null &&
                     parse.GetValue(config) is not null) throw new ArgumentException("--init-from takes the model's own config: drop --config");

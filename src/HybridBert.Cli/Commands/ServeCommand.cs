@@ -9,8 +9,8 @@ internal static class ServeCommand
     public static Command Build()
     {
         var d = ServeOptions.Defaults;
-        var model = new Option<DirectoryInfo>("--model") { Required = true,
-            Description = "A pre-training run or checkpoint, a fine-tuned seed-N folder, or a Hugging Face model folder" };
+        var model = new Option<string>("--model") { Required = true,
+            Description = "The model: " + CommonOptions.ModelHelp };
         var host = new Option<string>("--host", "--hostname") { DefaultValueFactory = _ => d.Host,
             Description = "Address to bind (loopback by default; use --api-key when exposing it)" };
         var grpcPort = new Option<int?>("--grpc-port") { Description = "Also serve text-embeddings-inference's gRPC service (tei.v1) on this port" };
@@ -30,8 +30,10 @@ internal static class ServeCommand
         var apiKey = new Option<string?>("--api-key") { Description = "Require Authorization: Bearer KEY on every route but /health" };
         var shutdown = new Option<double>("--shutdown-timeout") { DefaultValueFactory = _ => d.ShutdownTimeout.TotalSeconds,
             Description = "Seconds in-flight requests get to finish on SIGTERM/Ctrl-C" };
-        var pooling = new Option<string>("--pooling") { DefaultValueFactory = _ => d.Pooling.ToString().ToLowerInvariant(),
-            Description = "Embedding pooling: mean or cls" };
+        var pooling = new Option<string?>("--pooling")
+        {
+            Description = "Embedding pooling: mean or cls [default: the model's own (a sentence-transformers modules.json), else mean]",
+        };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => d.Threads, Description = "libtorch threads" };
         var tokenizationWorkers = new Option<int>("--tokenization-workers") { DefaultValueFactory = _ => d.TokenizationWorkers,
             Description = "Threads that tokenize requests as they arrive, while the model runs (0: the batcher tokenizes each batch)" };
@@ -51,10 +53,11 @@ internal static class ServeCommand
         {
             var options = new ServeOptions
             {
-                Model = p.GetValue(model)!.FullName, Host = p.GetValue(host)!, Port = p.GetValue(port), MaxBatchTokens = p.GetValue(maxBatchTokens),
+                Model = p.GetValue(model)!.ModelPath(), Host = p.GetValue(host)!, Port = p.GetValue(port),
+                MaxBatchTokens = p.GetValue(maxBatchTokens),
                 MaxBatchRequests = p.GetValue(maxBatchRequests), MaxWaitMs = p.GetValue(maxWait), MaxInputs = p.GetValue(maxInputs),
                 MaxBodyBytes = p.GetValue(maxBody), MaxQueue = p.GetValue(maxQueue), ApiKey = p.GetValue(apiKey),
-                ShutdownTimeout = TimeSpan.FromSeconds(p.GetValue(shutdown)), Pooling = CommonOptions.Parse<FineTuning.Pooling>(p.GetValue(pooling)!),
+                ShutdownTimeout = TimeSpan.FromSeconds(p.GetValue(shutdown)), Pooling = p.GetValue(pooling) is { } pool ? CommonOptions.Parse<FineTuning.Pooling>(pool) : null,
                 Threads = p.GetValue(threads), Device = CommonOptions.DeviceValue(p, device), AutoTruncate = p.GetValue(autoTruncate),
                 DefaultPromptName = p.GetValue(defaultPromptName), DefaultPrompt = p.GetValue(defaultPrompt), GrpcPort = p.GetValue(grpcPort),
                 TokenizationWorkers = p.GetValue(tokenizationWorkers),

@@ -35,6 +35,7 @@ public sealed class FineTunedModel : IDisposable
     /// <param name="device">cpu, cuda, cuda:N or auto (<see cref="Devices"/>).</param>
     public static FineTunedModel Load(string folder, string device = "cpu")
     {
+        folder = Interop.Hub.HubModels.ResolvePath(folder);
         if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"Model folder not found: {folder}");
         folder = ModelSource.FineTunedSeed(folder) ?? folder;
         switch (ModelLayout.Detect(folder))

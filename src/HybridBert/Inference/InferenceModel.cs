@@ -113,6 +113,52 @@ public sealed class InferenceModel : IDisposable
     public IReadOnlyDictionary<string, string> Prompts { get; private init; } = new Dictionary<string, string>();
     public string? DefaultPromptName { get; private init; }
 
+    /// <summary>
+    /// The pooling a sentence-transformers model declares (its <c>modules.json</c> names a Pooling module whose
+    /// <c>config.json</c> sets <c>pooling_mode_cls_token</c>, <c>pooling_mode_mean_tokens</c>, …): the mode's name, or null
+    /// when the folder declares none.
+    /// </summary>
+    public string? DeclaredPooling { get; private init; }
+
+    /// <summary>The Hub model and commit this was loaded from, when named by id (null for a folder).</summary>
+    public Interop.Hub.PulledModel? Pulled { get; private init; }
+
+    /// <summary>The pooling to embed with: <paramref name="requested"/> when given, else the model's declared one (cls or
+    /// mean), else <see cref="Embedder.DefaultPooling"/>. A declared mode we do not implement is an error naming it.</summary>
+    public Pooling PoolingFor(Pooling? requested) => requested ?? DeclaredPooling switch
+    {
+        null => Embedder.DefaultPooling,
+        "cls" => Pooling.Cls,
+        "mean" => Pooling.Mean,
+        var other => throw new InvalidDataException($"{Source}: the model pools by '{other}' (sentence-transformers modules.json); " +
+                                                    "we embed by cls or mean: choose one with --pooling"),
+    };
+
+    private static string? ReadPooling(string folder)
+    {
+        var modules = Path.Combine(folder, Interop.Hub.HubModels.Modules);
+        if (!File.Exists(modules)) return null;
+        try
+        {
+            if (Interop.Hub.HubModels.PoolingFolder(modules) is not { } sub) return null;
+            var path = Path.Combine(folder, sub, "config.json");
+            if (!File.Exists(path)) return null;
+            var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path)) as System.Text.Json.Nodes.JsonObject;
+            var modes = config?.Where(p => p.Key.StartsWith("pooling_mode_", StringComparison.Ordinal) && p.Value?.GetValue<bool>() == true)
+                .Select(p => p.Key["pooling_mode_".Length..]).ToList() ?? [];
+            return modes.Count switch
+            {
+                0 => null,
+                1 => modes[0] switch { "cls_token" => "cls", "mean_tokens" => "mean", var m => m },
+                _ => string.Join("+", modes),
+            };
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException)
+        {
+            throw new InvalidDataException($"{modules}: not a sentence-transformers module list ({e.Message})", e);
+        }
+    }
+
     /// <summary>The sentence-transformers configuration's file name.</summary>
     public const string SentenceTransformersConfig = "config_sentence_transformers.json";
 
@@ -160,11 +206,12 @@ public sealed class InferenceModel : IDisposable
         var source = ModelSource.Open(path);
         if (source.Kind == ModelSourceKind.FineTuned || source.Labels is not null)
         {
-            var fine = FineTunedModel.Load(path, device);
+            var fine = FineTunedModel.Load(source.Folder, device);
             var (fineTunedPrompts, fineTunedDefault) = ReadPrompts(source.Folder);
             return new InferenceModel(path, fine.Tokenizer, fine.Classifier.Config, null, false, fine)
             {
                 MaxBatchTokens = maxBatchTokens, kind = source.Kind, Prompts = fineTunedPrompts, DefaultPromptName = fineTunedDefault,
+                DeclaredPooling = ReadPooling(source.Folder), Pulled = source.Pulled,
             };
         }
         var (prompts, defaultPrompt) = ReadPrompts(source.Folder);
@@ -178,6 +225,7 @@ public sealed class InferenceModel : IDisposable
             mlmHead: fresh.Count == 0, null)
         {
             MaxBatchTokens = maxBatchTokens, kind = source.Kind, Prompts = prompts, DefaultPromptName = defaultPrompt,
+            DeclaredPooling = ReadPooling(source.Folder), Pulled = source.Pulled,
         };
     }
 

@@ -38,7 +38,7 @@ public static class HuggingFaceExport
 
         if (source.Kind == ModelSourceKind.FineTuned || source.Labels is not null)
         {
-            using var model = FineTunedModel.Load(modelPath);
+            using var model = FineTunedModel.Load(source.Folder);
             var head = model.Head;
             plainBert = allAttention && head.Pooling == Pooling.Cls;
             architecture = (plainBert ? "Bert" : "HybridBert") + "ForSequenceClassification";

@@ -23,7 +23,7 @@ public static class ModelImport
 
         if (source.Labels is not null)
         {
-            using var classifierModel = FineTunedModel.Load(from);
+            using var classifierModel = FineTunedModel.Load(source.Folder);
             classifierModel.Save(outDir);
             return $"fine-tuned classifier ({string.Join(", ", classifierModel.Head.Labels)})";
         }

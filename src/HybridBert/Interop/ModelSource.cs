@@ -24,13 +24,25 @@ public sealed record ModelSource
     /// <summary>A Hugging Face sequence classifier's labels (null for other models).</summary>
     public ClassifierLabels? Labels { get; init; }
 
-    public string Description => $"{Config.LayerPattern} from {Folder}";
+    /// <summary>The Hub model and commit the folder is a snapshot of, when it was named by id (null for a folder).</summary>
+    public Hub.PulledModel? Pulled { get; init; }
+
+    public string Description => Pulled is { } hub ? $"{Config.LayerPattern} from {hub.Id} ({hub.Commit[..Math.Min(7, hub.Commit.Length)]})"
+        : $"{Config.LayerPattern} from {Folder}";
 
     /// <summary>Resolves <paramref name="path"/>; a folder that is none of the kinds above is an error naming what each would need.</summary>
+    /// <remarks>A <paramref name="path"/> that does not exist but reads as a Hub id (<c>org/name[@revision]</c>) is
+    /// taken from the Hugging Face cache, downloaded on first use (<see cref="Hub.HubModels"/>).</remarks>
     public static ModelSource Open(string path)
     {
+        var (resolved, pulled) = Hub.HubModels.Resolve(path);
+        return OpenFolder(resolved) with { Pulled = pulled };
+    }
+
+    private static ModelSource OpenFolder(string path)
+    {
         if (File.Exists(path)) throw new InvalidDataException($"{path} is a file, not a model folder: {Expected}");
-        if (!Directory.Exists(path)) throw new DirectoryNotFoundException($"Model folder not found: {path}");
+        if (!Directory.Exists(path)) throw new DirectoryNotFoundException($"Model folder not found: {path} (nor is it a Hugging Face model id, org/name[@revision])");
         path = FineTunedSeed(path) ?? path;
         var kind = ModelLayout.Detect(path);
         if (kind == ModelSourceKind.FineTuned)

@@ -61,7 +61,7 @@ public static class OnnxExport
         bool lowercase;
         if (classifier)
         {
-            using var fine = FineTunedModel.Load(modelPath);
+            using var fine = FineTunedModel.Load(source.Folder);
             model = Build(fine.Classifier.Config, fine.Classifier.state_dict(), "bert.", chosen, fine.Head.Pooling, segmentIds);
             if (chosen == OnnxHead.Classifier) config = HuggingFaceExport.LabelFields(fine.Head);
             lowercase = fine.Head.Lowercase;

@@ -96,13 +96,15 @@ internal static class GrpcServices
             var info = server.Info();
             var type = server.Model.Task is { Regression: true } ? G.ModelType.Reranker
                 : server.Model.CanClassify ? G.ModelType.Classifier : G.ModelType.Embedding;
-            return Task.FromResult(new G.InfoResponse
+            var reply = new G.InfoResponse
             {
                 Version = info.Version, ModelId = info.ModelId, ModelDtype = info.ModelDtype, ModelType = type,
                 MaxConcurrentRequests = (uint)info.MaxConcurrentRequests, MaxInputLength = (uint)info.MaxInputLength,
                 MaxBatchTokens = (uint)info.MaxBatchTokens, MaxBatchRequests = (uint)(info.MaxBatchRequests ?? 0),
                 MaxClientBatchSize = (uint)info.MaxClientBatchSize, TokenizationWorkers = (uint)info.TokenizationWorkers,
-            });
+            };
+            if (info.ModelSha is { } sha) reply.ModelSha = sha;
+            return Task.FromResult(reply);
         });
     }
 
@@ -119,7 +121,7 @@ internal static class GrpcServices
             var started = Stopwatch.GetTimestamp();
             int? dimensions = request.HasDimensions ? (int)request.Dimensions : null;
             RequestChecks.Dimensions(dimensions);
-            var work = new Work<float[]>(new EmbedJob(Server.Options.Pooling,
+            var work = new Work<float[]>(new EmbedJob(Server.Pooling,
                 request.HasNormalize ? request.Normalize : Embedder.NormalizeByDefault, dimensions),
                 Inputs(request.Inputs, request.Truncate, request.TruncationDirection, request.HasPromptName ? request.PromptName : null), default);
             var vector = (await Server.Submit(work))[0];

@@ -50,9 +50,12 @@ public sealed class InferenceServer : IAsyncDisposable
     /// <summary>The gRPC address (<see cref="ServeOptions.GrpcPort"/>), or null when gRPC is off.</summary>
     public Uri? GrpcAddress { get; private set; }
     public ServeOptions Options { get; }
+    /// <summary>How embeddings pool: <see cref="ServeOptions.Pooling"/>, else the model's declared pooling, else mean.</summary>
+    public FineTuning.Pooling Pooling { get; }
 
     private InferenceServer(WebApplication app, Batcher batcher, InferenceModel model, bool ownsModel, ServeOptions options) =>
-        (this.app, this.batcher, this.model, this.ownsModel, Options) = (app, batcher, model, ownsModel, options);
+        (this.app, this.batcher, this.model, this.ownsModel, Options, Pooling) = (app, batcher, model, ownsModel, options,
+            model.PoolingFor(options.Pooling));
 
     /// <summary>Loads the model (unless given one), binds and starts serving; a port in use is an <see cref="IOException"/> naming it.</summary>
     public static async Task<InferenceServer> StartAsync(ServeOptions options, InferenceModel? loaded = null, CancellationToken cancel = default)
@@ -234,7 +237,7 @@ public sealed class InferenceServer : IAsyncDisposable
             var texts = WithPrompt(new[] { request.Inputs!.SourceSentence! }.Concat(request.Inputs.Sentences!).ToList(), parameters.PromptName);
             var inputs = new ModelInputs(texts, parameters.Truncate ?? Options.AutoTruncate,
                 FromLeft: parameters.TruncationDirection == TruncationDirection.Left);
-            var vectors = await Submit(new Work<float[]>(new EmbedJob(Options.Pooling, Normalize: true), inputs, context.RequestAborted));
+            var vectors = await Submit(new Work<float[]>(new EmbedJob(Pooling, Normalize: true), inputs, context.RequestAborted));
             return Results.Json(vectors.Skip(1).Select(v => v.Zip(vectors[0], (a, b) => a * b).Sum()).ToList());
         }).Produces<float[]>().WithSummary("Cosine similarity of source_sentence with each sentence, as text-embeddings-inference's /similarity");
         Post<PredictRequest>("/predict", InferenceTask.Classify, Predict).Produces<LabelScore[]>()
@@ -271,7 +274,7 @@ public sealed class InferenceServer : IAsyncDisposable
     private static readonly DateTimeOffset Started = DateTimeOffset.UtcNow;
 
     private async Task<IResult> Embed(EmbedRequest request, HttpContext context) =>
-        Results.Json(await Submit(new Work<float[]>(new EmbedJob(Options.Pooling, request.Normalize, request.Dimensions), Inputs(request),
+        Results.Json(await Submit(new Work<float[]>(new EmbedJob(Pooling, request.Normalize, request.Dimensions), Inputs(request),
             context.RequestAborted)));
 
     /// <summary>An embedding request's inputs as the model encodes them: the prompt before each text (not before token
@@ -305,7 +308,7 @@ public sealed class InferenceServer : IAsyncDisposable
 
     private async Task<IResult> OpenAiEmbed(OpenAiEmbeddingRequest request, HttpContext context)
     {
-        var work = new Work<float[]>(new EmbedJob(Options.Pooling, Normalize: true, request.Dimensions),
+        var work = new Work<float[]>(new EmbedJob(Pooling, Normalize: true, request.Dimensions),
             new ModelInputs(WithPrompt(request.Input!.Texts, null, request.Input.Ids), Truncate: true, Ids: request.Input.Ids),
                 context.RequestAborted);
         var vectors = await Submit(work);
@@ -384,7 +387,8 @@ public sealed class InferenceServer : IAsyncDisposable
 
     private const string Json = "application/json";
 
-    internal string ModelName => Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(model.Source)));
+    /// <summary>The model's name: its Hub id (org/name, as text-embeddings-inference reports it), else its folder's name.</summary>
+    internal string ModelName => model.Pulled?.Id.Repo ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(model.Source)));
 
     private static string TaskName(InferenceTask task) => task switch
     {
@@ -412,18 +416,18 @@ public sealed class InferenceServer : IAsyncDisposable
         }
         else
         {
-            var pooling = new Dictionary<string, string> { ["pooling"] = Options.Pooling.ToString().ToLowerInvariant() };
+            var pooling = new Dictionary<string, string> { ["pooling"] = Pooling.ToString().ToLowerInvariant() };
             modelType = new Dictionary<string, object> { ["embedding"] = pooling };
         }
         return new InfoResponse
         {
-            ModelId = ModelName, ModelDtype = "float32", ServedModelName = ModelName, ModelType = modelType,
+            ModelId = ModelName, ModelSha = model.Pulled?.Commit, ModelDtype = "float32", ServedModelName = ModelName, ModelType = modelType,
             MaxConcurrentRequests = Options.MaxQueue, MaxInputLength = model.MaxLength, MaxBatchTokens = Options.MaxBatchTokens,
             MaxBatchRequests = Options.MaxBatchRequests, MaxClientBatchSize = Options.MaxInputs, AutoTruncate = Options.AutoTruncate,
                 TokenizationWorkers = Math.Max(1, Options.TokenizationWorkers),
             Version = Version, ModelPath = model.Source, LayerPattern = model.Config.LayerPattern, HiddenSize = model.Config.HiddenSize,
             NumHiddenLayers = model.Config.NumHiddenLayers, VocabSize = model.Config.VocabSize, Tasks = model.Tasks.Select(TaskName).ToList(),
-            Labels = model.Task?.Labels, Pooling = Options.Pooling.ToString().ToLowerInvariant(), MaxWaitMs = Options.MaxWaitMs,
+            Labels = model.Task?.Labels, Pooling = Pooling.ToString().ToLowerInvariant(), MaxWaitMs = Options.MaxWaitMs,
             MaxInputs = Options.MaxInputs, MaxBodyBytes = Options.MaxBodyBytes, MaxQueue = Options.MaxQueue,
         };
     }

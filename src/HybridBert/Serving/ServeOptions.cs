@@ -30,8 +30,8 @@ public sealed record ServeOptions
     public string? ApiKey { get; init; }
     /// <summary>On SIGTERM/Ctrl-C, how long in-flight requests may take to finish.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
-    /// <summary>Embedding pooling when a request does not say: mean (sentence-transformers) or cls.</summary>
-    public FineTuning.Pooling Pooling { get; init; } = Inference.Embedder.DefaultPooling;
+    /// <summary>Embedding pooling: mean or cls; null = the model's own (a sentence-transformers modules.json), else mean.</summary>
+    public FineTuning.Pooling? Pooling { get; init; }
     public int Threads { get; init; } = Environment.ProcessorCount;
     /// <summary>Threads that tokenize requests as they arrive, each with its own tokenizer, while the model runs
     /// (text-embeddings-inference's <c>--tokenization-workers</c>); 0 = the batcher's thread tokenizes each batch

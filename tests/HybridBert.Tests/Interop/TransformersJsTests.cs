@@ -71,7 +71,7 @@ public sealed class TransformersJsTests : IDisposable
         return folder;
     }
 
-    [TransformersJsFact]
+    [NpmFact]
     public void Transformers_js_loads_our_onnx_folders_and_gives_our_tokens_vectors_masks_and_labels()
     {
         var models = new Dictionary<string, string>
