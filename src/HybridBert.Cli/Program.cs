@@ -48,6 +48,7 @@ public static class Program
         root.Subcommands.Add(FineTuneCommands.Predict());
         root.Subcommands.Add(InferenceCommands.FillMaskCommand());
         root.Subcommands.Add(InferenceCommands.EmbedCommand());
+        root.Subcommands.Add(InferenceCommands.TagCommand());
         root.Subcommands.Add(ServeCommand.Build());
         root.Subcommands.Add(FineTuneCommands.Datasets());
         root.Subcommands.Add(BenchCommand.Build());
@@ -78,6 +79,8 @@ public static class Program
         ["predict"] = ["hybridbert predict --model runs/ft/seed-1 \"The food was great.\"",
                        "hybridbert predict --model runs/ft/seed-1 --input texts.txt --out predictions.jsonl"],
         ["fill-mask"] = ["hybridbert fill-mask --model runs/hybrid \"The capital of France is [MASK].\""],
+        ["tag"] = ["hybridbert tag --model runs/ner/seed-1 \"George Washington went to Washington.\"",
+                   "hybridbert tag --model runs/pos/seed-1 --aggregation none --input texts.txt"],
         ["embed"] = ["hybridbert embed --model runs/hybrid --input texts.txt --out vectors.npy"],
         ["serve"] = ["hybridbert serve --model runs/ft/seed-1 --port 8080"],
         ["datasets fetch"] = ["hybridbert datasets fetch imdb"],

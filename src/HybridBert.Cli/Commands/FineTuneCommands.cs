@@ -76,11 +76,18 @@ internal static class FineTuneCommands
         var maxTrain = new Option<int?>("--max-train-examples") { Description = "Use only the first N training examples" };
         var output = new Option<DirectoryInfo>("--out") { Description = "Writes seed-N/ model folders and results.json (required)" };
         var optionsFile = CommonOptions.OptionsFile();
+        var taskType = new Option<string?>("--task-type")
+        {
+            Description = "sequence (a label per text) or token (a tag per word: CoNLL files or .jsonl with tokens and tags) " +
+                          "[default: token for a --train in CoNLL layout (.conll, .iob, .bio) or .jsonl with \"tokens\", else sequence]",
+        };
+        taskType.AcceptOnlyFromAmong("sequence", "token");
 
-        var command = new Command("finetune", "Fine-tune a pre-trained (or random) encoder on a classification or regression task")
+        var command = new Command("finetune",
+            "Fine-tune a pre-trained (or random) encoder on a classification or regression task, or on token classification (tagging)")
         {
             checkpoint, init, preset, pattern, pooling, epochs, batch, lr, maxLen, dropout, llrd, patience, evalSteps, seeds, threads,
-                device, maxTrain, output, overwrite, optionsFile,
+                device, maxTrain, output, overwrite, optionsFile, taskType,
         };
         foreach (var o in t.All) command.Options.Add(o);
         command.SetAction(p => CliErrors.Run(cancel =>
@@ -107,7 +114,8 @@ internal static class FineTuneCommands
                     ProgressTask? bar = null;
                     var seedShown = -1;
                     double? lastDev = null;
-                    summary = new FineTuner(options, new SynchronousProgress<FineTuneProgress>(e =>
+                    var tokens = p.GetValue(taskType) is { } kind ? kind == "token" : IsTaggedFile(options.Task.Train);
+                    var report = new SynchronousProgress<FineTuneProgress>(e =>
                     {
                         if (e.Seed != seedShown) { bar = ctx.AddTask($"seed {e.Seed}", maxValue: e.TotalSteps); seedShown = e.Seed; lastDev = null; }
                         if (e.DevScore is { } d) lastDev = d;
@@ -119,11 +127,30 @@ internal static class FineTuneCommands
                             : $"seed {e.Seed} epoch {e.Epoch} step {e.Step}/{e.TotalSteps}" +
                                 (double.IsNaN(e.Loss) ? "" : $" loss {e.Loss:F3}") + (lastDev is { } s ? $" dev {s:F4}" : "")
                               + CommonOptions.TimeLeft(bar);
-                    })).Run(cancel);
+                    });
+                    summary = tokens ? new TokenFineTuner(options, report).Run(cancel) : new FineTuner(options, report).Run(cancel);
                 });
             PrintSummary(summary);
         }));
         return command;
+    }
+
+    /// <summary>Whether a training file holds tagged words: CoNLL layout by extension, or .jsonl whose first object has "tokens".</summary>
+    internal static bool IsTaggedFile(string? path)
+    {
+        if (path is null || !File.Exists(path)) return false;
+        var extension = Path.GetExtension(path).ToLowerInvariant();
+        if (extension is ".conll" or ".iob" or ".bio" or ".iob2" or ".iobes") return true;
+        if (extension != ".jsonl") return false;
+        var first = File.ReadLines(path).FirstOrDefault(l => !string.IsNullOrWhiteSpace(l));
+        try
+        {
+            return first is not null && System.Text.Json.Nodes.JsonNode.Parse(first) is System.Text.Json.Nodes.JsonObject o && o.ContainsKey("tokens");
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false;
+        }
     }
 
     private static void PrintSummary(FineTuneSummary s)

@@ -52,6 +52,40 @@ internal static class InferenceCommands
         return command;
     }
 
+    public static Command TagCommand()
+    {
+        var model = new Option<string>("--model") { Required = true,
+            Description = "A token classifier: a seed-N folder of finetune --task-type token (or its fine-tuning folder, or a Hub id)" };
+        var texts = new Argument<string[]>("text") { Description = "Texts to tag (or --input)", Arity = ArgumentArity.ZeroOrMore };
+        var input = new Option<FileInfo?>("--input") { Description = "A .txt file, one text per line; one JSON array per line is printed" };
+        var aggregation = CommonOptions.Choice("--aggregation",
+            "Hugging Face's aggregation_strategy: none (each word piece), simple (pieces grouped into entities), first, average or max " +
+            "(each word decided by its first piece, its pieces' mean, or its best piece, then grouped)", Aggregation.Simple);
+        var device = CommonOptions.Device("cpu");
+        var command = new Command("tag", "Tag the words of texts with a token classifier (part of speech, named entities), as Hugging Face's " +
+                                         "token-classification pipeline answers: entity or entity_group, score, word, start, end")
+        {
+            texts, model, input, aggregation, device,
+        };
+        command.SetAction(p => CliErrors.Run(cancel =>
+        {
+            var lines = p.GetValue(input) is { } file ? TaskFileReader.ReadPlainLines(file.FullName, new ReadReport()).Select(e => e.Text).ToList()
+                : p.GetValue(texts) is { Length: > 0 } given ? given.ToList()
+                : throw new ArgumentException("give texts to tag, or --input FILE");
+            var strategy = CommonOptions.Parse<Aggregation>(p.GetValue(aggregation)!);
+            using var tagger = TokenTagger.Load(p.GetValue(model)!.ModelPath(), CommonOptions.DeviceValue(p, device));
+            foreach (var text in lines)
+                Console.WriteLine(JsonSerializer.Serialize(tagger.Predict(text, strategy, cancel), TokenPredictionJson));
+        }));
+        return command;
+    }
+
+    /// <summary>The pipeline's fields, snake_case, without the ones an aggregation leaves out.</summary>
+    private static readonly JsonSerializerOptions TokenPredictionJson = new(IO.JsonFiles.Lines)
+    {
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+    };
+
     public static Command EmbedCommand()
     {
         var model = ModelOption();

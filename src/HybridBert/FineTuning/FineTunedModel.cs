@@ -38,6 +38,8 @@ public sealed class FineTunedModel : IDisposable
         folder = Interop.Hub.HubModels.ResolvePath(folder);
         if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"Model folder not found: {folder}");
         folder = ModelSource.FineTunedSeed(folder) ?? folder;
+        if (TokenTagger.IsTokenModel(folder))
+            throw new InvalidDataException($"{folder} is a token classifier (a tag per word), not a sequence classifier: use hybridbert tag");
         switch (ModelLayout.Detect(folder))
         {
             case ModelSourceKind.Checkpoint:

@@ -104,7 +104,7 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
     {
         options.Validate();
         using var outLock = IO.PathLock.Acquire(options.OutDir);   // one writer per output folder, for every seed
-        PrepareOutDir();
+        PrepareOutDir(options);
         torch.set_num_threads(options.Threads);
         var device = Devices.Resolve(options.Device);
         var task = TaskData.Load(options.Task);
@@ -112,7 +112,7 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
         if (task.Train.Count < options.BatchSize)
             Console.Error.WriteLine($"warning: --batch {options.BatchSize} is larger than the training set ({task.Train.Count} " +
                 "examples): each epoch is one smaller step");
-        var (config, vocabulary, source, lowercase, encoderName) = ResolveEncoder();
+        var (config, vocabulary, source, lowercase, encoderName) = ResolveEncoder(options);
         config = config with { HiddenDropoutProb = options.Dropout, AttentionProbsDropoutProb = options.Dropout };
         var tokenizer = new BertTokenizer(vocabulary, lowercase);
         var train = task.Train.Select(e => tokenizer.Encode(e.Text, e.Pair, options.MaxLength)).ToList();
@@ -155,7 +155,7 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
         var totalSteps = (long)stepsPerEpoch * options.Epochs;
         var schedule = new LearningRateSchedule(options.LearningRate, (long)Math.Round(options.WarmupRatio * totalSteps), totalSteps,
             LrSchedule.Linear);
-        var (optimizer, scales) = BuildOptimizer(classifier, config.NumHiddenLayers);
+        var (optimizer, scales) = BuildOptimizer(options, classifier, config.NumHiddenLayers);
         using var optimizerScope = optimizer;   // its moment buffers go with this seed, not at the end of the run
         var groups = optimizer.ParamGroups.ToList();
         // fp32, and memory collected after each step but trimmed once per seed (in Run).
@@ -274,7 +274,7 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
 
     /// <summary>Refuses a non-empty output folder unless <see cref="FineTuneOptions.Overwrite"/>; then removes the
     /// earlier outputs (seed-N folders, results.json) only.</summary>
-    private void PrepareOutDir()
+    internal static void PrepareOutDir(FineTuneOptions options)
     {
         var dir = options.OutDir;
         IO.StaleTemporaries.Remove(dir, ".seed-*.tmp-*", message => Console.Error.WriteLine(message));   // a model folder a killed run was writing
@@ -292,14 +292,15 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
         return task.Dev.Count(e => e.Label == majority) / (double)task.Dev.Count;
     }
 
-    private static Dictionary<string, (double Mean, double Std)> Aggregate(IEnumerable<IReadOnlyDictionary<string, double>> runs)
+    internal static Dictionary<string, (double Mean, double Std)> Aggregate(IEnumerable<IReadOnlyDictionary<string, double>> runs)
     {
         var list = runs.ToList();
         return list[0].Keys.ToDictionary(k => k, k => Metrics.MeanStd(list.Select(r => r[k]).ToList()));
     }
 
     /// <summary>The encoder to start from: a loadable model (<see cref="ModelSource"/>), or null weights for random initialization.</summary>
-    private (EncoderConfig Config, Vocabulary Vocabulary, ModelSource? Source, bool Lowercase, string Name) ResolveEncoder()
+    internal static (EncoderConfig Config, Vocabulary Vocabulary, ModelSource? Source, bool Lowercase, string Name) ResolveEncoder(
+        FineTuneOptions options)
     {
         if (options.Checkpoint is null)
         {
@@ -311,7 +312,7 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
         return (source.Config, source.Vocabulary, source, source.Lowercase ?? options.Lowercase, source.Description);
     }
 
-    private (AdamW Optimizer, double[] Scales) BuildOptimizer(SequenceClassifier classifier, int layers)
+    internal static (AdamW Optimizer, double[] Scales) BuildOptimizer(FineTuneOptions options, nn.Module classifier, int layers)
     {
         var groups = new List<AdamW.ParamGroup>();
         var scales = new List<double>();

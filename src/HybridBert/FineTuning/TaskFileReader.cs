@@ -129,7 +129,7 @@ public static class TaskFileReader
     /// <summary>The file's lines, numbered from 1; bytes that are not UTF-8 are an error at file:line (never silently replaced).</summary>
     /// <remarks>Split on bytes, then decoded line by line, so that the line named is the one holding the bad bytes
     /// (a StreamReader decodes whole blocks ahead of the line it returns).</remarks>
-    private static IEnumerable<(long Line, string Text)> Utf8Lines(string path)
+    internal static IEnumerable<(long Line, string Text)> Utf8Lines(string path)
     {
         var strict = new UTF8Encoding(false, throwOnInvalidBytes: true);
         using var stream = new BufferedStream(File.OpenRead(path), 1 << 16);
