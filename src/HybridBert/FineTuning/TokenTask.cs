@@ -18,6 +18,18 @@ public sealed class TokenTaskData
     /// or test that training never saw is an error at file:line.</summary>
     public static TokenTaskData Load(TaskSpec spec)
     {
+        if (spec.Name is { } named)
+        {
+            var folder = DownstreamDatasets.TaggedFolder(named, spec.CacheRoot);
+            var testFile = Path.Combine(folder, "test.conll");
+            var loaded = Load(spec with
+            {
+                Name = null, Train = Path.Combine(folder, "train.conll"), Dev = Path.Combine(folder, "dev.conll"),
+                Test = spec.Test ?? (File.Exists(testFile) ? testFile : null), DevFraction = null,
+            });
+            return new TokenTaskData { Name = DownstreamDatasets.Get(named).Name, Labels = loaded.Labels, Train = loaded.Train, Dev = loaded.Dev,
+                Test = loaded.Test, Report = loaded.Report };
+        }
         if (spec.Train is null || (spec.Dev is null && spec.DevFraction is null))
             throw new ArgumentException("token classification needs a --train file with --dev FILE or --dev-fraction (e.g. 0.1)");
         if (spec.Dev is not null && spec.DevFraction is not null) throw new ArgumentException("give --dev or --dev-fraction, not both");
