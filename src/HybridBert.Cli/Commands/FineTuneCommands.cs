@@ -79,7 +79,8 @@ internal static class FineTuneCommands
         var taskType = new Option<string?>("--task-type")
         {
             Description = "sequence (a label per text) or token (a tag per word: CoNLL files or .jsonl with tokens and tags) " +
-                          "[default: token for a --train in CoNLL layout (.conll, .iob, .bio) or .jsonl with \"tokens\", else sequence]",
+                          "[default: token for --task brown-pos or brown, or a --train in CoNLL layout (.conll, .iob, .bio) or .jsonl with \"tokens\"; " +
+                          "else sequence]",
         };
         taskType.AcceptOnlyFromAmong("sequence", "token");
 
@@ -114,7 +115,7 @@ internal static class FineTuneCommands
                     ProgressTask? bar = null;
                     var seedShown = -1;
                     double? lastDev = null;
-                    var tokens = p.GetValue(taskType) is { } kind ? kind == "token" : IsTaggedFile(options.Task.Train);
+                    var tokens = p.GetValue(taskType) is { } kind ? kind == "token" : options.Task.IsTagged;
                     var report = new SynchronousProgress<FineTuneProgress>(e =>
                     {
                         if (e.Seed != seedShown) { bar = ctx.AddTask($"seed {e.Seed}", maxValue: e.TotalSteps); seedShown = e.Seed; lastDev = null; }
@@ -133,24 +134,6 @@ internal static class FineTuneCommands
             PrintSummary(summary);
         }));
         return command;
-    }
-
-    /// <summary>Whether a training file holds tagged words: CoNLL layout by extension, or .jsonl whose first object has "tokens".</summary>
-    internal static bool IsTaggedFile(string? path)
-    {
-        if (path is null || !File.Exists(path)) return false;
-        var extension = Path.GetExtension(path).ToLowerInvariant();
-        if (extension is ".conll" or ".iob" or ".bio" or ".iob2" or ".iobes") return true;
-        if (extension != ".jsonl") return false;
-        var first = File.ReadLines(path).FirstOrDefault(l => !string.IsNullOrWhiteSpace(l));
-        try
-        {
-            return first is not null && System.Text.Json.Nodes.JsonNode.Parse(first) is System.Text.Json.Nodes.JsonObject o && o.ContainsKey("tokens");
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            return false;
-        }
     }
 
     private static void PrintSummary(FineTuneSummary s)

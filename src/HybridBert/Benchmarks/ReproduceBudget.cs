@@ -36,6 +36,13 @@ public sealed record ReproduceBudget
     public int? FineTuneMaxTrain { get; init; }
     public required int FineTuneMaxLength { get; init; }
     public required double FineTuneLr { get; init; }
+    /// <summary>The token-classification task every pre-trained model is also fine-tuned on (null: none): a second,
+    /// word-level downstream test (tens of thousands of decisions a run).</summary>
+    public string? TokenTask { get; init; } = "brown-pos";
+    /// <summary>Training sentences of <see cref="TokenTask"/> (its first N); null = all.</summary>
+    public int? TokenMaxTrain { get; init; }
+    /// <summary>Dev sentences of <see cref="TokenTask"/> scored (its first N); null = all.</summary>
+    public int? TokenMaxEval { get; init; }
     /// <summary>Sequence lengths for the speed/memory benchmark stage (empty: no benchmark).</summary>
     public IReadOnlyList<int> BenchSeqs { get; init; } = [];
     public string BenchPreset { get; init; } = "mini";
@@ -54,6 +61,7 @@ public sealed record ReproduceBudget
         Name = "smoke", Preset = "tiny", Arms = ["bert", "hybrid", "ponet", "bert-dm15", "bert-40", "bert-dm40"], PretrainSeeds = [1, 2],
         SeqLen = 64, Batch = 8, Steps = 12, PretrainLr = 2e-3, EvalEvery = 12, EvalBatches = 3,
         FineTuneEpochs = 1, FineTuneSeeds = [1], FineTuneMaxTrain = 256, FineTuneMaxLength = 48, FineTuneLr = 1e-3,
+        TokenMaxTrain = 48, TokenMaxEval = 24,
         ExpectedTime = "under a minute", PipelineCheck = true,
     };
 
@@ -70,6 +78,7 @@ public sealed record ReproduceBudget
         SingleSeedArms = ["ponet"],
         SeqLen = 32, Batch = 64, Steps = 1300, PretrainLr = 1e-3, InitializerRange = 0.05, EvalEvery = 325, EvalBatches = 0,
         FineTuneEpochs = 2, FineTuneSeeds = [1, 2], FineTuneMaxLength = 64, FineTuneLr = 1e-3,
+        TokenMaxTrain = 1500, TokenMaxEval = 1000,
         BenchSeqs = [128, 512], BenchSteps = 4, BenchRounds = 2,
         ExpectedTime = "26–32 minutes",   // measured from fresh clones, build included (README)
     };
@@ -81,6 +90,7 @@ public sealed record ReproduceBudget
         Name = "long", Preset = "mini", Arms = Reproduction.AllArms.Select(a => a.Id).ToList(), PretrainSeeds = [1, 2, 3],
         SeqLen = 128, Batch = 32, Steps = 3000, PretrainLr = 5e-4, EvalEvery = 250, EvalBatches = 0,
         FineTuneEpochs = 3, FineTuneSeeds = [1, 2, 3], FineTuneMaxLength = 128, FineTuneLr = 1e-4,
+        TokenMaxTrain = 20_000,
         BenchSeqs = [128, 512, 2048], BenchSteps = 10, BenchRounds = 3,
         ExpectedTime = "about 11 hours (estimated)",
     };

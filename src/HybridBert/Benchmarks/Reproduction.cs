@@ -66,7 +66,8 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
         Directory.CreateDirectory(stagesDir);
         var layers = Presets.Size(budget.Preset).NumHiddenLayers;
         var arms = Arms(budget, layers);
-        var allTasks = new[] { "sentiment-sentences" }.Concat(tasks.Where(t => t != "sentiment-sentences")).ToList();
+        var allTasks = new[] { "sentiment-sentences" }.Concat(budget.TokenTask is { } token ? [token] : Array.Empty<string>())
+            .Concat(tasks).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
         var runs = budget.PretrainSeeds.SelectMany(seed => arms.Select(arm => (Arm: arm, Seed: seed)))   // seed-major: early stages cover every arm
             .Where(r => r.Seed == budget.PretrainSeeds[0] || !budget.SingleSeedArms.Contains(r.Arm.Id)).ToList();
         total = 1 + runs.Count * (1 + allTasks.Count) + (budget.BenchSeqs.Count > 0 ? 1 : 0);
@@ -127,11 +128,13 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
                 return Stage($"fine-tune {arm.Id} seed {seed} on {task}", FineTuneKey(task, arm.Id, seed),
                     StageCost.FineTune(budget) / Math.Max(1, jobs), () =>
                 {
+                    var tagged = new TaskSpec { Name = task }.IsTagged;
                     var options = new FineTuneOptions
                     {
-                        Task = new TaskSpec { Name = task }, Checkpoint = runDir, OutDir = ftDir, Overwrite = true, Epochs = budget.FineTuneEpochs,
+                        Task = tagged ? new TaskSpec { Name = task, MaxEvalExamples = budget.TokenMaxEval, NoTest = true } : new TaskSpec { Name = task },
+                        Checkpoint = runDir, OutDir = ftDir, Overwrite = true, Epochs = budget.FineTuneEpochs,
                         Seeds = budget.FineTuneSeeds, LearningRate = budget.FineTuneLr, MaxLength = budget.FineTuneMaxLength,
-                        MaxTrainExamples = budget.FineTuneMaxTrain, Threads = ChildThreads,
+                        MaxTrainExamples = tagged ? budget.TokenMaxTrain : budget.FineTuneMaxTrain, Threads = ChildThreads,
                     }.Validate();
                     var begun = clock.Elapsed.TotalSeconds;
                     Child("finetune", options, FineTuneKey(task, arm.Id, seed), cancel);
@@ -198,8 +201,9 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
     {
         var results = FineTuneResults.Read(resultsFile);
         var seeds = results.Seeds;
+        // A token task reports accuracy (and entity F1) but no macro F1 or MCC: those are NaN for it.
         List<double> Values(Func<FineTuneSeedResults, IReadOnlyDictionary<string, double>?> split, string metric) =>
-            seeds.Select(s => split(s)![metric]).ToList();
+            seeds.Select(s => split(s)!.GetValueOrDefault(metric, double.NaN)).ToList();
         var hasTest = seeds.All(s => s.Test is not null);
         return new FineTuneRun(task, arm, pretrainSeed, seeds.Select(s => s.Seed).ToList(), Values(s => s.Dev, "accuracy"),
             hasTest ? Values(s => s.Test, "accuracy") : null, Values(s => s.Dev, "macro_f1"), Values(s => s.Dev, "mcc"),

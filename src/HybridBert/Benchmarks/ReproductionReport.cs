@@ -40,6 +40,13 @@ public sealed record PairedComparison(
     double Noise,
     string Verdict)
 {
+    /// <summary>The smallest mean difference this run could have called <c>held</c>: the noise it must exceed, and that
+    /// as a share of the reference (NaN with one seed, where nothing is judged).</summary>
+    public double Detectable => Seeds.Count < 2 ? double.NaN : Noise;
+
+    public double DetectableRelative => Seeds.Count < 2 || Reference.Count == 0 || Reference.Average() == 0 ? double.NaN
+        : Noise / Math.Abs(Reference.Average());
+
     public static PairedComparison Judge(string claim, string metric, string referenceArm, string arm, bool higherIsBetter,
         IReadOnlyDictionary<int, double> reference, IReadOnlyDictionary<int, double> value)
     {
@@ -75,7 +82,8 @@ public static class ReproductionReport
         var mainTask = tasks[0];
         var config = Presets.Build(budget.Preset, "bert");
         var summaries = arms.Select(a => Summarize(a, pretrained, downstream, tasks)).ToList();
-        var comparisons = Comparisons(arms, pretrained, downstream, mainTask);
+        var comparisons = Comparisons(arms, pretrained, downstream, tasks);
+        var taskNames = tasks.ToDictionary(t => t, t => new TaskSpec { Name = t }.IsTagged ? $"{t} dev token accuracy" : $"{t} dev accuracy");
         var bench = benchRounds.GroupBy(r => (r.Pattern, r.Seq)).Select(g => BenchRunner.Combine(g.ToList())).ToList();
 
         var md = new StringBuilder();
@@ -113,21 +121,29 @@ public static class ReproductionReport
             $"{string.Join(", ", budget.FineTuneSeeds)}; {budget.FineTuneEpochs} epoch(s), lr {budget.FineTuneLr.ToString(C)}, dropout " +
             $"0.1, max length {budget.FineTuneMaxLength}" +
                       (budget.FineTuneMaxTrain is { } cap ? $", first {cap} training examples only" : "") +
-                          "; the dev accuracy of the best epoch. A pre-training seed's downstream score is the mean over its fine-tuning " +
+                          "; the dev accuracy of the best epoch. " +
+                          (budget.TokenTask is { } token && tasks.Contains(token)
+                              ? $"{token} is token classification (a tag per word, labels on each word's first piece): the first " +
+                                $"{budget.TokenMaxTrain?.ToString("N0", C) ?? "all"} training sentences, and token accuracy over the words of " +
+                                $"the first {budget.TokenMaxEval?.ToString("N0", C) ?? "all"} dev sentences. " : "") +
+                          "A pre-training seed's downstream score is the mean over its fine-tuning " +
                           "seeds; tables give mean ± std over pre-training seeds.");
         md.AppendLine();
 
         var section = 0;
         md.AppendLine($"## {++section}. Every arm\n");
+        var otherTasks = tasks.Skip(1).ToList();
         md.AppendLine($"| arm | layers | DropMask | masking | val MLM loss | val MLM accuracy | {mainTask} dev accuracy | test accuracy " +
-            "| run tokens/s | run peak RSS MiB |");
-        md.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
+            string.Concat(otherTasks.Select(t => $"| {taskNames[t]} ")) + "| run tokens/s | run peak RSS MiB |");
+        md.AppendLine("|---|---|---|---:|---:|---:|---:|---:|" + string.Concat(otherTasks.Select(_ => "---:|")) + "---:|---:|");
         foreach (var s in summaries)
         {
             var d = s.Downstream.GetValueOrDefault(mainTask);
             md.AppendLine($"| {s.Title} | `{s.LayerPattern}` | {(s.DropMask ? "yes" : "no")} | {Pct(s.MaskRate, 0)} | " +
                 $"{F(s.ValMlmLoss, 4)} | {P(s.ValMlmAccuracy)} | {(d is null ? "—" : P(d.DevAccuracy))} | " +
-                $"{(d?.TestAccuracy is { } t ? P(t) : "—")} | {s.TokensPerS.Mean:N0} | {s.PeakRssMib.Mean:N0} |");
+                $"{(d?.TestAccuracy is { } t ? P(t) : "—")} | " +
+                string.Concat(otherTasks.Select(o => $"{(s.Downstream.GetValueOrDefault(o) is { } od ? P(od.DevAccuracy) : "—")} | ")) +
+                $"{s.TokensPerS.Mean:N0} | {s.PeakRssMib.Mean:N0} |");
         }
         var majority = downstream.FirstOrDefault(d => d.Task == mainTask)?.MajorityBaseline ?? double.NaN;
         md.AppendLine($"\nMean ± sample std over the pre-training seeds (a value without ± comes from one seed). " +
@@ -145,7 +161,7 @@ public static class ReproductionReport
 
         md.AppendLine($"## {++section}. Paired differences\n");
         md.AppendLine("Per pre-training seed, the arm minus its reference; the verdict rule is under the table.\n");
-        md.AppendLine("| claim | metric | arm − reference per seed | mean ± std | relative | noise | verdict |");
+        md.AppendLine("| claim | metric | arm − reference per seed | mean ± std | relative | noise = smallest detectable | verdict |");
         md.AppendLine("|---|---|---|---:|---:|---:|---|");
         foreach (var c in comparisons)
         {
@@ -159,7 +175,9 @@ public static class ReproductionReport
         }
         md.AppendLine("\nVerdict: *held* when every seed's difference points the way the claim says and the mean difference is larger " +
             "than the noise (the larger of the two arms' standard deviations over pre-training seeds); *did not hold* when every seed " +
-            "points the other way by more than the noise; otherwise *within noise*. Two or three seeds make this a coarse test: a *held* " +
+            "points the other way by more than the noise; otherwise *within noise*. The noise is therefore the smallest difference the " +
+            "run could have detected: a real effect smaller than it reads *within noise* here. Each downstream task has its own noise. " +
+            "Two or three seeds make this a coarse test: a *held* " +
             "here is a consistent effect at this scale, not a significance test.\n");
 
         if (bench.Count > 0)
@@ -187,14 +205,15 @@ public static class ReproductionReport
         }
 
         md.AppendLine($"## {++section}. DropMask vs plain BERT\n");
-        md.AppendLine($"| masking | val MLM accuracy: plain | DropMask | {mainTask} dev accuracy: plain | DropMask |");
-        md.AppendLine("|---:|---:|---:|---:|---:|");
+        md.AppendLine($"| masking | val MLM accuracy: plain | DropMask | " +
+            string.Join(" | ", tasks.Select(t => $"{taskNames[t]}: plain | DropMask")) + " |");
+        md.AppendLine("|---:|---:|---:|" + string.Concat(tasks.Select(_ => "---:|---:|")));
         foreach (var (plain, drop) in DropMaskPairs(arms))
         {
             var p = summaries.First(s => s.Id == plain.Id);
             var d = summaries.First(s => s.Id == drop.Id);
             md.AppendLine($"| {Pct(plain.MaskRate, 0)} | {P(p.ValMlmAccuracy)} | {P(d.ValMlmAccuracy)} | " +
-                $"{P(p.Downstream[mainTask].DevAccuracy)} | {P(d.Downstream[mainTask].DevAccuracy)} |");
+                string.Join(" | ", tasks.Select(t => $"{P(p.Downstream[t].DevAccuracy)} | {P(d.Downstream[t].DevAccuracy)}")) + " |");
         }
         md.AppendLine("\nA DropMask model is validated with DropMask inputs, as it was trained: its masked tokens see no other masked " +
             "token, so its MLM numbers answer a different question from the plain model's and are not compared as a claim.\n");
@@ -202,8 +221,14 @@ public static class ReproductionReport
 
         md.AppendLine($"## {++section}. The paper's claims at this scale\n");
         foreach (var c in comparisons)
+        {
+            var isAccuracy = c.Metric.Contains("accuracy", StringComparison.Ordinal);
+            var detectable = double.IsNaN(c.Detectable) ? ""
+                : $"; the smallest difference this run could have detected: {(isAccuracy ? (c.Detectable * 100).ToString("0.00", C) + " pt" : c.Detectable.ToString("0.0000", C))}" +
+                  $" ({Pct(c.DetectableRelative, 1)} relative)";
             md.AppendLine($"- *{c.Claim}* ({c.Metric}, {c.Arm} vs {c.ReferenceArm}): {Rel(c.RelativeDifference)} relative — " +
-                $"**{c.Verdict}**{pipelineMark}.");
+                $"**{c.Verdict}**{pipelineMark}{detectable}.");
+        }
         foreach (var seq in bench.Select(b => b.Seq).Distinct())
         {
             var b = bench.First(r => r.Pattern == "bert" && r.Seq == seq);
@@ -233,7 +258,8 @@ public static class ReproductionReport
                 dropout = budget.PretrainDropout, initializer_range = budget.InitializerRange,
                     precision = budget.PretrainPrecision.ToString().ToLowerInvariant(), pretrain_seeds = budget.PretrainSeeds,
                 finetune_seeds = budget.FineTuneSeeds, finetune_epochs = budget.FineTuneEpochs, finetune_lr = budget.FineTuneLr,
-                    finetune_max_length = budget.FineTuneMaxLength,
+                    finetune_max_length = budget.FineTuneMaxLength, token_task = budget.TokenTask, token_max_train = budget.TokenMaxTrain,
+                    token_max_eval = budget.TokenMaxEval,
             },
             arms = summaries, comparisons, bench = benchRounds,
         };
@@ -278,12 +304,13 @@ public static class ReproductionReport
             .Select(p => (p.Plain!, p.Drop));
 
     private static List<PairedComparison> Comparisons(IReadOnlyList<PretrainArm> arms, IReadOnlyList<PretrainRun> pretrained,
-        IReadOnlyList<FineTuneRun> downstream, string task)
+        IReadOnlyList<FineTuneRun> downstream, IReadOnlyList<string> tasks)
     {
         Dictionary<int, double> Mlm(string arm, Func<PretrainRun, double> metric) =>
             pretrained.Where(p => p.Arm == arm).ToDictionary(p => p.Seed, metric);
-        Dictionary<int, double> Dev(string arm) =>
+        Dictionary<int, double> Dev(string arm, string task) =>
             downstream.Where(d => d.Arm == arm && d.Task == task).ToDictionary(d => d.PretrainSeed, d => d.DevAccuracy.Average());
+        string Metric(string task) => new TaskSpec { Name = task }.IsTagged ? $"{task} dev token accuracy" : $"{task} dev accuracy";
         var list = new List<PairedComparison>();
         if (arms.Any(a => a.Id == "bert") && arms.Any(a => a.Id == "hybrid"))
         {
@@ -291,12 +318,14 @@ public static class ReproductionReport
                 Mlm("bert", p => p.ValMlmLoss), Mlm("hybrid", p => p.ValMlmLoss)));
             list.Add(PairedComparison.Judge("HybridBERT predicts masked tokens better than BERT", "val MLM accuracy", "bert", "hybrid",
                 true, Mlm("bert", p => p.ValMlmAccuracy), Mlm("hybrid", p => p.ValMlmAccuracy)));
-            list.Add(PairedComparison.Judge("HybridBERT gains ~1.5% relative accuracy downstream", $"{task} dev accuracy", "bert", "hybrid",
-                true, Dev("bert"), Dev("hybrid")));
+            foreach (var task in tasks)
+                list.Add(PairedComparison.Judge("HybridBERT gains ~1.5% relative accuracy downstream", Metric(task), "bert", "hybrid",
+                    true, Dev("bert", task), Dev("hybrid", task)));
         }
-        foreach (var (plain, drop) in DropMaskPairs(arms))
-            list.Add(PairedComparison.Judge($"DropMask improves BERT downstream at {Pct(plain.MaskRate, 0)} masking",
-                $"{task} dev accuracy", plain.Id, drop.Id, true, Dev(plain.Id), Dev(drop.Id)));
+        foreach (var task in tasks)
+            foreach (var (plain, drop) in DropMaskPairs(arms))
+                list.Add(PairedComparison.Judge($"DropMask improves BERT downstream at {Pct(plain.MaskRate, 0)} masking",
+                    Metric(task), plain.Id, drop.Id, true, Dev(plain.Id, task), Dev(drop.Id, task)));
         return list;
     }
 

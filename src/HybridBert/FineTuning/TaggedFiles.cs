@@ -25,6 +25,24 @@ public sealed class TaggedReadReport
 /// </summary>
 public static class TaggedFiles
 {
+    /// <summary>Whether a file holds tagged words: CoNLL layout by extension, or .jsonl whose first object has "tokens".</summary>
+    public static bool IsTaggedFile(string? path)
+    {
+        if (path is null || !File.Exists(path)) return false;
+        var extension = Path.GetExtension(path).ToLowerInvariant();
+        if (extension is ".conll" or ".iob" or ".bio" or ".iob2" or ".iobes") return true;
+        if (extension != ".jsonl") return false;
+        var first = File.ReadLines(path).FirstOrDefault(l => !string.IsNullOrWhiteSpace(l));
+        try
+        {
+            return first is not null && JsonDocument.Parse(first).RootElement is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty("tokens", out _);
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
     public static List<TaggedSentence> Read(string path, TaggedReadReport report, bool requireTags = true)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"Tagged file not found: {path}", path);

@@ -19,6 +19,15 @@ public sealed record TaskSpec
     public double? DevFraction { get; init; }
     /// <summary>Score at most this many dev and test examples (the first N of each file); null = all.</summary>
     public int? MaxEvalExamples { get; init; }
+    /// <summary>Score no test split even where the task has one (the main job judges on dev and saves the time).</summary>
+    public bool NoTest { get; init; }
+
+    /// <summary>Whether this is token classification: a tagged data set (brown-pos, brown) or a --train file in CoNLL layout
+    /// (.conll, .iob, .bio, .iob2, .iobes) or .jsonl whose first object has "tokens".</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool IsTagged =>
+        (Name is { } name && DownstreamDatasets.All.Any(d => d.Tagged && d.Name.Equals(name, StringComparison.OrdinalIgnoreCase)))
+        || TaggedFiles.IsTaggedFile(Train);
 }
 
 /// <summary>A loaded task: examples per split, the label vocabulary (from training data), its metrics.</summary>

@@ -71,6 +71,7 @@ public sealed class TokenFineTuner(FineTuneOptions options, IProgress<FineTunePr
         var metric = TokenTagger.ScoreMetric(task.Scheme);
 
         Dictionary<string, Tensor>? best = null;
+        Dictionary<string, double> bestDev = [];
         var bestScore = double.NegativeInfinity;
         (int Epoch, long Step) bestAt = (0, 0);
         var sinceBest = 0;
@@ -89,12 +90,13 @@ public sealed class TokenFineTuner(FineTuneOptions options, IProgress<FineTunePr
 
         bool EvaluateAndKeep(int epoch)
         {
-            var score = Score("dev", task.Dev, epoch)[metric];
+            var metrics = Score("dev", task.Dev, epoch);
+            var score = metrics[metric];
             progress?.Report(new FineTuneProgress(seed, epoch, step, totalSteps, double.NaN, score));
             if (double.IsNaN(score)) score = double.NegativeInfinity;
             if (best is null || score > bestScore)
             {
-                (bestScore, bestAt, sinceBest) = (score, (epoch, step), 0);
+                (bestScore, bestAt, sinceBest, bestDev) = (score, (epoch, step), 0, metrics);
                 if (best is not null) foreach (var t in best.Values) t.Dispose();
                 best = classifier.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
                 return false;
@@ -138,7 +140,7 @@ public sealed class TokenFineTuner(FineTuneOptions options, IProgress<FineTunePr
             foreach (var (name, tensor) in classifier.state_dict()) tensor.copy_(best![name]);
         var folder = Path.Combine(options.OutDir, $"seed-{seed}");
         tagger.Save(folder);
-        var dev = Score("dev", task.Dev, bestAt.Epoch);
+        var dev = bestDev;   // scored when these weights were kept (eval mode: the same numbers again)
         var test = task.Test is { Count: > 0 } t ? Score("test", t, bestAt.Epoch) : null;
         foreach (var tensor in best!.Values) tensor.Dispose();
         return new SeedResult(seed, bestAt.Epoch, bestAt.Step, dev, test, null, clock.Elapsed.TotalSeconds, folder);

@@ -25,7 +25,7 @@ public sealed class TokenTaskData
             var loaded = Load(spec with
             {
                 Name = null, Train = Path.Combine(folder, "train.conll"), Dev = Path.Combine(folder, "dev.conll"),
-                Test = spec.Test ?? (File.Exists(testFile) ? testFile : null), DevFraction = null,
+                Test = spec.NoTest ? null : spec.Test ?? (File.Exists(testFile) ? testFile : null), DevFraction = null,
             });
             return new TokenTaskData { Name = DownstreamDatasets.Get(named).Name, Labels = loaded.Labels, Train = loaded.Train, Dev = loaded.Dev,
                 Test = loaded.Test, Report = loaded.Report };
