@@ -29,7 +29,8 @@ internal static class ExportCommand
                 "A .onnx file for the graph alone, or a folder: the ONNX model folder transformers.js and Optimum load (config.json, " +
                 "tokenizer files, onnx/model.onnx)" };
         var head = new Option<string?>("--head") { Description =
-            "none, mlm or classifier [default: the model's own — classifier for fine-tuned models, else mlm]" };
+            "none, mlm, classifier or token [default: the model's own: token for a token classifier, classifier for other fine-tuned " +
+                "models, else mlm]" };
         var segmentIds =
             new Option<bool>("--segment-ids") { Description =
             "Add a segment_ids input (explicit sentence segments for pooling layers; default: from [CLS]/[SEP])" };

@@ -79,7 +79,8 @@ internal static class FineTuneCommands
         var taskType = new Option<string?>("--task-type")
         {
             Description = "sequence (a label per text) or token (a tag per word: CoNLL files or .jsonl with tokens and tags) " +
-                          "[default: token for --task brown-pos or brown, or a --train in CoNLL layout (.conll, .iob, .bio) or .jsonl with \"tokens\"; " +
+                          "[default: token for --task brown-pos or brown, or a --train in CoNLL layout (.conll, .iob, .bio) or .jsonl " +
+                              "with \"tokens\"; " +
                           "else sequence]",
         };
         taskType.AcceptOnlyFromAmong("sequence", "token");
@@ -351,7 +352,8 @@ internal static class FineTuneCommands
             {
                 var path = Path.Combine(folder, split + info.Extension);
                 Console.WriteLine(info.Tagged
-                    ? $"{split}: {File.ReadLines(path).Count(string.IsNullOrEmpty):N0} sentences, {File.ReadLines(path).Count(l => l.Length > 0):N0} words"
+                    ? $"{split}: {File.ReadLines(path).Count(string.IsNullOrEmpty):N0} sentences, " +
+                        $"{File.ReadLines(path).Count(l => l.Length > 0):N0} words"
                     : $"{split}: {File.ReadLines(path).Count() - 1:N0} examples");
             }
             Console.WriteLine($"-> {folder}; use --task {p.GetValue(name)}");

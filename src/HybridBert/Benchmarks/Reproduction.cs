@@ -131,7 +131,8 @@ public sealed class Reproduction(ReproduceBudget budget, string outDir, IReadOnl
                     var tagged = new TaskSpec { Name = task }.IsTagged;
                     var options = new FineTuneOptions
                     {
-                        Task = tagged ? new TaskSpec { Name = task, MaxEvalExamples = budget.TokenMaxEval, NoTest = true } : new TaskSpec { Name = task },
+                        Task = tagged ? new TaskSpec { Name = task, MaxEvalExamples = budget.TokenMaxEval, NoTest = true } :
+                            new TaskSpec { Name = task },
                         Checkpoint = runDir, OutDir = ftDir, Overwrite = true, Epochs = budget.FineTuneEpochs,
                         Seeds = budget.FineTuneSeeds, LearningRate = budget.FineTuneLr, MaxLength = budget.FineTuneMaxLength,
                         MaxTrainExamples = tagged ? budget.TokenMaxTrain : budget.FineTuneMaxTrain, Threads = ChildThreads,

@@ -224,7 +224,8 @@ public static class ReproductionReport
         {
             var isAccuracy = c.Metric.Contains("accuracy", StringComparison.Ordinal);
             var detectable = double.IsNaN(c.Detectable) ? ""
-                : $"; the smallest difference this run could have detected: {(isAccuracy ? (c.Detectable * 100).ToString("0.00", C) + " pt" : c.Detectable.ToString("0.0000", C))}" +
+                : "; the smallest difference this run could have detected: " +
+                    $"{(isAccuracy ? (c.Detectable * 100).ToString("0.00", C) + " pt" : c.Detectable.ToString("0.0000", C))}" +
                   $" ({Pct(c.DetectableRelative, 1)} relative)";
             md.AppendLine($"- *{c.Claim}* ({c.Metric}, {c.Arm} vs {c.ReferenceArm}): {Rel(c.RelativeDifference)} relative — " +
                 $"**{c.Verdict}**{pipelineMark}{detectable}.");

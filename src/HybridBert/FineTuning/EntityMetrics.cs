@@ -87,7 +87,8 @@ public static class EntityMetrics
         var goldSet = goldEntities.ToHashSet();
         var predictedSet = predictedEntities.ToHashSet();
         var types = goldSet.Concat(predictedSet).Select(e => e.Type).Distinct().Order(StringComparer.Ordinal);
-        var perType = types.ToDictionary(t => t, t => Ratios(goldSet.Where(e => e.Type == t).ToHashSet(), predictedSet.Where(e => e.Type == t).ToHashSet()));
+        var perType = types.ToDictionary(t => t,
+            t => Ratios(goldSet.Where(e => e.Type == t).ToHashSet(), predictedSet.Where(e => e.Type == t).ToHashSet()));
         return new EntityReport(perType, Ratios(goldSet, predictedSet));
     }
 

@@ -35,7 +35,8 @@ public static class TaggedFiles
         var first = File.ReadLines(path).FirstOrDefault(l => !string.IsNullOrWhiteSpace(l));
         try
         {
-            return first is not null && JsonDocument.Parse(first).RootElement is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty("tokens", out _);
+            return first is not null && JsonDocument.Parse(first).RootElement is { ValueKind: JsonValueKind.Object } o &&
+                o.TryGetProperty("tokens", out _);
         }
         catch (JsonException)
         {
@@ -107,12 +108,14 @@ public static class TaggedFiles
             {
                 using var json = JsonDocument.Parse(text);
                 var root = json.RootElement;
-                if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("tokens", out var tokens) || tokens.ValueKind != JsonValueKind.Array)
+                if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("tokens", out var tokens) ||
+                    tokens.ValueKind != JsonValueKind.Array)
                     throw new InvalidDataException($"{path}:{line}: expected an object with a \"tokens\" array (and \"tags\")");
                 words = tokens.EnumerateArray().Select(t => t.GetString() ?? "").ToArray();
                 var hasTags = root.TryGetProperty("tags", out var tagArray) && tagArray.ValueKind == JsonValueKind.Array;
                 if (requireTags && !hasTags) throw new InvalidDataException($"{path}:{line}: no \"tags\" array");
-                tags = hasTags ? tagArray.EnumerateArray().Select(t => t.ValueKind == JsonValueKind.String ? t.GetString()! : t.GetRawText()).ToArray() : [];
+                tags = hasTags
+                    ? tagArray.EnumerateArray().Select(t => t.ValueKind == JsonValueKind.String ? t.GetString()! : t.GetRawText()).ToArray() : [];
             }
             catch (Exception e) when (e is JsonException or InvalidOperationException)
             {

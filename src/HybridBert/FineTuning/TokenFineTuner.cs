@@ -25,12 +25,15 @@ public sealed class TokenFineTuner(FineTuneOptions options, IProgress<FineTunePr
         torch.set_num_threads(options.Threads);
         var device = Devices.Resolve(options.Device);
         var task = TokenTaskData.Load(options.Task);
+        if (task.Report.EmptySentences > 0)
+            Console.Error.WriteLine($"warning: {task.Report.EmptySentences} empty sentence(s) skipped (tokens: [])");
         if (options.MaxTrainExamples is { } cap && cap < task.Train.Count) task.Train.RemoveRange(cap, task.Train.Count - cap);
         var (config, vocabulary, source, lowercase, encoderName) = FineTuner.ResolveEncoder(options);
         config = config with { HiddenDropoutProb = options.Dropout, AttentionProbsDropoutProb = options.Dropout };
         var tokenizer = new Text.BertTokenizer(vocabulary, lowercase);
         var labelIds = task.Labels.Select((l, i) => (l, i)).ToDictionary(p => p.l, p => p.i);
-        var train = task.Train.SelectMany((s, i) => TokenWindow.Of(tokenizer, s.Words, s.Tags.Select(t => labelIds[t]).ToArray(), options.MaxLength, i))
+        var train =
+            task.Train.SelectMany((s, i) => TokenWindow.Of(tokenizer, s.Words, s.Tags.Select(t => labelIds[t]).ToArray(), options.MaxLength, i))
             .ToList();
         Directory.CreateDirectory(options.OutDir);
         var head = new TokenHead(task.Name, task.Labels, options.MaxLength, lowercase);

@@ -47,14 +47,17 @@ public sealed class TokenTagger : IDisposable
 
     public void Dispose() => Classifier.Dispose();
 
-    /// <summary>True when <paramref name="folder"/>'s task.json says <c>task_type: token</c>.</summary>
+    /// <summary>True when <paramref name="folder"/>'s task.json says <c>task_type: token</c>, or it is a Hugging Face folder
+    /// whose config.json names a <c>*ForTokenClassification</c> architecture.</summary>
     public static bool IsTokenModel(string folder)
     {
         var path = Path.Combine(folder, ModelLayout.Task);
-        if (!File.Exists(path)) return false;
+        var config = Path.Combine(folder, ModelLayout.Config);
         try
         {
-            return JsonNode.Parse(File.ReadAllText(path))?["task_type"]?.GetValue<string>() == TokenHead.Kind;
+            if (File.Exists(path)) return JsonNode.Parse(File.ReadAllText(path))?["task_type"]?.GetValue<string>() == TokenHead.Kind;
+            return File.Exists(config) && JsonNode.Parse(File.ReadAllText(config))?["architectures"] is JsonArray architectures
+                   && architectures.Any(a => a?.GetValue<string>().EndsWith("ForTokenClassification", StringComparison.Ordinal) == true);
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
@@ -64,10 +67,13 @@ public sealed class TokenTagger : IDisposable
 
     public static TokenTagger Load(string path, string device = "cpu")
     {
-        var folder = ModelSource.FineTunedSeed(Interop.Hub.HubModels.ResolvePath(path)) ?? path;
+        var resolved = Interop.Hub.HubModels.ResolvePath(path);
+        var folder = ModelSource.FineTunedSeed(resolved) ?? resolved;
         if (!IsTokenModel(folder))
-            throw new InvalidDataException($"{folder} is not a token classifier (its {ModelLayout.Task} lacks task_type: token): fine-tune one " +
-                                           "with hybridbert finetune --task-type token");
+            throw new InvalidDataException($"{folder} is not a token classifier (its {ModelLayout.Task} lacks task_type: token, and it is " +
+                                           "no Hugging Face *ForTokenClassification folder): fine-tune one with " +
+                                           "hybridbert finetune --task-type token");
+        if (!File.Exists(Path.Combine(folder, ModelLayout.Task))) return LoadHuggingFace(folder, device);
         var head = JsonSerializer.Deserialize<TokenHead>(File.ReadAllText(Path.Combine(folder, ModelLayout.Task)), IO.JsonFiles.Options)
                    ?? throw new InvalidDataException($"{folder}/{ModelLayout.Task}: empty");
         var config = EncoderConfig.Load(Path.Combine(folder, ModelLayout.Config));
@@ -79,6 +85,25 @@ public sealed class TokenTagger : IDisposable
         return new TokenTagger(classifier, new BertTokenizer(vocabulary, head.Lowercase), head);
     }
 
+    /// <summary>A Hugging Face <c>BertForTokenClassification</c> (or our <c>HybridBertForTokenClassification</c> export):
+    /// tags from its <c>id2label</c>, windows of up to 512 tokens (or the position table's size).</summary>
+    private static TokenTagger LoadHuggingFace(string folder, string device)
+    {
+        var source = ModelSource.Open(folder);
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, ModelLayout.Config)))!;
+        var id2label = config["id2label"] as JsonObject;
+        var count = id2label?.Count ?? config["num_labels"]?.GetValue<int>() ?? 2;
+        var labels = Enumerable.Range(0, count)
+            .Select(i => id2label?[i.ToString(System.Globalization.CultureInfo.InvariantCulture)]?.GetValue<string>() ?? $"LABEL_{i}").ToList();
+        var head = new TokenHead(Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))), labels,
+            Math.Min(512, source.Config.MaxPositionEmbeddings), source.Lowercase ?? true);
+        var classifier = new TokenClassifier(source.Config with { HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 }, labels.Count);
+        source.LoadInto(classifier, ignorePrefixes: ["bert.pooler."]);
+        classifier.to(Devices.Resolve(device));
+        classifier.eval();
+        return new TokenTagger(classifier, new BertTokenizer(source.Vocabulary, head.Lowercase), head);
+    }
+
     public void Save(string folder) =>
         IO.AtomicFile.WriteFolder(folder, temp =>
         {
@@ -88,26 +113,26 @@ public sealed class TokenTagger : IDisposable
             File.WriteAllText(Path.Combine(temp, ModelLayout.Task), JsonSerializer.Serialize(Head, IO.JsonFiles.Options));
         });
 
-    /// <summary>Tag probabilities of every position of <paramref name="windows"/>, in batches of similar length, no autograd.</summary>
-    private List<float[][]> Run(IReadOnlyList<TokenWindow> windows, CancellationToken cancel)
+    /// <summary>Tag probabilities of every position of <paramref name="rows"/>, in batches of similar length, no autograd.</summary>
+    public List<float[][]> Run(IReadOnlyList<EncodedText> rows, CancellationToken cancel = default)
     {
-        var results = new float[windows.Count][][];
+        var results = new float[rows.Count][][];
         var device = Classifier.parameters().First().device;
-        var order = Enumerable.Range(0, windows.Count).OrderBy(i => windows[i].Encoded.Length).ToArray();
+        var order = Enumerable.Range(0, rows.Count).OrderBy(i => rows[i].Length).ToArray();
         using var noGrad = torch.no_grad();
-        foreach (var rows in order.Chunk(BatchRows))
+        foreach (var batch in order.Chunk(BatchRows))
         {
             cancel.ThrowIfCancellationRequested();
             using var scope = torch.NewDisposeScope();
-            var inputs = Data.Batches.Inputs(rows.Select(i => windows[i].Encoded).ToList(), Tokenizer.Vocabulary.PadId, device);
+            var inputs = Data.Batches.Inputs(batch.Select(i => rows[i]).ToList(), Tokenizer.Vocabulary.PadId, device);
             var probabilities = Classifier.call(inputs).softmax(-1).cpu();
             var width = (int)probabilities.shape[1];
             var labels = (int)probabilities.shape[2];
             var flat = probabilities.data<float>().ToArray();
-            for (var r = 0; r < rows.Length; r++)
+            for (var r = 0; r < batch.Length; r++)
             {
-                var length = windows[rows[r]].Encoded.Length;
-                results[rows[r]] = Enumerable.Range(0, length).Select(p => flat.AsSpan((r * width + p) * labels, labels).ToArray()).ToArray();
+                var length = rows[batch[r]].Length;
+                results[batch[r]] = Enumerable.Range(0, length).Select(p => flat.AsSpan((r * width + p) * labels, labels).ToArray()).ToArray();
             }
         }
         return [.. results];
@@ -118,7 +143,7 @@ public sealed class TokenTagger : IDisposable
     public List<string[]> TagWords(IReadOnlyList<IReadOnlyList<string>> sentences, CancellationToken cancel = default)
     {
         var windows = sentences.SelectMany((words, s) => TokenWindow.Of(Tokenizer, words, null, Head.MaxLength, s)).ToList();
-        var probabilities = Run(windows, cancel);
+        var probabilities = Run(windows.Select(w => w.Encoded).ToList(), cancel);
         var fallback = Head.Labels.Contains("O") ? "O" : Head.Labels[0];
         var tags = sentences.Select(words => Enumerable.Repeat(fallback, words.Count).ToArray()).ToList();
         for (var w = 0; w < windows.Count; w++)
@@ -168,8 +193,7 @@ public sealed class TokenTagger : IDisposable
             windows.Add((first, count));
             first += count;
         }
-        var encoded = windows.Select((w, i) => new TokenWindow(Wrap(spans.Skip(w.First).Take(w.Count).Select(s => s.Id)), [], [], i, w.First)).ToList();
-        var probabilities = Run(encoded, cancel);
+        var probabilities = Run(windows.Select(w => Wrap(spans.Skip(w.First).Take(w.Count).Select(s => s.Id))).ToList(), cancel);
         var pieces = new List<TaggedPiece>(spans.Count);
         for (var w = 0; w < windows.Count; w++)
             for (var k = 0; k < windows[w].Count; k++)
@@ -180,6 +204,37 @@ public sealed class TokenTagger : IDisposable
                     probabilities[w][k + 1]));
             }
         return pieces;
+    }
+
+    /// <summary>
+    /// One text as one row for the server's batches: [CLS], its word pieces with their character spans
+    /// (<see cref="EncodedText.Starts"/>/<see cref="EncodedText.Ends"/>), [SEP]. A text longer than the model's window is
+    /// cut with <paramref name="truncate"/>, else refused naming its index (<see cref="Inference.InputTooLongException"/>).
+    /// </summary>
+    public EncodedText EncodeText(string text, bool truncate, int index)
+    {
+        var spans = Tokenizer.TokenizeWithSpans(text).Where(s => !s.Special).ToList();
+        if (spans.Count > Head.MaxLength - 2)
+        {
+            if (!truncate) throw new Inference.InputTooLongException(index, spans.Count + 2, Head.MaxLength);
+            spans = spans[..(Head.MaxLength - 2)];
+        }
+        return Wrap(spans.Select(s => s.Id)) with
+        {
+            Starts = [-1, .. spans.Select(s => s.Start ?? 0), -1], Ends = [-1, .. spans.Select(s => s.End ?? 0), -1],
+        };
+    }
+
+    /// <summary>The pipeline output of rows made by <see cref="EncodeText"/>, in one batched run.</summary>
+    public List<TokenPrediction[]> PredictRows(IReadOnlyList<EncodedText> rows, Aggregation aggregation, CancellationToken cancel = default)
+    {
+        var probabilities = Run(rows, cancel);
+        return rows.Select((row, r) =>
+        {
+            var pieces = Enumerable.Range(1, row.Length - 2).Select(p => new TaggedPiece(p, Tokenizer.Vocabulary.Tokens[row.InputIds[p]],
+                row.Starts?[p] ?? 0, row.Ends?[p] ?? 0, IsSubword(row.InputIds[p]), probabilities[r][p])).ToList();
+            return Aggregate(pieces, Head.Labels, aggregation).ToArray();
+        }).ToList();
     }
 
     private bool IsSubword(int id) => Tokenizer.Vocabulary.Tokens[id].StartsWith("##", StringComparison.Ordinal);

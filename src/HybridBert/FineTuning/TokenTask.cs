@@ -60,7 +60,9 @@ public sealed class TokenTaskData
         var known = labels.ToHashSet();
         foreach (var sentence in dev.Concat(test ?? []))
             if (sentence.Tags.FirstOrDefault(tag => !known.Contains(tag)) is { } unseen)
-                throw new InvalidDataException($"{sentence.Source}:{sentence.Line + sentence.Tags.ToList().IndexOf(unseen) * (IsConll(sentence) ? 1 : 0)}: " +
+                // A CoNLL sentence has a line per word; a JSONL one is one line.
+                throw new InvalidDataException(
+                    $"{sentence.Source}:{sentence.Line + (IsConll(sentence) ? sentence.Tags.ToList().IndexOf(unseen) : 0)}: " +
                                                $"the tag '{unseen}' never appears in the training data (tags: {string.Join(", ", labels)})");
         return new TokenTaskData { Name = name, Labels = labels, Train = train, Dev = dev, Test = test, Report = report };
     }

@@ -18,6 +18,8 @@ public enum InferenceTask
     Classify,
     /// <summary>Texts ranked for a query: a classifier with one output (regression or cross-encoder).</summary>
     Rerank,
+    /// <summary>A tag per word, as Hugging Face's token-classification pipeline answers: a token classifier.</summary>
+    Tag,
     /// <summary>Tokens for each [MASK]: a pre-trained model whose MLM head was in the weights.</summary>
     FillMask,
     /// <summary>Sparse (SPLADE-style) vectors from the MLM head: the same models as <see cref="FillMask"/>.</summary>
@@ -57,6 +59,7 @@ public sealed class InferenceModel : IDisposable
     private readonly HybridBertModel? pretrained;   // owns the encoder of a pre-trained model
     private readonly HybridBertModel? mlm;          // the same, when its MLM head was in the weights
     private readonly FineTunedModel? classifier;
+    private TokenTagger? tagger;                     // a token classifier (finetune --task-type token)
 
     public BertTokenizer Tokenizer { get; }
     public EncoderConfig Config { get; }
@@ -65,6 +68,10 @@ public sealed class InferenceModel : IDisposable
     public TaskHead? Task => classifier?.Head;
     public bool CanFillMask => mlm is not null;
     public bool CanClassify => classifier is not null;
+    public bool CanTag => tagger is not null;
+    /// <summary>The token classifier's task (its tags), or null for other models.</summary>
+    public TokenHead? TokenTask => tagger?.Head;
+    internal TokenTagger? Tagger => tagger;
 
     /// <summary>Everything this model can do, in <see cref="InferenceTask"/> order: the one place that decides it.</summary>
     public IReadOnlyList<InferenceTask> Tasks =>
@@ -79,6 +86,10 @@ public sealed class InferenceModel : IDisposable
     private string? WhyNot(InferenceTask task) => task switch
     {
         InferenceTask.Embed => null,
+        InferenceTask.Tag when !CanTag =>
+            "the model is not a token classifier: tagging needs a seed-N folder written by `hybridbert finetune --task-type token`",
+        InferenceTask.Classify when !CanClassify && CanTag =>
+            "the model is a token classifier (a tag per word), not a sequence classifier: POST /predict tags with it",
         InferenceTask.Classify when !CanClassify && kind == ModelSourceKind.Checkpoint =>
             "the model is not a classifier, not a fine-tuned model folder: it is a pre-training run or checkpoint, a model without a " +
                 "classifier: fine-tune it first " +
@@ -178,7 +189,7 @@ public sealed class InferenceModel : IDisposable
             throw new InvalidDataException($"{path}: not a sentence-transformers configuration ({e.Message})", e);
         }
     }
-    internal HybridBertEncoder Encoder => classifier?.Classifier.Encoder ?? pretrained!.Bert;
+    internal HybridBertEncoder Encoder => classifier?.Classifier.Encoder ?? tagger?.Classifier.Encoder ?? pretrained!.Bert;
 
     private bool ownsClassifier = true;
     private bool ownsPretrained = true;
@@ -204,6 +215,14 @@ public sealed class InferenceModel : IDisposable
     public static InferenceModel Load(string path, string device = "cpu", int maxBatchTokens = 16_384)
     {
         var source = ModelSource.Open(path);
+        if (TokenTagger.IsTokenModel(source.Folder))
+        {
+            var tagging = TokenTagger.Load(source.Folder, device);
+            return new InferenceModel(path, tagging.Tokenizer, tagging.Classifier.Config, null, false, null)
+            {
+                MaxBatchTokens = maxBatchTokens, kind = source.Kind, tagger = tagging, Pulled = source.Pulled,
+            };
+        }
         if (source.Kind == ModelSourceKind.FineTuned || source.Labels is not null)
         {
             var fine = FineTunedModel.Load(source.Folder, device);
@@ -323,5 +342,6 @@ public sealed class InferenceModel : IDisposable
     {
         if (ownsPretrained) pretrained?.Dispose();
         if (ownsClassifier) classifier?.Dispose();
+        tagger?.Dispose();
     }
 }

@@ -36,7 +36,16 @@ public static class HuggingFaceExport
         bool plainBert, lowercase;
         var extra = new JsonObject();
 
-        if (source.Kind == ModelSourceKind.FineTuned || source.Labels is not null)
+        if (TokenTagger.IsTokenModel(source.Folder))
+        {
+            using var tagger = TokenTagger.Load(source.Folder);
+            plainBert = allAttention;
+            architecture = (plainBert ? "Bert" : "HybridBert") + "ForTokenClassification";
+            tensors = tagger.Classifier.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());   // bert.*, classifier.*
+            extra = TokenLabelFields(tagger.Head.Labels);
+            lowercase = tagger.Head.Lowercase;
+        }
+        else if (source.Kind == ModelSourceKind.FineTuned || source.Labels is not null)
         {
             using var model = FineTunedModel.Load(source.Folder);
             var head = model.Head;
@@ -106,6 +115,14 @@ public static class HuggingFaceExport
         };
     }
 
+    /// <summary>A token classifier's <c>num_labels</c>, <c>id2label</c> and <c>label2id</c>, as transformers writes them.</summary>
+    internal static JsonObject TokenLabelFields(IReadOnlyList<string> labels) => new()
+    {
+        ["num_labels"] = labels.Count,
+        ["id2label"] = new JsonObject(labels.Select((l, i) => KeyValuePair.Create(i.ToString(CultureInfo.InvariantCulture), (JsonNode?)l))),
+        ["label2id"] = new JsonObject(labels.Select((l, i) => KeyValuePair.Create(l, (JsonNode?)i))),
+    };
+
     /// <summary>BertConfig's fields; for <c>hybridbert</c> also the layer pattern, the segmenting ids and the auto_map.</summary>
     internal static JsonObject Config(EncoderConfig c, string architecture, bool plainBert, JsonObject extra)
     {
@@ -133,6 +150,7 @@ public static class HuggingFaceExport
                 ["AutoModelForMaskedLM"] = "modeling_hybridbert.HybridBertForMaskedLM",
                 ["AutoModelForPreTraining"] = "modeling_hybridbert.HybridBertForPreTraining",
                 ["AutoModelForSequenceClassification"] = "modeling_hybridbert.HybridBertForSequenceClassification",
+                ["AutoModelForTokenClassification"] = "modeling_hybridbert.HybridBertForTokenClassification",
             };
         }
         foreach (var (key, value) in extra) json[key] = value?.DeepClone();

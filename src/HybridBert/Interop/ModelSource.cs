@@ -42,7 +42,8 @@ public sealed record ModelSource
     private static ModelSource OpenFolder(string path)
     {
         if (File.Exists(path)) throw new InvalidDataException($"{path} is a file, not a model folder: {Expected}");
-        if (!Directory.Exists(path)) throw new DirectoryNotFoundException($"Model folder not found: {path} (nor is it a Hugging Face model id, org/name[@revision])");
+        if (!Directory.Exists(path))
+            throw new DirectoryNotFoundException($"Model folder not found: {path} (nor is it a Hugging Face model id, org/name[@revision])");
         path = FineTunedSeed(path) ?? path;
         var kind = ModelLayout.Detect(path);
         if (kind == ModelSourceKind.FineTuned)

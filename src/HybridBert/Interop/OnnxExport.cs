@@ -7,13 +7,14 @@ using static TorchSharp.torch;
 namespace HybridBert.Interop;
 
 /// <summary>What the exported graph computes after the encoder.</summary>
-public enum OnnxHead { None, Mlm, Classifier }
+public enum OnnxHead { None, Mlm, Classifier, Token }
 
 /// <summary>
 /// <c>hybridbert export onnx</c>: the encoder (any layer pattern) and optionally a head as an ONNX graph with
 /// dynamic batch and sequence axes; inputs <c>input_ids</c>, <c>attention_mask</c>, <c>token_type_ids</c> (and
 /// <c>segment_ids</c> on request, for pooling models given explicit sentence segments), outputs
-/// <c>last_hidden_state</c> and <c>logits</c> (MLM [batch, seq, vocab] or classifier [batch, labels]).
+/// <c>last_hidden_state</c> and <c>logits</c> (MLM [batch, seq, vocab], classifier [batch, labels] or token classifier
+/// [batch, seq, labels]).
 /// <para>TorchSharp has no ONNX exporter and no library here turns a model into a graph, so the graph is written by
 /// hand in this one module, op by op beside the TorchSharp forward it mirrors; the ONNX protobuf classes are
 /// OnnxSharp's. Opset 18: the pooling segment max is <c>ScatterND</c> with <c>reduction="max"</c> into a table
@@ -49,8 +50,13 @@ public static class OnnxExport
             throw new IO.OutputExistsException(outPath, "files", resumable: false);
         if (!file &&
             File.Exists(outPath)) throw new IOException($"{outPath} is a file: give a folder for the ONNX model folder, or a name ending in .onnx");
-        var classifier = source.Kind == ModelSourceKind.FineTuned || source.Labels is not null;
-        var chosen = head ?? (classifier ? OnnxHead.Classifier : OnnxHead.Mlm);
+        var tagger = FineTuning.TokenTagger.IsTokenModel(source.Folder);
+        var classifier = !tagger && (source.Kind == ModelSourceKind.FineTuned || source.Labels is not null);
+        var chosen = head ?? (tagger ? OnnxHead.Token : classifier ? OnnxHead.Classifier : OnnxHead.Mlm);
+        if (chosen == OnnxHead.Token && !tagger)
+            throw new ArgumentException($"{modelPath} is not a token classifier: --head token needs a finetune --task-type token model");
+        if (tagger && chosen is OnnxHead.Classifier or OnnxHead.Mlm)
+            throw new ArgumentException($"{modelPath} is a token classifier: use --head token or none");
         if (chosen == OnnxHead.Classifier && !classifier)
             throw new ArgumentException($"{modelPath} is not a classifier (a pre-trained model): use --head mlm or none, or export a " +
                 "fine-tuned seed-N folder");
@@ -59,7 +65,14 @@ public static class OnnxExport
         ModelProto model;
         var config = new System.Text.Json.Nodes.JsonObject();
         bool lowercase;
-        if (classifier)
+        if (tagger)
+        {
+            using var tokens = FineTuning.TokenTagger.Load(source.Folder);
+            model = Build(tokens.Classifier.Config, tokens.Classifier.state_dict(), "bert.", chosen, Pooling.Cls, segmentIds);
+            if (chosen == OnnxHead.Token) config = HuggingFaceExport.TokenLabelFields(tokens.Head.Labels);
+            lowercase = tokens.Head.Lowercase;
+        }
+        else if (classifier)
         {
             using var fine = FineTunedModel.Load(source.Folder);
             model = Build(fine.Classifier.Config, fine.Classifier.state_dict(), "bert.", chosen, fine.Head.Pooling, segmentIds);
@@ -80,7 +93,7 @@ public static class OnnxExport
         }
         config["layer_pattern"] = source.Config.LayerPattern;
         var architecture = chosen switch { OnnxHead.Mlm => "BertForMaskedLM", OnnxHead.Classifier => "BertForSequenceClassification",
-            _ => "BertModel" };
+            OnnxHead.Token => "BertForTokenClassification", _ => "BertModel" };
         var json = HuggingFaceExport.Config(source.Config, architecture, plainBert: true, config);
         IO.AtomicFile.WriteFolder(outPath, temp =>
         {
@@ -160,6 +173,14 @@ public static class OnnxExport
                 [g.Op("MatMul", [sentence, g.Op("Transpose", [g.Weight("classifier.weight")], ("perm", new long[] { 1, 0 }))]),
                 g.Weight("classifier.bias")]),
                 "logits", ["batch", labels.ToString()]);
+        }
+        else if (head == OnnxHead.Token)
+        {
+            var labels = weights["classifier.weight"].shape[0];
+            g.Output(g.Op("Add",
+                [g.Op("MatMul", [h, g.Op("Transpose", [g.Weight("classifier.weight")], ("perm", new long[] { 1, 0 }))]),
+                    g.Weight("classifier.bias")]),
+                "logits", ["batch", "sequence", labels.ToString()]);
         }
         return g.Model($"HybridBERT {c.LayerPattern} ({c.NumHiddenLayers}×{c.HiddenSize}), head {head}");
     }

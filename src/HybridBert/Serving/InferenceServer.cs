@@ -240,9 +240,14 @@ public sealed class InferenceServer : IAsyncDisposable
             var vectors = await Submit(new Work<float[]>(new EmbedJob(Pooling, Normalize: true), inputs, context.RequestAborted));
             return Results.Json(vectors.Skip(1).Select(v => v.Zip(vectors[0], (a, b) => a * b).Sum()).ToList());
         }).Produces<float[]>().WithSummary("Cosine similarity of source_sentence with each sentence, as text-embeddings-inference's /similarity");
-        Post<PredictRequest>("/predict", InferenceTask.Classify, Predict).Produces<LabelScore[]>()
-            .WithSummary("Labels with scores, as text-embeddings-inference's /predict: a text, a pair [text, text] or a batch [[text], " +
-                "[text, text], ...]");
+        if (model.CanTag)
+            Post<PredictRequest>("/predict", InferenceTask.Tag, PredictTags).Produces<TokenPrediction[]>()
+                .WithSummary("Tags per word of a text or a batch of texts, as Hugging Face's token-classification pipeline answers " +
+                             "(entity or entity_group, score, word, start, end), with its aggregation_strategy");
+        else
+            Post<PredictRequest>("/predict", InferenceTask.Classify, Predict).Produces<LabelScore[]>()
+                .WithSummary("Labels with scores, as text-embeddings-inference's /predict: a text, a pair [text, text] or a batch [[text], " +
+                    "[text, text], ...]");
         Post<RerankRequest>("/rerank", InferenceTask.Rerank, Rerank).Produces<Rank[]>()
             .WithSummary("Texts ranked by a one-output classifier's score for (query, text), as text-embeddings-inference's /rerank");
         Post<FillMaskRequest>("/fill-mask", InferenceTask.FillMask, async (request, context) =>
@@ -261,12 +266,13 @@ public sealed class InferenceServer : IAsyncDisposable
             .Produces<string[]>().WithSummary("Texts of token ids, as text-embeddings-inference's /decode");
 
         // POST /: what the model is for, as text-embeddings-inference routes it.
-        var rootTask = model.Tasks.Contains(InferenceTask.Rerank) ? InferenceTask.Rerank : model.CanClassify ? InferenceTask.Classify :
-            InferenceTask.Embed;
+        var rootTask = model.Tasks.Contains(InferenceTask.Rerank) ? InferenceTask.Rerank : model.CanClassify ? InferenceTask.Classify
+            : model.CanTag ? InferenceTask.Tag : InferenceTask.Embed;
         (rootTask switch
         {
             InferenceTask.Rerank => Post<RerankRequest>("/", rootTask, Rerank),
             InferenceTask.Classify => Post<PredictRequest>("/", rootTask, Predict),
+            InferenceTask.Tag => Post<PredictRequest>("/", rootTask, PredictTags),
             _ => Post<EmbedRequest>("/", rootTask, Embed),
         }).ExcludeFromDescription();
     }
@@ -324,6 +330,22 @@ public sealed class InferenceServer : IAsyncDisposable
         var labels = await Submit(new Work<LabelScore[]>(new ClassifyJob(request.RawScores), inputs, context.RequestAborted));
         return request.Inputs.Single ? Results.Json(labels[0]) : Results.Json(labels);
     }
+
+    /// <summary>/predict for a token classifier: per text, the pipeline's entities (one text in, one list out).</summary>
+    private async Task<IResult> PredictTags(PredictRequest request, HttpContext context)
+    {
+        var aggregation = request.AggregationStrategy is { } a ? Enum.Parse<FineTuning.Aggregation>(a, ignoreCase: true)
+            : FineTuning.Aggregation.Simple;
+        var inputs = new ModelInputs(request.Inputs!.Texts, request.Truncate ?? Options.AutoTruncate, request.Inputs.Pairs);
+        var tagged = await Submit(new Work<TokenPrediction[]>(new TagJob(aggregation), inputs, context.RequestAborted));
+        return request.Inputs.Single ? Results.Json(tagged[0], TagJson) : Results.Json(tagged, TagJson);
+    }
+
+    /// <summary>The pipeline's fields without the ones an aggregation leaves out (entity vs entity_group, index).</summary>
+    private static readonly System.Text.Json.JsonSerializerOptions TagJson = HttpJson.Configure(new System.Text.Json.JsonSerializerOptions
+    {
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+    });
 
     private async Task<IResult> Rerank(RerankRequest request, HttpContext context)
     {
@@ -404,7 +426,18 @@ public sealed class InferenceServer : IAsyncDisposable
     internal InfoResponse Info()
     {
         object modelType;
-        if (model.Task is { } head)
+        if (model.TokenTask is { } tags)
+        {
+            modelType = new Dictionary<string, object>
+            {
+                ["token_classifier"] = new Dictionary<string, object>
+                {
+                    ["id2label"] = tags.Labels.Select((l, i) => (l, i)).ToDictionary(p => p.i.ToString(CultureInfo.InvariantCulture), p => p.l),
+                    ["label2id"] = tags.Labels.Select((l, i) => (l, i)).ToDictionary(p => p.l, p => p.i),
+                },
+            };
+        }
+        else if (model.Task is { } head)
         {
             var labels = head.Regression ? ["score"] : head.Labels;
             var classifier = new Dictionary<string, object>

@@ -178,8 +178,15 @@ internal sealed record PredictRequest : IServeRequest
     public bool? Truncate { get; init; }
     [Description("Which end of an over-long input truncation cuts")]
     public TruncationDirection TruncationDirection { get; init; } = TruncationDirection.Right;
+    [Description("A token classifier only: Hugging Face's aggregation_strategy, none, simple (default), first, average or max")]
+    public string? AggregationStrategy { get; init; }
 
-    public void Validate(ServeOptions limits) => RequestChecks.Inputs("inputs", Inputs?.Texts.Count, PredictInput.Shape, limits);
+    public void Validate(ServeOptions limits)
+    {
+        RequestChecks.Inputs("inputs", Inputs?.Texts.Count, PredictInput.Shape, limits);
+        if (AggregationStrategy is { } a && !Enum.TryParse<FineTuning.Aggregation>(a, ignoreCase: true, out _))
+            throw RequestChecks.Invalid($"'aggregation_strategy': '{a}' is not one of none, simple, first, average, max");
+    }
 }
 
 /// <summary><c>POST /rerank</c>.</summary>

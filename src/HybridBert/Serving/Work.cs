@@ -64,6 +64,22 @@ internal sealed record ClassifyJob(bool RawScores) : Job<LabelScore[]>
         engines.Classifier.Classify(rows, null, RawScores);
 }
 
+/// <summary>Per text, Hugging Face's token-classification output with <see cref="Aggregation"/>: rows carry their pieces'
+/// character spans, so texts of many requests share a forward.</summary>
+internal sealed record TagJob(Aggregation Aggregation) : Job<TokenPrediction[]>
+{
+    public override List<EncodedText> Encode(Engines engines, ModelInputs inputs)
+    {
+        if (inputs.Pairs?.Any(p => p is not null) == true || inputs.Ids?.Any(i => i is not null) == true)
+            throw new InvalidInputException("a token classifier tags single texts: send a text or a batch of texts, not pairs or token ids");
+        var tagger = engines.Model.Tagger!;
+        return inputs.Texts.Select((text, i) => tagger.EncodeText(text, inputs.Truncate, i)).ToList();
+    }
+
+    public override IReadOnlyList<TokenPrediction[]> Run(Engines engines, IReadOnlyList<EncodedText> rows) =>
+        engines.Model.Tagger!.PredictRows(rows, Aggregation);
+}
+
 /// <summary>Per input, per [MASK], the top candidates.</summary>
 internal sealed record FillMaskJob(int TopK) : Job<List<List<FillMaskCandidate>>>
 {

@@ -11,6 +11,10 @@ public sealed record TokenSpan(int Id, bool Special, int? Start, int? End);
 public sealed record EncodedText(int[] InputIds, int[] AttentionMask, int[] TokenTypeIds, int[] WordIds)
 {
     public int Length => InputIds.Length;
+    /// <summary>Where a row was made from a text with <see cref="BertTokenizer.TokenizeWithSpans"/> (token classification): each
+    /// position's first and one-past-last UTF-16 offset in the text, -1 for [CLS]/[SEP]; null otherwise.</summary>
+    public int[]? Starts { get; init; }
+    public int[]? Ends { get; init; }
 }
 
 /// <summary>

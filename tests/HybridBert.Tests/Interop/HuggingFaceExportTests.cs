@@ -25,7 +25,8 @@ public sealed class HuggingFaceExportTests : IDisposable
         .Select(i => i switch { 0 => "[PAD]", 100 => "[UNK]", 101 => "[CLS]", 102 => "[SEP]", 103 => "[MASK]", _ => $"t{i}" }).ToList());
 
     public static TheoryData<string> Cases() =>
-        new(["bert_2l", "ponet_2l_sentence_segments", "hybrid_4l_interleaved", "random_HAPH_sso", "classifier_AA_cls", "classifier_PH_mean"]);
+        new(["bert_2l", "ponet_2l_sentence_segments", "hybrid_4l_interleaved", "random_HAPH_sso", "classifier_AA_cls", "classifier_PH_mean",
+            "tagger_AA", "tagger_PA"]);
 
     /// <summary>A source model folder in our layout and our outputs for one batch (inputs + expected.*).</summary>
     private (string Folder, Dictionary<string, Tensor> Expected, string Architecture) Source(string name) => Source(name, temp);
@@ -53,6 +54,25 @@ public sealed class HuggingFaceExportTests : IDisposable
             inputs["expected.logits"] = logits;
             inputs["expected.last_hidden_state"] = classifier.Encoder.forward(Inputs(inputs));
             return (folder, inputs, (pooling == Pooling.Cls && pattern.All(c => c == 'A') ? "Bert" : "HybridBert") + "ForSequenceClassification");
+        }
+
+        if (name.StartsWith("tagger_"))
+        {
+            var pattern = name.Split('_')[1];
+            var config = Presets.Tiny with { VocabSize = 120, LayerPattern = pattern, NumHiddenLayers = pattern.Length,
+                MaxPositionEmbeddings = 32, HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 };
+            torch.manual_seed(7);
+            var tagger = new TokenClassifier(config, 5);
+            RandomizeNorms(tagger);
+            using var model = new TokenTagger(tagger, new BertTokenizer(BertBaseLayout(120)),
+                new TokenHead("toy", ["B-PER", "I-PER", "B-LOC", "I-LOC", "O"], 32, true));
+            model.Save(folder);
+            var inputs = RandomInputs(config);
+            tagger.eval();
+            using var noGrad = torch.no_grad();
+            inputs["expected.logits"] = tagger.forward(Inputs(inputs));
+            inputs["expected.last_hidden_state"] = tagger.Encoder.forward(Inputs(inputs));
+            return (folder, inputs, (pattern.All(c => c == 'A') ? "Bert" : "HybridBert") + "ForTokenClassification");
         }
 
         HybridBertModel source;
@@ -141,7 +161,18 @@ public sealed class HuggingFaceExportTests : IDisposable
         var keys = SafetensorsFile.Read(Path.Combine(exported, "model.safetensors")).Keys.ToList();
         Assert.All(keys, k => Assert.True(k.StartsWith("bert.") || k.StartsWith("cls.") || k.StartsWith("classifier."), k));
 
-        if (architecture.EndsWith("ForSequenceClassification"))
+        if (architecture.EndsWith("ForTokenClassification"))
+        {
+            Assert.Equal("I-PER", config["id2label"]!["1"]!.GetValue<string>());
+            Assert.Equal(4, config["label2id"]!["O"]!.GetValue<int>());
+            Assert.DoesNotContain(keys, k => k.StartsWith("bert.pooler.", StringComparison.Ordinal));
+            using var original = TokenTagger.Load(source);
+            using var back = TokenTagger.Load(exported);
+            Assert.Equal(original.Head.Labels, back.Head.Labels);
+            using var noGrad = torch.no_grad();
+            Assert.True(original.Classifier.forward(Inputs(expected)).eq(back.Classifier.forward(Inputs(expected))).all().item<bool>());
+        }
+        else if (architecture.EndsWith("ForSequenceClassification"))
         {
             Assert.Equal("neg", config["id2label"]!["0"]!.GetValue<string>());
             Assert.Equal("single_label_classification", config["problem_type"]!.GetValue<string>());

@@ -18,7 +18,7 @@ public sealed class OnnxExportTests : IDisposable
 
     public static TheoryData<string> Cases() =>
         new(["bert_2l", "bert_2l_dropmask", "ponet_2l", "ponet_2l_sentence_segments", "hybrid_4l_pool_bottom", "hybrid_4l_interleaved",
-        "random_HAPH_sso", "classifier_AA_cls", "classifier_PH_mean"]);
+        "random_HAPH_sso", "classifier_AA_cls", "classifier_PH_mean", "tagger_PA"]);
 
     /// <summary>Batches of several lengths with padding: [CLS] a [SEP] b [SEP] per row, random ids in between.</summary>
     private static IEnumerable<Dictionary<string, Tensor>> Batches(int vocab, int maxPositions, bool withSegments)
@@ -65,6 +65,7 @@ public sealed class OnnxExportTests : IDisposable
     {
         var (source, _, _) = HuggingFaceExportTests.Source(name, temp);
         var classifier = name.StartsWith("classifier_");
+        var tagging = name.StartsWith("tagger_");
         var segmented = name.EndsWith("sentence_segments");
         var onnxPath = Path.Combine(temp, name + ".onnx");
         var args = new List<string> { "export", "onnx", "--model", source, "--out", onnxPath };
@@ -75,9 +76,10 @@ public sealed class OnnxExportTests : IDisposable
         using var session = new InferenceSession(onnxPath);
         Assert.Equal(segmented ? 4 : 3, session.InputMetadata.Count);
         using var fine = classifier ? FineTunedModel.Load(source) : null;
-        var sourceModel = classifier ? null : ModelSource.Open(source);
+        using var tagger = tagging ? TokenTagger.Load(source) : null;
+        var sourceModel = classifier || tagging ? null : ModelSource.Open(source);
         using var mlm = sourceModel is null ? null : HuggingFaceImportTests.Load(sourceModel);
-        var config = classifier ? fine!.Classifier.Config : mlm!.Config;
+        var config = classifier ? fine!.Classifier.Config : tagging ? tagger!.Classifier.Config : mlm!.Config;
 
         foreach (var batch in Batches(config.VocabSize, config.MaxPositionEmbeddings, segmented))
         {
@@ -96,6 +98,7 @@ public sealed class OnnxExportTests : IDisposable
             var inputs = HuggingFaceExportTests.Inputs(batch);
             Tensor hidden, logits;
             if (classifier) (hidden, logits) = (fine!.Classifier.Encoder.forward(inputs), fine.Classifier.forward(inputs));
+            else if (tagging) (hidden, logits) = (tagger!.Classifier.Encoder.forward(inputs), tagger.Classifier.forward(inputs));
             else (hidden, logits) = mlm!.Infer(inputs);
             var real = batch["input.attention_mask"].to_type(ScalarType.Bool);
             var shape = string.Join("×", batch["input.input_ids"].shape);

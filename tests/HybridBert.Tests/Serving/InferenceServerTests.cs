@@ -91,7 +91,7 @@ public sealed class InferenceServerTests
         Assert.NotNull(openapi["paths"]!["/embed"]);
         Assert.NotNull(openapi["paths"]!["/fill-mask"]);
         var schemas = openapi["components"]!["schemas"]!;   // request bodies with the fields clients send
-        Assert.Equal(["inputs", "raw_scores", "truncate", "truncation_direction"],
+        Assert.Equal(["inputs", "raw_scores", "truncate", "truncation_direction", "aggregation_strategy"],
             schemas["PredictRequest"]!["properties"]!.AsObject().Select(p => p.Key));
         Assert.Equal(["inputs", "top_k"], schemas["FillMaskRequest"]!["properties"]!.AsObject().Select(p => p.Key));
         Assert.NotNull(openapi["paths"]!["/embed"]!["post"]!["requestBody"]);

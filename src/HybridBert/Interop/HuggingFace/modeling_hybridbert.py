@@ -12,7 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from transformers import PreTrainedModel
 from transformers.modeling_outputs import (BaseModelOutputWithPooling, MaskedLMOutput, SequenceClassifierOutput,
-                                           ModelOutput)
+                                           TokenClassifierOutput, ModelOutput)
 
 from .configuration_hybridbert import HybridBertConfig
 
@@ -365,3 +365,22 @@ class HybridBertForSequenceClassification(HybridBertPreTrainedModel):
             else:
                 loss = F.cross_entropy(logits, labels.view(-1))
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
+
+
+class HybridBertForTokenClassification(HybridBertPreTrainedModel):
+    def __init__(self, config):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.bert = HybridBertModel(config, add_pooling_layer=False)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, segment_ids=None, labels=None,
+                output_hidden_states=None, return_dict=None, **kwargs):
+        out = self.bert(input_ids, attention_mask, token_type_ids, segment_ids, output_hidden_states)
+        logits = self.classifier(self.dropout(out.last_hidden_state))
+        loss = None
+        if labels is not None:   # -100 marks the positions the loss skips (every piece but a word's first)
+            loss = F.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1), ignore_index=-100)
+        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
