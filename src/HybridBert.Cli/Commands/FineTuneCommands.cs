@@ -137,6 +137,23 @@ internal static class FineTuneCommands
         return command;
     }
 
+    /// <summary><c>evaluate</c> of a token classifier: a tagged file (CoNLL or JSONL) scored as fine-tuning scores dev.</summary>
+    private static void EvaluateTags(Inference.InferenceModel m, string path, CancellationToken cancel)
+    {
+        var report = new TaggedReadReport();
+        var sentences = TaggedFiles.Read(path, report);
+        if (report.EmptySentences > 0) Console.Error.WriteLine($"warning: {report.EmptySentences} empty sentence(s) skipped");
+        if (sentences.Count == 0) throw new InvalidDataException($"{path}: no sentences to score");
+        var known = m.TokenTask!.Labels.ToHashSet();
+        foreach (var s in sentences)
+            if (s.Tags.FirstOrDefault(t => !known.Contains(t)) is { } unknown)
+                throw new InvalidDataException($"{s.Source}:{s.Line}: the tag '{unknown}' is not one the model knows " +
+                                               $"({string.Join(", ", m.TokenTask.Labels)})");
+        var metrics = m.Tagger!.Evaluate(sentences, cancel);
+        Console.WriteLine($"{sentences.Count} sentences, {sentences.Sum(s => s.Words.Count):N0} words");
+        foreach (var (k, v) in metrics) Console.WriteLine($"{k,-16} {v:F4}");
+    }
+
     private static void PrintSummary(FineTuneSummary s)
     {
         Console.WriteLine($"{s.Task}, encoder {s.Encoder}" +
@@ -160,7 +177,8 @@ internal static class FineTuneCommands
     public static Command Evaluate()
     {
         var model = new Option<string>("--model") { Required = true, Description = CommonOptions.ClassifierHelp };
-        var file = new Option<FileInfo>("--file") { Required = true, Description = "Labelled file to score (.tsv, .csv, .jsonl)" };
+        var file = new Option<FileInfo>("--file") { Required = true,
+            Description = "Labelled file to score (.tsv, .csv, .jsonl; for a token classifier CoNLL or .jsonl with tokens and tags)" };
         var text = new Option<string?>("--text") { Description = "Text column [default: the one the model was trained with]" };
         var pair = new Option<string?>("--text-pair") { Description = "Second text column [default: the one the model was trained with]" };
         var label = new Option<string?>("--label") { Description = "Label column [default: the one the model was trained with]" };
@@ -171,6 +189,11 @@ internal static class FineTuneCommands
         {
             // The inference core predict and serve use.
             using var m = Inference.InferenceModel.Load(p.GetValue(model)!.ModelPath(), CommonOptions.DeviceValue(p, device));
+            if (m.CanTag)
+            {
+                EvaluateTags(m, p.GetValue(file)!.FullName, cancel);
+                return;
+            }
             m.Require(Inference.InferenceTask.Classify);
             var head = m.Task!;
             var columns = new ColumnSpec(p.GetValue(text) ?? head.Columns.Text, p.GetValue(pair) ?? head.Columns.Pair,

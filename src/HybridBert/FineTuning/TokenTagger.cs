@@ -153,7 +153,8 @@ public sealed class TokenTagger : IDisposable
         return tags;
     }
 
-    /// <summary>Token accuracy over words and, for entity tags, seqeval's micro precision/recall/F1 (default mode) and strict F1.</summary>
+    /// <summary>Token accuracy over words and, for entity tags, seqeval's micro precision/recall/F1 (default mode), strict F1,
+    /// and precision/recall/F1 per entity type.</summary>
     public Dictionary<string, double> Evaluate(IReadOnlyList<TaggedSentence> sentences, CancellationToken cancel = default)
     {
         var predicted = TagWords(sentences.Select(s => s.Words).ToList(), cancel);
@@ -170,6 +171,9 @@ public sealed class TokenTagger : IDisposable
             var report = EntityMetrics.Score(gold.Select(s => s.Tags).ToList(), predicted);
             (metrics["precision"], metrics["recall"], metrics["f1"]) = (report.Micro.Precision, report.Micro.Recall, report.Micro.F1);
             metrics["f1_strict"] = EntityMetrics.Score(gold.Select(s => s.Tags).ToList(), predicted, entityScheme).Micro.F1;
+            // Per entity type, as seqeval's classification_report lists them: precision_TYPE, recall_TYPE, f1_TYPE.
+            foreach (var (type, score) in report.PerType)
+                (metrics[$"precision_{type}"], metrics[$"recall_{type}"], metrics[$"f1_{type}"]) = (score.Precision, score.Recall, score.F1);
         }
         return metrics;
     }

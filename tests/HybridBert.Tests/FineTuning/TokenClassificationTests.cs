@@ -149,6 +149,8 @@ public sealed class TokenClassificationTests : IDisposable
         Assert.True(results.Dev["accuracy"].Mean > 0.9, $"token accuracy {results.Dev["accuracy"].Mean}");
         Assert.True(results.Dev["f1"].Mean > 0.8, $"entity F1 {results.Dev["f1"].Mean}");
         Assert.Contains("f1_strict", results.Dev.Keys);
+        Assert.Equal(results.Dev["f1"].Mean, results.Dev["f1_NUM"].Mean, 12);   // one entity type: its F1 is the micro F1
+        Assert.Contains("precision_NUM", results.Dev.Keys);
         Assert.Contains("f1", stdout);
 
         var (tagged, json, tagErrors) = ModelCommandTests.Run("tag", "--model", Path.Combine(output, "seed-1"), "--aggregation", "first",
@@ -161,6 +163,12 @@ public sealed class TokenClassificationTests : IDisposable
         Assert.Equal("two dog", entity["word"]!.GetValue<string>());
         Assert.Equal(12, entity["start"]!.GetValue<int>());
         Assert.Equal(19, entity["end"]!.GetValue<int>());
+
+        // evaluate scores a tagged file as fine-tuning scored dev.
+        var (evaluated, scores, evaluateErrors) = ModelCommandTests.Run("evaluate", "--model", Path.Combine(output, "seed-1"), "--file", dev);
+        Assert.True(evaluated == 0, evaluateErrors);
+        Assert.Contains("30 sentences", scores);
+        Assert.Matches(@"accuracy\s+0\.9\d{3}|accuracy\s+1\.0000", scores);
 
         // A sequence command says what the folder is instead of misloading it.
         var (predicted, _, predictErrors) = ModelCommandTests.Run("predict", "--model", Path.Combine(output, "seed-1"), "a text");
