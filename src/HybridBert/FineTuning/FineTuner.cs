@@ -151,86 +151,34 @@ public sealed class FineTuner(FineTuneOptions options, IProgress<FineTuneProgres
             tokenizer.Basic.Lowercase, options.Task.Columns);
         using var model = new FineTunedModel(classifier, tokenizer, head);
 
-        var stepsPerEpoch = (train.Count + options.BatchSize - 1) / options.BatchSize;
-        var totalSteps = (long)stepsPerEpoch * options.Epochs;
-        var schedule = new LearningRateSchedule(options.LearningRate, (long)Math.Round(options.WarmupRatio * totalSteps), totalSteps,
-            LrSchedule.Linear);
-        var (optimizer, scales) = BuildOptimizer(options, classifier, config.NumHiddenLayers);
-        using var optimizerScope = optimizer;   // its moment buffers go with this seed, not at the end of the run
-        var groups = optimizer.ParamGroups.ToList();
-        // fp32, and memory collected after each step but trimmed once per seed (in Run).
-        var trainingStep = new TrainingStep(new MixedPrecision(classifier, Precision.Fp32), optimizer, options.MaxGradNorm, trimEvery: 0);
-
-        Dictionary<string, Tensor>? best = null;
-        var bestScore = double.NegativeInfinity;
-        (int Epoch, long Step) bestAt = (0, 0);
-        var sinceBest = 0;
-        long step = 0;
-        var random = new Random(seed);
-        var stop = false;
-
-        TaskMetrics Score(string split, List<LabeledExample> examples, int epoch)
+        TaskMetrics Score(string split, List<LabeledExample> examples, TrainingPosition at)
         {
             using var inference = InferenceModel.For(model);
             return Evaluate(inference, task, examples,
                 new SynchronousProgress<int>(done =>
-                    progress?.Report(new FineTuneProgress(seed, epoch, step, totalSteps, double.NaN, null, split, done, examples.Count))),
+                    progress?.Report(new FineTuneProgress(seed, at.Epoch, at.Step, at.TotalSteps, double.NaN, null, split, done, examples.Count))),
                 cancel);
         }
 
-        bool EvaluateAndKeep(int epoch)
+        var (bestEpoch, bestStep, dev) = SeedTraining.Run(options, classifier, config.NumHiddenLayers, train, seed, batch =>
         {
-            var metrics = Score("dev", task.Dev, epoch);
-            var score = double.IsNaN(metrics.Score) ? double.NegativeInfinity : metrics.Score;
-            progress?.Report(new FineTuneProgress(seed, epoch, step, totalSteps, double.NaN, metrics.Score));
-            if (best is null || score > bestScore)
-            {
-                (bestScore, bestAt, sinceBest) = (score, (epoch, step), 0);
-                if (best is not null) foreach (var t in best.Values) t.Dispose();
-                best = classifier.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
-                return false;
-            }
-            return options.Patience is { } patience && ++sinceBest >= patience;
-        }
-
-        for (var epoch = 1; epoch <= options.Epochs && !stop; epoch++)
+            var logits = classifier.forward(Data.Batches.Inputs(batch.Select(i => train[i]).ToList(), vocabulary.PadId, device));
+            var targets = torch.tensor(batch.Select(i => trainTargets[i]).ToArray(), device: device);
+            return task.Regression
+                ? nn.functional.mse_loss(logits.squeeze(-1), targets)
+                : nn.functional.cross_entropy(logits, targets.to(ScalarType.Int64));
+        }, at =>
         {
-            foreach (var rows in LengthGroupedBatches(train, options.BatchSize, random))
-            {
-                if (stop) break;
-                cancel.ThrowIfCancellationRequested();
-                double loss;
-                using (var scope = torch.NewDisposeScope())
-                {
-                    var lr = schedule.At(step);
-                    for (var g = 0; g < groups.Count; g++) groups[g].LearningRate = lr * scales[g];
-                    classifier.train();
-                    loss = trainingStep.Run(step, 1, _ =>
-                    {
-                        var logits = classifier.forward(Data.Batches.Inputs(rows.Select(i => train[i]).ToList(), vocabulary.PadId, device));
-                        var targets = torch.tensor(rows.Select(i => trainTargets[i]).ToArray(), device: device);
-                        return task.Regression
-                            ? nn.functional.mse_loss(logits.squeeze(-1), targets)
-                            : nn.functional.cross_entropy(logits, targets.to(ScalarType.Int64));
-                    }, value => $"seed {seed}: the loss is {value} at step {step + 1}; try a lower --lr");
-                }
-                trainingStep.Done(step);
-                step++;
-                progress?.Report(new FineTuneProgress(seed, epoch, step, totalSteps, loss, null));
-                if (options.EvalEverySteps is { } every && step % every == 0 && step % stepsPerEpoch != 0) stop = EvaluateAndKeep(epoch);
-            }
-            if (!stop) stop = EvaluateAndKeep(epoch);
-        }
+            var metrics = Score("dev", task.Dev, at);
+            return (metrics.Score, metrics);
+        }, progress, cancel);
 
-        using (torch.no_grad())
-            foreach (var (name, tensor) in classifier.state_dict()) tensor.copy_(best![name]);
         var folder = Path.Combine(options.OutDir, $"seed-{seed}");
         model.Save(folder);
-        var dev = Score("dev", task.Dev, bestAt.Epoch);
-        var test = task.Test is { Count: > 0 } t ? Score("test", t, bestAt.Epoch).Values : null;
-        var result = new SeedResult(seed, bestAt.Epoch, bestAt.Step, dev.Values, test, dev.Confusion, clock.Elapsed.TotalSeconds, folder);
-        foreach (var tensor in best!.Values) tensor.Dispose();
-        return result;
+        // dev is the best scoring's own metrics: those weights, in eval mode, score the same again.
+        var end = new TrainingPosition(bestEpoch, bestStep, bestStep);
+        var test = task.Test is { Count: > 0 } t ? Score("test", t, end).Values : null;
+        return new SeedResult(seed, bestEpoch, bestStep, dev.Values, test, dev.Confusion, clock.Elapsed.TotalSeconds, folder);
     }
 
     /// <summary>

@@ -63,90 +63,39 @@ public sealed class TokenFineTuner(FineTuneOptions options, IProgress<FineTunePr
         classifier.to(device);
         var tagger = new TokenTagger(classifier, tokenizer, head);   // shares (does not own twice) the classifier above
         var rows = train.Select(w => w.Encoded).ToList();
-        var stepsPerEpoch = (train.Count + options.BatchSize - 1) / options.BatchSize;
-        var totalSteps = (long)stepsPerEpoch * options.Epochs;
-        var schedule = new LearningRateSchedule(options.LearningRate, (long)Math.Round(options.WarmupRatio * totalSteps), totalSteps,
-            LrSchedule.Linear);
-        var (optimizer, scales) = FineTuner.BuildOptimizer(options, classifier, config.NumHiddenLayers);
-        using var optimizerScope = optimizer;
-        var groups = optimizer.ParamGroups.ToList();
-        var trainingStep = new TrainingStep(new MixedPrecision(classifier, Precision.Fp32), optimizer, options.MaxGradNorm, trimEvery: 0);
         var metric = TokenTagger.ScoreMetric(task.Scheme);
 
-        Dictionary<string, Tensor>? best = null;
-        Dictionary<string, double> bestDev = [];
-        var bestScore = double.NegativeInfinity;
-        (int Epoch, long Step) bestAt = (0, 0);
-        var sinceBest = 0;
-        long step = 0;
-        var random = new Random(seed);
-        var stop = false;
-
-        Dictionary<string, double> Score(string split, List<TaggedSentence> sentences, int epoch)
+        Dictionary<string, double> Score(string split, List<TaggedSentence> sentences, TrainingPosition at)
         {
-            progress?.Report(new FineTuneProgress(seed, epoch, step, totalSteps, double.NaN, null, split, 0, sentences.Count));
+            progress?.Report(new FineTuneProgress(seed, at.Epoch, at.Step, at.TotalSteps, double.NaN, null, split, 0, sentences.Count));
             classifier.eval();
             var metrics = tagger.Evaluate(sentences, cancel);
-            progress?.Report(new FineTuneProgress(seed, epoch, step, totalSteps, double.NaN, null, split, sentences.Count, sentences.Count));
+            progress?.Report(new FineTuneProgress(seed, at.Epoch, at.Step, at.TotalSteps, double.NaN, null, split, sentences.Count,
+                sentences.Count));
             return metrics;
         }
 
-        bool EvaluateAndKeep(int epoch)
+        var (bestEpoch, bestStep, dev) = SeedTraining.Run(options, classifier, config.NumHiddenLayers, rows, seed, batch =>
         {
-            var metrics = Score("dev", task.Dev, epoch);
-            var score = metrics[metric];
-            progress?.Report(new FineTuneProgress(seed, epoch, step, totalSteps, double.NaN, score));
-            if (double.IsNaN(score)) score = double.NegativeInfinity;
-            if (best is null || score > bestScore)
-            {
-                (bestScore, bestAt, sinceBest, bestDev) = (score, (epoch, step), 0, metrics);
-                if (best is not null) foreach (var t in best.Values) t.Dispose();
-                best = classifier.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
-                return false;
-            }
-            return options.Patience is { } patience && ++sinceBest >= patience;
-        }
-
-        for (var epoch = 1; epoch <= options.Epochs && !stop; epoch++)
+            var logits = classifier.forward(Data.Batches.Inputs(batch.Select(i => rows[i]).ToList(), tokenizer.Vocabulary.PadId, device));
+            var width = (int)logits.shape[1];
+            var targets = new long[batch.Length * width];
+            Array.Fill(targets, TokenWindow.Ignore);
+            for (var r = 0; r < batch.Length; r++)
+                for (var p = 0; p < train[batch[r]].Labels.Length; p++) targets[r * width + p] = train[batch[r]].Labels[p];
+            return nn.functional.cross_entropy(logits.reshape(-1, task.Labels.Count), torch.tensor(targets, device: device),
+                ignore_index: TokenWindow.Ignore);
+        }, at =>
         {
-            foreach (var batch in FineTuner.LengthGroupedBatches(rows, options.BatchSize, random))
-            {
-                if (stop) break;
-                cancel.ThrowIfCancellationRequested();
-                double loss;
-                using (var scope = torch.NewDisposeScope())
-                {
-                    var lr = schedule.At(step);
-                    for (var g = 0; g < groups.Count; g++) groups[g].LearningRate = lr * scales[g];
-                    classifier.train();
-                    loss = trainingStep.Run(step, 1, _ =>
-                    {
-                        var logits = classifier.forward(Data.Batches.Inputs(batch.Select(i => rows[i]).ToList(), tokenizer.Vocabulary.PadId, device));
-                        var width = (int)logits.shape[1];
-                        var targets = new long[batch.Length * width];
-                        Array.Fill(targets, TokenWindow.Ignore);
-                        for (var r = 0; r < batch.Length; r++)
-                            for (var p = 0; p < train[batch[r]].Labels.Length; p++) targets[r * width + p] = train[batch[r]].Labels[p];
-                        return nn.functional.cross_entropy(logits.reshape(-1, task.Labels.Count), torch.tensor(targets, device: device),
-                            ignore_index: TokenWindow.Ignore);
-                    }, value => $"seed {seed}: the loss is {value} at step {step + 1}; try a lower --lr");
-                }
-                trainingStep.Done(step);
-                step++;
-                progress?.Report(new FineTuneProgress(seed, epoch, step, totalSteps, loss, null));
-                if (options.EvalEverySteps is { } every && step % every == 0 && step % stepsPerEpoch != 0) stop = EvaluateAndKeep(epoch);
-            }
-            if (!stop) stop = EvaluateAndKeep(epoch);
-        }
+            var metrics = Score("dev", task.Dev, at);
+            return (metrics[metric], metrics);
+        }, progress, cancel);
 
-        using (torch.no_grad())
-            foreach (var (name, tensor) in classifier.state_dict()) tensor.copy_(best![name]);
         var folder = Path.Combine(options.OutDir, $"seed-{seed}");
         tagger.Save(folder);
-        var dev = bestDev;   // scored when these weights were kept (eval mode: the same numbers again)
-        var test = task.Test is { Count: > 0 } t ? Score("test", t, bestAt.Epoch) : null;
-        foreach (var tensor in best!.Values) tensor.Dispose();
-        return new SeedResult(seed, bestAt.Epoch, bestAt.Step, dev, test, null, clock.Elapsed.TotalSeconds, folder);
+        // dev is the best scoring's own metrics: those weights, in eval mode, score the same again.
+        var test = task.Test is { Count: > 0 } t ? Score("test", t, new TrainingPosition(bestEpoch, bestStep, bestStep)) : null;
+        return new SeedResult(seed, bestEpoch, bestStep, dev, test, null, clock.Elapsed.TotalSeconds, folder);
     }
 
     /// <summary>Token accuracy of always answering the most frequent training tag on dev.</summary>
