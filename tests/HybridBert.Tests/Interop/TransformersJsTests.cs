@@ -174,5 +174,43 @@ public sealed class TransformersJsTests : IDisposable
         Assert.Equal(results.Count, next);
     }
 
+    [NpmFact]
+    public void Transformers_js_tags_with_our_onnx_token_classifier_as_our_tag_command_does()
+    {
+        // A random tagger (PA layers) over the embedded vocabulary: pieces fall on every tag, O among them.
+        var vocabulary = EmbeddedData.Vocabulary();
+        var config = Presets.Tiny.ForVocabulary(vocabulary) with { LayerPattern = "PA", NumHiddenLayers = 2 };
+        TorchSharp.torch.manual_seed(3);
+        var source = Path.Combine(root, "tagger");
+        using (var tagger = new TokenTagger(new TokenClassifier(config, 5), new BertTokenizer(vocabulary),
+                   new TokenHead("toy", ["B-PER", "I-PER", "B-LOC", "I-LOC", "O"], 64, true)))
+            tagger.Save(source);
+        var onnx = Path.Combine(root, "onnx-tagger");
+        Assert.Equal(OnnxHead.Token, OnnxExport.Run(source, onnx));
+
+        var job = new JsonObject { ["task"] = "token-classification", ["model"] = onnx, ["texts"] = Json(Texts) };
+        var answers = JsonNode.Parse(TransformersJs.RunJobs(new JsonObject { ["jobs"] = new JsonArray(job) }.ToJsonString()))![0]!.AsArray();
+
+        using var ours = TokenTagger.Load(source);
+        var compared = 0;
+        for (var i = 0; i < Texts.Length; i++)
+        {
+            // transformers.js 4.3.1 implements aggregation "none" as Hugging Face's pipeline does (and "simple" after
+            // dropping O, unlike it): compare "none", every field it gives.
+            var expected = ours.Predict(Texts[i], Aggregation.None);
+            var actual = answers[i]!.AsArray();
+            Assert.True(expected.Count == actual.Count, $"text {i}: ours {expected.Count} entities, transformers.js {actual.Count}");
+            for (var k = 0; k < expected.Count; k++)
+            {
+                Assert.Equal(expected[k].Entity, actual[k]!["entity"]!.GetValue<string>());
+                Assert.Equal(expected[k].Index, actual[k]!["index"]!.GetValue<int>());
+                Assert.Equal(expected[k].Score, actual[k]!["score"]!.GetValue<float>(), 4);
+                Assert.Equal(expected[k].Word.Replace("##", ""), actual[k]!["word"]!.GetValue<string>().Replace("##", ""));
+                compared++;
+            }
+        }
+        Assert.True(compared > 10, $"only {compared} entities compared");
+    }
+
     private static JsonArray Json(IEnumerable<string> texts) => new(texts.Select(t => (JsonNode)t).ToArray());
 }

@@ -5,6 +5,7 @@
 //   {"task": "fill-mask", "model": DIR, "texts": [...], "top_k": k} -> per text the pipeline's answer
 //   {"task": "text-classification", "model": DIR, "texts": [...], "pairs": [... or null]} -> per text every label with its score
 //     (the pipeline for single texts; for pairs, which the pipeline does not take, its tokenizer and model)
+//   {"task": "token-classification", "model": DIR, "texts": [...]} -> per text the pipeline's answer (aggregation "none")
 import { env, pipeline, AutoTokenizer, softmax } from '@huggingface/transformers';
 import { readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
@@ -51,6 +52,11 @@ for (const job of spec.jobs) {
         answers.push(Array.from(scores, (score, k) => ({ label: id2label[k], score })).sort((a, b) => b.score - a.score));
       }
     }
+    results.push(answers);
+  } else if (job.task === 'token-classification') {
+    const tagger = await pipeline('token-classification', model, { dtype: 'fp32' });
+    const answers = [];
+    for (const text of job.texts) answers.push(await tagger(text));
     results.push(answers);
   } else {
     throw new Error(`unknown task ${job.task}`);
