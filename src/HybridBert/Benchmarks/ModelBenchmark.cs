@@ -178,7 +178,7 @@ public static class ModelBenchmark
                 using var forward = torch.NewDisposeScope();   // as PretrainingLoss: only the loss outlives the forward
                 var hidden = model.forward(inputs);
                 return (spec.Head == MlmHeadMode.Sparse
-                    ? nn.functional.cross_entropy(model.MlmLogits(hidden, positions).to(ScalarType.Float32), labels)
+                    ? model.MlmLossSum(hidden, positions, labels).Sum / positions.shape[0]
                     : nn.functional.cross_entropy(model.MlmLogits(hidden).reshape(-1, spec.VocabSize).index_select(0,
                         positions).to(ScalarType.Float32), labels))
                     .MoveToOuterDisposeScope();

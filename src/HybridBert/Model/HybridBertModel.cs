@@ -52,6 +52,15 @@ public sealed class HybridBertModel : nn.Module<EncoderInputs, Tensor>
         return cls.call(rows, Bert.WordEmbeddingWeight);
     }
 
+    /// <summary>
+    /// The MLM loss summed over the tokens at <paramref name="flatPositions"/> (indices into the flattened batch*seq
+    /// tokens) against <paramref name="labels"/>, and how many the model predicts: the sparse head's logits
+    /// (<see cref="MlmLogits"/>) in fp32 through cross-entropy, computed without keeping the logits for backward
+    /// (<see cref="VocabularyCrossEntropy"/>).
+    /// </summary>
+    public (Tensor Sum, Tensor Correct) MlmLossSum(Tensor hidden, Tensor flatPositions, Tensor labels) =>
+        cls.MlmLossSum(hidden.reshape(-1, hidden.shape[^1]).index_select(0, flatPositions), Bert.WordEmbeddingWeight, labels);
+
     /// <summary>Sentence-pair logits [batch, classes] from the pooled [CLS] of hidden states [batch, seq, hidden].</summary>
     public Tensor SentenceLogits(Tensor hidden)
     {

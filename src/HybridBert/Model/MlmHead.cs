@@ -41,6 +41,11 @@ public sealed class MlmPredictionHead : nn.Module<Tensor, Tensor, Tensor>
     // hidden: [..., hidden], wordEmbeddings: [vocab, hidden] -> [..., vocab]
     public override Tensor forward(Tensor hidden, Tensor wordEmbeddings) =>
         nn.functional.linear(transform.call(hidden), wordEmbeddings, bias);
+
+    /// <summary>The summed cross-entropy of these rows' logits against <paramref name="labels"/>, and how many the
+    /// logits predict, without keeping the logits (<see cref="VocabularyCrossEntropy"/>).</summary>
+    public (Tensor Sum, Tensor Correct) LossSum(Tensor hidden, Tensor wordEmbeddings, Tensor labels) =>
+        VocabularyCrossEntropy.Sum(transform.call(hidden), wordEmbeddings, bias, labels);
 }
 
 /// <summary>
@@ -61,6 +66,9 @@ public sealed class MlmHead : nn.Module<Tensor, Tensor, Tensor>
     }
 
     public override Tensor forward(Tensor hidden, Tensor wordEmbeddings) => predictions.call(hidden, wordEmbeddings);
+
+    public (Tensor Sum, Tensor Correct) MlmLossSum(Tensor hidden, Tensor wordEmbeddings, Tensor labels) =>
+        predictions.LossSum(hidden, wordEmbeddings, labels);
 
     public Tensor SentenceLogits(Tensor pooled) =>
         (seq_relationship ?? throw new InvalidOperationException("this model has no sentence-level head")).call(pooled);

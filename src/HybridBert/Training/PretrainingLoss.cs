@@ -20,14 +20,12 @@ public static class PretrainingLoss
     public static Result Compute(HybridBertModel model, MlmBatch batch, SentenceObjective objective, bool dropMask,
         long globalMasked, long globalSentences)
     {
-        // Only the results leave this scope: the logits ([masked, vocab], 75 MiB at 614 masked × 30,522) and the
-        // hidden states are not needed by backward (autograd keeps what it saved), and holding their handles until
-        // the step's end kept them alive through backward — and, with micro-batches, every micro-batch's at once.
+        // Only the results leave this scope: the hidden states are not needed by backward (autograd keeps what it
+        // saved), and holding their handles until the step's end kept them alive through backward — and, with
+        // micro-batches, every micro-batch's at once. The MLM logits are never kept (VocabularyCrossEntropy).
         using var scope = torch.NewDisposeScope();
         var hidden = model.forward(batch.ToEncoderInputs(dropMask));
-        var logits = model.MlmLogits(hidden, batch.MaskedPositions).to(ScalarType.Float32);
-        var mlmSum = nn.functional.cross_entropy(logits, batch.MaskedLabels, reduction: nn.Reduction.Sum);
-        var mlmCorrect = logits.argmax(-1).eq(batch.MaskedLabels).sum();
+        var (mlmSum, mlmCorrect) = model.MlmLossSum(hidden, batch.MaskedPositions, batch.MaskedLabels);
         var loss = mlmSum / Math.Max(1, globalMasked);
         if (objective == SentenceObjective.None)
             return new Result(loss.MoveToOuterDisposeScope(), mlmSum.MoveToOuterDisposeScope(), mlmCorrect.MoveToOuterDisposeScope(), null, null, 0);
