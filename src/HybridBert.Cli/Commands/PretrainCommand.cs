@@ -55,7 +55,7 @@ internal static partial class PretrainCommand
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => d.Seed,
             Description = "Seeds initialization, data order, masks and dropout: one seed, one run, in any process" };
         var trimEvery = new Option<int>("--trim-every") { DefaultValueFactory = _ => d.TrimEvery,
-            Description = "Return freed memory to the OS every N steps (0 = never: ~20% faster steps, ~1.2× the peak memory)" };
+            Description = "Return freed memory to the OS every N steps (0 = never: ~20% faster steps, 1.2–1.5× the peak memory)" };
         var saveMemory =
             new Option<bool>("--save-memory") { Description =
             "Keep less for backward (the FFN activation is recomputed, dropout masks are 1 byte): ~5–6% less peak memory, 3–9% slower " +
