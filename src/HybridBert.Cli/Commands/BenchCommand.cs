@@ -61,6 +61,8 @@ internal static class BenchCommand
             }
             var vocab = parse.GetValue(vocabSize) ?? EmbeddedData.Vocabulary().Count;
             var patternList = Split(parse.GetValue(patterns)!);
+            if (patternList.GroupBy(p => p, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1) is { } twice)
+                throw new ArgumentException($"--patterns names {twice.Key} twice; use --rounds N to repeat every configuration");
             var modes = CommonOptions.EnumList<BenchMode>(parse.GetValue(mode)!, "--mode");
             var specs = new List<BenchSpec>();
             var deviceName = CommonOptions.DeviceValue(parse, device);

@@ -8,6 +8,7 @@ public sealed class BadArgumentTests
     [InlineData("--seq 128,12x", "--seq: '12x' is not a whole number")]
     [InlineData("--mode train,sing", "--mode: 'sing' is not one of train, infer")]
     [InlineData("--steps 0", "--steps and --rounds must be >= 1")]
+    [InlineData("--patterns AAAA,PPPP,aaaa", "--patterns names AAAA twice; use --rounds N")]
     public void Bench_names_the_bad_value(string arguments, string expected)
     {
         var (exit, _, error) = ModelCommandTests.Run(["bench", "--preset", "tiny", .. arguments.Split(' ')]);
