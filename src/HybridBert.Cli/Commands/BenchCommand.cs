@@ -31,7 +31,7 @@ internal static class BenchCommand
         var rounds = new Option<int>("--rounds") { DefaultValueFactory = _ => d.Rounds,
             Description = "Repeat the whole A B C sequence this many times (interleaved), then combine" };
         var mode = new Option<string>("--mode") { DefaultValueFactory = _ => string.Join(',', BenchSpec.DefaultModes).ToLowerInvariant(),
-            Description = "train, infer (TorchSharp forward), onnx (the same encoder in ONNX Runtime); comma-separated" };
+            Description = "train, infer (TorchSharp forward), onnx (the same encoder in ONNX Runtime), onnx-int8 (its int8 graph); comma-separated" };
         var head = CommonOptions.Choice("--head", "MLM head over masked positions only (sparse) or all tokens (full)", d.Head);
         var maskRate = new Option<double>("--mask-rate") { DefaultValueFactory = _ => d.MaskRate,
             Description = "Share of tokens masked (sets the sparse MLM head's size)" };

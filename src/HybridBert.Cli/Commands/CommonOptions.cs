@@ -118,10 +118,10 @@ internal static class CommonOptions
     /// <summary>"train,infer" → enum values; an unknown name is an error listing the allowed ones.</summary>
     public static List<T> EnumList<T>(string text, string option) where T : struct, Enum =>
         text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(item => Enum.TryParse<T>(item, ignoreCase: true, out var v) && Enum.IsDefined(v)
+            .Select(item => EnumNames.Parse<T>(item) is { } v
                 ? v
                 : throw new ArgumentException($"{option}: '{item}' is not one of " +
-                    $"{string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}"))
+                    $"{string.Join(", ", Enum.GetValues<T>().Select(EnumNames.Kebab))}"))
             .ToList();
 
     /// <summary>A learning rate as people write it: 5e-4, 1e-3, 2.5e-5 (not .NET's 5.0E-004).</summary>
@@ -142,4 +142,29 @@ internal static class CommonOptions
         Console.WriteLine($"read {stats.BytesRead / 1e6:F1} MB, {stats.Lines:N0} lines, {stats.Documents:N0} documents" +
             (notes.Count > 0 ? "; " + string.Join(", ", notes) : ""));
     }
+}
+
+/// <summary><c>--runtime</c> and <c>--quantized</c>, which every inference command takes, and loading a model with them.</summary>
+internal sealed class RuntimeOptions
+{
+    public Option<string> Runtime { get; } = CommonOptions.Choice("--runtime",
+        "What runs the encoder: torch (TorchSharp) or onnx (ONNX Runtime, CPU, on the model folder's onnx/model.onnx, exported there " +
+        "first when absent)", Inference.InferenceRuntime.Torch);
+
+    public Option<bool> Quantized { get; } = new("--quantized")
+    {
+        Description = "With --runtime onnx: the int8 graph, onnx/model_quantized.onnx (quantized from the fp32 graph when absent)",
+    };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Runtime);
+        command.Options.Add(Quantized);
+    }
+
+    public Inference.InferenceRuntime RuntimeValue(ParseResult parse) => CommonOptions.Parse<Inference.InferenceRuntime>(parse.GetValue(Runtime)!);
+
+    public Inference.InferenceModel Load(ParseResult parse, string modelPath, Option<string> device, int maxBatchTokens = 16_384) =>
+        Inference.InferenceModel.Load(modelPath, CommonOptions.DeviceValue(parse, device), maxBatchTokens, RuntimeValue(parse),
+            parse.GetValue(Quantized));
 }

@@ -185,10 +185,12 @@ internal static class FineTuneCommands
         var device = CommonOptions.Device("cpu");
         var command = new Command("evaluate", "Metrics and confusion matrix of a fine-tuned model on a labelled file") { model, file, text,
             pair, label, device };
+        var runtime = new RuntimeOptions();
+        runtime.AddTo(command);
         command.SetAction(p => CliErrors.Run(cancel =>
         {
             // The inference core predict and serve use.
-            using var m = Inference.InferenceModel.Load(p.GetValue(model)!.ModelPath(), CommonOptions.DeviceValue(p, device));
+            using var m = runtime.Load(p, p.GetValue(model)!.ModelPath(), device);
             if (m.CanTag)
             {
                 EvaluateTags(m, p.GetValue(file)!.FullName, cancel);
@@ -249,6 +251,8 @@ internal static class FineTuneCommands
         var device = CommonOptions.Device("cpu");
         var command = new Command("predict", "Labels and probabilities for a text, a file or standard input") { single, model, input, text,
             pair, id, output, chunk, device };
+        var runtime = new RuntimeOptions();
+        runtime.AddTo(command);
         command.SetAction(p => CliErrors.Run(cancel =>
         {
             if (p.GetValue(chunk) < 1) throw new ArgumentException($"--chunk must be >= 1 (got {p.GetValue(chunk)})");
@@ -258,7 +262,7 @@ internal static class FineTuneCommands
                 "--input - for standard input), not both");
             // The inference core the server and embed use (equal-length batches, no padding).
             var modelPath = p.GetValue(model)!.ModelPath();
-            using var inference = Inference.InferenceModel.Load(modelPath, CommonOptions.DeviceValue(p, device));
+            using var inference = runtime.Load(p, modelPath, device);
             inference.Require(Inference.InferenceTask.Classify);
             var head = inference.Task!;
             var classifier = new Inference.TextClassifier(inference);

@@ -22,10 +22,12 @@ internal static class InferenceCommands
         var json = new Option<bool>("--json") { Description = "Print Hugging Face's pipeline output (score, token, token_str, sequence) as JSON" };
         var device = CommonOptions.Device("cpu");
         var command = new Command("fill-mask", "The most likely tokens for each [MASK] of a text") { texts, model, topK, json, device };
+        var runtime = new RuntimeOptions();
+        runtime.AddTo(command);
         command.SetAction(p => CliErrors.Run(() =>
         {
             if (p.GetValue(topK) < 1) throw new ArgumentException($"--top-k must be >= 1 (got {p.GetValue(topK)})");
-            using var m = InferenceModel.Load(p.GetValue(model)!.ModelPath(), CommonOptions.DeviceValue(p, device));
+            using var m = runtime.Load(p, p.GetValue(model)!.ModelPath(), device);
             var inputs = p.GetValue(texts)!;
             var results = new FillMask(m).Predict(inputs, p.GetValue(topK));
             if (p.GetValue(json))
@@ -67,13 +69,17 @@ internal static class InferenceCommands
         {
             texts, model, input, aggregation, device,
         };
+        var runtime = new RuntimeOptions();
+        runtime.AddTo(command);
         command.SetAction(p => CliErrors.Run(cancel =>
         {
             var lines = p.GetValue(input) is { } file ? TaskFileReader.ReadPlainLines(file.FullName, new ReadReport()).Select(e => e.Text).ToList()
                 : p.GetValue(texts) is { Length: > 0 } given ? given.ToList()
                 : throw new ArgumentException("give texts to tag, or --input FILE");
             var strategy = CommonOptions.Parse<Aggregation>(p.GetValue(aggregation)!);
-            using var tagger = TokenTagger.Load(p.GetValue(model)!.ModelPath(), CommonOptions.DeviceValue(p, device));
+            using var m = runtime.Load(p, p.GetValue(model)!.ModelPath(), device);
+            m.Require(InferenceTask.Tag);
+            var tagger = m.Tagger!;
             foreach (var text in lines)
                 Console.WriteLine(JsonSerializer.Serialize(tagger.Predict(text, strategy, cancel), TokenPredictionJson));
         }));
@@ -105,6 +111,8 @@ internal static class InferenceCommands
         var device = CommonOptions.Device("cpu");
         var command = new Command("embed", "Sentence embeddings of a file of texts") { model, input, textField, output, pooling,
             noNormalize, truncate, chunk, device };
+        var runtime = new RuntimeOptions();
+        runtime.AddTo(command);
         command.SetAction(p => CliErrors.Run(cancel =>
         {
             if (p.GetValue(chunk) < 1) throw new ArgumentException($"--chunk must be >= 1 (got {p.GetValue(chunk)})");
@@ -124,7 +132,7 @@ internal static class InferenceCommands
                     : " (each vector's \"line\" is its line in the file)"));
             if (examples.Count == 0) throw new InvalidDataException($"{path}: no texts to embed ({report.Rows} rows)");
 
-            using var m = InferenceModel.Load(p.GetValue(model)!.ModelPath(), CommonOptions.DeviceValue(p, device));
+            using var m = runtime.Load(p, p.GetValue(model)!.ModelPath(), device);
             var embedder = new Embedder(m);
             var pool = m.PoolingFor(requested);
             var width = m.Config.HiddenSize;

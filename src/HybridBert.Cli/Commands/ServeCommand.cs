@@ -49,6 +49,8 @@ internal static class ServeCommand
             model, host, port, maxBatchTokens, maxBatchRequests, maxWait, maxInputs, maxBody, maxQueue, apiKey, shutdown, pooling, threads, device,
             autoTruncate, defaultPromptName, defaultPrompt, grpcPort, tokenizationWorkers,
         };
+        var runtime = new RuntimeOptions();
+        runtime.AddTo(command);
         command.SetAction(p => CliErrors.Run(cancel =>
         {
             var options = new ServeOptions
@@ -61,7 +63,7 @@ internal static class ServeCommand
                     Pooling = p.GetValue(pooling) is { } pool ? CommonOptions.Parse<FineTuning.Pooling>(pool) : null,
                 Threads = p.GetValue(threads), Device = CommonOptions.DeviceValue(p, device), AutoTruncate = p.GetValue(autoTruncate),
                 DefaultPromptName = p.GetValue(defaultPromptName), DefaultPrompt = p.GetValue(defaultPrompt), GrpcPort = p.GetValue(grpcPort),
-                TokenizationWorkers = p.GetValue(tokenizationWorkers),
+                TokenizationWorkers = p.GetValue(tokenizationWorkers), Runtime = runtime.RuntimeValue(p), Quantized = p.GetValue(runtime.Quantized),
             }.Validate();
             if (options.ExposureWarning is { } warning) Console.Error.WriteLine(warning);
             Run(options, cancel).GetAwaiter().GetResult();

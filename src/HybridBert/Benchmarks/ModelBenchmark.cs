@@ -9,8 +9,10 @@ using HybridBert.Memory;
 namespace HybridBert.Benchmarks;
 
 /// <summary>Train: a training step. Infer: a TorchSharp forward without autograd. Onnx: the same model's encoder
-/// exported to ONNX (<see cref="Interop.OnnxExport"/>) and run by ONNX Runtime on the same inputs.</summary>
-public enum BenchMode { Train, Infer, Onnx }
+/// exported to ONNX (<see cref="Interop.OnnxExport"/>) and run by ONNX Runtime on the same inputs (<see
+/// cref="Inference.OnnxEncoder"/>, as <c>--runtime onnx</c> runs it); OnnxInt8 (<c>onnx-int8</c>): its int8 graph
+/// (<see cref="Interop.OnnxQuantization"/>).</summary>
+public enum BenchMode { Train, Infer, Onnx, OnnxInt8 }
 
 public enum MlmHeadMode { Sparse, Full }
 
@@ -66,8 +68,8 @@ public sealed record BenchSpec
         if (TrimEvery < 0) errors.Add($"--trim-every must be >= 0 (got {TrimEvery})");
         if (Dropout is { } d && (d is < 0 or >= 1 || double.IsNaN(d))) errors.Add($"--dropout must be in [0, 1) (got {d})");
         if (Devices.Problem(Device) is { } device) errors.Add(device);
-        if (Mode == BenchMode.Onnx && (Precision != Precision.Fp32 || Device != "cpu"))
-            errors.Add("--mode onnx runs ONNX Runtime's CPU provider in fp32 (got --precision " +
+        if (Mode is BenchMode.Onnx or BenchMode.OnnxInt8 && (Precision != Precision.Fp32 || Device != "cpu"))
+            errors.Add($"--mode {EnumNames.Kebab(Mode)} runs ONNX Runtime's CPU provider in fp32 (got --precision " +
                 $"{Precision.ToString().ToLowerInvariant()}, --device {Device})");
         errors.ThrowIfAny();
         return this;
@@ -108,7 +110,7 @@ public sealed record BenchResult
     public static BenchResult Describe(BenchSpec s) => new()
     {
         Pattern = s.Pattern, LayerPattern = SafePattern(s), Preset = s.Preset, Seq = s.Seq, Batch = s.Batch,
-        Precision = s.Precision.ToString().ToLowerInvariant(), Threads = s.Threads, Mode = s.Mode.ToString().ToLowerInvariant(),
+        Precision = s.Precision.ToString().ToLowerInvariant(), Threads = s.Threads, Mode = EnumNames.Kebab(s.Mode),
         Head = s.Head.ToString().ToLowerInvariant(), Steps = s.Steps, SaveMemory = s.SaveMemory,
     };
 
@@ -150,7 +152,7 @@ public static class ModelBenchmark
         var positions = torch.randperm(spec.Batch * spec.Seq, device: device).narrow(0, 0, masked);
         var labels = ids.reshape(-1).index_select(0, positions);
 
-        if (spec.Mode == BenchMode.Onnx) return MeasureOnnx(spec, model, config, ids, mask, parameters);
+        if (spec.Mode is BenchMode.Onnx or BenchMode.OnnxInt8) return MeasureOnnx(spec, model, config, ids, mask, parameters);
 
         long steps = 0;
         void Step()
@@ -213,19 +215,14 @@ public static class ModelBenchmark
     /// memory from this model's weights; the TorchSharp model is released before timing.</summary>
     private static BenchResult MeasureOnnx(BenchSpec spec, HybridBertModel model, EncoderConfig config, Tensor ids, Tensor mask, long parameters)
     {
-        byte[] graph;
+        Onnx.ModelProto graph;
         using (var noGrad = torch.no_grad())
-            graph = Google.Protobuf.MessageExtensions.ToByteArray(Interop.OnnxExport.Build(config, model.state_dict(), "",
-                Interop.OnnxHead.None, FineTuning.Pooling.Cls, segmentIdsInput: false));
+            graph = Interop.OnnxExport.Build(config, model.state_dict(), "", Interop.OnnxHead.None, FineTuning.Pooling.Cls, segmentIdsInput: false);
         model.Dispose();
-        using var options = new Microsoft.ML.OnnxRuntime.SessionOptions { IntraOpNumThreads = spec.Threads, InterOpNumThreads = 1 };
-        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(graph, options);
-        graph = [];
-        var shape = new[] { spec.Batch, spec.Seq };
-        Microsoft.ML.OnnxRuntime.NamedOnnxValue Input(string name, Tensor t) =>
-            Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor(name,
-                new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<long>(t.cpu().data<long>().ToArray(), shape));
-        var feeds = new[] { Input("input_ids", ids), Input("attention_mask", mask), Input("token_type_ids", torch.zeros_like(ids)) };
-        return Time(spec, () => { using var results = session.Run(feeds); }, parameters);
+        if (spec.Mode == BenchMode.OnnxInt8) graph = Interop.OnnxQuantization.DynamicInt8(graph);
+        using var encoder = Inference.OnnxEncoder.FromGraph(Google.Protobuf.MessageExtensions.ToByteArray(graph), spec.Threads);
+        graph = null!;
+        var inputs = new EncoderInputs(ids, mask, torch.zeros_like(ids));
+        return Time(spec, () => { using var scope = torch.NewDisposeScope(); encoder.Forward(inputs); }, parameters);
     }
 }

@@ -32,5 +32,8 @@ public sealed class TokenClassifier : nn.Module<EncoderInputs, Tensor>
     }
 
     // -> [batch, seq, outputs]
-    public override Tensor forward(EncoderInputs inputs) => classifier.call(dropout.call(bert.forward(inputs)));
+    public override Tensor forward(EncoderInputs inputs) => Logits(bert.forward(inputs));
+
+    /// <summary>The tag logits [batch, seq, tags] of the encoder's last hidden state.</summary>
+    public Tensor Logits(Tensor hidden) => classifier.call(dropout.call(hidden));
 }

@@ -113,6 +113,10 @@ public sealed class TokenTagger : IDisposable
             File.WriteAllText(Path.Combine(temp, ModelLayout.Task), JsonSerializer.Serialize(Head, IO.JsonFiles.Options));
         });
 
+    /// <summary>What computes the encoder's last hidden state when not the classifier's own encoder (the ONNX runtime,
+    /// <see cref="Inference.InferenceModel.Load"/>); the tagging head runs on it.</summary>
+    internal Func<EncoderInputs, Tensor>? Hidden { get; set; }
+
     /// <summary>Tag probabilities of every position of <paramref name="rows"/>, in batches of similar length, no autograd.</summary>
     public List<float[][]> Run(IReadOnlyList<EncodedText> rows, CancellationToken cancel = default)
     {
@@ -125,7 +129,8 @@ public sealed class TokenTagger : IDisposable
             cancel.ThrowIfCancellationRequested();
             using var scope = torch.NewDisposeScope();
             var inputs = Data.Batches.Inputs(batch.Select(i => rows[i]).ToList(), Tokenizer.Vocabulary.PadId, device);
-            var probabilities = Classifier.call(inputs).softmax(-1).cpu();
+            var logits = Hidden is { } encoder ? Classifier.Logits(encoder(inputs)) : Classifier.call(inputs);
+            var probabilities = logits.softmax(-1).cpu();
             var width = (int)probabilities.shape[1];
             var labels = (int)probabilities.shape[2];
             var flat = probabilities.data<float>().ToArray();

@@ -212,9 +212,48 @@ public sealed class InferenceModel : IDisposable
 
     /// <param name="device">cpu, cuda, cuda:N or auto.</param>
     /// <param name="maxBatchTokens">Tokens one forward may hold.</param>
-    public static InferenceModel Load(string path, string device = "cpu", int maxBatchTokens = 16_384)
+    /// <param name="runtime">What runs the encoder: TorchSharp, or ONNX Runtime on the model folder's exported graph
+    /// (<see cref="OnnxEncoder.ForModel"/>; CPU only).</param>
+    /// <param name="quantized">With the ONNX runtime, the int8 graph (<see cref="Interop.OnnxQuantization.FolderModel"/>).</param>
+    public static InferenceModel Load(string path, string device = "cpu", int maxBatchTokens = 16_384,
+        InferenceRuntime runtime = InferenceRuntime.Torch, bool quantized = false)
     {
+        if (RuntimeProblem(runtime, quantized, device) is { } problem) throw new ArgumentException(problem);
         var source = ModelSource.Open(path);
+        var model = LoadTorch(path, source, device, maxBatchTokens);
+        if (runtime == InferenceRuntime.Onnx)
+        {
+            try
+            {
+                model.onnx = OnnxEncoder.ForModel(source, quantized, model.Config.HiddenSize);
+                if (model.tagger is not null) model.tagger.Hidden = model.onnx.Forward;
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
+        }
+        model.Runtime = runtime;
+        model.Quantized = quantized;
+        return model;
+    }
+
+    /// <summary>Why <paramref name="runtime"/> cannot run as asked (int8 without ONNX, ONNX off the CPU), or null.</summary>
+    public static string? RuntimeProblem(InferenceRuntime runtime, bool quantized, string device) =>
+        quantized && runtime != InferenceRuntime.Onnx ? "--quantized runs the int8 ONNX graph: add --runtime onnx"
+        : runtime == InferenceRuntime.Onnx && device != "cpu" ? $"--runtime onnx runs ONNX Runtime's CPU provider (got --device {device})"
+        : null;
+
+    /// <summary>What runs the encoder.</summary>
+    public InferenceRuntime Runtime { get; private set; }
+    /// <summary>Whether the ONNX runtime runs the int8 graph.</summary>
+    public bool Quantized { get; private set; }
+    private OnnxEncoder? onnx;
+    private bool ownsOnnx = true;
+
+    private static InferenceModel LoadTorch(string path, ModelSource source, string device, int maxBatchTokens)
+    {
         if (TokenTagger.IsTokenModel(source.Folder))
         {
             var tagging = TokenTagger.Load(source.Folder, device);
@@ -316,7 +355,7 @@ public sealed class InferenceModel : IDisposable
                 using (var scope = torch.NewDisposeScope())
                 {
                     var inputs = Data.Batches.Inputs(chunk.Select(i => rows[i]).ToList(), Tokenizer.Vocabulary.PadId, device);
-                    consume(Encoder.forward(inputs), inputs, chunk);
+                    consume(onnx?.Forward(inputs) ?? Encoder.forward(inputs), inputs, chunk);
                 }
                 NativeMemory.AfterInferenceBatch();
             }
@@ -335,7 +374,7 @@ public sealed class InferenceModel : IDisposable
         new(Source, new BertTokenizer(Tokenizer.Vocabulary, Tokenizer.Basic.Lowercase), Config, pretrained, mlm is not null, classifier)
         {
             MaxBatchTokens = MaxBatchTokens, kind = kind, Prompts = Prompts, DefaultPromptName = DefaultPromptName, ownsClassifier = false,
-            ownsPretrained = false,
+            ownsPretrained = false, onnx = onnx, ownsOnnx = false, Runtime = Runtime, Quantized = Quantized,
         };
 
     public void Dispose()
@@ -343,5 +382,6 @@ public sealed class InferenceModel : IDisposable
         if (ownsPretrained) pretrained?.Dispose();
         if (ownsClassifier) classifier?.Dispose();
         tagger?.Dispose();
+        if (ownsOnnx) onnx?.Dispose();
     }
 }

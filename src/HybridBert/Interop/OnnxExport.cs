@@ -40,7 +40,10 @@ public static class OnnxExport
     /// classifier, its labels (<c>layer_pattern</c> is kept for people).
     /// </summary>
     /// <returns>The head written.</returns>
-    public static OnnxHead Run(string modelPath, string outPath, OnnxHead? head = null, bool segmentIds = false, bool overwrite = false)
+    /// <param name="quantize">Also write <see cref="OnnxQuantization.FolderModel"/>, the graph with int8 weights
+    /// (<see cref="OnnxQuantization.DynamicInt8"/>); a model folder only.</param>
+    public static OnnxHead Run(string modelPath, string outPath, OnnxHead? head = null, bool segmentIds = false, bool overwrite = false,
+        bool quantize = false)
     {
         var source = ModelSource.Open(modelPath);
         using var outLock = IO.PathLock.Acquire(outPath);
@@ -50,6 +53,34 @@ public static class OnnxExport
             throw new IO.OutputExistsException(outPath, "files", resumable: false);
         if (!file &&
             File.Exists(outPath)) throw new IOException($"{outPath} is a file: give a folder for the ONNX model folder, or a name ending in .onnx");
+        var (model, chosen, config, lowercase) = Graph(source, head, segmentIds, modelPath);
+        if (file)
+        {
+            if (quantize) throw new ArgumentException($"--quantize writes {OnnxQuantization.FolderModel} beside {FolderModel}: give a folder, not {outPath}");
+            IO.AtomicFile.Write(outPath, temp => File.WriteAllBytes(temp, model.ToByteArray()));
+            return chosen;
+        }
+        config["layer_pattern"] = source.Config.LayerPattern;
+        var architecture = chosen switch { OnnxHead.Mlm => "BertForMaskedLM", OnnxHead.Classifier => "BertForSequenceClassification",
+            OnnxHead.Token => "BertForTokenClassification", _ => "BertModel" };
+        var json = HuggingFaceExport.Config(source.Config, architecture, plainBert: true, config);
+        IO.AtomicFile.WriteFolder(outPath, temp =>
+        {
+            File.WriteAllText(Path.Combine(temp, ModelLayout.Config), json.ToJsonString(HuggingFaceExport.Indented));
+            TokenizerFiles.Write(temp, source.Vocabulary, lowercase, source.Config.MaxPositionEmbeddings);
+            var graph = Path.Combine(temp, FolderModel);
+            Directory.CreateDirectory(Path.GetDirectoryName(graph)!);
+            File.WriteAllBytes(graph, model.ToByteArray());
+            if (quantize) File.WriteAllBytes(Path.Combine(temp, OnnxQuantization.FolderModel), OnnxQuantization.DynamicInt8(model).ToByteArray());
+        });
+        return chosen;
+    }
+
+    /// <summary>The graph of <paramref name="source"/> with <paramref name="head"/> (null: the model's own), the
+    /// config fields its head adds (labels) and the tokenizer's casing.</summary>
+    internal static (ModelProto Model, OnnxHead Head, System.Text.Json.Nodes.JsonObject Config, bool Lowercase) Graph(ModelSource source,
+        OnnxHead? head, bool segmentIds, string modelPath)
+    {
         var tagger = FineTuning.TokenTagger.IsTokenModel(source.Folder);
         var classifier = !tagger && (source.Kind == ModelSourceKind.FineTuned || source.Labels is not null);
         var chosen = head ?? (tagger ? OnnxHead.Token : classifier ? OnnxHead.Classifier : OnnxHead.Mlm);
@@ -86,24 +117,35 @@ public static class OnnxExport
             model = Build(source.Config, mlm.state_dict(), "", chosen, Pooling.Cls, segmentIds);
             lowercase = source.Lowercase ?? true;
         }
-        if (file)
+        return (model, chosen, config, lowercase);
+    }
+
+    /// <summary>
+    /// The graph file the ONNX runtime runs for the model in <paramref name="source"/>: <see cref="FolderModel"/> (or,
+    /// <paramref name="quantized"/>, <see cref="OnnxQuantization.FolderModel"/>) in its folder, exported there first when
+    /// absent, as <c>export onnx</c> would (the model's own head). A folder that cannot be written to (or is being written
+    /// by another process) gets the graph in memory only, said on stderr.
+    /// </summary>
+    /// <returns>The graph's bytes and where they are (null when in memory).</returns>
+    public static (byte[] Graph, string? Path) ForFolder(ModelSource source, bool quantized)
+    {
+        var path = System.IO.Path.Combine(source.Folder, quantized ? OnnxQuantization.FolderModel : FolderModel);
+        if (File.Exists(path)) return (File.ReadAllBytes(path), path);
+        var plain = System.IO.Path.Combine(source.Folder, FolderModel);
+        var model = File.Exists(plain) ? ModelProto.Parser.ParseFrom(File.ReadAllBytes(plain)) : Graph(source, null, false, source.Folder).Model;
+        if (quantized) model = OnnxQuantization.DynamicInt8(model);
+        var bytes = model.ToByteArray();
+        try
         {
-            IO.AtomicFile.Write(outPath, temp => File.WriteAllBytes(temp, model.ToByteArray()));
-            return chosen;
+            using var folderLock = IO.PathLock.Acquire(path);
+            if (!File.Exists(path)) IO.AtomicFile.Write(path, temp => File.WriteAllBytes(temp, bytes));
+            return (bytes, path);
         }
-        config["layer_pattern"] = source.Config.LayerPattern;
-        var architecture = chosen switch { OnnxHead.Mlm => "BertForMaskedLM", OnnxHead.Classifier => "BertForSequenceClassification",
-            OnnxHead.Token => "BertForTokenClassification", _ => "BertModel" };
-        var json = HuggingFaceExport.Config(source.Config, architecture, plainBert: true, config);
-        IO.AtomicFile.WriteFolder(outPath, temp =>
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            File.WriteAllText(Path.Combine(temp, ModelLayout.Config), json.ToJsonString(HuggingFaceExport.Indented));
-            TokenizerFiles.Write(temp, source.Vocabulary, lowercase, source.Config.MaxPositionEmbeddings);
-            var graph = Path.Combine(temp, FolderModel);
-            Directory.CreateDirectory(Path.GetDirectoryName(graph)!);
-            File.WriteAllBytes(graph, model.ToByteArray());
-        });
-        return chosen;
+            Console.Error.WriteLine($"note: could not write {path} ({e.Message}); the ONNX graph is kept in memory for this run");
+            return (bytes, null);
+        }
     }
 
     /// <summary>The graph for <paramref name="c"/> with the given weights (our names after <paramref name="prefix"/>:

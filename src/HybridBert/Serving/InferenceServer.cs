@@ -62,7 +62,7 @@ public sealed class InferenceServer : IAsyncDisposable
     {
         options.Validate();
         TorchSharp.torch.set_num_threads(options.Threads);
-        var model = loaded ?? InferenceModel.Load(options.Model, options.Device, options.MaxBatchTokens);
+        var model = loaded ?? InferenceModel.Load(options.Model, options.Device, options.MaxBatchTokens, options.Runtime, options.Quantized);
         if (options.DefaultPromptName is { } name && !model.Prompts.ContainsKey(name))
         {
             if (loaded is null) model.Dispose();
@@ -454,7 +454,7 @@ public sealed class InferenceServer : IAsyncDisposable
         }
         return new InfoResponse
         {
-            ModelId = ModelName, ModelSha = model.Pulled?.Commit, ModelDtype = "float32", ServedModelName = ModelName, ModelType = modelType,
+            ModelId = ModelName, ModelSha = model.Pulled?.Commit, ModelDtype = model.Quantized ? "int8" : "float32", ServedModelName = ModelName, ModelType = modelType,
             MaxConcurrentRequests = Options.MaxQueue, MaxInputLength = model.MaxLength, MaxBatchTokens = Options.MaxBatchTokens,
             MaxBatchRequests = Options.MaxBatchRequests, MaxClientBatchSize = Options.MaxInputs, AutoTruncate = Options.AutoTruncate,
                 TokenizationWorkers = Math.Max(1, Options.TokenizationWorkers),

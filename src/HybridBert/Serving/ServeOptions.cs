@@ -44,6 +44,10 @@ public sealed record ServeOptions
     /// <summary>A prompt text for requests that name none (instead of <see cref="DefaultPromptName"/>).</summary>
     public string? DefaultPrompt { get; init; }
     public string Device { get; init; } = "cpu";
+    /// <summary>What runs the encoder (<see cref="Inference.InferenceModel.Load"/>).</summary>
+    public Inference.InferenceRuntime Runtime { get; init; } = Inference.InferenceRuntime.Torch;
+    /// <summary>With the ONNX runtime, the int8 graph.</summary>
+    public bool Quantized { get; init; }
 
     /// <summary>A warning when the server listens beyond this machine with no key: anyone who can reach it may use the model.</summary>
     public string? ExposureWarning =>
@@ -71,6 +75,7 @@ public sealed record ServeOptions
         if (TokenizationWorkers < 0) errors.Add($"--tokenization-workers must be >= 0 (got {TokenizationWorkers})");
         if (DefaultPromptName is not null && DefaultPrompt is not null) errors.Add("give --default-prompt-name or --default-prompt, not both");
         if (HybridBert.Model.Devices.Problem(Device) is { } device) errors.Add(device);
+        if (Inference.InferenceModel.RuntimeProblem(Runtime, Quantized, Device) is { } runtime) errors.Add(runtime);
         if (System.Net.IPAddress.TryParse(Host, out _) is false && Host != "localhost")
             errors.Add($"--host must be an IP address or localhost (got '{Host}')");
         errors.ThrowIfAny();

@@ -1,0 +1,187 @@
+using HybridBert.FineTuning;
+using HybridBert.Inference;
+using HybridBert.Interop;
+using HybridBert.Tests.Cli;
+using HybridBert.Tests.Interop;
+using HybridBert.Text;
+
+namespace HybridBert.Tests.Inference;
+
+/// <summary><c>--runtime onnx</c>: the same model's exported graph in ONNX Runtime gives every task's outputs within 1e-4
+/// of TorchSharp's; its int8 graph keeps them close.</summary>
+[Collection("Console")]
+public sealed class OnnxRuntimeTests : IDisposable
+{
+    private readonly string temp = Directory.CreateTempSubdirectory("hybridbert-ort-").FullName;
+    public void Dispose() => Directory.Delete(temp, recursive: true);
+
+    /// <summary>Rows of several lengths (so batches of several shapes): [CLS] random ids, a [SEP] in the middle, [MASK]s, [SEP].</summary>
+    private static List<EncodedText> Rows(InferenceModel model)
+    {
+        var vocabulary = model.Tokenizer.Vocabulary;
+        var random = new Random(7);
+        var rows = new List<EncodedText>();
+        foreach (var length in new[] { 6, 11, 11, 23, 30 })
+        {
+            var ids = Enumerable.Range(0, length).Select(_ => random.Next(104, model.Config.VocabSize)).ToArray();
+            ids[0] = vocabulary.ClsId;
+            ids[length / 2] = vocabulary.SepId;
+            ids[length / 3] = vocabulary.MaskId;
+            ids[^1] = vocabulary.SepId;
+            rows.Add(model.EncodeIds(ids, truncate: false, rows.Count));
+        }
+        return rows;
+    }
+
+    private static float MaxDifference(IEnumerable<float> a, IEnumerable<float> b) => a.Zip(b, (x, y) => Math.Abs(x - y)).Max();
+
+    [Theory]
+    [InlineData("bert_2l")]
+    [InlineData("hybrid_4l_interleaved")]
+    [InlineData("ponet_2l")]
+    [InlineData("classifier_PH_mean")]
+    [InlineData("tagger_PA")]
+    public void Every_task_gives_the_torch_runtimes_outputs_within_1e4(string name)
+    {
+        var (folder, _, _) = HuggingFaceExportTests.Source(name, temp);
+        using var torchModel = InferenceModel.Load(folder);
+        using var onnxModel = InferenceModel.Load(folder, runtime: InferenceRuntime.Onnx);
+        Assert.Equal(InferenceRuntime.Onnx, onnxModel.Runtime);
+        var rows = Rows(torchModel);
+
+        var tokens = (new Embedder(torchModel).EmbedAll(rows), new Embedder(onnxModel).EmbedAll(rows));
+        for (var r = 0; r < rows.Count; r++)
+            Assert.True(MaxDifference(tokens.Item1[r].SelectMany(v => v), tokens.Item2[r].SelectMany(v => v)) < 1e-4, $"row {r}: hidden states differ");
+        var mean = (new Embedder(torchModel).Embed(rows, Pooling.Mean, true), new Embedder(onnxModel).Embed(rows, Pooling.Mean, true));
+        Assert.True(MaxDifference(mean.Item1.SelectMany(v => v), mean.Item2.SelectMany(v => v)) < 1e-4);
+
+        if (torchModel.CanClassify)
+        {
+            var (a, b) = (new TextClassifier(torchModel).Predict(rows), new TextClassifier(onnxModel).Predict(rows));
+            Assert.Equal(a.Select(p => p.Prediction), b.Select(p => p.Prediction));
+            Assert.True(MaxDifference(a.SelectMany(p => p.Probabilities), b.SelectMany(p => p.Probabilities)) < 1e-4);
+        }
+        if (torchModel.CanTag)
+        {
+            var (a, b) = (torchModel.Tagger!.Run(rows), onnxModel.Tagger!.Run(rows));
+            Assert.True(MaxDifference(a.SelectMany(r => r.SelectMany(v => v)), b.SelectMany(r => r.SelectMany(v => v))) < 1e-4);
+        }
+        if (torchModel.CanFillMask)
+        {
+            var (a, b) = (new FillMask(torchModel).Predict(rows, 3), new FillMask(onnxModel).Predict(rows, 3));
+            var scores = (a.SelectMany(t => t.SelectMany(m => m)).ToList(), b.SelectMany(t => t.SelectMany(m => m)).ToList());
+            Assert.Equal(scores.Item1.Count, scores.Item2.Count);
+            Assert.True(MaxDifference(scores.Item1.Select(c => (float)c.Score), scores.Item2.Select(c => (float)c.Score)) < 1e-4);
+        }
+        Assert.True(File.Exists(Path.Combine(folder, OnnxExport.FolderModel)), "the graph was not written into the model folder");
+    }
+
+    [Fact]
+    public void The_folder_graph_is_exported_once_and_then_reused()
+    {
+        var (folder, _, _) = HuggingFaceExportTests.Source("hybrid_4l_interleaved", temp);
+        var graph = Path.Combine(folder, OnnxExport.FolderModel);
+        using (InferenceModel.Load(folder, runtime: InferenceRuntime.Onnx)) { }
+        var written = File.GetLastWriteTimeUtc(graph);
+        var bytes = File.ReadAllBytes(graph);
+        using (var again = InferenceModel.Load(folder, runtime: InferenceRuntime.Onnx)) Assert.NotNull(again);
+        Assert.Equal(written, File.GetLastWriteTimeUtc(graph));
+        Assert.Equal(bytes, File.ReadAllBytes(graph));
+    }
+
+    [Theory]
+    [InlineData("bert_2l")]
+    [InlineData("hybrid_4l_interleaved")]
+    public void The_int8_graph_quantizes_every_linear_layer_and_keeps_the_embeddings(string name)
+    {
+        var (folder, _, _) = HuggingFaceExportTests.Source(name, temp);
+        using var fp32 = InferenceModel.Load(folder, runtime: InferenceRuntime.Onnx);
+        using var int8 = InferenceModel.Load(folder, runtime: InferenceRuntime.Onnx, quantized: true);
+        var quantizedPath = Path.Combine(folder, OnnxQuantization.FolderModel);
+        Assert.True(File.Exists(quantizedPath));
+
+        var quantizedGraph = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(quantizedPath)).Graph;
+        var plainGraph = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(folder, OnnxExport.FolderModel))).Graph;
+        Assert.Equal(0, MatMulsByWeights(quantizedGraph));
+        Assert.True(MatMulsByWeights(plainGraph) >= 8);
+        Assert.Equal(MatMulsByWeights(plainGraph), quantizedGraph.Node.Count(n => n.OpType == "MatMulInteger"));
+
+        var rows = Rows(fp32);
+        var (a, b) = (new Embedder(fp32).Embed(rows, Pooling.Mean, true), new Embedder(int8).Embed(rows, Pooling.Mean, true));
+        var cosines = a.Zip(b, (x, y) => x.Zip(y, (p, q) => p * q).Sum()).ToList();
+        Assert.True(cosines.Min() > 0.99, $"int8 embeddings' cosine to fp32: min {cosines.Min():F4}");
+        Assert.True(cosines.Max() < 1 - 1e-7, "the int8 graph gave fp32's vectors exactly: it did not run int8");
+    }
+
+    /// <summary>MatMuls whose right side is a constant or a transposed constant: the linear layers.</summary>
+    private static int MatMulsByWeights(Onnx.GraphProto graph)
+    {
+        var constants = graph.Initializer.Select(t => t.Name).ToHashSet();
+        return graph.Node.Count(n => n.OpType == "MatMul" && (constants.Contains(n.Input[1]) ||
+            graph.Node.Any(t => t.OpType == "Transpose" && t.Output[0] == n.Input[1] && constants.Contains(t.Input[0]))));
+    }
+
+    [Fact]
+    public void Weights_are_quantized_per_output_column_within_half_a_step()
+    {
+        var weight = new float[] { 1f, -0.02f, 0, -2f, 0.01f, 0, 0.5f, 0.005f, 0 };   // [3, 3]; column 2 all zero
+        var (values, scales) = OnnxQuantization.Quantize(weight, 3, 3);
+        Assert.Equal(new[] { 2f / 127, 0.02f / 127, 1f }, scales, (x, y) => Math.Abs(x - y) < 1e-9);
+        for (var i = 0; i < weight.Length; i++)
+            Assert.True(Math.Abs(values[i] * scales[i % 3] - weight[i]) <= scales[i % 3] / 2 + 1e-9, $"entry {i}");
+        Assert.Equal(-127, values[3]);
+        Assert.Equal(127, values[1] * -1);
+    }
+
+    [Fact]
+    public void The_cli_runs_the_onnx_runtime_and_refuses_int8_without_it()
+    {
+        var (folder, _, _) = HuggingFaceExportTests.Source("bert_2l", temp);
+        var input = Path.Combine(temp, "texts.txt");
+        File.WriteAllLines(input, ["a b c", "d e"]);
+        var vectors = new Dictionary<string, string>();
+        foreach (var runtime in new[] { "torch", "onnx" })
+        {
+            var output = Path.Combine(temp, $"{runtime}.jsonl");
+            var (exit, stdout, stderr) = ModelCommandTests.Run("embed", "--model", folder, "--input", input, "--out", output, "--runtime", runtime);
+            Assert.True(exit == 0, stderr + stdout);
+            vectors[runtime] = File.ReadAllText(output);
+        }
+        var parse = (string s) => s.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .SelectMany(l => System.Text.Json.Nodes.JsonNode.Parse(l)!["embedding"]!.AsArray().Select(v => v!.GetValue<float>())).ToList();
+        Assert.True(MaxDifference(parse(vectors["torch"]), parse(vectors["onnx"])) < 1e-4);
+
+        var (code, _, error) = ModelCommandTests.Run("embed", "--model", folder, "--input", input, "--out", Path.Combine(temp, "q.jsonl"),
+            "--quantized");
+        Assert.Equal(2, code);
+        Assert.Contains("--quantized runs the int8 ONNX graph: add --runtime onnx", error);
+    }
+
+    [Fact]
+    public async Task The_server_batches_for_the_int8_graph_and_says_so()
+    {
+        var (folder, _, _) = HuggingFaceExportTests.Source("hybrid_4l_interleaved", temp);
+        await using var server = await HybridBert.Serving.InferenceServer.StartAsync(new HybridBert.Serving.ServeOptions
+        {
+            Model = folder, Port = 0, Threads = 1, Runtime = InferenceRuntime.Onnx, Quantized = true,
+        });
+        using var client = new HttpClient { BaseAddress = server.Address };
+        string[] texts = ["a b c d", "e f", "g h i j k l"];
+        var requests = texts.Select(t => client.PostAsync("/embed",
+            new StringContent(new System.Text.Json.Nodes.JsonObject { ["inputs"] = t }.ToJsonString(), System.Text.Encoding.UTF8,
+                "application/json"))).ToList();
+        var answers = new List<float[]>();
+        foreach (var request in requests)
+        {
+            using var response = await request;
+            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+            answers.Add(System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())![0]!.AsArray()
+                .Select(v => v!.GetValue<float>()).ToArray());
+        }
+        using var library = InferenceModel.Load(folder, runtime: InferenceRuntime.Onnx, quantized: true);
+        var expected = new Embedder(library).Embed(texts, library.PoolingFor(null));
+        Assert.True(MaxDifference(expected.SelectMany(v => v), answers.SelectMany(v => v)) < 1e-5);
+        var info = System.Text.Json.Nodes.JsonNode.Parse(await client.GetStringAsync("/info"))!;
+        Assert.Equal("int8", info["model_dtype"]!.GetValue<string>());
+    }
+}
