@@ -231,6 +231,8 @@ internal static class BenchCommand
         {
             model, preset, pattern, requests, concurrency, tokens, batchedOnly, threads, maxWait, workers, route, output,
         };
+        var runtime = new RuntimeOptions();
+        runtime.AddTo(command);
         command.SetAction(parse => CliErrors.Run(cancel =>
         {
             var spec = new ServeBenchSpec
@@ -239,7 +241,8 @@ internal static class BenchCommand
                     Requests = parse.GetValue(requests),
                 Concurrency = CommonOptions.IntList(parse.GetValue(concurrency)!, "--concurrency"), InputTokens = parse.GetValue(tokens),
                 CompareUnbatched = !parse.GetValue(batchedOnly), Threads = parse.GetValue(threads), MaxWaitMs = parse.GetValue(maxWait),
-                TokenizationWorkers = parse.GetValue(workers), Route = parse.GetValue(route)!,
+                TokenizationWorkers = parse.GetValue(workers), Route = parse.GetValue(route)!, Runtime = runtime.RuntimeValue(parse),
+                Quantized = parse.GetValue(runtime.Quantized),
             };
             var work = parse.GetValue(output)?.FullName ?? Path.Combine(Path.GetTempPath(), "hybridbert-bench-serve");
             Directory.CreateDirectory(work);
@@ -255,7 +258,7 @@ internal static class BenchCommand
                 table.AddRow(r.Batching, $"{r.Concurrency}", $"{r.RequestsPerSecond:N0}", $"{r.P50Ms:F1}", $"{r.P95Ms:F1}", $"{r.P99Ms:F1}",
                     $"{r.MeanBatchRequests:F1}",
                     $"{r.Errors} / {r.Lost}", $"{r.RssFirstMiB:N0} → {r.RssLastMiB:N0}, {r.PeakRssMiB:N0}");
-            Console.WriteLine($"route: {results.FirstOrDefault()?.Route}");
+            Console.WriteLine($"route: {results.FirstOrDefault()?.Route}, runtime: {results.FirstOrDefault()?.Runtime}");
             AnsiConsole.Write(table);
             if (parse.GetValue(output) is { } dir)
             {

@@ -35,16 +35,22 @@ internal static class ExportCommand
             new Option<bool>("--segment-ids") { Description =
             "Add a segment_ids input (explicit sentence segments for pooling layers; default: from [CLS]/[SEP])" };
         var onnxOverwrite = new Option<bool>("--overwrite") { Description = "Replace an existing --out file" };
+        var quantize = new Option<string>("--quantize")
+        {
+            Description = $"int8: also write {Interop.OnnxQuantization.FolderModel} (dynamic quantization: int8 weights per output column, " +
+                          "activations quantized on the fly), which --runtime onnx --quantized runs; a model folder only",
+            DefaultValueFactory = _ => "none", HelpName = "none|int8",
+        };
+        quantize.AcceptOnlyFromAmong("none", "int8");
         var onnx = new Command("onnx", $"Write an ONNX graph (opset {Interop.OnnxExport.Opset}; dynamic batch and sequence axes) for ONNX Runtime")
         {
-            onnxModel, onnxOut, head, segmentIds, onnxOverwrite,
+            onnxModel, onnxOut, head, segmentIds, onnxOverwrite, quantize,
         };
         onnx.SetAction(parse => CliErrors.Run(() =>
         {
             var chosen = parse.GetValue(head) is { } h ? CommonOptions.Parse<Interop.OnnxHead>(h) : (Interop.OnnxHead?)null;
             var written = Interop.OnnxExport.Run(parse.GetValue(onnxModel)!.ModelPath(), parse.GetValue(onnxOut)!.FullName, chosen,
-                parse.GetValue(segmentIds),
-                parse.GetValue(onnxOverwrite));
+                parse.GetValue(segmentIds), parse.GetValue(onnxOverwrite), quantize: parse.GetValue(quantize) == "int8");
             Console.WriteLine($"exported {parse.GetValue(onnxModel)!.ModelPath()} with head {written.ToString().ToLowerInvariant()} -> " +
                 $"{parse.GetValue(onnxOut)!.FullName}");
         }));

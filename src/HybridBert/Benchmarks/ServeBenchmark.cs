@@ -28,6 +28,9 @@ public sealed record ServeBenchSpec
     public static readonly IReadOnlyList<string> Routes = ["embed", "embed_sparse", "tokenize", "grpc-embed"];
     /// <summary>The server's --tokenization-workers (its own default unless set).</summary>
     public int TokenizationWorkers { get; init; } = Serving.ServeOptions.Defaults.TokenizationWorkers;
+    /// <summary>The server's --runtime and --quantized.</summary>
+    public Inference.InferenceRuntime Runtime { get; init; } = Serving.ServeOptions.Defaults.Runtime;
+    public bool Quantized { get; init; }
 
     public ServeBenchSpec Validate()
     {
@@ -37,6 +40,7 @@ public sealed record ServeBenchSpec
         if (InputTokens < 3) errors.Add($"--input-tokens must be >= 3 (got {InputTokens})");
         if (Threads < 1) errors.Add($"--threads must be >= 1 (got {Threads})");
         if (!Routes.Contains(Route)) errors.Add($"--route must be one of {string.Join(", ", Routes)} (got '{Route}')");
+        if (Inference.InferenceModel.RuntimeProblem(Runtime, Quantized, "cpu") is { } runtime) errors.Add(runtime);
         errors.ThrowIfAny();
         return this;
     }
@@ -48,6 +52,8 @@ public sealed record ServeBenchResult
     public required string Batching { get; init; }
     /// <summary>What the requests asked (<see cref="ServeBenchSpec.Route"/>).</summary>
     public string Route { get; init; } = "embed";
+    /// <summary>What ran the encoder: torch, onnx or onnx-int8.</summary>
+    public string Runtime { get; init; } = "torch";
     public required int Concurrency { get; init; }
     public required int Requests { get; init; }
     public required int Ok { get; init; }
@@ -115,6 +121,8 @@ public static class ServeBenchmark
                      "--max-batch-requests", batched ? "256" : "1"]))
             start.ArgumentList.Add(a);
         if (spec.Route == "grpc-embed") foreach (var a in new[] { "--grpc-port", "0" }) start.ArgumentList.Add(a);
+        foreach (var a in new[] { "--runtime", EnumNames.Kebab(spec.Runtime) }.Concat(spec.Quantized ? ["--quantized"] : []))
+            start.ArgumentList.Add(a);
         using var server = Process.Start(start) ?? throw new InvalidOperationException("could not start the server");
         try
         {
@@ -180,7 +188,7 @@ public static class ServeBenchmark
             return new ServeBenchResult
             {
                 Batching = batched ? "dynamic" : "none", Route = spec.Route, Concurrency = concurrency, Requests = spec.Requests, Ok = ok,
-                    Errors = errors,
+                Errors = errors, Runtime = EnumNames.Kebab(spec.Runtime) + (spec.Quantized ? "-int8" : ""),
                 Lost = spec.Requests - ok - errors, RequestsPerSecond = spec.Requests / seconds,
                 P50Ms = Percentile(0.50), P95Ms = Percentile(0.95), P99Ms = Percentile(0.99),
                 MeanBatchRequests = Metric("hybridbert_batch_requests_sum") / Math.Max(1, Metric("hybridbert_batch_requests_count")),

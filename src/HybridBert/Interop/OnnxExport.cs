@@ -56,7 +56,8 @@ public static class OnnxExport
         var (model, chosen, config, lowercase) = Graph(source, head, segmentIds, modelPath);
         if (file)
         {
-            if (quantize) throw new ArgumentException($"--quantize writes {OnnxQuantization.FolderModel} beside {FolderModel}: give a folder, not {outPath}");
+            if (quantize)
+                throw new ArgumentException($"--quantize writes {OnnxQuantization.FolderModel} beside {FolderModel}: give a folder, not {outPath}");
             IO.AtomicFile.Write(outPath, temp => File.WriteAllBytes(temp, model.ToByteArray()));
             return chosen;
         }
@@ -71,7 +72,8 @@ public static class OnnxExport
             var graph = Path.Combine(temp, FolderModel);
             Directory.CreateDirectory(Path.GetDirectoryName(graph)!);
             File.WriteAllBytes(graph, model.ToByteArray());
-            if (quantize) File.WriteAllBytes(Path.Combine(temp, OnnxQuantization.FolderModel), OnnxQuantization.DynamicInt8(model).ToByteArray());
+            if (quantize)
+                File.WriteAllBytes(Path.Combine(temp, OnnxQuantization.FolderModel), OnnxQuantization.DynamicInt8(model).ToByteArray());
         });
         return chosen;
     }

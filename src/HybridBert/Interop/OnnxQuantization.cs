@@ -38,7 +38,10 @@ public static class OnnxQuantization
             var (values, scales) = Quantize(weight.Values, weight.Rows, weight.Columns);
             graph.Initializer.Add(Int8(name + "_weight", values, weight.Rows, weight.Columns));
             graph.Initializer.Add(Floats(name + "_scale", scales));
-            graph.Initializer.Add(new TensorProto { Name = name + "_zero", DataType = (int)TensorProto.Types.DataType.Int8, RawData = ByteString.CopyFrom(new byte[1]) });
+            graph.Initializer.Add(new TensorProto
+            {
+                Name = name + "_zero", DataType = (int)TensorProto.Types.DataType.Int8, RawData = ByteString.CopyFrom(new byte[1]),
+            });
             nodes.Add(Node("DynamicQuantizeLinear", [node.Input[0]], [name + "_a", name + "_a_scale", name + "_a_zero"]));
             nodes.Add(Node("MatMulInteger", [name + "_a", name + "_weight", name + "_a_zero", name + "_zero"], [name + "_int"]));
             nodes.Add(Node("Cast", [name + "_int"], [name + "_float"], new AttributeProto
@@ -131,7 +134,8 @@ public static class OnnxGraphs
     {
         var missing = outputs.Where(o => graph.Output.All(g => g.Name != o)).ToList();
         if (missing.Count > 0)
-            throw new InvalidDataException($"the ONNX graph has no output {string.Join(", ", missing)} (it has {string.Join(", ", graph.Output.Select(o => o.Name))})");
+            throw new InvalidDataException($"the ONNX graph has no output {string.Join(", ", missing)} " +
+                                           $"(it has {string.Join(", ", graph.Output.Select(o => o.Name))})");
         var kept = graph.Output.Where(o => outputs.Contains(o.Name)).ToList();
         graph.Output.Clear();
         graph.Output.AddRange(kept);

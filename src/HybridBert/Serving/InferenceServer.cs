@@ -454,7 +454,8 @@ public sealed class InferenceServer : IAsyncDisposable
         }
         return new InfoResponse
         {
-            ModelId = ModelName, ModelSha = model.Pulled?.Commit, ModelDtype = model.Quantized ? "int8" : "float32", ServedModelName = ModelName, ModelType = modelType,
+            ModelId = ModelName, ModelSha = model.Pulled?.Commit, ModelDtype = model.Quantized ? "int8" : "float32",
+            ServedModelName = ModelName, ModelType = modelType,
             MaxConcurrentRequests = Options.MaxQueue, MaxInputLength = model.MaxLength, MaxBatchTokens = Options.MaxBatchTokens,
             MaxBatchRequests = Options.MaxBatchRequests, MaxClientBatchSize = Options.MaxInputs, AutoTruncate = Options.AutoTruncate,
                 TokenizationWorkers = Math.Max(1, Options.TokenizationWorkers),

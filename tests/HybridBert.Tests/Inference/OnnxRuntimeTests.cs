@@ -184,4 +184,21 @@ public sealed class OnnxRuntimeTests : IDisposable
         var info = System.Text.Json.Nodes.JsonNode.Parse(await client.GetStringAsync("/info"))!;
         Assert.Equal("int8", info["model_dtype"]!.GetValue<string>());
     }
+
+    [Fact]
+    public void Export_writes_the_int8_graph_beside_the_fp32_one_into_a_folder_only()
+    {
+        var (folder, _, _) = HuggingFaceExportTests.Source("ponet_2l", temp);
+        var output = Path.Combine(temp, "onnx-folder");
+        var (exit, stdout, stderr) = ModelCommandTests.Run("export", "onnx", "--model", folder, "--out", output, "--quantize", "int8");
+        Assert.True(exit == 0, stderr + stdout);
+        var quantized = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(output, OnnxQuantization.FolderModel)));
+        Assert.Contains(quantized.Graph.Node, n => n.OpType == "MatMulInteger");
+        Assert.True(File.Exists(Path.Combine(output, OnnxExport.FolderModel)));
+
+        (exit, _, stderr) = ModelCommandTests.Run("export", "onnx", "--model", folder, "--out", Path.Combine(temp, "alone.onnx"),
+            "--quantize", "int8");
+        Assert.Equal(2, exit);
+        Assert.Contains("give a folder", stderr);
+    }
 }
