@@ -12,7 +12,8 @@ namespace HybridBert.Text;
 /// Written by hand because Microsoft.ML.Tokenizers' <c>BertTokenizer</c> differs from Hugging Face: it drops ASCII
 /// symbols such as <c>= + &lt; &gt; ^ | ~ $</c> (1,885 of 5,000 corpus lines came out different). BERT counts every
 /// ASCII non-alphanumeric printable character as punctuation, plus Unicode's P* categories.
-/// Hugging Face's order is kept: clean, CJK, strip accents, then lowercase.
+/// Hugging Face's order is kept: clean, CJK, strip accents, then lowercase. Not thread-safe (it remembers the accent-free
+/// form of each character it met): one per thread, as <see cref="BertTokenizer"/>.
 /// </remarks>
 public sealed class BasicTokenizer(bool lowercase = true)
 {
@@ -22,16 +23,39 @@ public sealed class BasicTokenizer(bool lowercase = true)
     public void Split(string text, List<string> words)
     {
         var normalized = Normalize(text);
+        var ranges = new List<(int Start, int Length)>();
+        SplitNormalized(normalized, ranges);
+        foreach (var (start, length) in ranges) words.Add(normalized.Substring(start, length));
+    }
+
+    /// <summary>The words of an already <see cref="Normalize">normalized</see> text, as (start, length) ranges of it
+    /// appended to <paramref name="words"/>: split on whitespace, every punctuation character a word of its own.</summary>
+    public static void SplitNormalized(string normalized, List<(int Start, int Length)> words)
+    {
         var start = -1;
         for (var i = 0; i < normalized.Length;)
         {
-            var rune = Rune.GetRuneAt(normalized, i);
-            var width = rune.Utf16SequenceLength;
-            if (Rune.IsWhiteSpace(rune) || IsPunctuation(rune))
+            var c = normalized[i];
+            bool space, punctuation;
+            var width = 1;
+            if (c < 0x80)
             {
-                if (start >= 0) words.Add(normalized[start..i]);
+                space = c == ' ' || c is >= '\t' and <= '\r';
+                punctuation = !space && c is >= (char)33 and <= (char)47 or >= (char)58 and <= (char)64 or >= (char)91 and <= (char)96
+                    or >= (char)123 and <= (char)126;
+            }
+            else
+            {
+                var rune = Rune.GetRuneAt(normalized, i);
+                width = rune.Utf16SequenceLength;
+                space = Rune.IsWhiteSpace(rune);
+                punctuation = !space && IsPunctuation(rune);
+            }
+            if (space || punctuation)
+            {
+                if (start >= 0) words.Add((start, i - start));
                 start = -1;
-                if (!Rune.IsWhiteSpace(rune)) words.Add(normalized.Substring(i, width));
+                if (punctuation) words.Add((i, width));
             }
             else if (start < 0)
             {
@@ -39,7 +63,7 @@ public sealed class BasicTokenizer(bool lowercase = true)
             }
             i += width;
         }
-        if (start >= 0) words.Add(normalized[start..]);
+        if (start >= 0) words.Add((start, normalized.Length - start));
     }
 
     /// <summary>
@@ -66,27 +90,10 @@ public sealed class BasicTokenizer(bool lowercase = true)
             i += rune.Utf16SequenceLength;
         }
         var flat = normalized.ToString();
-        var words = new List<(string, int[], int[])>();
-        void Add(int from, int to) =>
-            words.Add((flat[from..to], starts.GetRange(from, to - from).ToArray(), ends.GetRange(from, to - from).ToArray()));
-        var start = -1;
-        for (var i = 0; i < flat.Length;)
-        {
-            var rune = Rune.GetRuneAt(flat, i);
-            var width = rune.Utf16SequenceLength;
-            if (Rune.IsWhiteSpace(rune) || IsPunctuation(rune))
-            {
-                if (start >= 0) Add(start, i);
-                start = -1;
-                if (!Rune.IsWhiteSpace(rune)) Add(i, i + width);
-            }
-            else if (start < 0)
-            {
-                start = i;
-            }
-            i += width;
-        }
-        if (start >= 0) Add(start, flat.Length);
+        var ranges = new List<(int Start, int Length)>();
+        SplitNormalized(flat, ranges);
+        var words = ranges.Select(r => (flat.Substring(r.Start, r.Length), starts.GetRange(r.Start, r.Length).ToArray(),
+            ends.GetRange(r.Start, r.Length).ToArray())).ToList();
         return words.Select(w => w.Item1).SequenceEqual(Split(text)) ? words : null;
     }
 
@@ -97,26 +104,51 @@ public sealed class BasicTokenizer(bool lowercase = true)
         return words;
     }
 
+    /// <summary>ASCII characters <see cref="Normalize"/> drops (controls; tab, line feed and carriage return are whitespace).</summary>
+    private static readonly System.Buffers.SearchValues<char> AsciiControls = System.Buffers.SearchValues.Create(
+        "\0\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008\u000E\u000F\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018" +
+        "\u0019\u001A\u001B\u001C\u001D\u001E\u001F\u007F");
+
+    /// <summary>BERT's normalization. An ASCII text without control characters takes a vectorised path (only lowercasing
+    /// changes it: its whitespace characters are left as they are, which splits the same).</summary>
     public string Normalize(string text)
     {
+        if (System.Text.Ascii.IsValid(text) && text.AsSpan().IndexOfAny(AsciiControls) < 0) return Lowercase ? text.ToLowerInvariant() : text;
         var builder = new StringBuilder(text.Length + 8);
-        var ascii = true;
+        var marks = false;   // a combining mark of the input's own: accents are stripped from the whole text (canonical order)
+        Span<char> units = stackalloc char[2];
         foreach (var rune in text.EnumerateRunes())
         {
             var v = rune.Value;
             if (v == 0 || v == 0xFFFD || IsControl(rune)) continue;
             if (Rune.IsWhiteSpace(rune)) builder.Append(' ');
-            else if (IsCjk(v)) builder.Append(' ').Append(rune.ToString()).Append(' ');
+            else if (v < 0x80) builder.Append((char)v);
+            else if (IsCjk(v)) builder.Append(' ').Append(units[..rune.EncodeToUtf16(units)]).Append(' ');
+            else if (Lowercase && !marks && !IsMark(rune)) builder.Append(Stripped(rune));
             else
             {
-                if (v > 0x7F) ascii = false;
-                builder.Append(rune.ToString());
+                marks |= Lowercase;
+                builder.Append(units[..rune.EncodeToUtf16(units)]);
             }
         }
         var s = builder.ToString();
         if (!Lowercase) return s;
-        if (!ascii) s = StripAccents(s);
+        if (marks) s = StripAccents(s);
         return s.ToLowerInvariant();
+    }
+
+    private static bool IsMark(Rune r) => Rune.GetUnicodeCategory(r) is UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark
+        or UnicodeCategory.EnclosingMark;
+
+    private readonly Dictionary<int, string> strippedRunes = [];
+
+    /// <summary>A character without its accents (its canonical decomposition less the non-spacing marks), remembered.</summary>
+    private string Stripped(Rune rune)
+    {
+        if (strippedRunes.TryGetValue(rune.Value, out var known)) return known;
+        var stripped = StripAccents(rune.ToString());
+        if (strippedRunes.Count < 10_000) strippedRunes[rune.Value] = stripped;
+        return stripped;
     }
 
     private static string StripAccents(string s)

@@ -44,7 +44,8 @@ public sealed class BertTokenizerTests : IClassFixture<BertTokenizerTests.Shared
         "[MASK] [CLS] [SEP] literal specials",
         "3.14159 1,000,000 $5.00 50% 2nd 1990s e-mail U.S.A.",
         "\u0301combining at start and e\u0301 decomposed",
-        "ﾊﾝｶｸ half-width and ＦＵＬＬ ｗｉｄｔｈ");
+        "ﾊﾝｶｸ half-width and ＦＵＬＬ ｗｉｄｔｈ",
+        "words around one of 101 letters: " + new string('b', 50) + "unaffable" + new string('c', 42) + " and after it");
 
     [Theory]
     [MemberData(nameof(TrickyStrings))]
@@ -54,6 +55,10 @@ public sealed class BertTokenizerTests : IClassFixture<BertTokenizerTests.Shared
         var expected = shared.Oracle.Tokenize(text);
         Assert.True(expected.Length > 0 || string.IsNullOrWhiteSpace(text), "the oracle returned nothing");
         Assert.Equal(expected, tokenizer.Tokenize(text));
+        // Ids alone come from FastBertTokenizer; with word ids, from our own normalizer and splitter: both are Hugging Face's.
+        var withWords = new List<int>();
+        tokenizer.AppendIds(text, withWords, []);
+        Assert.Equal(expected, withWords);
     }
 
     [Theory]
@@ -74,6 +79,9 @@ public sealed class BertTokenizerTests : IClassFixture<BertTokenizerTests.Shared
             {
                 var expected = shared.Oracle.Tokenize(paragraph);
                 var actual = tokenizer.Tokenize(paragraph);
+                var withWords = new List<int>();
+                tokenizer.AppendIds(paragraph, withWords, []);
+                Assert.Equal(actual, withWords);
                 if (!expected.SequenceEqual(actual))
                     Assert.Fail($"{document.Source} line {document.Line}: ids differ for \"{paragraph[..Math.Min(80, paragraph.Length)]}…\"");
                 paragraphs++;
