@@ -121,6 +121,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(text);
         bench.Subcommands.Add(Serve());
         bench.Subcommands.Add(Layers());
+        bench.Subcommands.Add(Runtimes());
         return bench;
     }
 
@@ -203,6 +204,42 @@ internal static class BenchCommand
             AnsiConsole.Write(table);
             Console.WriteLine($"{spec.Preset}, seq {spec.Seq} × batch {spec.BatchOrDefault}, {spec.Threads} threads, training mode; " +
                 $"medians of {spec.Repeats}");
+        }));
+        return command;
+    }
+
+    private static Command Runtimes()
+    {
+        var model = new Option<string>("--model") { Required = true, Description = "The model: " + CommonOptions.ModelHelp };
+        var data = new Option<DirectoryInfo?>("--data") { Description =
+            "Prepared data whose validation split gives the rows [default: the embedded corpus, prepared on the fly with the model's vocabulary]" };
+        var file = new Option<FileInfo?>("--file") { Description = "A labelled file to score a classifier on (its task's metric per runtime)" };
+        var rows = new Option<int>("--rows") { DefaultValueFactory = _ => 512, Description = "Validation rows to embed and fill" };
+        var json = new Option<bool>("--json") { Description = "One JSON object per runtime on stdout instead of the table" };
+        var command = new Command("runtimes",
+            "One model under torch, ONNX Runtime and ONNX Runtime int8: tokens/s, embeddings' cosine to torch, fill-mask top-1 agreement " +
+            "with torch, a classifier's metric")
+        {
+            model, data, file, rows, json,
+        };
+        command.SetAction(parse => CliErrors.Run(cancel =>
+        {
+            var results = RuntimeComparison.Run(parse.GetValue(model)!.ModelPath(), parse.GetValue(data)?.FullName, parse.GetValue(file)?.FullName,
+                parse.GetValue(rows), Console.Error.WriteLine, cancel);
+            if (parse.GetValue(json))
+            {
+                foreach (var r in results) Console.WriteLine(JsonSerializer.Serialize(r, IO.JsonFiles.Lines));
+                return;
+            }
+            var table = new Table().AddColumn("runtime").AddColumn(new TableColumn("tokens/s").RightAligned())
+                .AddColumn(new TableColumn("× torch").RightAligned()).AddColumn(new TableColumn("cosine to torch: mean / min").RightAligned())
+                .AddColumn(new TableColumn("fill-mask top-1 = torch").RightAligned()).AddColumn(new TableColumn("metric").RightAligned());
+            foreach (var r in results)
+                table.AddRow(r.Runtime, $"{r.TokensPerSecond:N0}", $"{r.TokensPerSecond / results[0].TokensPerSecond:F2}",
+                    r.MeanCosine is { } mean ? $"{mean:F5} / {r.MinCosine:F5}" : "—", r.FillMaskTop1Agreement is { } a ? $"{a:P1}" : "—",
+                    r.Metric is null ? "—" : $"{r.Metric} {r.MetricValue:F4}");
+            Console.WriteLine($"{results[0].Rows:N0} validation rows");
+            AnsiConsole.Write(table);
         }));
         return command;
     }

@@ -39,6 +39,8 @@ public sealed class FillMask(InferenceModel model)
         {
             var ids = inputs.InputIds;
             var masked = ids.eq(vocabulary.MaskId).nonzero();                                   // [m, 2]: row, position
+            foreach (var k in indices) results[k] = [];
+            if (masked.shape[0] == 0) return;   // rows given as ids may hold no [MASK]: nothing to fill
             var rowsOf = masked.select(1, 0).cpu().data<long>().ToArray();
             var positions = masked.select(1, 1).cpu().data<long>().ToArray();
             var flat = masked.select(1, 0) * ids.shape[1] + masked.select(1, 1);
@@ -46,7 +48,6 @@ public sealed class FillMask(InferenceModel model)
             var (scores, tokens) = logits.softmax(-1).topk(topK, -1);
             var scoreRows = scores.cpu().data<float>().ToArray();
             var tokenRows = tokens.cpu().data<long>().ToArray();
-            foreach (var k in indices) results[k] = [];
             for (var m = 0; m < rowsOf.Length; m++)
             {
                 var row = indices[rowsOf[m]];

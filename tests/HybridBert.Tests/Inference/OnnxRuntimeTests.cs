@@ -201,4 +201,29 @@ public sealed class OnnxRuntimeTests : IDisposable
         Assert.Equal(2, exit);
         Assert.Contains("give a folder", stderr);
     }
+
+    [Fact]
+    public void Bench_runtimes_compares_speed_and_answers_of_the_three_runtimes()
+    {
+        var (folder, _, _) = HuggingFaceExportTests.Source("hybrid_4l_interleaved", temp);
+        var (exit, stdout, stderr) = ModelCommandTests.Run("bench", "runtimes", "--model", folder, "--rows", "24", "--json");
+        Assert.True(exit == 0, stderr + stdout);
+        var rows = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!).ToList();
+        Assert.Equal(["torch", "onnx", "onnx-int8"], rows.Select(r => r["runtime"]!.GetValue<string>()));
+        Assert.All(rows, r => Assert.True(r["tokens_per_second"]!.GetValue<double>() > 0));
+        Assert.Null(rows[0]["mean_cosine"]);
+        Assert.True(rows[1]["min_cosine"]!.GetValue<double>() > 0.99999);
+        Assert.Equal(1.0, rows[1]["fill_mask_top1_agreement"]!.GetValue<double>());
+        Assert.True(rows[2]["min_cosine"]!.GetValue<double>() > 0.99);
+
+        var (classifier, _, _) = HuggingFaceExportTests.Source("classifier_PH_mean", temp);
+        var file = Path.Combine(temp, "labelled.tsv");
+        File.WriteAllLines(file, ["text\tlabel", "a b c\tneg", "d e f g\tpos", "h\tneu", "i j\tpos"]);
+        (exit, stdout, stderr) = ModelCommandTests.Run("bench", "runtimes", "--model", classifier, "--rows", "8", "--file", file, "--json");
+        Assert.True(exit == 0, stderr + stdout);
+        var scored = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!).ToList();
+        Assert.All(scored, r => Assert.Equal("accuracy", r["metric"]!.GetValue<string>()));
+        Assert.Equal(scored[0]["metric_value"]!.GetValue<double>(), scored[1]["metric_value"]!.GetValue<double>());
+        Assert.Null(scored[1]["fill_mask_top1_agreement"]);
+    }
 }
