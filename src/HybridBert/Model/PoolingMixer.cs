@@ -31,8 +31,11 @@ public sealed class PoolingMixer : nn.Module<Tensor, MixerContext, Tensor>
     }
 
     // h: [batch, seq, hidden] -> [batch, seq, heads*head_size]
-    public override Tensor forward(Tensor h, MixerContext context) =>
-        Scoped.Keep(() => Pool(dense_q.call(h), dense_k.call(h), dense_o.call(h), dense_segment.call(h), dense_local.call(h), heads, context));
+    public override Tensor forward(Tensor h, MixerContext context) => Scoped.Keep(() =>
+    {
+        var p = Projections.Apply(h, dense_q, dense_k, dense_o, dense_segment, dense_local);
+        return Pool(p[0], p[1], p[2], p[3], p[4], heads, context);
+    });
 
     /// <summary>
     /// (g + SMP) ⊙ O + LMP from the five projections, each [batch, seq, heads*head_size]:
@@ -64,7 +67,11 @@ public sealed class PoolingMixer : nn.Module<Tensor, MixerContext, Tensor>
         var segmentMax = SegmentMax.Apply(segment, context.Segments!, context.SegmentZero!);
         var localMax = SegmentMax.LocalWindow(local, context.LocalExcluded!, context.LocalZero!);
 
-        var mixed = (g.unsqueeze(2) + Split(segmentMax)) * Split(o) + Split(localMax); // [batch, heads, seq, head_size]
-        return mixed.transpose(1, 2).reshape(batch, seq, width).masked_fill(context.Real.logical_not().unsqueeze(-1), 0.0);
+        // In [batch, seq, heads*head_size] order throughout (g's heads side by side), so no transposed copy is made.
+        var padding = context.Real.logical_not().unsqueeze(-1);
+        var global = g.reshape(batch, 1, width);
+        if (!torch.is_grad_enabled() || !(segmentMax.requires_grad || o.requires_grad || localMax.requires_grad))
+            return segmentMax.add_(global).mul_(o).add_(localMax).masked_fill_(padding, 0.0);   // inference: in place, fresh tensors
+        return ((global + segmentMax) * o + localMax).masked_fill(padding, 0.0);
     }
 }

@@ -25,8 +25,11 @@ public sealed class SelfAttention : nn.Module<Tensor, MixerContext, Tensor>
     }
 
     // h: [batch, seq, hidden] -> [batch, seq, heads*head_size]
-    public override Tensor forward(Tensor h, MixerContext context) =>
-        Scoped.Keep(() => Attend(query.call(h), key.call(h), value.call(h), heads, context, training ? dropoutProb : 0.0));
+    public override Tensor forward(Tensor h, MixerContext context) => Scoped.Keep(() =>
+    {
+        var p = Projections.Apply(h, query, key, value);
+        return Attend(p[0], p[1], p[2], heads, context, training ? dropoutProb : 0.0);
+    });
 
     /// <summary>Scaled dot-product attention over projected q, k, v [batch, seq, heads*head_size].</summary>
     /// <remarks>
