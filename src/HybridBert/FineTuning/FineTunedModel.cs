@@ -65,17 +65,20 @@ public sealed class FineTunedModel : IDisposable
         return new FineTunedModel(classifier, new BertTokenizer(vocabulary, head.Lowercase), head);
     }
 
+    /// <summary>The task of a Hugging Face classifier folder: its labels, the usual metrics, up to 512 tokens.</summary>
+    internal static TaskHead HuggingFaceHead(string folder, ClassifierLabels labels, EncoderConfig config, bool lowercase) =>
+        new(Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))), labels.Regression,
+            labels.Regression ? [] : labels.Labels,
+            labels.Regression ? ["pearson", "spearman"] : ["accuracy"], labels.MeanPooling ? Pooling.Mean : Pooling.Cls,
+            Math.Min(512, config.MaxPositionEmbeddings), lowercase, new ColumnSpec("text", null, "label"));
+
     private static FineTunedModel LoadHuggingFace(string folder, string device)
     {
         var source = ModelSource.Open(folder);
         var labels = source.Labels ?? throw new InvalidDataException(
             $"{folder}: a Hugging Face model but not a sequence classifier (config.json's architectures lack " +
                 $"BertForSequenceClassification) — fine-tune it first: hybridbert finetune --checkpoint {folder}");
-        var head = new TaskHead(Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))), labels.Regression,
-            labels.Regression ? [] : labels.Labels,
-            labels.Regression ? ["pearson", "spearman"] : ["accuracy"], labels.MeanPooling ? Pooling.Mean : Pooling.Cls,
-                Math.Min(512, source.Config.MaxPositionEmbeddings),
-            source.Lowercase ?? true, new ColumnSpec("text", null, "label"));
+        var head = HuggingFaceHead(folder, labels, source.Config, source.Lowercase ?? true);
         var classifier = new SequenceClassifier(source.Config, labels.Regression ? 1 : labels.Labels.Count, head.Pooling);
         source.LoadInto(classifier);
         classifier.to(Devices.Resolve(device));

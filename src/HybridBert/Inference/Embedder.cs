@@ -48,7 +48,7 @@ public sealed class Embedder(InferenceModel model)
             for (var k = 0; k < indices.Length; k++)
             {
                 using var scope = torch.NewDisposeScope();
-                var weights = model.MlmLogits(hidden[k]).relu().log1p().amax([0]).cpu().data<float>().ToArray();   // [vocab]
+                var weights = model.MlmLogitsOfRow(hidden, k).relu().log1p().amax([0]).cpu().data<float>().ToArray();   // [vocab]
                 var entries = new List<(int, float)>();
                 for (var v = 0; v < weights.Length; v++)
                     if (weights[v] > 0) entries.Add((v, weights[v]));

@@ -44,7 +44,7 @@ public sealed class FillMask(InferenceModel model)
             var rowsOf = masked.select(1, 0).cpu().data<long>().ToArray();
             var positions = masked.select(1, 1).cpu().data<long>().ToArray();
             var flat = masked.select(1, 0) * ids.shape[1] + masked.select(1, 1);
-            var logits = model.MlmLogits(hidden.reshape(-1, hidden.shape[^1]).index_select(0, flat));   // [m, vocab]
+            var logits = model.MlmLogitsAt(hidden, flat);                                       // [m, vocab]
             var (scores, tokens) = logits.softmax(-1).topk(topK, -1);
             var scoreRows = scores.cpu().data<float>().ToArray();
             var tokenRows = tokens.cpu().data<long>().ToArray();

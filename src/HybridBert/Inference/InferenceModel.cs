@@ -65,9 +65,9 @@ public sealed class InferenceModel : IDisposable
     public EncoderConfig Config { get; }
     public string Source { get; }
     /// <summary>The classifier's task (labels, pooling), or null for pre-trained models.</summary>
-    public TaskHead? Task => classifier?.Head;
-    public bool CanFillMask => mlm is not null;
-    public bool CanClassify => classifier is not null;
+    public TaskHead? Task => classifier?.Head ?? graphTask;
+    public bool CanFillMask => mlm is not null || GraphHead == Interop.OnnxHead.Mlm;
+    public bool CanClassify => classifier is not null || graphTask is not null;
     public bool CanTag => tagger is not null;
     /// <summary>The token classifier's task (its tags), or null for other models.</summary>
     public TokenHead? TokenTask => tagger?.Head;
@@ -86,6 +86,9 @@ public sealed class InferenceModel : IDisposable
     private string? WhyNot(InferenceTask task) => task switch
     {
         InferenceTask.Embed => null,
+        InferenceTask.Tag when !CanTag && GraphHead == Interop.OnnxHead.Token =>
+            "the model is an ONNX token classifier folder: tagging runs from the model folder it was exported from (its seed-N folder, " +
+                "with --runtime onnx), not from the ONNX folder alone",
         InferenceTask.Tag when !CanTag =>
             "the model is not a token classifier: tagging needs a seed-N folder written by `hybridbert finetune --task-type token`",
         InferenceTask.Classify when !CanClassify && CanTag =>
@@ -219,6 +222,13 @@ public sealed class InferenceModel : IDisposable
         InferenceRuntime runtime = InferenceRuntime.Torch, bool quantized = false)
     {
         if (RuntimeProblem(runtime, quantized, device) is { } problem) throw new ArgumentException(problem);
+        if (IsOnnxFolder(path))
+        {
+            if (runtime != InferenceRuntime.Onnx)
+                throw new ArgumentException($"{path} is an ONNX model folder ({Interop.OnnxExport.FolderModel}, no weights for TorchSharp): " +
+                                            "run it with --runtime onnx");
+            return LoadOnnxFolder(path, quantized, maxBatchTokens);
+        }
         var source = ModelSource.Open(path);
         var model = LoadTorch(path, source, device, maxBatchTokens);
         if (runtime == InferenceRuntime.Onnx)
@@ -244,6 +254,44 @@ public sealed class InferenceModel : IDisposable
         quantized && runtime != InferenceRuntime.Onnx ? "--quantized runs the int8 ONNX graph: add --runtime onnx"
         : runtime == InferenceRuntime.Onnx && device != "cpu" ? $"--runtime onnx runs ONNX Runtime's CPU provider (got --device {device})"
         : null;
+
+    /// <summary>Whether <paramref name="path"/> is an ONNX model folder as <c>export onnx</c>, Optimum and transformers.js
+    /// write it: <c>config.json</c>, a tokenizer and <c>onnx/model.onnx</c>, and no weights of its own.</summary>
+    public static bool IsOnnxFolder(string path) =>
+        Directory.Exists(path) && File.Exists(Path.Combine(path, Interop.OnnxExport.FolderModel)) && !HuggingFaceFolder.Is(path)
+        && ModelLayout.Detect(path) == ModelSourceKind.HuggingFace;
+
+    /// <summary>
+    /// An ONNX model folder: everything runs in ONNX Runtime, the head too (the graph's <c>logits</c>: a classifier's labels
+    /// from <c>config.json</c>'s <c>id2label</c>, an MLM head's vocabulary); the tokenizer is the folder's.
+    /// </summary>
+    private static InferenceModel LoadOnnxFolder(string folder, bool quantized, int maxBatchTokens)
+    {
+        var (vocabulary, lowercase) = HuggingFaceFolder.ReadTokenizer(folder);
+        var config = HuggingFaceFolder.ReadConfig(folder, vocabulary);
+        var (graph, path) = Interop.OnnxExport.ForFolder(folder, quantized, () => throw new FileNotFoundException(
+            $"{folder}: no {Interop.OnnxExport.FolderModel}"));
+        var encoder = OnnxEncoder.FromGraph(graph, 0, path, keepLogits: true, vocabSize: config.VocabSize);
+        TaskHead? task = null;
+        if (encoder.Head == Interop.OnnxHead.Classifier)
+        {
+            var labels = HuggingFaceFolder.ReadLabels(folder) ?? new ClassifierLabels(
+                Enumerable.Range(0, (int)encoder.LogitsWidth).Select(i => $"LABEL_{i}").ToList(), encoder.LogitsWidth == 1);
+            task = FineTunedModel.HuggingFaceHead(folder, labels, config, lowercase);
+        }
+        var (prompts, defaultPrompt) = ReadPrompts(folder);
+        return new InferenceModel(folder, new BertTokenizer(vocabulary, lowercase), config, null, false, null)
+        {
+            MaxBatchTokens = maxBatchTokens, kind = ModelSourceKind.HuggingFace, Prompts = prompts, DefaultPromptName = defaultPrompt,
+            DeclaredPooling = ReadPooling(folder), onnx = encoder, graphTask = task, Runtime = InferenceRuntime.Onnx, Quantized = quantized,
+        };
+    }
+
+    /// <summary>The head the ONNX graph runs itself (an ONNX model folder), or None when TorchSharp runs the heads.</summary>
+    private Interop.OnnxHead GraphHead => graphTask is not null ? Interop.OnnxHead.Classifier
+        : pretrained is null && classifier is null && tagger is null && onnx is not null ? onnx.Head : Interop.OnnxHead.None;
+    private TaskHead? graphTask;
+    private Tensor? graphLogits;   // the current batch's logits from the graph (GraphHead), inside Run
 
     /// <summary>What runs the encoder.</summary>
     public InferenceRuntime Runtime { get; private set; }
@@ -345,7 +393,7 @@ public sealed class InferenceModel : IDisposable
     internal void Run(IReadOnlyList<EncodedText> rows, Action<Tensor, EncoderInputs, int[]> consume, CancellationToken cancel = default)
     {
         using var noGrad = torch.no_grad();
-        var device = Encoder.Device;
+        var device = onnx is not null ? torch.CPU : Encoder.Device;
         foreach (var group in Enumerable.Range(0, rows.Count).GroupBy(i => rows[i].Length).OrderBy(g => g.Key))
         {
             var perBatch = Math.Max(1, MaxBatchTokens / group.Key);
@@ -355,15 +403,30 @@ public sealed class InferenceModel : IDisposable
                 using (var scope = torch.NewDisposeScope())
                 {
                     var inputs = Data.Batches.Inputs(chunk.Select(i => rows[i]).ToList(), Tokenizer.Vocabulary.PadId, device);
-                    consume(onnx?.Forward(inputs) ?? Encoder.forward(inputs), inputs, chunk);
+                    Tensor hidden;
+                    if (onnx is null) hidden = Encoder.forward(inputs);
+                    else (hidden, graphLogits) = onnx.ForwardWithLogits(inputs);
+                    consume(hidden, inputs, chunk);
+                    graphLogits = null;
                 }
                 NativeMemory.AfterInferenceBatch();
             }
         }
     }
 
-    internal Tensor MlmLogits(Tensor hidden) => mlm!.MlmLogits(hidden);
-    internal Tensor ClassifierLogits(Tensor hidden, EncoderInputs inputs) => classifier!.Classifier.Logits(hidden, inputs);
+    /// <summary>The MLM logits [n, vocab] of the batch's tokens at <paramref name="flatPositions"/> (indices into its flattened
+    /// batch*seq tokens), inside <see cref="Run"/>.</summary>
+    internal Tensor MlmLogitsAt(Tensor hidden, Tensor flatPositions) => GraphHead == Interop.OnnxHead.Mlm
+        ? graphLogits!.reshape(-1, graphLogits.shape[^1]).index_select(0, flatPositions)
+        : mlm!.MlmLogits(hidden, flatPositions);
+
+    /// <summary>The MLM logits [seq, vocab] of every token of the batch's row <paramref name="row"/>, inside <see cref="Run"/>.</summary>
+    internal Tensor MlmLogitsOfRow(Tensor hidden, int row) =>
+        GraphHead == Interop.OnnxHead.Mlm ? graphLogits![row] : mlm!.MlmLogits(hidden[row]);
+
+    /// <summary>The classifier's logits [n, labels] of the batch, inside <see cref="Run"/>.</summary>
+    internal Tensor ClassifierLogits(Tensor hidden, EncoderInputs inputs) =>
+        GraphHead == Interop.OnnxHead.Classifier ? graphLogits! : classifier!.Classifier.Logits(hidden, inputs);
 
     /// <summary>
     /// A view of this model with a tokenizer of its own (the same vocabulary and casing), for a thread that tokenizes
@@ -374,7 +437,7 @@ public sealed class InferenceModel : IDisposable
         new(Source, new BertTokenizer(Tokenizer.Vocabulary, Tokenizer.Basic.Lowercase), Config, pretrained, mlm is not null, classifier)
         {
             MaxBatchTokens = MaxBatchTokens, kind = kind, Prompts = Prompts, DefaultPromptName = DefaultPromptName, ownsClassifier = false,
-            ownsPretrained = false, onnx = onnx, ownsOnnx = false, Runtime = Runtime, Quantized = Quantized,
+            ownsPretrained = false, onnx = onnx, ownsOnnx = false, Runtime = Runtime, Quantized = Quantized, graphTask = graphTask,
         };
 
     public void Dispose()

@@ -24,15 +24,20 @@ public enum InferenceRuntime
 /// </summary>
 public sealed class OnnxEncoder : IDisposable
 {
-    public const string HiddenOutput = "last_hidden_state";
-    private static readonly string[] Outputs = [HiddenOutput];
+    public const string HiddenOutput = "last_hidden_state", LogitsOutput = "logits";
+    private readonly string[] outputs;
     private readonly InferenceSession session;
     private readonly int hidden;
+
+    /// <summary>What the graph's <c>logits</c> are, when they are kept (<see cref="FromGraph"/>); None otherwise.</summary>
+    public Interop.OnnxHead Head { get; }
+    /// <summary>The kept logits' last dimension (labels, tags or the vocabulary); 0 without.</summary>
+    public long LogitsWidth { get; }
 
     /// <summary>Where the graph was read from (or written to), or null when built in memory.</summary>
     public string? GraphPath { get; }
 
-    private OnnxEncoder(byte[] graph, int threads, string? path)
+    private OnnxEncoder(byte[] graph, int threads, string? path, bool keepLogits, int vocabSize)
     {
         var model = ModelProto.Parser.ParseFrom(graph);
         var inputs = model.Graph.Input.Select(i => i.Name).ToList();
@@ -40,9 +45,17 @@ public sealed class OnnxEncoder : IDisposable
         if (inputs.Except(expected).FirstOrDefault() is { } extra)
             throw new InvalidDataException($"{path ?? "the ONNX graph"}: it takes an input '{extra}' the runtime does not give " +
                 "(exported with --segment-ids?): export the folder again without it, or delete the graph to have it exported anew");
-        Interop.OnnxGraphs.KeepOutputs(model.Graph, HiddenOutput);
-        var width = model.Graph.Output[0].Type.TensorType.Shape.Dim.LastOrDefault()?.DimValue ?? 0;
-        hidden = (int)width;
+        var logits = keepLogits ? model.Graph.Output.FirstOrDefault(o => o.Name == LogitsOutput) : null;
+        outputs = logits is null ? [HiddenOutput] : [HiddenOutput, LogitsOutput];
+        if (logits is not null)
+        {
+            var dims = logits.Type.TensorType.Shape.Dim;
+            LogitsWidth = dims.LastOrDefault()?.DimValue ?? 0;
+            Head = dims.Count == 2 ? Interop.OnnxHead.Classifier
+                : LogitsWidth == vocabSize ? Interop.OnnxHead.Mlm : Interop.OnnxHead.Token;
+        }
+        Interop.OnnxGraphs.KeepOutputs(model.Graph, outputs);
+        hidden = (int)(model.Graph.Output.First(o => o.Name == HiddenOutput).Type.TensorType.Shape.Dim.LastOrDefault()?.DimValue ?? 0);
         using var options = new SessionOptions
         {
             IntraOpNumThreads = threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
@@ -57,8 +70,10 @@ public sealed class OnnxEncoder : IDisposable
 
     /// <summary>A session on <paramref name="graph"/> (an ONNX model with our inputs and <c>last_hidden_state</c>).</summary>
     /// <param name="threads">ONNX Runtime's intra-op threads; 0 = as many as TorchSharp uses.</param>
-    public static OnnxEncoder FromGraph(byte[] graph, int threads = 0, string? path = null) =>
-        new(graph, threads > 0 ? threads : get_num_threads(), path);
+    /// <param name="keepLogits">Also run the graph's head, when it has one (<c>logits</c>: an ONNX model folder has no
+    /// other weights for it); <paramref name="vocabSize"/> tells an MLM head from a token classifier's.</param>
+    public static OnnxEncoder FromGraph(byte[] graph, int threads = 0, string? path = null, bool keepLogits = false, int vocabSize = 0) =>
+        new(graph, threads > 0 ? threads : get_num_threads(), path, keepLogits, vocabSize);
 
     /// <summary>The graph of the model in <paramref name="source"/>'s folder (exported there first when absent).</summary>
     public static OnnxEncoder ForModel(Interop.ModelSource source, bool quantized, int expectedHidden)
@@ -75,7 +90,10 @@ public sealed class OnnxEncoder : IDisposable
     }
 
     /// <summary>The last hidden state [batch, seq, hidden] of <paramref name="inputs"/>, as a CPU tensor.</summary>
-    public Tensor Forward(EncoderInputs inputs)
+    public Tensor Forward(EncoderInputs inputs) => ForwardWithLogits(inputs).Hidden;
+
+    /// <summary>The last hidden state and, when kept, the head's logits (else null), as CPU tensors.</summary>
+    public (Tensor Hidden, Tensor? Logits) ForwardWithLogits(EncoderInputs inputs)
     {
         var shape = new[] { (int)inputs.InputIds.shape[0], (int)inputs.InputIds.shape[1] };
         NamedOnnxValue Input(string name, Tensor t) =>
@@ -85,9 +103,13 @@ public sealed class OnnxEncoder : IDisposable
             Input("input_ids", inputs.InputIds), Input("attention_mask", inputs.AttentionMask),
             Input("token_type_ids", inputs.TokenTypeIds ?? zeros_like(inputs.InputIds)),
         };
-        using var results = session.Run(feeds, Outputs);
-        var output = (DenseTensor<float>)results[0].Value;
-        return tensor(output.Buffer.ToArray(), output.Dimensions.ToArray().Select(d => (long)d).ToArray());
+        using var results = session.Run(feeds, outputs);
+        Tensor Torch(int i)
+        {
+            var output = (DenseTensor<float>)results[i].Value;
+            return tensor(output.Buffer.ToArray(), output.Dimensions.ToArray().Select(d => (long)d).ToArray());
+        }
+        return (Torch(0), outputs.Length > 1 ? Torch(1) : null);
     }
 
     public void Dispose() => session.Dispose();

@@ -129,12 +129,17 @@ public static class OnnxExport
     /// by another process) gets the graph in memory only, said on stderr.
     /// </summary>
     /// <returns>The graph's bytes and where they are (null when in memory).</returns>
-    public static (byte[] Graph, string? Path) ForFolder(ModelSource source, bool quantized)
+    public static (byte[] Graph, string? Path) ForFolder(ModelSource source, bool quantized) =>
+        ForFolder(source.Folder, quantized, () => Graph(source, null, false, source.Folder).Model);
+
+    /// <summary>As <see cref="ForFolder(ModelSource, bool)"/> for any folder; <paramref name="export"/> makes the fp32 graph
+    /// when the folder has none.</summary>
+    public static (byte[] Graph, string? Path) ForFolder(string folder, bool quantized, Func<ModelProto> export)
     {
-        var path = System.IO.Path.Combine(source.Folder, quantized ? OnnxQuantization.FolderModel : FolderModel);
+        var path = System.IO.Path.Combine(folder, quantized ? OnnxQuantization.FolderModel : FolderModel);
         if (File.Exists(path)) return (File.ReadAllBytes(path), path);
-        var plain = System.IO.Path.Combine(source.Folder, FolderModel);
-        var model = File.Exists(plain) ? ModelProto.Parser.ParseFrom(File.ReadAllBytes(plain)) : Graph(source, null, false, source.Folder).Model;
+        var plain = System.IO.Path.Combine(folder, FolderModel);
+        var model = File.Exists(plain) ? ModelProto.Parser.ParseFrom(File.ReadAllBytes(plain)) : export();
         if (quantized) model = OnnxQuantization.DynamicInt8(model);
         var bytes = model.ToByteArray();
         try

@@ -212,5 +212,32 @@ public sealed class TransformersJsTests : IDisposable
         Assert.True(compared > 10, $"only {compared} entities compared");
     }
 
+    [NpmFact]
+    public void Transformers_js_runs_our_int8_graph_as_our_quantized_runtime_does()
+    {
+        var source = Pretrained("PPAA", 5);
+        var folder = Path.Combine(root, "onnx", "int8");
+        OnnxExport.Run(source, folder, quantize: true);
+        var job = new JsonObject { ["task"] = "feature-extraction", ["model"] = folder, ["texts"] = Json(Texts), ["pooling"] = "mean",
+            ["normalize"] = true, ["dtype"] = "q8" };
+        var answers = JsonNode.Parse(TransformersJs.RunJobs(new JsonObject { ["jobs"] = new JsonArray(job) }.ToJsonString()))![0]!.AsArray();
+
+        // Our quantized runtime on the same graph (copied beside the source model), and the fp32 torch runtime.
+        Directory.CreateDirectory(Path.Combine(source, "onnx"));
+        File.Copy(Path.Combine(folder, OnnxQuantization.FolderModel), Path.Combine(source, OnnxQuantization.FolderModel));
+        using var int8 = InferenceModel.Load(source, runtime: InferenceRuntime.Onnx, quantized: true);
+        using var fp32 = InferenceModel.Load(source);
+        var ours = new Embedder(int8).Embed(Texts, Pooling.Mean, true);
+        var exact = new Embedder(fp32).Embed(Texts, Pooling.Mean, true);
+        for (var i = 0; i < Texts.Length; i++)
+        {
+            var theirs = answers[i]!.AsArray().Select(v => v!.GetValue<float>()).ToArray();
+            var worst = ours[i].Zip(theirs, (a, b) => Math.Abs(a - b)).Max();
+            Assert.True(worst < 1e-3, $"text {i}: transformers.js's int8 vector differs from ours by {worst}");
+            var cosine = exact[i].Zip(theirs, (a, b) => a * b).Sum();
+            Assert.True(cosine is > 0.99f and < 1 - 1e-7f, $"text {i}: cosine to fp32 {cosine} (int8 should be near, not equal)");
+        }
+    }
+
     private static JsonArray Json(IEnumerable<string> texts) => new(texts.Select(t => (JsonNode)t).ToArray());
 }

@@ -1,7 +1,8 @@
 // Runs transformers.js (@huggingface/transformers) offline on exported model folders, as a user's script would.
 // Reads {"jobs": [...]} on standard input and prints one JSON array of results, a result per job.
 //   {"task": "tokenize", "model": DIR, "texts": [...], "pairs": [... or null]}  -> [{"input_ids": [...], "token_type_ids": [...]}]
-//   {"task": "feature-extraction", "model": DIR, "texts": [...], "pooling": "mean"|"cls", "normalize": bool} -> [[...], ...]
+//   {"task": "feature-extraction", "model": DIR, "texts": [...], "pooling": "mean"|"cls", "normalize": bool, "dtype": "fp32"|"q8"}
+//     -> [[...], ...] (dtype q8: onnx/model_quantized.onnx; default fp32)
 //   {"task": "fill-mask", "model": DIR, "texts": [...], "top_k": k} -> per text the pipeline's answer
 //   {"task": "text-classification", "model": DIR, "texts": [...], "pairs": [... or null]} -> per text every label with its score
 //     (the pipeline for single texts; for pairs, which the pipeline does not take, its tokenizer and model)
@@ -27,7 +28,7 @@ for (const job of spec.jobs) {
       return { input_ids: Array.from(encoded.input_ids.data, Number), token_type_ids: Array.from(encoded.token_type_ids.data, Number) };
     }));
   } else if (job.task === 'feature-extraction') {
-    const extractor = await pipeline('feature-extraction', model, { dtype: 'fp32' });
+    const extractor = await pipeline('feature-extraction', model, { dtype: job.dtype ?? 'fp32' });
     const vectors = [];
     for (const text of job.texts) vectors.push((await extractor(text, { pooling: job.pooling, normalize: job.normalize })).tolist()[0]);
     results.push(vectors);
