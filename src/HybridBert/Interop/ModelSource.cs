@@ -87,6 +87,28 @@ public sealed record ModelSource
                                       $"a fine-tuned folder ({FineTuning.FineTunedModel.TaskFile}) or a Hugging Face model folder " +
                                           $"({HuggingFaceFolder.ConfigFile} + weights)";
 
+    /// <summary>SHA-256 (hex) over the weight files' names and bytes: what an ONNX graph exported into the folder was made
+    /// from (<see cref="OnnxExport.ForFolder(ModelSource, bool)"/>), so a graph left behind by other weights is noticed.</summary>
+    public string WeightsFingerprint()
+    {
+        IEnumerable<string> files = Kind switch
+        {
+            ModelSourceKind.HuggingFace => HuggingFaceFolder.WeightFiles.Select(f => Path.Combine(Folder, f)).Where(File.Exists)
+                .Concat(Directory.EnumerateFiles(Folder, "model-*-of-*.safetensors").Order(StringComparer.Ordinal)),
+            ModelSourceKind.Checkpoint => [Path.Combine(Folder, Training.Checkpoint.WeightsFile)],
+            _ => [Path.Combine(Folder, FineTuning.FineTunedModel.WeightsFile)],
+        };
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var file in files)
+        {
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes(Path.GetFileName(file) + "\n"));
+            using var stream = File.OpenRead(file);
+            var buffer = new byte[1 << 20];
+            for (int read; (read = stream.Read(buffer)) > 0;) hash.AppendData(buffer, 0, read);
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
     /// <summary>The weights under the names in the file (CPU, dtype as stored); the caller disposes them.</summary>
     public Dictionary<string, Tensor> ReadWeights() => Kind switch
     {

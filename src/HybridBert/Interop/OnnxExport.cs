@@ -129,23 +129,44 @@ public static class OnnxExport
     /// by another process) gets the graph in memory only, said on stderr.
     /// </summary>
     /// <returns>The graph's bytes and where they are (null when in memory).</returns>
-    public static (byte[] Graph, string? Path) ForFolder(ModelSource source, bool quantized) =>
-        ForFolder(source.Folder, quantized, () => Graph(source, null, false, source.Folder).Model);
+    public static (byte[] Graph, string? Path) ForFolder(ModelSource source, bool quantized)
+    {
+        var fingerprint = source.WeightsFingerprint();
+        return ForFolder(source.Folder, quantized, () => Stamped(Graph(source, null, false, source.Folder).Model, fingerprint),
+            graph => graph.MetadataProps.FirstOrDefault(p => p.Key == WeightsProperty)?.Value is not { } made || made == fingerprint);
+    }
+
+    /// <summary>The graph's metadata entry naming the weights it was made from (<see cref="ModelSource.WeightsFingerprint"/>).</summary>
+    public const string WeightsProperty = "hybridbert_weights_sha256";
+
+    private static ModelProto Stamped(ModelProto model, string fingerprint)
+    {
+        model.MetadataProps.Add(new StringStringEntryProto { Key = WeightsProperty, Value = fingerprint });
+        return model;
+    }
 
     /// <summary>As <see cref="ForFolder(ModelSource, bool)"/> for any folder; <paramref name="export"/> makes the fp32 graph
-    /// when the folder has none.</summary>
-    public static (byte[] Graph, string? Path) ForFolder(string folder, bool quantized, Func<ModelProto> export)
+    /// when the folder has none, or when <paramref name="current"/> says the one there was made from other weights.</summary>
+    public static (byte[] Graph, string? Path) ForFolder(string folder, bool quantized, Func<ModelProto> export,
+        Func<ModelProto, bool>? current = null)
     {
         var path = System.IO.Path.Combine(folder, quantized ? OnnxQuantization.FolderModel : FolderModel);
-        if (File.Exists(path)) return (File.ReadAllBytes(path), path);
-        var plain = System.IO.Path.Combine(folder, FolderModel);
-        var model = File.Exists(plain) ? ModelProto.Parser.ParseFrom(File.ReadAllBytes(plain)) : export();
+        ModelProto? Existing(string file)
+        {
+            if (!File.Exists(file)) return null;
+            var graph = ModelProto.Parser.ParseFrom(File.ReadAllBytes(file));
+            if (current is null || current(graph)) return graph;
+            Console.Error.WriteLine($"note: {file} was exported from other weights than the folder's: exporting it anew");
+            return null;
+        }
+        if (Existing(path) is { } ready) return (ready.ToByteArray(), path);
+        var model = (quantized ? Existing(System.IO.Path.Combine(folder, FolderModel)) : null) ?? export();
         if (quantized) model = OnnxQuantization.DynamicInt8(model);
         var bytes = model.ToByteArray();
         try
         {
             using var folderLock = IO.PathLock.Acquire(path);
-            if (!File.Exists(path)) IO.AtomicFile.Write(path, temp => File.WriteAllBytes(temp, bytes));
+            IO.AtomicFile.Write(path, temp => File.WriteAllBytes(temp, bytes));
             return (bytes, path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

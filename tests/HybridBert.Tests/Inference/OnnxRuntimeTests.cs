@@ -87,6 +87,18 @@ public sealed class OnnxRuntimeTests : IDisposable
         using (var again = InferenceModel.Load(folder, runtime: InferenceRuntime.Onnx)) Assert.NotNull(again);
         Assert.Equal(written, File.GetLastWriteTimeUtc(graph));
         Assert.Equal(bytes, File.ReadAllBytes(graph));
+
+        // New weights in the folder: the graph left by the old ones is noticed and exported anew.
+        var weightsPath = Path.Combine(folder, ModelLayout.Weights);
+        var weights = SafetensorsFile.Read(weightsPath);
+        foreach (var (_, tensor) in weights) tensor.mul_(1.5);
+        SafetensorsFile.Write(weightsPath, weights);
+        using var torchModel = InferenceModel.Load(folder);
+        using var onnxModel = InferenceModel.Load(folder, runtime: InferenceRuntime.Onnx);
+        Assert.NotEqual(bytes, File.ReadAllBytes(graph));
+        var rows = Rows(torchModel);
+        var (a, b) = (new Embedder(torchModel).EmbedAll(rows), new Embedder(onnxModel).EmbedAll(rows));
+        Assert.True(MaxDifference(a.SelectMany(r => r.SelectMany(v => v)), b.SelectMany(r => r.SelectMany(v => v))) < 1e-4);
     }
 
     [Theory]
