@@ -225,7 +225,7 @@ public sealed class InferenceModel : IDisposable
         if (IsOnnxFolder(path))
         {
             if (runtime != InferenceRuntime.Onnx)
-                throw new ArgumentException($"{path} is an ONNX model folder ({Interop.OnnxExport.FolderModel}, no weights for TorchSharp): " +
+                throw new ArgumentException($"{path} is an ONNX model folder (an ONNX graph, no weights for TorchSharp): " +
                                             "run it with --runtime onnx");
             return LoadOnnxFolder(path, quantized, maxBatchTokens);
         }
@@ -256,9 +256,10 @@ public sealed class InferenceModel : IDisposable
         : null;
 
     /// <summary>Whether <paramref name="path"/> is an ONNX model folder as <c>export onnx</c>, Optimum and transformers.js
-    /// write it: <c>config.json</c>, a tokenizer and <c>onnx/model.onnx</c>, and no weights of its own.</summary>
+    /// write it: <c>config.json</c>, a tokenizer and <c>onnx/model.onnx</c> (or Optimum's <c>model.onnx</c> at the top), and
+    /// no weights of its own.</summary>
     public static bool IsOnnxFolder(string path) =>
-        Directory.Exists(path) && File.Exists(Path.Combine(path, Interop.OnnxExport.FolderModel)) && !HuggingFaceFolder.Is(path)
+        Directory.Exists(path) && Interop.OnnxExport.FolderGraphs(path) is not null && !HuggingFaceFolder.Is(path)
         && ModelLayout.Detect(path) == ModelSourceKind.HuggingFace;
 
     /// <summary>
@@ -269,8 +270,8 @@ public sealed class InferenceModel : IDisposable
     {
         var (vocabulary, lowercase) = HuggingFaceFolder.ReadTokenizer(folder);
         var config = HuggingFaceFolder.ReadConfig(folder, vocabulary);
-        var (graph, path) = Interop.OnnxExport.ForFolder(folder, quantized, () => throw new FileNotFoundException(
-            $"{folder}: no {Interop.OnnxExport.FolderModel}"));
+        var (plain, int8) = Interop.OnnxExport.FolderGraphs(folder)!.Value;
+        var (graph, path) = Interop.OnnxExport.ForFolder(plain, int8, quantized, () => throw new FileNotFoundException($"{folder}: no {plain}"));
         var encoder = OnnxEncoder.FromGraph(graph, 0, path, keepLogits: true, vocabSize: config.VocabSize);
         TaskHead? task = null;
         if (encoder.Head == Interop.OnnxHead.Classifier)

@@ -132,8 +132,20 @@ public static class OnnxExport
     public static (byte[] Graph, string? Path) ForFolder(ModelSource source, bool quantized)
     {
         var fingerprint = source.WeightsFingerprint();
-        return ForFolder(source.Folder, quantized, () => Stamped(Graph(source, null, false, source.Folder).Model, fingerprint),
+        return ForFolder(System.IO.Path.Combine(source.Folder, FolderModel), System.IO.Path.Combine(source.Folder, OnnxQuantization.FolderModel),
+            quantized, () => Stamped(Graph(source, null, false, source.Folder).Model, fingerprint),
             graph => graph.MetadataProps.FirstOrDefault(p => p.Key == WeightsProperty)?.Value is not { } made || made == fingerprint);
+    }
+
+    /// <summary>The fp32 graph of an ONNX model folder: <see cref="FolderModel"/> (transformers.js' layout) or
+    /// <c>model.onnx</c> at its top (Optimum's), and where its int8 form goes beside it; null when it has neither.</summary>
+    public static (string Plain, string Quantized)? FolderGraphs(string folder)
+    {
+        if (File.Exists(System.IO.Path.Combine(folder, FolderModel)))
+            return (System.IO.Path.Combine(folder, FolderModel), System.IO.Path.Combine(folder, OnnxQuantization.FolderModel));
+        if (File.Exists(System.IO.Path.Combine(folder, "model.onnx")))
+            return (System.IO.Path.Combine(folder, "model.onnx"), System.IO.Path.Combine(folder, "model_quantized.onnx"));
+        return null;
     }
 
     /// <summary>The graph's metadata entry naming the weights it was made from (<see cref="ModelSource.WeightsFingerprint"/>).</summary>
@@ -145,12 +157,12 @@ public static class OnnxExport
         return model;
     }
 
-    /// <summary>As <see cref="ForFolder(ModelSource, bool)"/> for any folder; <paramref name="export"/> makes the fp32 graph
-    /// when the folder has none, or when <paramref name="current"/> says the one there was made from other weights.</summary>
-    public static (byte[] Graph, string? Path) ForFolder(string folder, bool quantized, Func<ModelProto> export,
+    /// <summary>As <see cref="ForFolder(ModelSource, bool)"/> for any pair of graph files; <paramref name="export"/> makes the
+    /// fp32 graph when there is none, or when <paramref name="current"/> says the one there was made from other weights.</summary>
+    public static (byte[] Graph, string? Path) ForFolder(string plainPath, string quantizedPath, bool quantized, Func<ModelProto> export,
         Func<ModelProto, bool>? current = null)
     {
-        var path = System.IO.Path.Combine(folder, quantized ? OnnxQuantization.FolderModel : FolderModel);
+        var path = quantized ? quantizedPath : plainPath;
         ModelProto? Existing(string file)
         {
             if (!File.Exists(file)) return null;
@@ -160,7 +172,7 @@ public static class OnnxExport
             return null;
         }
         if (Existing(path) is { } ready) return (ready.ToByteArray(), path);
-        var model = (quantized ? Existing(System.IO.Path.Combine(folder, FolderModel)) : null) ?? export();
+        var model = (quantized ? Existing(plainPath) : null) ?? export();
         if (quantized) model = OnnxQuantization.DynamicInt8(model);
         var bytes = model.ToByteArray();
         try

@@ -280,4 +280,23 @@ public sealed class OnnxRuntimeTests : IDisposable
         Assert.Contains("is an ONNX model folder", stderr);
         Assert.Contains("--runtime onnx", stderr);
     }
+
+    [Fact]
+    public void An_onnx_folder_in_optimums_layout_runs_too()
+    {
+        var (source, _, _) = HuggingFaceExportTests.Source("classifier_PH_mean", temp);
+        var folder = Path.Combine(temp, "optimum");
+        OnnxExport.Run(source, folder);
+        File.Move(Path.Combine(folder, OnnxExport.FolderModel), Path.Combine(folder, "model.onnx"));   // Optimum: the graph at the top
+        Directory.Delete(Path.Combine(folder, "onnx"));
+        using var reference = InferenceModel.Load(source);
+        using (var alone = InferenceModel.Load(folder, runtime: InferenceRuntime.Onnx))
+        {
+            var rows = Rows(reference);
+            var (p, q) = (new TextClassifier(reference).Predict(rows), new TextClassifier(alone).Predict(rows));
+            Assert.True(MaxDifference(p.SelectMany(x => x.Probabilities), q.SelectMany(x => x.Probabilities)) < 1e-4);
+        }
+        using (InferenceModel.Load(folder, runtime: InferenceRuntime.Onnx, quantized: true)) { }
+        Assert.True(File.Exists(Path.Combine(folder, "model_quantized.onnx")), "the int8 graph goes beside Optimum's model.onnx");
+    }
 }
