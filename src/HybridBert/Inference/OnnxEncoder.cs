@@ -34,9 +34,6 @@ public sealed class OnnxEncoder : IDisposable
     /// <summary>The kept logits' last dimension (labels, tags or the vocabulary); 0 without.</summary>
     public long LogitsWidth { get; }
 
-    /// <summary>Where the graph was read from (or written to), or null when built in memory.</summary>
-    public string? GraphPath { get; }
-
     private OnnxEncoder(byte[] graph, int threads, string? path, bool keepLogits, int vocabSize)
     {
         var model = ModelProto.Parser.ParseFrom(graph);
@@ -65,7 +62,6 @@ public sealed class OnnxEncoder : IDisposable
         // (bench serve, int8, 32 in flight: +7-14% requests/s without it; bench --mode onnx unchanged within noise).
         options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         session = new InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(model), options);
-        GraphPath = path;
     }
 
     /// <summary>A session on <paramref name="graph"/> (an ONNX model with our inputs and <c>last_hidden_state</c>).</summary>

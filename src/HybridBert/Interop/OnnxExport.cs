@@ -163,16 +163,17 @@ public static class OnnxExport
         Func<ModelProto, bool>? current = null)
     {
         var path = quantized ? quantizedPath : plainPath;
-        ModelProto? Existing(string file)
+        (byte[] Bytes, ModelProto Graph)? Existing(string file)
         {
             if (!File.Exists(file)) return null;
-            var graph = ModelProto.Parser.ParseFrom(File.ReadAllBytes(file));
-            if (current is null || current(graph)) return graph;
+            var bytes = File.ReadAllBytes(file);
+            var graph = ModelProto.Parser.ParseFrom(bytes);
+            if (current is null || current(graph)) return (bytes, graph);
             Console.Error.WriteLine($"note: {file} was exported from other weights than the folder's: exporting it anew");
             return null;
         }
-        if (Existing(path) is { } ready) return (ready.ToByteArray(), path);
-        var model = (quantized ? Existing(plainPath) : null) ?? export();
+        if (Existing(path) is { } ready) return (ready.Bytes, path);   // the file's own bytes, not parsed and written again
+        var model = (quantized ? Existing(plainPath)?.Graph : null) ?? export();
         if (quantized) model = OnnxQuantization.DynamicInt8(model);
         var bytes = model.ToByteArray();
         try
