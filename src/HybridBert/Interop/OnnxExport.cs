@@ -167,7 +167,15 @@ public static class OnnxExport
         {
             if (!File.Exists(file)) return null;
             var bytes = File.ReadAllBytes(file);
-            var graph = ModelProto.Parser.ParseFrom(bytes);
+            ModelProto graph;
+            try
+            {
+                graph = ModelProto.Parser.ParseFrom(bytes);
+            }
+            catch (InvalidProtocolBufferException e)
+            {
+                throw new InvalidDataException($"{file}: not an ONNX model ({e.Message}); delete it to have it exported anew", e);
+            }
             if (current is null || current(graph)) return (bytes, graph);
             Console.Error.WriteLine($"note: {file} was exported from other weights than the folder's: exporting it anew");
             return null;

@@ -299,4 +299,16 @@ public sealed class OnnxRuntimeTests : IDisposable
         using (InferenceModel.Load(folder, runtime: InferenceRuntime.Onnx, quantized: true)) { }
         Assert.True(File.Exists(Path.Combine(folder, "model_quantized.onnx")), "the int8 graph goes beside Optimum's model.onnx");
     }
+
+    [Fact]
+    public void A_damaged_graph_in_the_folder_is_named()
+    {
+        var (folder, _, _) = HuggingFaceExportTests.Source("bert_2l", temp);
+        var graph = Path.Combine(folder, OnnxExport.FolderModel);
+        Directory.CreateDirectory(Path.GetDirectoryName(graph)!);
+        File.WriteAllBytes(graph, [0xFF, 0xFF, 0xFF, 0x01, 0x02]);
+        var error = Assert.Throws<InvalidDataException>(() => InferenceModel.Load(folder, runtime: InferenceRuntime.Onnx));
+        Assert.Contains(graph, error.Message);
+        Assert.Contains("delete it", error.Message);
+    }
 }
