@@ -344,14 +344,15 @@ public static class OnnxExport
     {
         var width = heads * size;
         string Projection(string name) => Dense(g, h, w, name);
-        var q = Heads(g, Projection("dense_q"), heads, size);
         var k = Heads(g, Projection("dense_k"), heads, size);
         var o = Heads(g, Projection("dense_o"), heads, size);
 
-        // Global: one mean query per head over the real tokens, attending over them (K is also the value).
-        var eligible4 = g.Op("Unsqueeze", [realF, g.Longs(1, 3)]);                                                      // [B,1,S,1]
-        var count = g.Op("Max", [g.Op("ReduceSum", [eligible4, g.Longs(2)], ("keepdims", 1L)), g.Float(1)]);            // [B,1,1,1]
-        var meanQuery = g.Op("Div", [g.Op("ReduceSum", [g.Op("Mul", [q, eligible4]), g.Longs(2)], ("keepdims", 1L)), count]);   // [B,h,1,d]
+        // Global: one query per head, dense_q of the real tokens' mean (PoolingMixer.MeanQuery), attending over them
+        // (K is also the value).
+        var real3 = g.Op("Unsqueeze", [realF, g.Longs(2)]);                                                             // [B,S,1]
+        var count = g.Op("Max", [g.Op("ReduceSum", [real3, g.Longs(1)], ("keepdims", 1L)), g.Float(1)]);                // [B,1,1]
+        var mean = g.Op("Div", [g.Op("ReduceSum", [g.Op("Mul", [h, real3]), g.Longs(1)], ("keepdims", 1L)), count]);   // [B,1,H]
+        var meanQuery = Heads(g, Dense(g, mean, w, "dense_q"), heads, size);                                            // [B,h,1,d]
         // [B,h,1,S]
         var scores = g.Op("Mul",
             [g.Op("MatMul", [meanQuery, g.Op("Transpose", [k], ("perm", new long[] { 0, 1, 3, 2 }))]), g.Float(1 / MathF.Sqrt(size))]);

@@ -33,32 +33,44 @@ public sealed class PoolingMixer : nn.Module<Tensor, MixerContext, Tensor>
     // h: [batch, seq, hidden] -> [batch, seq, heads*head_size]
     public override Tensor forward(Tensor h, MixerContext context) => Scoped.Keep(() =>
     {
-        var p = Projections.Apply(h, dense_q, dense_k, dense_o, dense_segment, dense_local);
-        return Pool(p[0], p[1], p[2], p[3], p[4], heads, context);
+        var p = Projections.Apply(h, dense_k, dense_o, dense_segment, dense_local);
+        return Pool(MeanQuery(h, dense_q, context), p[0], p[1], p[2], p[3], heads, context);
     });
 
     /// <summary>
-    /// (g + SMP) ⊙ O + LMP from the five projections, each [batch, seq, heads*head_size]:
-    /// g = softmax(mean_eligible(Q)·Kᵀ/√d) · K per head (K doubles as the value), SMP the segment max of S, LMP the
+    /// The global aggregation's query, [batch, heads*head_size]: <paramref name="denseQ"/> of the mean of the eligible
+    /// tokens of <paramref name="h"/>. PoNet projects every token and averages the queries; a linear layer commutes with
+    /// the mean, so projecting the mean is the same query (to rounding) for one row's matrix product instead of
+    /// seq rows', forward and backward — it makes a pooling layer's matrix products as many as attention's at 128
+    /// tokens (docs/results/compare-pytorch). A batch row without an eligible token gets the bias where PoNet gets 0;
+    /// its scores are all masked either way, so g = 0 in both.
+    /// </summary>
+    public static Tensor MeanQuery(Tensor h, Linear denseQ, MixerContext context) => Scoped.Keep(() =>
+    {
+        var eligible = context.Eligible.unsqueeze(-1);                                   // [batch, seq, 1]
+        // Counted and summed in fp32 whatever the compute type: in bf16 a count of 301 would round to 300.
+        var count = eligible.sum(1, type: ScalarType.Float32).clamp_min(1.0);            // [batch, 1]
+        var mean = h.masked_fill(eligible.logical_not(), 0.0).sum(1, type: ScalarType.Float32) / count;
+        return denseQ.call(mean.to(h.dtype));
+    });
+
+    /// <summary>
+    /// (g + SMP) ⊙ O + LMP from the mean query [batch, heads*head_size] (<see cref="MeanQuery"/>) and the four other
+    /// projections, each [batch, seq, heads*head_size]: g = softmax(q̄·Kᵀ/√d) · K per head (K doubles as the value), SMP the segment max of S, LMP the
     /// max of Lc over {i-1, i, i+1}. [CLS]/[SEP] get 0 from both maxima and never enter a local window; padding
     /// outputs 0.
     /// </summary>
-    public static Tensor Pool(Tensor q, Tensor k, Tensor o, Tensor segment, Tensor local, int heads, MixerContext context)
+    public static Tensor Pool(Tensor meanQuery, Tensor k, Tensor o, Tensor segment, Tensor local, int heads, MixerContext context)
     {
-        var (batch, seq, width) = (q.shape[0], q.shape[1], q.shape[2]);
+        var (batch, seq, width) = (k.shape[0], k.shape[1], k.shape[2]);
         var headSize = width / heads;
         Tensor Split(Tensor x) => x.view(batch, seq, heads, headSize).transpose(1, 2); // [batch, heads, seq, head_size]
 
-        // Global aggregation: one mean query per head over the eligible tokens, attending over eligible keys.
+        // Global aggregation: one mean query per head, attending over the eligible keys.
         var g = Scoped.Keep(() =>
         {
-            var eligible = context.Eligible.view(batch, 1, seq, 1);
-            var qh = Split(q).masked_fill(eligible.logical_not(), 0.0);
-            // Counted and summed in fp32 whatever the compute type: in bf16 a count of 301 would round to 300.
-            var count = eligible.sum(2, type: ScalarType.Float32).clamp_min(1.0);   // [batch, 1, 1]
-            var meanQuery = (qh.sum(2, type: ScalarType.Float32) / count).to(q.dtype); // [batch, heads, head_size]
             var kh = Split(k);
-            var scores = torch.einsum("bhd,bhld->bhl", meanQuery, kh) / Math.Sqrt(headSize);
+            var scores = torch.einsum("bhd,bhld->bhl", meanQuery.view(batch, heads, headSize), kh) / Math.Sqrt(headSize);
             scores = scores.masked_fill(context.Eligible.view(batch, 1, seq).logical_not(), double.NegativeInfinity);
             var weights = scores.softmax(-1).nan_to_num(0.0);                        // no eligible key: g = 0
             return torch.einsum("bhl,bhld->bhd", weights, kh);                       // [batch, heads, head_size]
