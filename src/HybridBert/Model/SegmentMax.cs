@@ -47,34 +47,21 @@ public static class SegmentMax
     /// per token; 0 where <paramref name="zero"/> [batch, seq, 1] is true (it must cover <see cref="SegmentLayout.Empty"/>).
     /// </summary>
     /// <remarks>
-    /// The maxima come from <c>index_reduce</c> without autograd; the gradient goes through a segment sum of each
-    /// segment's maximum (a <c>where</c> and an <c>index_add</c>), so backward keeps one boolean mask instead of
-    /// index_reduce's copies of its input and output: less held, same step time (docs/results/design-measurements.md#segment-max).
-    /// That sum equals the maximum when each segment and dimension has one maximum; when values tie, the autograd
-    /// <c>index_reduce</c> runs instead, which splits the gradient evenly between tied maxima.
+    /// The maxima come from <c>index_reduce</c> without autograd; backward (<see cref="SegmentMaxFunction"/>) sums each
+    /// segment's gradient and hands it to the segment's maximum, split evenly between tied maxima as
+    /// <c>index_reduce</c>'s own backward would, keeping one boolean mask instead of index_reduce's copies of its input
+    /// and output (docs/results/design-measurements.md#segment-max).
     /// </remarks>
     public static Tensor Apply(Tensor values, SegmentLayout layout, Tensor zero) => Scoped.Keep(() =>
     {
-        var (batch, seq, dim) = (values.shape[0], values.shape[1], values.shape[2]);
-        var masked = values.masked_fill(layout.Excluded, double.NegativeInfinity);
-        if (!values.requires_grad || !torch.is_grad_enabled()) return Reduce(masked, layout.FlatIndex).masked_fill(zero, 0.0);   // inference
-        Tensor perToken, isMax;
-        bool ties;
+        var training = values.requires_grad && torch.is_grad_enabled();
+        Tensor masked, perToken;
         using (torch.no_grad())
         {
+            masked = values.masked_fill(layout.Excluded, double.NegativeInfinity);
             perToken = Reduce(masked, layout.FlatIndex);
-            // Tokens equal to their segment's max, not counting segments without a candidate (all -inf, all "equal").
-            isMax = masked.eq(perToken).logical_and_(layout.Empty.logical_not());
-            ties = isMax.sum().item<long>() != layout.NonEmptySegments * dim;
         }
-        if (ties) perToken = Reduce(masked, layout.FlatIndex);   // with autograd
-        else
-        {
-            var sums = torch.zeros(batch * seq, dim, dtype: values.dtype, device: values.device)
-                .index_add(0, layout.FlatIndex, torch.where(isMax, masked, 0.0).view(-1, dim), 1);
-            perToken = sums.index_select(0, layout.FlatIndex).view(batch, seq, dim);
-        }
-        return perToken.masked_fill(zero, 0.0);
+        return training ? SegmentMaxFunction.Apply(values, masked, perToken, layout, zero) : perToken.masked_fill_(zero, 0.0);
     });
 
     private static Tensor Reduce(Tensor masked, Tensor flatIndex)
@@ -105,26 +92,24 @@ public static class SegmentMax
     /// (it must cover every window without a candidate).
     /// </summary>
     /// <remarks>
-    /// The winner of each window is found without autograd, then selected with two <c>where</c>s: backward keeps two
-    /// boolean masks instead of max_pool1d's input copy and int64 indices (docs/results/design-measurements.md#segment-max).
-    /// Ties go to the leftmost, as max_pool1d's.
+    /// Training keeps which neighbour won each window, two boolean masks, instead of max_pool1d's input copy and int64
+    /// indices (<see cref="LocalMaxFunction"/>; docs/results/design-measurements.md#segment-max). Ties go to the
+    /// leftmost, as max_pool1d's.
     /// </remarks>
     public static Tensor LocalWindow(Tensor values, Tensor excluded, Tensor zero) => Scoped.Keep(() =>
     {
+        var training = values.requires_grad && torch.is_grad_enabled();
         var seq = values.shape[1];
-        var masked = values.masked_fill(excluded, double.NegativeInfinity);
-        var padded = nn.functional.pad(masked, [0, 0, 1, 1], value: double.NegativeInfinity);
-        var (left, right) = (padded.narrow(1, 0, seq), padded.narrow(1, 2, seq));
-        if (!values.requires_grad || !torch.is_grad_enabled())   // inference: the maxima are the answer
-            return torch.maximum(torch.maximum(left, masked), right).masked_fill(zero, 0.0);
-        Tensor fromLeft, fromCentre;
+        Tensor masked, left, right;
         using (torch.no_grad())
         {
-            var best = torch.maximum(torch.maximum(left, masked), right);
-            fromLeft = left.eq(best);
-            fromCentre = masked.eq(best).logical_and_(fromLeft.logical_not());
+            masked = values.masked_fill(excluded, double.NegativeInfinity);
+            var padded = nn.functional.pad(masked, [0, 0, 1, 1], value: double.NegativeInfinity);
+            (left, right) = (padded.narrow(1, 0, seq), padded.narrow(1, 2, seq));
         }
-        return torch.where(fromLeft, left, torch.where(fromCentre, masked, right)).masked_fill(zero, 0.0);
+        return training
+            ? LocalMaxFunction.Apply(values, masked, left, right, zero)
+            : torch.maximum(torch.maximum(left, masked), right).masked_fill_(zero, 0.0);   // inference: the maxima are the answer
     });
 
     /// <summary>
