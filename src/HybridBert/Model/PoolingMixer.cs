@@ -50,7 +50,7 @@ public sealed class PoolingMixer : nn.Module<Tensor, MixerContext, Tensor>
         var eligible = context.Eligible.unsqueeze(-1);                                   // [batch, seq, 1]
         // Counted and summed in fp32 whatever the compute type: in bf16 a count of 301 would round to 300.
         var count = eligible.sum(1, type: ScalarType.Float32).clamp_min(1.0);            // [batch, 1]
-        var mean = h.masked_fill(eligible.logical_not(), 0.0).sum(1, type: ScalarType.Float32) / count;
+        var mean = (h * eligible.to(h.dtype)).sum(1, type: ScalarType.Float32) / count;   // a multiply: see Pool
         return denseQ.call(mean.to(h.dtype));
     });
 
@@ -80,10 +80,12 @@ public sealed class PoolingMixer : nn.Module<Tensor, MixerContext, Tensor>
         var localMax = SegmentMax.LocalWindow(local, context.LocalExcluded!, context.LocalZero!);
 
         // In [batch, seq, heads*head_size] order throughout (g's heads side by side), so no transposed copy is made.
-        var padding = context.Real.logical_not().unsqueeze(-1);
+        // Padding is zeroed by multiplying by 0/1 (every term is finite): libtorch's CPU masked_fill with a broadcast mask
+        // is a scalar loop, a multiply one vectorized pass.
+        var real = context.Real.unsqueeze(-1).to(o.dtype);
         var global = g.reshape(batch, 1, width);
         if (!torch.is_grad_enabled() || !(segmentMax.requires_grad || o.requires_grad || localMax.requires_grad))
-            return segmentMax.add_(global).mul_(o).add_(localMax).masked_fill_(padding, 0.0);   // inference: in place, fresh tensors
-        return ((global + segmentMax) * o + localMax).masked_fill(padding, 0.0);
+            return segmentMax.add_(global).mul_(o).add_(localMax).mul_(real);   // inference: in place, fresh tensors
+        return ((global + segmentMax) * o + localMax) * real;
     }
 }

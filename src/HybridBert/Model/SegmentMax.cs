@@ -58,11 +58,19 @@ public static class SegmentMax
         Tensor masked, perToken;
         using (torch.no_grad())
         {
-            masked = values.masked_fill(layout.Excluded, double.NegativeInfinity);
+            masked = Exclude(values, layout.Excluded);
             perToken = Reduce(masked, layout.FlatIndex);
         }
         return training ? SegmentMaxFunction.Apply(values, masked, perToken, layout, zero) : perToken.masked_fill_(zero, 0.0);
     });
+
+    /// <summary>
+    /// <paramref name="values"/> with -inf where <paramref name="excluded"/> [batch, seq, 1] is true: added as a
+    /// [batch, seq, 1] tensor of 0 and -inf, because libtorch's CPU <c>masked_fill</c> with a broadcast mask is a
+    /// scalar loop (and a copy first) where an add is one vectorized pass; the values are the same.
+    /// </summary>
+    private static Tensor Exclude(Tensor values, Tensor excluded) =>
+        values + torch.zeros(excluded.shape, dtype: values.dtype, device: values.device).masked_fill_(excluded, double.NegativeInfinity);
 
     private static Tensor Reduce(Tensor masked, Tensor flatIndex)
     {
@@ -103,7 +111,7 @@ public static class SegmentMax
         Tensor masked, left, right;
         using (torch.no_grad())
         {
-            masked = values.masked_fill(excluded, double.NegativeInfinity);
+            masked = Exclude(values, excluded);
             var padded = nn.functional.pad(masked, [0, 0, 1, 1], value: double.NegativeInfinity);
             (left, right) = (padded.narrow(1, 0, seq), padded.narrow(1, 2, seq));
         }
