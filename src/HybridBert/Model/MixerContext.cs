@@ -17,6 +17,10 @@ public sealed class MixerContext
     /// <summary>[batch, 1, 1, seq] bool, for scaled_dot_product_attention: which keys every query may see.</summary>
     public required Tensor KeyVisible { get; init; }
 
+    private bool? everyQuerySeesAKey;
+    /// <summary>Every row of the batch has an eligible token (asked once per batch, by training attention).</summary>
+    public bool EveryQuerySeesAKey => everyQuerySeesAKey ??= Eligible.any(1).all().item<bool>();
+
     // Pooling only (null when the model has no pooling heads).
     // [CLS]/[SEP] get 0 from the local and the segment max and never enter a local window.
     /// <summary>[batch, seq, 1] bool: may not enter a local window max (not eligible, or [CLS]/[SEP]).</summary>
