@@ -55,7 +55,10 @@ public static class ActivatedLinear
                 var rows = gradOutput.reshape(-1, gradOutput.shape[^1]);
                 var gradWeight = rows.t().mm(activated.detach().reshape(-1, activated.shape[^1]));
                 Tensor? gradBias = (bool)ctx.get_data("bias") ? rows.sum([0]).MoveToOuterDisposeScope() : null;
-                var gradX = torch.autograd.grad([activated], [input], [gradOutput.matmul(weight)])[0];
+                // rows · weight, as matmul folds it; not matmul itself, whose TorchSharp binding does not catch libtorch's
+                // errors (an allocation failure would end the process instead of reaching Backward.Fail).
+                var gradActivated = rows.mm(weight).view([.. gradOutput.shape[..^1], weight.shape[1]]);
+                var gradX = torch.autograd.grad([activated], [input], [gradActivated])[0];
                 return [gradX.MoveToOuterDisposeScope(), gradWeight.MoveToOuterDisposeScope(), gradBias!, null!];
             }
             catch (Exception e)
