@@ -43,7 +43,7 @@ public static class ActivatedLinear
         // Gradients for (x, weight, bias, activation): the last is not a tensor and gets none.
         public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor gradOutput)
         {
-            try
+            return Backward.Guard(4, () =>
             {
                 var saved = ctx.get_saved_variables();
                 var (x, weight) = (saved[0], saved[1]);
@@ -60,12 +60,7 @@ public static class ActivatedLinear
                 var gradActivated = rows.mm(weight).view([.. gradOutput.shape[..^1], weight.shape[1]]);
                 var gradX = torch.autograd.grad([activated], [input], [gradActivated])[0];
                 return [gradX.MoveToOuterDisposeScope(), gradWeight.MoveToOuterDisposeScope(), gradBias!, null!];
-            }
-            catch (Exception e)
-            {
-                Backward.Fail(e);   // an exception cannot cross libtorch's engine: it would end the process
-                return [null!, null!, null!, null!];
-            }
+            });
         }
     }
 }

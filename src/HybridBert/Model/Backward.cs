@@ -22,6 +22,24 @@ public static class Backward
         ThrowPending();
     }
 
+    /// <summary>
+    /// A C# backward's body: its gradients, or — when it throws — no gradient for any of its <paramref name="inputs"/>
+    /// inputs and the exception recorded for <see cref="Run"/> to rethrow (it cannot cross libtorch's engine: it would
+    /// end the process).
+    /// </summary>
+    internal static List<Tensor> Guard(int inputs, Func<List<Tensor>> gradients)
+    {
+        try
+        {
+            return gradients();
+        }
+        catch (Exception e)
+        {
+            Fail(e);
+            return Enumerable.Repeat<Tensor>(null!, inputs).ToList();
+        }
+    }
+
     internal static void Fail(Exception e) => Interlocked.CompareExchange(ref pending, ExceptionDispatchInfo.Capture(e), null);
 
     internal static void ThrowPending() => Interlocked.Exchange(ref pending, null)?.Throw();

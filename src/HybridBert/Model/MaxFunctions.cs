@@ -44,18 +44,13 @@ internal sealed class SegmentMaxFunction : autograd.SingleTensorFunction<Segment
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
-        try
+        return Backward.Guard(5, () =>
         {
             var saved = ctx.get_saved_variables();
             var (share, zero, flatIndex) = (saved[0], saved[1], saved[2]);
             var summed = PerSegmentSum(gradOutput.masked_fill(zero, 0.0), flatIndex);
             return [summed.mul_(share.to(summed.dtype)), null!, null!, null!, null!];
-        }
-        catch (Exception e)
-        {
-            Backward.Fail(e);   // an exception cannot cross libtorch's engine: it would end the process
-            return [null!, null!, null!, null!, null!];
-        }
+        });
     }
 
     /// <summary>For every token, the sum of <paramref name="x"/> [batch, seq, dim] over its segment.</summary>
@@ -97,7 +92,7 @@ internal sealed class LocalMaxFunction : autograd.SingleTensorFunction<LocalMaxF
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
-        try
+        return Backward.Guard(5, () =>
         {
             var saved = ctx.get_saved_variables();
             var (fromLeft, fromCentre, zero) = (saved[0], saved[1], saved[2]);
@@ -111,11 +106,6 @@ internal sealed class LocalMaxFunction : autograd.SingleTensorFunction<LocalMaxF
                 .add_(nn.functional.pad(toLeft.narrow(1, 1, seq - 1), [0, 0, 0, 1]))
                 .add_(nn.functional.pad(toRight.narrow(1, 0, seq - 1), [0, 0, 1, 0]));
             return [grad, null!, null!, null!, null!];
-        }
-        catch (Exception e)
-        {
-            Backward.Fail(e);
-            return [null!, null!, null!, null!, null!];
-        }
+        });
     }
 }

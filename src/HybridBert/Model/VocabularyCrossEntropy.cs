@@ -63,17 +63,12 @@ public sealed class VocabularyCrossEntropy : autograd.SingleTensorFunction<Vocab
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
-        try
+        return Backward.Guard(5, () =>
         {
             var saved = ctx.get_saved_variables();
             return [saved[0] * gradOutput.to(saved[0].dtype), saved[1] * gradOutput.to(saved[1].dtype),
                 saved[2] * gradOutput.to(saved[2].dtype), null!, null!];
-        }
-        catch (Exception e)
-        {
-            Backward.Fail(e);   // an exception cannot cross libtorch's engine: it would end the process
-            return [null!, null!, null!, null!, null!];
-        }
+        });
     }
 
     /// <summary>
