@@ -53,7 +53,7 @@ public static class BenchRunner
 
         var message = run.Stderr;
         var oom = run.ExitCode is 137 or -9 || Memory.OutOfMemory.Matches(message);
-        // libtorch prints one-time warnings (index_reduce is "beta") on stderr: skip them for the error line.
+        // libtorch may print one-time warnings on stderr: skip them for the error line.
         var firstLine =
             message.Split('\n').FirstOrDefault(l => l.Trim().Length > 0 && !l.Contains("Warning:", StringComparison.Ordinal))?.Trim() ??
             $"exit code {run.ExitCode}";

@@ -4,9 +4,10 @@ using static TorchSharp.torch;
 namespace HybridBert.Model;
 
 /// <summary>
-/// The segment max as one autograd function: forward finds each token's segment maximum (<c>index_reduce</c>) and
-/// which tokens are their segment's maximum; backward sums the incoming gradient per segment and hands it to those
-/// tokens, split evenly between tied maxima (as <c>index_reduce</c>'s own backward does). Backward keeps one mask.
+/// The segment max as one autograd function: forward takes each token's segment maximum (<c>scatter_reduce</c>, by the
+/// caller) and finds which tokens are their segment's maximum; backward sums the incoming gradient per segment and hands
+/// it to those tokens, split evenly between tied maxima (as <c>scatter_reduce</c>'s own backward does). Backward keeps
+/// one mask.
 /// </summary>
 /// <remarks>
 /// Written as a function rather than composed of differentiable ops because the composed route selects with
@@ -19,15 +20,16 @@ internal sealed class SegmentMaxFunction : autograd.SingleTensorFunction<Segment
     public override string Name => nameof(SegmentMaxFunction);
 
     /// <summary><paramref name="perToken"/>: the segment max of <paramref name="masked"/> per token (computed by the caller).</summary>
-    public static Tensor Apply(Tensor values, Tensor masked, Tensor perToken, SegmentLayout layout, Tensor zero)
+    public static Tensor Apply(Tensor values, Tensor masked, Tensor perToken, SegmentLayout layout)
     {
         Backward.ThrowPending();
-        return apply(values, masked, perToken, layout, zero);
+        return apply(values, masked, perToken, layout);
     }
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
-        var (masked, perToken, layout, zero) = ((Tensor)vars[1], (Tensor)vars[2], (SegmentLayout)vars[3], (Tensor)vars[4]);
+        var (masked, perToken, layout) = ((Tensor)vars[1], (Tensor)vars[2], (SegmentLayout)vars[3]);
+        var zero = layout.Zero;
         var dim = masked.shape[2];
         // Tokens equal to their segment's max, not counting segments without a candidate (all -inf, all "equal").
         var isMax = masked.eq(perToken).logical_and_(layout.Empty.logical_not());
@@ -44,12 +46,12 @@ internal sealed class SegmentMaxFunction : autograd.SingleTensorFunction<Segment
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
-        return Backward.Guard(5, () =>
+        return Backward.Guard(4, () =>
         {
             var saved = ctx.get_saved_variables();
             var (share, zero, flatIndex) = (saved[0], saved[1], saved[2]);
             var summed = PerSegmentSum(gradOutput.masked_fill(zero, 0.0), flatIndex);
-            return [summed.mul_(share.to(summed.dtype)), null!, null!, null!, null!];
+            return [summed.mul_(share.to(summed.dtype)), null!, null!, null!];
         });
     }
 

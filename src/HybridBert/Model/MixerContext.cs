@@ -17,6 +17,10 @@ public sealed class MixerContext
     /// <summary>[batch, 1, 1, seq] bool, for scaled_dot_product_attention: which keys every query may see.</summary>
     public required Tensor KeyVisible { get; init; }
 
+    private bool? allReal;
+    /// <summary>The batch has no padding (asked once per batch, by pooling).</summary>
+    public bool AllReal => allReal ??= Real.all().item<bool>();
+
     private bool? everyQuerySeesAKey;
     /// <summary>Every row of the batch has an eligible token (asked once per batch, by training attention).</summary>
     public bool EveryQuerySeesAKey => everyQuerySeesAKey ??= Eligible.any(1).all().item<bool>();
@@ -27,10 +31,9 @@ public sealed class MixerContext
     public Tensor? LocalExcluded { get; init; }
     /// <summary>[batch, seq, 1] bool: gets 0 from the local max ([CLS]/[SEP], or no candidate in its window).</summary>
     public Tensor? LocalZero { get; init; }
-    /// <summary>The segments and their candidates.</summary>
+    /// <summary>The segments and their candidates; its <see cref="SegmentLayout.Zero"/>: gets 0 from the segment max
+    /// ([CLS]/[SEP], or no candidate in its segment).</summary>
     public SegmentLayout? Segments { get; init; }
-    /// <summary>[batch, seq, 1] bool: gets 0 from the segment max ([CLS]/[SEP], or no candidate in its segment).</summary>
-    public Tensor? SegmentZero { get; init; }
 
     public static MixerContext Build(EncoderInputs inputs, EncoderConfig config, bool needsPooling)
     {
@@ -44,7 +47,8 @@ public sealed class MixerContext
         var special = ids.eq(config.ClsTokenId) | ids.eq(config.SepTokenId);
         var localCandidate = eligible & special.logical_not();
         var segments = inputs.SegmentIds is null ? SegmentMax.SegmentsFromSpecialTokens(special) : SegmentMax.CheckSegmentIds(inputs.SegmentIds);
-        var layout = SegmentLayout.Build((segments + torch.arange(batch, device: ids.device).unsqueeze(1) * seq).reshape(-1), eligible);
+        var layout = SegmentLayout.Build((segments + torch.arange(batch, device: ids.device).unsqueeze(1) * seq).reshape(-1), eligible,
+            alsoZero: special.unsqueeze(-1));
         return new MixerContext
         {
             Real = real,
@@ -56,7 +60,6 @@ public sealed class MixerContext
             // [SEP] that shares a segment with words takes part in that segment's max (the parity fixture
             // `ponet_2l_sentence_segments` fixes this). With derived segments they are alone in their segment.
             Segments = layout,
-            SegmentZero = special.unsqueeze(-1) | layout.Empty,
         };
     }
 }

@@ -69,23 +69,34 @@ public sealed class PoolingMixer : nn.Module<Tensor, MixerContext, Tensor>
         // Global aggregation: one mean query per head, attending over the eligible keys.
         var g = Scoped.Keep(() =>
         {
-            var kh = Split(k);
-            var scores = torch.einsum("bhd,bhld->bhl", meanQuery.view(batch, heads, headSize), kh) / Math.Sqrt(headSize);
-            scores = scores.masked_fill(context.Eligible.view(batch, 1, seq).logical_not(), double.NegativeInfinity);
+            var training = torch.is_grad_enabled() && (k.requires_grad || meanQuery.requires_grad);
+            // Keys per head: training keeps einsum's order of summation (the losses of earlier runs); inference makes
+            // one [batch*heads, seq, head_size] copy for both products where einsum makes one each.
+            var kh = training ? Split(k) : Split(k).contiguous().view(batch * heads, seq, headSize);
+            var q = meanQuery.view(batch, heads, headSize);
+            var scores = training
+                ? torch.einsum("bhd,bhld->bhl", q, kh)
+                : torch.bmm(kh, q.view(batch * heads, headSize, 1)).view(batch, heads, seq);
+            scores = (scores / Math.Sqrt(headSize)).masked_fill(context.Eligible.view(batch, 1, seq).logical_not(), double.NegativeInfinity);
             var weights = scores.softmax(-1).nan_to_num(0.0);                        // no eligible key: g = 0
-            return torch.einsum("bhl,bhld->bhd", weights, kh);                       // [batch, heads, head_size]
+            return training
+                ? torch.einsum("bhl,bhld->bhd", weights, kh)
+                : torch.bmm(weights.view(batch * heads, 1, seq), kh).view(batch, heads, headSize);
         });
 
-        var segmentMax = SegmentMax.Apply(segment, context.Segments!, context.SegmentZero!);
+        var segmentMax = SegmentMax.Apply(segment, context.Segments!);
         var localMax = SegmentMax.LocalWindow(local, context.LocalExcluded!, context.LocalZero!);
 
         // In [batch, seq, heads*head_size] order throughout (g's heads side by side), so no transposed copy is made.
-        // Padding is zeroed by multiplying by 0/1 (every term is finite): libtorch's CPU masked_fill with a broadcast mask
-        // is a scalar loop, a multiply one vectorized pass.
-        var real = context.Real.unsqueeze(-1).to(o.dtype);
+        // Padding is zeroed by multiplying by 0/1 (every term is finite), and only when the batch has padding:
+        // libtorch's CPU masked_fill with a broadcast mask is a scalar loop, a multiply one vectorized pass.
         var global = g.reshape(batch, 1, width);
-        if (!torch.is_grad_enabled() || !(segmentMax.requires_grad || o.requires_grad || localMax.requires_grad))
-            return segmentMax.add_(global).mul_(o).add_(localMax).mul_(real);   // inference: in place, fresh tensors
-        return ((global + segmentMax) * o + localMax) * real;
+        var inference = !torch.is_grad_enabled() || !(segmentMax.requires_grad || o.requires_grad || localMax.requires_grad);
+        var pooled = inference
+            ? segmentMax.add_(global).mul_(o).add_(localMax)   // in place: fresh tensors
+            : (global + segmentMax) * o + localMax;
+        if (context.AllReal) return pooled;
+        var real = context.Real.unsqueeze(-1).to(o.dtype);
+        return inference ? pooled.mul_(real) : pooled * real;
     }
 }

@@ -7,61 +7,60 @@ namespace HybridBert.Model;
 /// Segment max and local window max for the pooling network, with "no eligible token → 0" semantics.
 /// </summary>
 /// <remarks>
-/// PyTorch does a segment max with <c>scatter_reduce(..., "amax")</c>, which TorchSharp 0.107 does not expose;
-/// <c>torch.index_reduce</c> exists in the C# API but throws "not implemented". Both exist in libtorch, so we reach
-/// <c>index_reduce</c> through a TorchScript function (<c>torch.jit.compile</c>), which keeps autograd. It is the
-/// fastest of the three ways measured (docs/results/design-measurements.md#segment-max).
+/// PyTorch does a segment max with <c>scatter_reduce(..., "amax")</c>, which TorchSharp 0.107 does not expose (its
+/// <c>torch.index_reduce</c> throws "not implemented"). libtorch has it, so we reach it through a TorchScript function
+/// (<c>torch.jit.compile</c>), without autograd: backward is our own (<see cref="SegmentMaxFunction"/>). With the
+/// index expanded along the feature dimension and a contiguous source, libtorch takes its parallel sorted-index path:
+/// 0.5 ms at [32, 128, 256] against <c>index_reduce</c>'s 1.5 (docs/results/design-measurements.md#segment-max).
 /// </remarks>
 public static class SegmentMax
 {
-    private static readonly Lazy<jit.CompilationUnit> Script = new(() =>
-    {
-        var unit = jit.compile("""
-            def segment_amax(base: Tensor, index: Tensor, src: Tensor):
-                return base.index_reduce(0, index, src, 'amax', include_self=False)
+    private static readonly Lazy<jit.CompilationUnit> Script = new(() => jit.compile("""
+        def segment_amax(table: Tensor, index: Tensor, src: Tensor):
+            return table.scatter_reduce_(0, index.unsqueeze(-1).expand_as(src), src, 'amax', include_self=False)
 
-            """);  // TorchScript's parser needs the trailing newline
-        // libtorch warns once per process that index_reduce is "in beta": spend that warning here, out of sight, rather
-        // than before a user's error message or in a server's log.
-        Native.QuietStderr.Run(() =>
-        {
-            using var scope = torch.NewDisposeScope();
-            _ = unit.invoke("segment_amax", torch.zeros(1), torch.zeros(1, dtype: ScalarType.Int64), torch.ones(1));
-        });
-        return unit;
-    });
+        """));  // TorchScript's parser needs the trailing newline
 
     /// <summary>
     /// For every token, the max of <paramref name="values"/> [batch, seq, dim] over the tokens of its segment whose
     /// <paramref name="candidate"/> is true; 0 where the segment has no candidate.
     /// <paramref name="flatSegmentIndex"/> is [batch*seq], unique across the batch (b*seq + segment).
     /// </summary>
-    public static Tensor Apply(Tensor values, Tensor flatSegmentIndex, Tensor candidate)
-    {
-        var layout = SegmentLayout.Build(flatSegmentIndex, candidate);
-        return Apply(values, layout, layout.Empty);
-    }
+    public static Tensor Apply(Tensor values, Tensor flatSegmentIndex, Tensor candidate) =>
+        Apply(values, SegmentLayout.Build(flatSegmentIndex, candidate));
 
     /// <summary>
     /// The segment max of <paramref name="values"/> [batch, seq, dim] over <paramref name="layout"/>'s candidates,
-    /// per token; 0 where <paramref name="zero"/> [batch, seq, 1] is true (it must cover <see cref="SegmentLayout.Empty"/>).
+    /// per token; 0 where <see cref="SegmentLayout.Zero"/>.
     /// </summary>
     /// <remarks>
-    /// The maxima come from <c>index_reduce</c> without autograd; backward (<see cref="SegmentMaxFunction"/>) sums each
-    /// segment's gradient and hands it to the segment's maximum, split evenly between tied maxima as
-    /// <c>index_reduce</c>'s own backward would, keeping one boolean mask instead of index_reduce's copies of its input
-    /// and output (docs/results/design-measurements.md#segment-max).
+    /// Training: the maxima come from <c>scatter_reduce</c> without autograd; backward (<see cref="SegmentMaxFunction"/>)
+    /// sums each segment's gradient and hands it to the segment's maximum, split evenly between tied maxima as
+    /// <c>scatter_reduce</c>'s own backward would, keeping one boolean mask instead of its copies of input and output
+    /// (docs/results/design-measurements.md#segment-max). Inference reduces the values as they are: excluded tokens are
+    /// sent to a spare row of the table and zeroed tokens read a row of zeros, so no masked copy and no
+    /// <c>masked_fill</c> pass is made.
     /// </remarks>
-    public static Tensor Apply(Tensor values, SegmentLayout layout, Tensor zero) => Scoped.Keep(() =>
+    public static Tensor Apply(Tensor values, SegmentLayout layout) => Scoped.Keep(() =>
     {
-        var training = values.requires_grad && torch.is_grad_enabled();
+        var (batch, seq, dim) = (values.shape[0], values.shape[1], values.shape[2]);
+        var rows = batch * seq;
+        if (!(values.requires_grad && torch.is_grad_enabled()))
+        {
+            var table = torch.empty(rows + 2, dim, dtype: values.dtype, device: values.device);
+            table[rows].zero_();
+            Script.Value.invoke("segment_amax", table, layout.ScatterIndex, values.contiguous().view(rows, dim));
+            return table.index_select(0, layout.GatherIndex).view(batch, seq, dim);
+        }
         Tensor masked, perToken;
         using (torch.no_grad())
         {
             masked = Exclude(values, layout.Excluded);
-            perToken = Reduce(masked, layout.FlatIndex);
+            var table = torch.zeros(rows, dim, dtype: values.dtype, device: values.device);
+            Script.Value.invoke("segment_amax", table, layout.FlatIndex, masked.view(rows, dim));
+            perToken = table.index_select(0, layout.FlatIndex).view(batch, seq, dim);
         }
-        return training ? SegmentMaxFunction.Apply(values, masked, perToken, layout, zero) : perToken.masked_fill_(zero, 0.0);
+        return SegmentMaxFunction.Apply(values, masked, perToken, layout);
     });
 
     /// <summary>
@@ -71,14 +70,6 @@ public static class SegmentMax
     /// </summary>
     private static Tensor Exclude(Tensor values, Tensor excluded) =>
         values + torch.zeros(excluded.shape, dtype: values.dtype, device: values.device).masked_fill_(excluded, double.NegativeInfinity);
-
-    private static Tensor Reduce(Tensor masked, Tensor flatIndex)
-    {
-        var (batch, seq, dim) = (masked.shape[0], masked.shape[1], masked.shape[2]);
-        var table = torch.zeros(batch * seq, dim, dtype: masked.dtype, device: masked.device);
-        table = (Tensor)Script.Value.invoke("segment_amax", table, flatIndex, masked.reshape(-1, dim));
-        return table.index_select(0, flatIndex).view(batch, seq, dim);
-    }
 
     /// <summary>
     /// Max over the window {i-1, i, i+1} of the candidates (<paramref name="candidate"/> [batch, 1, seq] float);
@@ -106,8 +97,9 @@ public static class SegmentMax
     /// </remarks>
     public static Tensor LocalWindow(Tensor values, Tensor excluded, Tensor zero) => Scoped.Keep(() =>
     {
-        var training = values.requires_grad && torch.is_grad_enabled();
         var seq = values.shape[1];
+        var training = values.requires_grad && torch.is_grad_enabled();
+        if (!training && seq >= 3) return LocalWindowInference(values, excluded, zero);
         Tensor masked, left, right;
         using (torch.no_grad())
         {
@@ -117,8 +109,25 @@ public static class SegmentMax
         }
         return training
             ? LocalMaxFunction.Apply(values, masked, left, right, zero)
-            : torch.maximum(torch.maximum(left, masked), right).masked_fill_(zero, 0.0);   // inference: the maxima are the answer
+            : torch.maximum(torch.maximum(left, masked), right).masked_fill_(zero, 0.0);
     });
+
+    /// <summary>
+    /// The window max without autograd, for seq ≥ 3: the maxima of neighbouring pairs, then of neighbouring pairs of
+    /// those, written into the masked copy — no padded copy — and zeroed by a multiply (after clamping the -inf of
+    /// windows without a candidate, all of which <paramref name="zero"/> covers), not by a broadcast
+    /// <c>masked_fill</c>, which libtorch runs as a scalar loop. The same values (a zeroed token may get -0.0).
+    /// </summary>
+    private static Tensor LocalWindowInference(Tensor values, Tensor excluded, Tensor zero)
+    {
+        var seq = values.shape[1];
+        var best = Exclude(values, excluded);
+        var pairs = torch.maximum(best.narrow(1, 0, seq - 1), best.narrow(1, 1, seq - 1));   // max(i, i+1)
+        best.narrow(1, 1, seq - 2).copy_(torch.maximum(pairs.narrow(1, 0, seq - 2), pairs.narrow(1, 1, seq - 2)));
+        best.narrow(1, 0, 1).copy_(pairs.narrow(1, 0, 1));
+        best.narrow(1, seq - 1, 1).copy_(pairs.narrow(1, seq - 2, 1));
+        return best.clamp_min_(torch.finfo(values.dtype).min).mul_(zero.logical_not().to(values.dtype));
+    }
 
     /// <summary>
     /// PoNet's default segments: [CLS] and every [SEP] are segments of their own, each span between them one
@@ -155,22 +164,39 @@ public sealed class SegmentLayout
     public required Tensor Excluded { get; init; }
     /// <summary>[batch, seq, 1] bool: its segment has no candidate at all.</summary>
     public required Tensor Empty { get; init; }
+    /// <summary>[batch, seq, 1] bool: gets 0 from the segment max — <see cref="Empty"/>, and whatever else the caller
+    /// zeroes ([CLS]/[SEP]).</summary>
+    public required Tensor Zero { get; init; }
     /// <summary>How many segments of the batch have a candidate.</summary>
     public required long NonEmptySegments { get; init; }
+    /// <summary>[batch*seq] long, for inference: <see cref="FlatIndex"/>, or batch*seq + 1 (a spare row) where
+    /// <see cref="Excluded"/>.</summary>
+    public required Tensor ScatterIndex { get; init; }
+    /// <summary>[batch*seq] long, for inference: <see cref="FlatIndex"/>, or batch*seq (a row of zeros) where
+    /// <see cref="Zero"/>.</summary>
+    public required Tensor GatherIndex { get; init; }
 
     /// <param name="flatIndex">[batch*seq] segment indices, unique across the batch.</param>
     /// <param name="candidate">[batch, seq] bool: may enter its segment's max.</param>
-    public static SegmentLayout Build(Tensor flatIndex, Tensor candidate)
+    /// <param name="alsoZero">[batch, seq, 1] bool: tokens that get 0 although their segment has a candidate.</param>
+    public static SegmentLayout Build(Tensor flatIndex, Tensor candidate, Tensor? alsoZero = null)
     {
         var (batch, seq) = (candidate.shape[0], candidate.shape[1]);
-        var perSegment = torch.zeros(batch * seq, dtype: ScalarType.Int64, device: candidate.device)
+        var rows = batch * seq;
+        var perSegment = torch.zeros(rows, dtype: ScalarType.Int64, device: candidate.device)
             .index_add(0, flatIndex, candidate.reshape(-1).to_type(ScalarType.Int64), 1);
+        var excluded = candidate.logical_not().unsqueeze(-1);
+        var empty = perSegment.index_select(0, flatIndex).view(batch, seq, 1).eq(0);
+        var zero = alsoZero is null ? empty : empty | alsoZero;
         return new SegmentLayout
         {
             FlatIndex = flatIndex,
-            Excluded = candidate.logical_not().unsqueeze(-1),
-            Empty = perSegment.index_select(0, flatIndex).view(batch, seq, 1).eq(0),
+            Excluded = excluded,
+            Empty = empty,
+            Zero = zero,
             NonEmptySegments = perSegment.gt(0).sum().item<long>(),
+            ScatterIndex = flatIndex.masked_fill(excluded.reshape(-1), rows + 1),
+            GatherIndex = flatIndex.masked_fill(zero.reshape(-1), rows),
         };
     }
 }

@@ -53,6 +53,42 @@ public sealed class MixersTests
     }
 
     [Fact]
+    public void Every_mixer_gives_without_autograd_what_it_gives_with_it_padding_and_dropped_tokens_included()
+    {
+        // Inference runs its own code (one product for the projections, no masked copies in the maxima, the global
+        // aggregation through bmm): it must give what the training code gives, dropout off.
+        foreach (var mixer in Mixers.All)
+        {
+            var config = Presets.Tiny with { LayerPattern = mixer.Letter.ToString(), NumHiddenLayers = 1 };
+            torch.manual_seed(5);
+            var ids = torch.randint(5, config.VocabSize, [3, 11], dtype: ScalarType.Int64);
+            ids[TensorIndex.Colon, 0] = config.ClsTokenId;
+            ids[TensorIndex.Colon, 5] = config.SepTokenId;
+            ids[TensorIndex.Colon, 10] = config.SepTokenId;
+            ids[1, 7] = config.SepTokenId;
+            var mask = torch.ones_like(ids);
+            mask[1, TensorIndex.Slice(8, null)] = 0;                       // row 1: padding after its last [SEP]
+            var dropped = torch.zeros(3, 11, dtype: ScalarType.Bool);
+            dropped[2, 2] = true;                                          // row 2: two DropMask positions side by side
+            dropped[2, 3] = true;
+            var context = MixerContext.Build(new EncoderInputs(ids, mask, DropPositions: dropped), config, mixer.Pools);
+            using var module = mixer.Create(config);
+            module.eval();
+            var h = torch.randn(3, 11, config.HiddenSize, requires_grad: true);
+
+            var withAutograd = module.call(h, context).detach();
+            Tensor without;
+            using (torch.no_grad()) without = module.call(h, context);
+
+            var difference = (withAutograd - without).abs().max().item<float>();
+            Assert.True(difference <= 1e-5f * Math.Max(1f, withAutograd.abs().max().item<float>()),
+                $"{mixer.Letter}: inference differs from the training code by {difference}");
+            if (mixer.Letter == 'P')
+                Assert.Equal(0f, without[1, TensorIndex.Slice(8, null)].abs().max().item<float>());   // padding outputs 0
+        }
+    }
+
+    [Fact]
     public void An_unknown_letter_is_refused_naming_every_known_one()
     {
         var error = Assert.Throws<ConfigException>(() => Mixers.Get('Q'));

@@ -57,38 +57,45 @@ public sealed class SegmentMaxTests
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    public void Segment_max_equals_a_brute_force_loop_on_random_segment_layouts(int seed)
+    [InlineData(1, false)]
+    [InlineData(2, false)]
+    [InlineData(3, false)]
+    [InlineData(1, true)]
+    [InlineData(2, true)]
+    public void Segment_max_equals_a_brute_force_loop_on_random_segment_layouts(int seed, bool training)
     {
         torch.manual_seed(seed);
         const int batch = 3, seq = 17, dim = 5;
-        var values = torch.randn(batch, seq, dim);
+        var values = torch.randn(batch, seq, dim).requires_grad_(training);   // training runs its own code
         // Random, non-contiguous segment ids, some segments with no candidate at all.
         var segments = torch.randint(0, 6, [batch, seq]);
         var candidate = torch.rand(batch, seq) > 0.4;
         var flat = (segments + torch.arange(batch).unsqueeze(1) * seq).reshape(-1);
 
-        var actual = To3D(SegmentMax.Apply(values, flat, candidate));
+        var actual = To3D(SegmentMax.Apply(values, flat, candidate).detach());
 
-        var expected = BruteForceSegmentMax(To3D(values), To2D<long>(segments), To2D<bool>(candidate));
+        var expected = BruteForceSegmentMax(To3D(values.detach()), To2D<long>(segments), To2D<bool>(candidate));
         Assert.Equal(expected.Cast<float>(), actual.Cast<float>());
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    public void Local_window_max_equals_a_brute_force_loop_and_empty_windows_give_zero(int seed)
+    [InlineData(1, 13, false)]
+    [InlineData(2, 13, false)]
+    [InlineData(1, 13, true)]
+    [InlineData(3, 1, false)]   // inference has its own code from 3 tokens on: the short rows take the general one
+    [InlineData(3, 2, false)]
+    [InlineData(3, 3, false)]
+    public void Local_window_max_equals_a_brute_force_loop_and_empty_windows_give_zero(int seed, int seq, bool training)
     {
         torch.manual_seed(seed);
-        const int batch = 2, seq = 13, dim = 4;
-        var values = torch.randn(batch, seq, dim);
+        const int batch = 2, dim = 4;
+        var values = torch.randn(batch, seq, dim).requires_grad_(training);
         var candidate = torch.rand(batch, seq) > 0.6;   // sparse: some windows are empty
+        candidate[0] = torch.zeros(seq, dtype: ScalarType.Bool);   // an empty window in every shape
 
-        var actual = To3D(SegmentMax.LocalWindow(values, candidate.unsqueeze(1).to_type(ScalarType.Float32)));
+        var actual = To3D(SegmentMax.LocalWindow(values, candidate.unsqueeze(1).to_type(ScalarType.Float32)).detach());
 
-        var expected = BruteForceLocalMax(To3D(values), To2D<bool>(candidate));
+        var expected = BruteForceLocalMax(To3D(values.detach()), To2D<bool>(candidate));
         Assert.Equal(expected.Cast<float>(), actual.Cast<float>());
         Assert.Contains(0f, actual.Cast<float>());
     }
