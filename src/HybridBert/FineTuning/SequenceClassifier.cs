@@ -15,7 +15,7 @@ public enum Pooling { Cls, Mean }
 public sealed class SequenceClassifier : nn.Module<EncoderInputs, Tensor>
 {
     private readonly HybridBertEncoder bert;
-    private readonly Dropout dropout;
+    private readonly double dropout;
     private readonly Linear classifier;
 
     public Pooling Pooling { get; }
@@ -25,7 +25,7 @@ public sealed class SequenceClassifier : nn.Module<EncoderInputs, Tensor>
     public SequenceClassifier(EncoderConfig config, int outputs, Pooling pooling) : base(nameof(SequenceClassifier))
     {
         bert = new HybridBertEncoder(config, addPoolingLayer: true);
-        dropout = nn.Dropout(config.HiddenDropoutProb);
+        dropout = config.HiddenDropoutProb;   // drawn as every dropout of ours (HiddenDropout), not by a module
         classifier = nn.Linear(config.HiddenSize, outputs);
         (Pooling, Outputs) = (pooling, outputs);
         RegisterComponents();
@@ -49,6 +49,6 @@ public sealed class SequenceClassifier : nn.Module<EncoderInputs, Tensor>
             var real = inputs.AttentionMask.to_type(hidden.dtype).unsqueeze(-1);
             pooled = (hidden * real).sum(1) / real.sum(1).clamp_min(1);
         }
-        return classifier.call(dropout.call(pooled));
+        return classifier.call(HiddenDropout.Apply(pooled, dropout, training, saveMemory: false));
     }
 }

@@ -12,7 +12,7 @@ namespace HybridBert.FineTuning;
 public sealed class TokenClassifier : nn.Module<EncoderInputs, Tensor>
 {
     private readonly HybridBertEncoder bert;
-    private readonly Dropout dropout;
+    private readonly double dropout;
     private readonly Linear classifier;
 
     public int Outputs { get; }
@@ -22,7 +22,7 @@ public sealed class TokenClassifier : nn.Module<EncoderInputs, Tensor>
     public TokenClassifier(EncoderConfig config, int outputs) : base(nameof(TokenClassifier))
     {
         bert = new HybridBertEncoder(config, addPoolingLayer: false);
-        dropout = nn.Dropout(config.HiddenDropoutProb);
+        dropout = config.HiddenDropoutProb;   // drawn as every dropout of ours (HiddenDropout), not by a module
         classifier = nn.Linear(config.HiddenSize, outputs);
         Outputs = outputs;
         RegisterComponents();
@@ -35,5 +35,5 @@ public sealed class TokenClassifier : nn.Module<EncoderInputs, Tensor>
     public override Tensor forward(EncoderInputs inputs) => Logits(bert.forward(inputs));
 
     /// <summary>The tag logits [batch, seq, tags] of the encoder's last hidden state.</summary>
-    public Tensor Logits(Tensor hidden) => classifier.call(dropout.call(hidden));
+    public Tensor Logits(Tensor hidden) => classifier.call(HiddenDropout.Apply(hidden, dropout, training, saveMemory: false));
 }

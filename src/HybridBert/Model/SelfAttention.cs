@@ -55,7 +55,8 @@ public sealed class SelfAttention : nn.Module<Tensor, MixerContext, Tensor>
     /// row for all -inf and zeroes such rows with a scalar-loop <c>where</c> over [batch, heads, seq, seq] (3% of a
     /// bert training step at 512 tokens, measured with perf). The caller takes this path only when every query sees a
     /// key, where the check changes nothing: outputs, gradients and the dropout's random draws are the same, bit for
-    /// bit (a test compares them). fp32 only: in bf16 libtorch's math attention computes in fp32 and casts back.
+    /// bit (a test compares them) where libtorch draws as <see cref="Reproducibility.CpuBernoulli"/> does, whose draws this
+/// takes, the same on every CPU. fp32 only: in bf16 libtorch's math attention computes in fp32 and casts back.
     /// </summary>
     internal static Tensor TrainingAttention(Tensor q, Tensor k, Tensor v, Tensor keyVisible, double dropout)
     {
@@ -66,7 +67,8 @@ public sealed class SelfAttention : nn.Module<Tensor, MixerContext, Tensor>
         var scores = torch.bmm((q * scale).reshape(batch * heads, seq, size), (k.transpose(-2, -1) * scale).reshape(batch * heads, size, seq))
             .view(batch, heads, seq, seq);
         scores.add_(torch.zeros(keyVisible.shape, dtype: q.dtype, device: q.device).masked_fill_(keyVisible.logical_not(), double.NegativeInfinity));
-        var probabilities = nn.functional.dropout(scores.softmax(-1), dropout, training: true);
+        var probabilities = scores.softmax(-1);
+        probabilities = probabilities * HiddenDropout.Noise(probabilities, dropout);   // libtorch's dropout, as it draws off Intel
         return torch.bmm(probabilities.reshape(batch * heads, seq, seq), v.reshape(batch * heads, seq, size)).view(batch, heads, seq, size);
     }
 }

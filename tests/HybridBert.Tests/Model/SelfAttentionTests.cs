@@ -16,13 +16,27 @@ public sealed class SelfAttentionTests
         var (q, k, v) = (torch.randn(3, 4, 20, 16), torch.randn(3, 4, 20, 16), torch.randn(3, 4, 20, 16));
         var upstream = torch.randn(3, 4, 20, 16);
 
-        var (expected, expectedGradients) = Run(() => nn.functional.scaled_dot_product_attention(q, k, v, visible, 0.1));
+        // libtorch draws its dropout as ours off Intel (CpuBernoulliTests); on Intel, SDPA's math composed by hand with
+        // the reference draws (float64 uniforms below 1 - p) stands in for it.
+        var (expected, expectedGradients) = Run(() => Tests.Reproducibility.LibtorchDraws.Serially
+            ? nn.functional.scaled_dot_product_attention(q, k, v, visible, 0.1)
+            : ComposedAttention(q, k, v, visible));
         var (actual, actualGradients) = Run(() => SelfAttention.TrainingAttention(q, k, v, visible, 0.1));
 
         Assert.True(expected.eq(actual).all().item<bool>(), "outputs (and so the dropout draws)");
         for (var i = 0; i < 3; i++) Assert.True(expectedGradients[i].eq(actualGradients[i]).all().item<bool>(), $"gradient {"qkv"[i]}");
         var undropped = nn.functional.scaled_dot_product_attention(q.detach(), k.detach(), v.detach(), visible);
         Assert.False(undropped.allclose(actual), "dropout dropped nothing");
+
+        static Tensor ComposedAttention(Tensor q, Tensor k, Tensor v, Tensor visible)
+        {
+            var scale = Math.Sqrt(1.0 / Math.Sqrt(q.shape[3]));
+            var scores = torch.matmul(q * scale, k.transpose(-2, -1) * scale)
+                + torch.zeros(visible.shape).masked_fill_(visible.logical_not(), double.NegativeInfinity);
+            var probabilities = scores.softmax(-1);
+            var noise = torch.empty(probabilities.shape, dtype: ScalarType.Float64).uniform_(0, 1).lt(0.9).to(ScalarType.Float32).div_(0.9);
+            return torch.matmul(probabilities * noise, v);
+        }
 
         (Tensor, Tensor[]) Run(Func<Tensor> attend)
         {
