@@ -80,7 +80,7 @@ public sealed record ReproduceBudget
         FineTuneEpochs = 2, FineTuneSeeds = [1, 2], FineTuneMaxLength = 64, FineTuneLr = 1e-3,
         TokenMaxTrain = 1500, TokenMaxEval = 1000,
         BenchSeqs = [128, 512], BenchSteps = 4, BenchRounds = 2,
-        ExpectedTime = "26–34 minutes",   // measured from fresh clones, build included (README)
+        ExpectedTime = "26–35 minutes",   // measured from fresh clones, build included (README)
     };
 
     /// <summary>All ten arms, three pre-training seeds, the mini model and a longer schedule: hours (estimated from

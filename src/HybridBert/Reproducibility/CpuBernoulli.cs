@@ -56,12 +56,15 @@ public static class CpuBernoulli
         var keep = 1 - dropout;
         if (device is not null && device.type != DeviceType.CPU)
             return torch.empty(shape, dtype: dtype, device: device).bernoulli_(keep).div_(keep);
-        // libtorch divides the 0/1 noise by (1 − p) in the noise's type: in float for float and for bf16 (then rounded).
-        var scale = 1.0f / (float)keep;
+        if (dtype != ScalarType.Float32)   // libtorch's own steps: 0/1 in the noise's type, divided by 1 − p in it
+        {
+            using var mask = Mask(shape, keep);
+            return mask.to(dtype).div_(keep);
+        }
+        // In float libtorch's division makes 1 / (float)(1 − p): written directly.
         var noise = torch.empty(shape, dtype: ScalarType.Float32);
-        Draw(MemoryMarshal.Cast<byte, float>(noise.bytes), keep, scale);
-        if (dtype == ScalarType.Float32) return noise;
-        using (noise) return noise.to(dtype);
+        Draw(MemoryMarshal.Cast<byte, float>(noise.bytes), keep, 1.0f / (float)keep);
+        return noise;
     }
 
     private static void Draw<T>(Span<T> destination, double p, T one) where T : unmanaged

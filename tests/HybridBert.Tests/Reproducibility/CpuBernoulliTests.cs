@@ -61,6 +61,7 @@ public sealed class CpuBernoulliTests
     [Theory]
     [InlineData(ScalarType.Float32)]
     [InlineData(ScalarType.BFloat16)]
+    [InlineData(ScalarType.Float64)]
     public void Dropout_noise_is_libtorchs_noise_in_the_tensors_type(ScalarType dtype)
     {
         var shape = new long[] { 33, 17 };
