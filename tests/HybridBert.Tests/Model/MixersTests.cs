@@ -26,11 +26,9 @@ public sealed class MixersTests
     {
         foreach (var mixer in Mixers.All)
         {
-            var config = Presets.Tiny with { LayerPattern = mixer.Letter.ToString(), NumHiddenLayers = 1 };
+            var config = OneLayer(mixer);
             torch.manual_seed(3);
-            var ids = torch.randint(5, config.VocabSize, [2, 12], dtype: ScalarType.Int64);
-            ids[TensorIndex.Colon, 0] = config.ClsTokenId;
-            ids[TensorIndex.Colon, 6] = config.SepTokenId;
+            var ids = Sentences(config, batch: 2, seq: 12, separators: [6]);
             var context = MixerContext.Build(new EncoderInputs(ids, torch.ones_like(ids)), config, mixer.Pools);
             using var module = mixer.Create(config);
             var h = torch.randn(2, 12, config.HiddenSize, requires_grad: true);
@@ -59,12 +57,9 @@ public sealed class MixersTests
         // aggregation through bmm): it must give what the training code gives, dropout off.
         foreach (var mixer in Mixers.All)
         {
-            var config = Presets.Tiny with { LayerPattern = mixer.Letter.ToString(), NumHiddenLayers = 1 };
+            var config = OneLayer(mixer);
             torch.manual_seed(5);
-            var ids = torch.randint(5, config.VocabSize, [3, 11], dtype: ScalarType.Int64);
-            ids[TensorIndex.Colon, 0] = config.ClsTokenId;
-            ids[TensorIndex.Colon, 5] = config.SepTokenId;
-            ids[TensorIndex.Colon, 10] = config.SepTokenId;
+            var ids = Sentences(config, batch: 3, seq: 11, separators: [5, 10]);
             ids[1, 7] = config.SepTokenId;
             var mask = torch.ones_like(ids);
             mask[1, TensorIndex.Slice(8, null)] = 0;                       // row 1: padding after its last [SEP]
@@ -86,6 +81,18 @@ public sealed class MixersTests
             if (mixer.Letter == 'P')
                 Assert.Equal(0f, without[1, TensorIndex.Slice(8, null)].abs().max().item<float>());   // padding outputs 0
         }
+    }
+
+    private static EncoderConfig OneLayer(MixerKind mixer) =>
+        Presets.Tiny with { LayerPattern = mixer.Letter.ToString(), NumHiddenLayers = 1 };
+
+    /// <summary>Random word ids, [CLS] first and [SEP] at <paramref name="separators"/> in every row.</summary>
+    private static Tensor Sentences(EncoderConfig config, int batch, int seq, int[] separators)
+    {
+        var ids = torch.randint(5, config.VocabSize, [batch, seq], dtype: ScalarType.Int64);
+        ids[TensorIndex.Colon, 0] = config.ClsTokenId;
+        foreach (var at in separators) ids[TensorIndex.Colon, at] = config.SepTokenId;
+        return ids;
     }
 
     [Fact]
