@@ -57,7 +57,8 @@ internal static class InferenceCommands
     public static Command TagCommand()
     {
         var model = new Option<string>("--model") { Required = true,
-            Description = "A token classifier: a seed-N folder of finetune --task-type token (or its fine-tuning folder, or a Hub id)" };
+            Description = "A token classifier: a seed-N folder of finetune --task-type token (or its fine-tuning folder, or a Hub id), or the " +
+                          "ONNX model folder export onnx wrote of one (with --runtime onnx)" };
         var texts = new Argument<string[]>("text") { Description = "Texts to tag (or --input)", Arity = ArgumentArity.ZeroOrMore };
         var input = new Option<FileInfo?>("--input") { Description = "A .txt file, one text per line; one JSON array per line is printed" };
         var aggregation = CommonOptions.Choice("--aggregation",

@@ -37,15 +37,24 @@ public enum Aggregation { None, Simple, First, Average, Max }
 /// </summary>
 public sealed class TokenTagger : IDisposable
 {
-    public TokenClassifier Classifier { get; }
+    /// <summary>The encoder and tagging head in TorchSharp; null for a tagger whose graph runs both (<see cref="ForGraph"/>).</summary>
+    public TokenClassifier? Classifier { get; }
     public BertTokenizer Tokenizer { get; }
     public TokenHead Head { get; }
     private const int BatchRows = 32;
+    private readonly Func<EncoderInputs, Tensor>? graph;
 
     public TokenTagger(TokenClassifier classifier, BertTokenizer tokenizer, TokenHead head) =>
         (Classifier, Tokenizer, Head) = (classifier, tokenizer, head);
 
-    public void Dispose() => Classifier.Dispose();
+    private TokenTagger(Func<EncoderInputs, Tensor> graph, BertTokenizer tokenizer, TokenHead head) =>
+        (this.graph, Tokenizer, Head) = (graph, tokenizer, head);
+
+    /// <summary>A tagger whose encoder and head run elsewhere (an ONNX model folder's graph, in ONNX Runtime):
+    /// <paramref name="logits"/> gives the tag logits [batch, seq, tags] of a batch on the CPU. The caller owns what runs it.</summary>
+    public static TokenTagger ForGraph(Func<EncoderInputs, Tensor> logits, BertTokenizer tokenizer, TokenHead head) => new(logits, tokenizer, head);
+
+    public void Dispose() => Classifier?.Dispose();
 
     /// <summary>True when <paramref name="folder"/>'s task.json says <c>task_type: token</c>, or it is a Hugging Face folder
     /// whose config.json names a <c>*ForTokenClassification</c> architecture.</summary>
@@ -90,25 +99,43 @@ public sealed class TokenTagger : IDisposable
     private static TokenTagger LoadHuggingFace(string folder, string device)
     {
         var source = ModelSource.Open(folder);
-        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, ModelLayout.Config)))!;
-        var id2label = config["id2label"] as JsonObject;
-        var count = id2label?.Count ?? config["num_labels"]?.GetValue<int>() ?? 2;
-        var labels = Enumerable.Range(0, count)
-            .Select(i => id2label?[i.ToString(System.Globalization.CultureInfo.InvariantCulture)]?.GetValue<string>() ?? $"LABEL_{i}").ToList();
-        var head = new TokenHead(Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))), labels,
-            Math.Min(512, source.Config.MaxPositionEmbeddings), source.Lowercase ?? true);
-        var classifier = new TokenClassifier(source.Config with { HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 }, labels.Count);
+        var head = HuggingFaceHead(folder, source.Config.MaxPositionEmbeddings, source.Lowercase ?? true);
+        var classifier = new TokenClassifier(source.Config with { HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 }, head.Labels.Count);
         source.LoadInto(classifier, ignorePrefixes: ["bert.pooler."]);
         classifier.to(Devices.Resolve(device));
         classifier.eval();
         return new TokenTagger(classifier, new BertTokenizer(source.Vocabulary, head.Lowercase), head);
     }
 
+    /// <summary>The task of a Hugging Face token classifier folder (a <c>*ForTokenClassification</c> config.json, ours or an
+    /// ONNX model folder): its tags from <c>id2label</c> (<c>LABEL_i</c> without), windows of up to 512 tokens or
+    /// <paramref name="maxPositions"/>, named after the folder.</summary>
+    public static TokenHead HuggingFaceHead(string folder, int maxPositions, bool lowercase)
+    {
+        var path = Path.Combine(folder, ModelLayout.Config);
+        JsonNode config;
+        try
+        {
+            config = JsonNode.Parse(File.ReadAllText(path)) ?? throw new InvalidDataException($"{path}: empty");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not JSON ({e.Message})", e);
+        }
+        var id2label = config["id2label"] as JsonObject;
+        var count = id2label?.Count ?? config["num_labels"]?.GetValue<int>() ?? 2;
+        var labels = Enumerable.Range(0, count)
+            .Select(i => id2label?[i.ToString(System.Globalization.CultureInfo.InvariantCulture)]?.GetValue<string>() ?? $"LABEL_{i}").ToList();
+        return new TokenHead(Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))), labels, Math.Min(512, maxPositions),
+            lowercase);
+    }
+
     public void Save(string folder) =>
         IO.AtomicFile.WriteFolder(folder, temp =>
         {
-            WeightLoader.Save(Classifier, Path.Combine(temp, ModelLayout.Weights));
-            File.WriteAllText(Path.Combine(temp, ModelLayout.Config), Classifier.Config.ToJson());
+            var classifier = Classifier ?? throw new InvalidOperationException("a tagger whose graph runs elsewhere has no weights to save");
+            WeightLoader.Save(classifier, Path.Combine(temp, ModelLayout.Weights));
+            File.WriteAllText(Path.Combine(temp, ModelLayout.Config), classifier.Config.ToJson());
             Tokenizer.Vocabulary.Save(Path.Combine(temp, ModelLayout.Vocab));
             File.WriteAllText(Path.Combine(temp, ModelLayout.Task), JsonSerializer.Serialize(Head, IO.JsonFiles.Options));
         });
@@ -121,7 +148,7 @@ public sealed class TokenTagger : IDisposable
     public List<float[][]> Run(IReadOnlyList<EncodedText> rows, CancellationToken cancel = default)
     {
         var results = new float[rows.Count][][];
-        var device = Classifier.parameters().First().device;
+        var device = Classifier?.parameters().First().device ?? torch.CPU;
         var order = Enumerable.Range(0, rows.Count).OrderBy(i => rows[i].Length).ToArray();
         using var noGrad = torch.no_grad();
         foreach (var batch in order.Chunk(BatchRows))
@@ -129,7 +156,8 @@ public sealed class TokenTagger : IDisposable
             cancel.ThrowIfCancellationRequested();
             using var scope = torch.NewDisposeScope();
             var inputs = Data.Batches.Inputs(batch.Select(i => rows[i]).ToList(), Tokenizer.Vocabulary.PadId, device);
-            var logits = Hidden is { } encoder ? Classifier.Logits(encoder(inputs)) : Classifier.call(inputs);
+            var logits = graph is not null ? graph(inputs)
+                : Hidden is { } encoder ? Classifier!.Logits(encoder(inputs)) : Classifier!.call(inputs);
             var probabilities = logits.softmax(-1).cpu();
             var width = (int)probabilities.shape[1];
             var labels = (int)probabilities.shape[2];

@@ -86,9 +86,6 @@ public sealed class InferenceModel : IDisposable
     private string? WhyNot(InferenceTask task) => task switch
     {
         InferenceTask.Embed => null,
-        InferenceTask.Tag when !CanTag && GraphHead == Interop.OnnxHead.Token =>
-            "the model is an ONNX token classifier folder: tagging runs from the model folder it was exported from (its seed-N folder, " +
-                "with --runtime onnx), not from the ONNX folder alone",
         InferenceTask.Tag when !CanTag =>
             "the model is not a token classifier: tagging needs a seed-N folder written by `hybridbert finetune --task-type token`",
         InferenceTask.Classify when !CanClassify && CanTag =>
@@ -192,7 +189,7 @@ public sealed class InferenceModel : IDisposable
             throw new InvalidDataException($"{path}: not a sentence-transformers configuration ({e.Message})", e);
         }
     }
-    internal HybridBertEncoder Encoder => classifier?.Classifier.Encoder ?? tagger?.Classifier.Encoder ?? pretrained!.Bert;
+    internal HybridBertEncoder Encoder => classifier?.Classifier.Encoder ?? tagger?.Classifier?.Encoder ?? pretrained!.Bert;
 
     private bool ownsClassifier = true;
     private bool ownsPretrained = true;
@@ -264,7 +261,7 @@ public sealed class InferenceModel : IDisposable
 
     /// <summary>
     /// An ONNX model folder: everything runs in ONNX Runtime, the head too (the graph's <c>logits</c>: a classifier's labels
-    /// from <c>config.json</c>'s <c>id2label</c>, an MLM head's vocabulary); the tokenizer is the folder's.
+    /// or a token classifier's tags from <c>config.json</c>'s <c>id2label</c>, an MLM head's vocabulary); the tokenizer is the folder's.
     /// </summary>
     private static InferenceModel LoadOnnxFolder(string folder, bool quantized, int maxBatchTokens)
     {
@@ -280,9 +277,15 @@ public sealed class InferenceModel : IDisposable
                 Enumerable.Range(0, (int)encoder.LogitsWidth).Select(i => $"LABEL_{i}").ToList(), encoder.LogitsWidth == 1);
             task = FineTunedModel.HuggingFaceHead(folder, labels, config, lowercase);
         }
+        var tokenizer = new BertTokenizer(vocabulary, lowercase);
+        var tagger = encoder.Head == Interop.OnnxHead.Token
+            ? TokenTagger.ForGraph(inputs => encoder.ForwardWithLogits(inputs).Logits!, tokenizer,
+                TokenTagger.HuggingFaceHead(folder, config.MaxPositionEmbeddings, lowercase))
+            : null;
         var (prompts, defaultPrompt) = ReadPrompts(folder);
-        return new InferenceModel(folder, new BertTokenizer(vocabulary, lowercase), config, null, false, null)
+        return new InferenceModel(folder, tokenizer, config, null, false, null)
         {
+            tagger = tagger,
             MaxBatchTokens = maxBatchTokens, kind = ModelSourceKind.HuggingFace, Prompts = prompts, DefaultPromptName = defaultPrompt,
             DeclaredPooling = ReadPooling(folder), onnx = encoder, graphTask = task, Runtime = InferenceRuntime.Onnx, Quantized = quantized,
         };
@@ -306,7 +309,7 @@ public sealed class InferenceModel : IDisposable
         if (TokenTagger.IsTokenModel(source.Folder))
         {
             var tagging = TokenTagger.Load(source.Folder, device);
-            return new InferenceModel(path, tagging.Tokenizer, tagging.Classifier.Config, null, false, null)
+            return new InferenceModel(path, tagging.Tokenizer, tagging.Classifier!.Config, null, false, null)
             {
                 MaxBatchTokens = maxBatchTokens, kind = source.Kind, tagger = tagging, Pulled = source.Pulled,
             };

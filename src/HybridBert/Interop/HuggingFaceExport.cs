@@ -41,7 +41,7 @@ public static class HuggingFaceExport
             using var tagger = TokenTagger.Load(source.Folder);
             plainBert = allAttention;
             architecture = (plainBert ? "Bert" : "HybridBert") + "ForTokenClassification";
-            tensors = tagger.Classifier.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());   // bert.*, classifier.*
+            tensors = tagger.Classifier!.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());   // bert.*, classifier.*
             extra = TokenLabelFields(tagger.Head.Labels);
             lowercase = tagger.Head.Lowercase;
         }

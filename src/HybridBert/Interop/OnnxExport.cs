@@ -101,7 +101,8 @@ public static class OnnxExport
         if (tagger)
         {
             using var tokens = FineTuning.TokenTagger.Load(source.Folder);
-            model = Build(tokens.Classifier.Config, tokens.Classifier.state_dict(), "bert.", chosen, Pooling.Cls, segmentIds);
+            var torchClassifier = tokens.Classifier!;
+            model = Build(torchClassifier.Config, torchClassifier.state_dict(), "bert.", chosen, Pooling.Cls, segmentIds);
             if (chosen == OnnxHead.Token) config = HuggingFaceExport.TokenLabelFields(tokens.Head.Labels);
             lowercase = tokens.Head.Lowercase;
         }

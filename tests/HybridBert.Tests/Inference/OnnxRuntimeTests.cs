@@ -33,6 +33,11 @@ public sealed class OnnxRuntimeTests : IDisposable
         return rows;
     }
 
+    /// <summary>The entity, word and span of every entry of <c>tag</c>'s JSON lines (scores left out: runtimes differ in the last digits).</summary>
+    private static List<string> Entities(string stdout) =>
+        stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).SelectMany(line => System.Text.Json.Nodes.JsonNode.Parse(line)!.AsArray())
+            .Select(e => $"{e!["entity"]} {e["word"]} {e["start"]}-{e["end"]}").ToList();
+
     private static float MaxDifference(IEnumerable<float> a, IEnumerable<float> b) => a.Zip(b, (x, y) => Math.Abs(x - y)).Max();
 
     [Theory]
@@ -244,6 +249,8 @@ public sealed class OnnxRuntimeTests : IDisposable
     [InlineData("hybrid_4l_interleaved", true)]
     [InlineData("classifier_PH_mean", false)]
     [InlineData("classifier_PH_mean", true)]
+    [InlineData("tagger_PA", false)]
+    [InlineData("tagger_PA", true)]
     public void An_onnx_model_folder_runs_alone_with_its_heads_in_the_graph(string name, bool quantized)
     {
         var (source, _, _) = HuggingFaceExportTests.Source(name, temp);
@@ -253,6 +260,7 @@ public sealed class OnnxRuntimeTests : IDisposable
         using var alone = InferenceModel.Load(folder, runtime: InferenceRuntime.Onnx, quantized: quantized);
         Assert.Equal(reference.CanFillMask, alone.CanFillMask);
         Assert.Equal(reference.CanClassify, alone.CanClassify);
+        Assert.Equal(reference.CanTag, alone.CanTag);
         var rows = Rows(reference);
         var tolerance = quantized ? 1e-3 : 1e-4;   // int8: the head's layers are quantized in the folder's graph too
         var (a, b) = (new Embedder(reference).Embed(rows, Pooling.Mean, true), new Embedder(alone).Embed(rows, Pooling.Mean, true));
@@ -262,6 +270,26 @@ public sealed class OnnxRuntimeTests : IDisposable
             Assert.Equal(reference.Task!.Labels, alone.Task!.Labels);
             var (p, q) = (new TextClassifier(reference).Predict(rows), new TextClassifier(alone).Predict(rows));
             Assert.True(MaxDifference(p.SelectMany(x => x.Probabilities), q.SelectMany(x => x.Probabilities)) < tolerance);
+        }
+        if (reference.CanTag)
+        {
+            Assert.Equal(reference.TokenTask!.Labels, alone.TokenTask!.Labels);
+            var (p, q) = (reference.Tagger!.Run(rows), alone.Tagger!.Run(rows));
+            var worst = MaxDifference(p.SelectMany(r => r.SelectMany(v => v)), q.SelectMany(r => r.SelectMany(v => v)));
+            Assert.True(worst < tolerance, $"tag probabilities differ by {worst}");
+            // Raw text through the pipeline's path (windows, offsets, aggregation): the same entities.
+            const string text = "Ada Lovelace met Charles Babbage in London.";
+            var (e, f) = (reference.Tagger.Predict(text, Aggregation.Simple), alone.Tagger.Predict(text, Aggregation.Simple));
+            Assert.Equal(e.Select(x => (x.EntityGroup, x.Start, x.End)), f.Select(x => (x.EntityGroup, x.Start, x.End)));
+        }
+        if (reference.CanTag && !quantized)
+        {
+            // The CLI: the ONNX folder tags as the folder it was exported from.
+            var fromSource = ModelCommandTests.Run("tag", "--model", source, "--aggregation", "none", "Ada Lovelace met Charles Babbage.");
+            var fromGraph = ModelCommandTests.Run("tag", "--model", folder, "--runtime", "onnx", "--aggregation", "none",
+                "Ada Lovelace met Charles Babbage.");
+            Assert.True(fromGraph.Item1 == 0, fromGraph.Item3);
+            Assert.Equal(Entities(fromSource.Item2), Entities(fromGraph.Item2));
         }
         if (reference.CanFillMask)
         {

@@ -170,7 +170,7 @@ public sealed class HuggingFaceExportTests : IDisposable
             using var back = TokenTagger.Load(exported);
             Assert.Equal(original.Head.Labels, back.Head.Labels);
             using var noGrad = torch.no_grad();
-            Assert.True(original.Classifier.forward(Inputs(expected)).eq(back.Classifier.forward(Inputs(expected))).all().item<bool>());
+            Assert.True(original.Classifier!.forward(Inputs(expected)).eq(back.Classifier!.forward(Inputs(expected))).all().item<bool>());
         }
         else if (architecture.EndsWith("ForSequenceClassification"))
         {

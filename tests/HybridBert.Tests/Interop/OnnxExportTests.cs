@@ -79,7 +79,7 @@ public sealed class OnnxExportTests : IDisposable
         using var tagger = tagging ? TokenTagger.Load(source) : null;
         var sourceModel = classifier || tagging ? null : ModelSource.Open(source);
         using var mlm = sourceModel is null ? null : HuggingFaceImportTests.Load(sourceModel);
-        var config = classifier ? fine!.Classifier.Config : tagging ? tagger!.Classifier.Config : mlm!.Config;
+        var config = classifier ? fine!.Classifier.Config : tagging ? tagger!.Classifier!.Config : mlm!.Config;
 
         foreach (var batch in Batches(config.VocabSize, config.MaxPositionEmbeddings, segmented))
         {
@@ -98,7 +98,7 @@ public sealed class OnnxExportTests : IDisposable
             var inputs = HuggingFaceExportTests.Inputs(batch);
             Tensor hidden, logits;
             if (classifier) (hidden, logits) = (fine!.Classifier.Encoder.forward(inputs), fine.Classifier.forward(inputs));
-            else if (tagging) (hidden, logits) = (tagger!.Classifier.Encoder.forward(inputs), tagger.Classifier.forward(inputs));
+            else if (tagging) (hidden, logits) = (tagger!.Classifier!.Encoder.forward(inputs), tagger.Classifier!.forward(inputs));
             else (hidden, logits) = mlm!.Infer(inputs);
             var real = batch["input.attention_mask"].to_type(ScalarType.Bool);
             var shape = string.Join("×", batch["input.input_ids"].shape);

@@ -91,4 +91,37 @@ public sealed class TokenServingTests : IDisposable
         var info = JsonNode.Parse(await client.GetStringAsync("/info"))!;
         Assert.Equal("I-PER", info["model_type"]!["token_classifier"]!["id2label"]!["1"]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task An_onnx_folder_of_a_token_classifier_is_served_tagging_as_its_source_does()
+    {
+        var folder = Tagger();
+        var onnx = Path.Combine(temp, "onnx-tagger");
+        HybridBert.Interop.OnnxExport.Run(folder, onnx);
+        using var library = TokenTagger.Load(folder);
+        await using var server = await InferenceServer.StartAsync(new ServeOptions
+        {
+            Model = onnx, Port = 0, Threads = 1, Runtime = HybridBert.Inference.InferenceRuntime.Onnx,
+        });
+        using var client = new HttpClient { BaseAddress = server.Address };
+        string[] texts = ["George Washington went to Washington.", "The unbelievably quiet house", "a"];
+        var (status, body) = await Post(client, $$"""{"inputs": {{System.Text.Json.JsonSerializer.Serialize(texts.Select(t => new[] { t }))}}, "aggregation_strategy": "none"}""");
+        Assert.Equal(HttpStatusCode.OK, status);
+        var compared = 0;
+        for (var i = 0; i < texts.Length; i++)
+        {
+            var expected = library.Predict(texts[i], Aggregation.None);
+            var actual = body!.AsArray()[i]!.AsArray();
+            Assert.Equal(expected.Count, actual.Count);
+            for (var k = 0; k < expected.Count; k++, compared++)
+            {
+                Assert.Equal(expected[k].Entity, actual[k]!["entity"]!.GetValue<string>());
+                Assert.Equal((expected[k].Start, expected[k].End), (actual[k]!["start"]!.GetValue<int>(), actual[k]!["end"]!.GetValue<int>()));
+                Assert.Equal(expected[k].Score, actual[k]!["score"]!.GetValue<float>(), 4);
+            }
+        }
+        Assert.True(compared > 3, $"only {compared} entities compared");
+        var info = JsonNode.Parse(await client.GetStringAsync("/info"))!;
+        Assert.Equal("I-PER", info["model_type"]!["token_classifier"]!["id2label"]!["1"]!.GetValue<string>());
+    }
 }
