@@ -42,9 +42,9 @@ public sealed class HybridMixer : nn.Module<Tensor, MixerContext, Tensor>
 
     public override Tensor forward(Tensor h, MixerContext context) => Scoped.Keep(() =>
     {
-        var p = Projections.Apply(h, query, key, value, dense_k, dense_o, dense_segment, dense_local);
+        var p = Projections.Apply(h, query, key, value, dense_o, dense_segment, dense_local);
         var attended = SelfAttention.Attend(p[0], p[1], p[2], attentionHeads, context, training ? dropoutProb : 0.0);
-        var pooled = PoolingMixer.Pool(PoolingMixer.MeanQuery(h, dense_q, context), p[3], p[4], p[5], p[6], poolingHeads, context);
+        var pooled = PoolingMixer.Pool(PoolingMixer.Global(h, dense_q, dense_k, poolingHeads, context), p[3], p[4], p[5], context);
         return torch.cat([attended, pooled], 2);
     });
 }

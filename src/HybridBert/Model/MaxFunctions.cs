@@ -4,8 +4,8 @@ using static TorchSharp.torch;
 namespace HybridBert.Model;
 
 /// <summary>
-/// The segment max as one autograd function: forward takes each token's segment maximum (<c>scatter_reduce</c>, by the
-/// caller) and finds which tokens are their segment's maximum; backward sums the incoming gradient per segment and hands
+/// The segment max as one autograd function: forward takes each token's segment maximum (<c>scatter_reduce</c>,
+/// <see cref="SegmentMax.Table"/>) and finds which tokens are their segment's maximum; backward sums the incoming gradient per segment and hands
 /// it to those tokens, split evenly between tied maxima (as <c>scatter_reduce</c>'s own backward does). Backward keeps
 /// one mask.
 /// </summary>
@@ -19,39 +19,44 @@ internal sealed class SegmentMaxFunction : autograd.SingleTensorFunction<Segment
 {
     public override string Name => nameof(SegmentMaxFunction);
 
-    /// <summary><paramref name="perToken"/>: the segment max of <paramref name="masked"/> per token (computed by the caller).</summary>
-    public static Tensor Apply(Tensor values, Tensor masked, Tensor perToken, SegmentLayout layout)
+    public static Tensor Apply(Tensor values, SegmentLayout layout)
     {
         Backward.ThrowPending();
-        return apply(values, masked, perToken, layout);
+        return apply(values, layout);
     }
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
-        var (masked, perToken, layout) = ((Tensor)vars[1], (Tensor)vars[2], (SegmentLayout)vars[3]);
-        var zero = layout.Zero;
-        var dim = masked.shape[2];
-        // Tokens equal to their segment's max, not counting segments without a candidate (all -inf, all "equal").
-        var isMax = masked.eq(perToken).logical_and_(layout.Empty.logical_not());
+        var (values, layout) = ((Tensor)vars[0], (SegmentLayout)vars[1]);
+        var (batch, seq, dim) = (values.shape[0], values.shape[1], values.shape[2]);
+        using var table = SegmentMax.Table(values, layout);
+        // The excluded tokens' row becomes NaN, equal to no value: each candidate is compared with its segment's max, and
+        // no excluded token (nor any token of a segment without a candidate) counts as a maximum.
+        table[batch * seq + 1].fill_(double.NaN);
+        var isMax = values.eq(table.index_select(0, layout.ScatterIndex).view(batch, seq, dim));
         Tensor share = isMax;
         if (isMax.sum().item<long>() != layout.NonEmptySegments * dim)   // ties: each tied maximum gets 1/count
         {
-            var maxima = isMax.to(masked.dtype);
+            var maxima = isMax.to(values.dtype);
             var count = PerSegmentSum(maxima, layout.FlatIndex);
             share = maxima.div_(count.clamp_min_(1.0));
         }
-        ctx.save_for_backward([share, zero, layout.FlatIndex]);
-        return perToken.masked_fill(zero, 0.0);
+        ctx.save_for_backward([share, layout.GatherIndex, layout.FlatIndex]);
+        return table.index_select(0, layout.GatherIndex).view(batch, seq, dim);
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
-        return Backward.Guard(4, () =>
+        return Backward.Guard(2, () =>
         {
             var saved = ctx.get_saved_variables();
-            var (share, zero, flatIndex) = (saved[0], saved[1], saved[2]);
-            var summed = PerSegmentSum(gradOutput.masked_fill(zero, 0.0), flatIndex);
-            return [summed.mul_(share.to(summed.dtype)), null!, null!, null!];
+            var (share, gatherIndex, flatIndex) = (saved[0], saved[1], saved[2]);
+            var (batch, seq, dim) = (gradOutput.shape[0], gradOutput.shape[1], gradOutput.shape[2]);
+            // Each segment's gradient summed; the zeroed tokens' (they got 0, not the max) go to a row of their own.
+            var sums = torch.zeros(batch * seq + 1, dim, dtype: gradOutput.dtype, device: gradOutput.device)
+                .index_add_(0, gatherIndex, gradOutput.reshape(-1, dim), 1);
+            var summed = sums.index_select(0, flatIndex).view(batch, seq, dim);
+            return [summed.mul_(share.to(summed.dtype)), null!];
         });
     }
 
@@ -88,8 +93,11 @@ internal sealed class LocalMaxFunction : autograd.SingleTensorFunction<LocalMaxF
         var best = torch.maximum(torch.maximum(left, masked), right);
         var fromLeft = left.eq(best);
         var fromCentre = masked.eq(best).logical_and_(fromLeft.logical_not());
-        ctx.save_for_backward([fromLeft, fromCentre, zero]);
-        return best.masked_fill_(zero, 0.0);
+        // Zeroed by a multiply, not a broadcast masked_fill (a scalar loop); windows without a candidate (-inf) are all
+        // zeroed, and clamped first so that they give 0, not NaN. A zeroed token may get -0.0.
+        var keep = zero.logical_not().to(best.dtype);
+        ctx.save_for_backward([fromLeft, fromCentre, keep]);
+        return best.clamp_min_(torch.finfo(best.dtype).min).mul_(keep);
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
@@ -97,9 +105,9 @@ internal sealed class LocalMaxFunction : autograd.SingleTensorFunction<LocalMaxF
         return Backward.Guard(5, () =>
         {
             var saved = ctx.get_saved_variables();
-            var (fromLeft, fromCentre, zero) = (saved[0], saved[1], saved[2]);
+            var (fromLeft, fromCentre, keep) = (saved[0], saved[1], saved[2]);
             var seq = gradOutput.shape[1];
-            var g = gradOutput.masked_fill(zero, 0.0);
+            var g = gradOutput * keep;
             var toLeft = g * fromLeft.to(g.dtype);
             var toCentre = g * fromCentre.to(g.dtype);
             var toRight = g.sub_(toLeft).sub_(toCentre);   // exactly 0 where the left or the centre won

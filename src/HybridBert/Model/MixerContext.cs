@@ -31,8 +31,8 @@ public sealed class MixerContext
     public Tensor? LocalExcluded { get; init; }
     /// <summary>[batch, seq, 1] bool: gets 0 from the local max ([CLS]/[SEP], or no candidate in its window).</summary>
     public Tensor? LocalZero { get; init; }
-    /// <summary>The segments and their candidates; its <see cref="SegmentLayout.Zero"/>: gets 0 from the segment max
-    /// ([CLS]/[SEP], or no candidate in its segment).</summary>
+    /// <summary>The segments and their candidates, and which tokens get 0 from the segment max ([CLS]/[SEP], or no
+    /// candidate in its segment).</summary>
     public SegmentLayout? Segments { get; init; }
 
     public static MixerContext Build(EncoderInputs inputs, EncoderConfig config, bool needsPooling)

@@ -33,8 +33,40 @@ public sealed class PoolingMixer : nn.Module<Tensor, MixerContext, Tensor>
     // h: [batch, seq, hidden] -> [batch, seq, heads*head_size]
     public override Tensor forward(Tensor h, MixerContext context) => Scoped.Keep(() =>
     {
-        var p = Projections.Apply(h, dense_k, dense_o, dense_segment, dense_local);
-        return Pool(MeanQuery(h, dense_q, context), p[0], p[1], p[2], p[3], heads, context);
+        var p = Projections.Apply(h, dense_o, dense_segment, dense_local);
+        return Pool(Global(h, dense_q, dense_k, heads, context), p[0], p[1], p[2], context);
+    });
+
+    /// <summary>
+    /// The global aggregation g [batch, heads*head_size]: per head, softmax(q̄·Kᵀ/√d) · K over the eligible tokens, with
+    /// q̄ the mean query (<see cref="MeanQuery"/>) and K = <paramref name="denseK"/>(h) (K doubles as the value); 0 for
+    /// a row without an eligible token.
+    /// </summary>
+    /// <remarks>
+    /// K is never made. It enters only through the scores and a weighted sum, and a linear layer commutes with both:
+    /// q̄ₙ·(Wₙhₜ + bₙ) = (Wₙᵀq̄ₙ)·hₜ + q̄ₙ·bₙ, whose second term is the same for every token and so leaves the softmax
+    /// unchanged, and Σₜ wₜ(Wₙhₜ + bₙ) = Wₙ(Σₜ wₜhₜ) + bₙΣₜ wₜ. So the scores come from the hidden states and one
+    /// [hidden] vector per head, and g from one weighted sum of the hidden states per head: products of
+    /// batch × heads × seq × hidden multiply-adds instead of the key projection's batch × seq × hidden × width — a
+    /// pooling mixer then projects every token three times (O, segment, local), where attention projects it three times
+    /// and also multiplies seq × seq per head (docs/results/design-measurements.md#global-aggregation). The same values as
+    /// PoNet's order to rounding (a test holds it and its gradients to it).
+    /// </remarks>
+    public static Tensor Global(Tensor h, Linear denseQ, Linear denseK, int heads, MixerContext context) => Scoped.Keep(() =>
+    {
+        var (batch, seq, hidden) = (h.shape[0], h.shape[1], h.shape[2]);
+        var width = denseK.weight!.shape[0];
+        var headSize = width / heads;
+        var keyWeight = denseK.weight!.view(heads, headSize, hidden);                                  // Wₙ: [heads, d, hidden]
+        var query = MeanQuery(h, denseQ, context).view(batch, heads, headSize).transpose(0, 1);       // [heads, batch, d]
+        var u = torch.bmm(query, keyWeight).transpose(0, 1);                                          // Wₙᵀq̄ₙ: [batch, heads, hidden]
+        var scores = torch.bmm(u, h.transpose(1, 2)) / Math.Sqrt(headSize);                          // [batch, heads, seq]
+        scores = scores.masked_fill(context.Eligible.view(batch, 1, seq).logical_not(), double.NegativeInfinity);
+        var weights = scores.softmax(-1).nan_to_num(0.0);                                            // no eligible key: g = 0
+        var summed = torch.bmm(weights, h).transpose(0, 1);                                          // Σₜ wₜhₜ: [heads, batch, hidden]
+        var projected = torch.bmm(summed, keyWeight.transpose(1, 2)).transpose(0, 1);                 // [batch, heads, d]
+        var bias = denseK.bias!.view(1, heads, headSize) * weights.sum(-1, keepdim: true);            // bₙ Σₜ wₜ
+        return (projected + bias).reshape(batch, width);
     });
 
     /// <summary>
@@ -55,35 +87,13 @@ public sealed class PoolingMixer : nn.Module<Tensor, MixerContext, Tensor>
     });
 
     /// <summary>
-    /// (g + SMP) ⊙ O + LMP from the mean query [batch, heads*head_size] (<see cref="MeanQuery"/>) and the four other
-    /// projections, each [batch, seq, heads*head_size]: g = softmax(q̄·Kᵀ/√d) · K per head (K doubles as the value), SMP the segment max of S, LMP the
-    /// max of Lc over {i-1, i, i+1}. [CLS]/[SEP] get 0 from both maxima and never enter a local window; padding
-    /// outputs 0.
+    /// (g + SMP) ⊙ O + LMP from the global aggregation [batch, heads*head_size] (<see cref="Global"/>) and the three
+    /// other projections, each [batch, seq, heads*head_size]: SMP the segment max of S, LMP the max of Lc over
+    /// {i-1, i, i+1}. [CLS]/[SEP] get 0 from both maxima and never enter a local window; padding outputs 0.
     /// </summary>
-    public static Tensor Pool(Tensor meanQuery, Tensor k, Tensor o, Tensor segment, Tensor local, int heads, MixerContext context)
+    public static Tensor Pool(Tensor g, Tensor o, Tensor segment, Tensor local, MixerContext context)
     {
-        var (batch, seq, width) = (k.shape[0], k.shape[1], k.shape[2]);
-        var headSize = width / heads;
-        Tensor Split(Tensor x) => x.view(batch, seq, heads, headSize).transpose(1, 2); // [batch, heads, seq, head_size]
-
-        // Global aggregation: one mean query per head, attending over the eligible keys.
-        var g = Scoped.Keep(() =>
-        {
-            var training = torch.is_grad_enabled() && (k.requires_grad || meanQuery.requires_grad);
-            // Keys per head: training keeps einsum's order of summation (the losses of earlier runs); inference makes
-            // one [batch*heads, seq, head_size] copy for both products where einsum makes one each.
-            var kh = training ? Split(k) : Split(k).contiguous().view(batch * heads, seq, headSize);
-            var q = meanQuery.view(batch, heads, headSize);
-            var scores = training
-                ? torch.einsum("bhd,bhld->bhl", q, kh)
-                : torch.bmm(kh, q.view(batch * heads, headSize, 1)).view(batch, heads, seq);
-            scores = (scores / Math.Sqrt(headSize)).masked_fill(context.Eligible.view(batch, 1, seq).logical_not(), double.NegativeInfinity);
-            var weights = scores.softmax(-1).nan_to_num(0.0);                        // no eligible key: g = 0
-            return training
-                ? torch.einsum("bhl,bhld->bhd", weights, kh)
-                : torch.bmm(weights.view(batch * heads, 1, seq), kh).view(batch, heads, headSize);
-        });
-
+        var (batch, width) = (o.shape[0], o.shape[2]);
         var segmentMax = SegmentMax.Apply(segment, context.Segments!);
         var localMax = SegmentMax.LocalWindow(local, context.LocalExcluded!, context.LocalZero!);
 

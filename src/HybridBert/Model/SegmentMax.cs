@@ -31,37 +31,38 @@ public static class SegmentMax
 
     /// <summary>
     /// The segment max of <paramref name="values"/> [batch, seq, dim] over <paramref name="layout"/>'s candidates,
-    /// per token; 0 where <see cref="SegmentLayout.Zero"/>.
+    /// per token; 0 where <see cref="SegmentLayout.GatherIndex"/> reads the row of zeros.
     /// </summary>
     /// <remarks>
-    /// Training: the maxima come from <c>scatter_reduce</c> without autograd; backward (<see cref="SegmentMaxFunction"/>)
-    /// sums each segment's gradient and hands it to the segment's maximum, split evenly between tied maxima as
-    /// <c>scatter_reduce</c>'s own backward would, keeping one boolean mask instead of its copies of input and output
-    /// (docs/results/design-measurements.md#segment-max). Inference reduces the values as they are: excluded tokens are
-    /// sent to a spare row of the table and zeroed tokens read a row of zeros, so no masked copy and no
-    /// <c>masked_fill</c> pass is made.
+    /// The values are reduced as they are (<see cref="Table"/>): excluded tokens are sent to a spare row of the table and
+    /// zeroed tokens read a row of zeros, so no masked copy and no <c>masked_fill</c> pass is made. Training takes the
+    /// same maxima; backward (<see cref="SegmentMaxFunction"/>) sums each segment's gradient and hands it to the
+    /// segment's maximum, split evenly between tied maxima as <c>scatter_reduce</c>'s own backward would, keeping one
+    /// boolean mask instead of its copies of input and output (docs/results/design-measurements.md#segment-max).
     /// </remarks>
     public static Tensor Apply(Tensor values, SegmentLayout layout) => Scoped.Keep(() =>
     {
+        if (values.requires_grad && torch.is_grad_enabled()) return SegmentMaxFunction.Apply(values, layout);
+        var (batch, seq, dim) = (values.shape[0], values.shape[1], values.shape[2]);
+        return Table(values, layout).index_select(0, layout.GatherIndex).view(batch, seq, dim);
+    });
+
+    /// <summary>
+    /// The segment maxima of <paramref name="values"/> [batch, seq, dim] as a table of batch*seq + 2 rows, without
+    /// autograd: row <see cref="SegmentLayout.FlatIndex"/> holds its segment's max over the candidates (rows of segments
+    /// without a candidate are left unset), row batch*seq zeros (what <see cref="SegmentLayout.GatherIndex"/> gives the
+    /// zeroed tokens), row batch*seq + 1 the excluded tokens' max (<see cref="SegmentLayout.ScatterIndex"/> sends them
+    /// there), so that no masked copy of the values is made.
+    /// </summary>
+    internal static Tensor Table(Tensor values, SegmentLayout layout)
+    {
         var (batch, seq, dim) = (values.shape[0], values.shape[1], values.shape[2]);
         var rows = batch * seq;
-        if (!(values.requires_grad && torch.is_grad_enabled()))
-        {
-            var table = torch.empty(rows + 2, dim, dtype: values.dtype, device: values.device);
-            table[rows].zero_();
-            Script.Value.invoke("segment_amax", table, layout.ScatterIndex, values.contiguous().view(rows, dim));
-            return table.index_select(0, layout.GatherIndex).view(batch, seq, dim);
-        }
-        Tensor masked, perToken;
-        using (torch.no_grad())
-        {
-            masked = Exclude(values, layout.Excluded);
-            var table = torch.zeros(rows, dim, dtype: values.dtype, device: values.device);
-            Script.Value.invoke("segment_amax", table, layout.FlatIndex, masked.view(rows, dim));
-            perToken = table.index_select(0, layout.FlatIndex).view(batch, seq, dim);
-        }
-        return SegmentMaxFunction.Apply(values, masked, perToken, layout);
-    });
+        var table = torch.empty(rows + 2, dim, dtype: values.dtype, device: values.device);
+        table[rows].zero_();
+        Script.Value.invoke("segment_amax", table, layout.ScatterIndex, values.detach().contiguous().view(rows, dim));
+        return table;
+    }
 
     /// <summary>
     /// <paramref name="values"/> with -inf where <paramref name="excluded"/> [batch, seq, 1] is true: added as a
@@ -160,20 +161,13 @@ public sealed class SegmentLayout
 {
     /// <summary>[batch*seq] long: row-major segment index, unique across the batch (b*seq + segment).</summary>
     public required Tensor FlatIndex { get; init; }
-    /// <summary>[batch, seq, 1] bool: may not enter its segment's max.</summary>
-    public required Tensor Excluded { get; init; }
-    /// <summary>[batch, seq, 1] bool: its segment has no candidate at all.</summary>
-    public required Tensor Empty { get; init; }
-    /// <summary>[batch, seq, 1] bool: gets 0 from the segment max — <see cref="Empty"/>, and whatever else the caller
-    /// zeroes ([CLS]/[SEP]).</summary>
-    public required Tensor Zero { get; init; }
     /// <summary>How many segments of the batch have a candidate.</summary>
     public required long NonEmptySegments { get; init; }
-    /// <summary>[batch*seq] long, for inference: <see cref="FlatIndex"/>, or batch*seq + 1 (a spare row) where
-    /// <see cref="Excluded"/>.</summary>
+    /// <summary>[batch*seq] long: <see cref="FlatIndex"/>, or batch*seq + 1 (a spare row) for tokens that may not enter
+    /// their segment's max.</summary>
     public required Tensor ScatterIndex { get; init; }
-    /// <summary>[batch*seq] long, for inference: <see cref="FlatIndex"/>, or batch*seq (a row of zeros) where
-    /// <see cref="Zero"/>.</summary>
+    /// <summary>[batch*seq] long: <see cref="FlatIndex"/>, or batch*seq (a row of zeros) for tokens that get 0 from the
+    /// segment max (their segment has no candidate, or the caller zeroes them: [CLS]/[SEP]).</summary>
     public required Tensor GatherIndex { get; init; }
 
     /// <param name="flatIndex">[batch*seq] segment indices, unique across the batch.</param>
@@ -191,9 +185,6 @@ public sealed class SegmentLayout
         return new SegmentLayout
         {
             FlatIndex = flatIndex,
-            Excluded = excluded,
-            Empty = empty,
-            Zero = zero,
             NonEmptySegments = perSegment.gt(0).sum().item<long>(),
             ScatterIndex = flatIndex.masked_fill(excluded.reshape(-1), rows + 1),
             GatherIndex = flatIndex.masked_fill(zero.reshape(-1), rows),

@@ -154,6 +154,39 @@ public sealed class SegmentMaxTests
         AssertClose(expected, To3D(local.grad!));
     }
 
+    [Theory]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void Tokens_zeroed_by_the_caller_pass_no_gradient_but_may_be_a_segments_maximum(int seed)
+    {
+        // As [CLS]/[SEP] sharing a segment with words (explicit segment ids): candidates, output 0.
+        torch.manual_seed(seed);
+        const int batch = 2, seq = 15, dim = 3;
+        var segments = torch.randint(0, 4, [batch, seq]);
+        var candidate = torch.rand(batch, seq) > 0.3;
+        var zeroed = torch.rand(batch, seq) > 0.7;
+        var weight = torch.randn(batch, seq, dim);
+        var flat = (segments + torch.arange(batch).unsqueeze(1) * seq).reshape(-1);
+        var layout = SegmentLayout.Build(flat, candidate, alsoZero: zeroed.unsqueeze(-1));
+        var (seg, cand, zero) = (To2D<long>(segments), To2D<bool>(candidate), To2D<bool>(zeroed));
+
+        var values = torch.randn(batch, seq, dim).requires_grad_(true);
+        var output = SegmentMax.Apply(values, layout);
+        (output * weight).sum().backward();
+
+        var expectedValues = BruteForceSegmentMax(To3D(values.detach()), seg, cand);
+        var w = To3D(weight);
+        for (var i = 0; i < batch; i++)
+        for (var t = 0; t < seq; t++)
+            if (zero[i, t])
+                for (var k = 0; k < dim; k++) (expectedValues[i, t, k], w[i, t, k]) = (0, 0);   // output 0: its weight reaches nobody
+        Assert.Equal(expectedValues.Cast<float>(), To3D(output.detach()).Cast<float>());
+        var expected = BruteForceGradient(To3D(values.detach()), w, cand, (i, t, u) => seg[i, u] == seg[i, t]);
+        AssertClose(expected, To3D(values.grad!));
+        Assert.Contains(Enumerable.Range(0, batch * seq), n => zero[n / seq, n % seq] && cand[n / seq, n % seq]
+            && Enumerable.Range(0, dim).Any(k => expected[n / seq, n % seq, k] != 0));   // a zeroed maximum got gradient
+    }
+
     private static void AssertClose(float[,,] expected, float[,,] actual)
     {
         foreach (var (e, a) in expected.Cast<float>().Zip(actual.Cast<float>()))
