@@ -18,7 +18,9 @@
 # OpenBLAS-openmp is the fastest installable; BLIS-openmp, which earlier versions of this script recommended, leaves
 # PyTorch's GEMMs on one core (PyTorch does not set BLIS's thread count), and Debian's reference BLAS is several times
 # slower still. Before any timing, benchmarks/pytorch/blas_check.py times a 2048² GEMM at 1 and $THREADS threads in a
-# PyTorch process and the script stops unless the threaded one is ≥ 1.3× faster; it prints which BLAS that was.
+# PyTorch process and the script stops unless the threaded one is ≥ 1.3× faster; it prints which BLAS that was. With
+# OpenBLAS it also times OpenBLAS's other kernel sets (OPENBLAS_CORETYPE) and runs PyTorch on the fastest: Debian 12's
+# OpenBLAS does not know recent Intel Xeons and would multiply with generic SSE3 kernels there (60 against 280 GFLOP/s).
 # Each configuration runs in a fresh process on both
 # sides (so peak RSS is its own), ours then PyTorch's, then the next configuration, and the whole list ROUNDS times
 # (A B A B …: drift on the machine hits both alike). Prints one row per configuration and mode: median tokens/s over
@@ -42,6 +44,9 @@ PYTHON=${PYTHON:-$(for p in /usr/bin/python3 python3; do "$p" -c 'import torch' 
 [ -n "$PYTHON" ] || { echo "python3 with torch is needed: apt-get install python3-torch" >&2; exit 1; }
 BLAS_CHECK=$("$PYTHON" benchmarks/pytorch/blas_check.py --threads "$THREADS") || exit 1
 echo "PyTorch: $("$PYTHON" -c 'import torch; print(torch.__version__)') ($PYTHON); GEMM check: $BLAS_CHECK" >&2
+# The OpenBLAS kernels the check found fastest (an older OpenBLAS may not know this CPU and fall back to generic ones).
+CORETYPE=$(echo "$BLAS_CHECK" | "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin).get("coretype") or "")')
+[ -z "$CORETYPE" ] || echo "PyTorch runs with OPENBLAS_CORETYPE=$CORETYPE (faster than OpenBLAS's own choice here)" >&2
 dotnet build src/HybridBert.Cli -c Release -v q -nologo >/dev/null
 HB=src/HybridBert.Cli/bin/Release/net10.0/HybridBert.Cli
 
@@ -62,7 +67,7 @@ for round in $(seq 1 "$ROUNDS"); do
       "$HB" bench --json --preset "$PRESET" --patterns "$pattern" --seq "$seq" --batch "$batch" --vocab-size "$vocab" \
         --threads "$THREADS" --steps "$STEPS" --warmup "$WARMUP" --mode "$mode" ${BENCH_ARGS:-} \
         | sed "s/^{/{\"side\":\"ours\",\"vocab\":$vocab,\"round\":$round,/" >> "$OUT"
-      "$PYTHON" benchmarks/pytorch/mini_train_step.py --pattern "$(letters "$pattern")" --seq "$seq" --batch "$batch" --vocab "$vocab" \
+      ${CORETYPE:+env OPENBLAS_CORETYPE=$CORETYPE} "$PYTHON" benchmarks/pytorch/mini_train_step.py --pattern "$(letters "$pattern")" --seq "$seq" --batch "$batch" --vocab "$vocab" \
         --threads "$THREADS" --steps "$STEPS" --warmup "$WARMUP" --mode "$mode" \
         | sed "s/^{/{\"side\":\"pytorch\",\"vocab\":$vocab,\"round\":$round,/" >> "$OUT"
     done
@@ -73,7 +78,8 @@ done
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 check = next((r for r in rows if r["side"] == "blas_check"), None)
-if check: print(f"PyTorch's BLAS: {check['blas']}, 2048² GEMM {check['gflops_1']} GFLOP/s on 1 thread, {check['gflops_n']} on {check['threads']}\n")
+if check: print(f"PyTorch's BLAS: {check['blas']}" + (f" (OPENBLAS_CORETYPE={check['coretype']})" if check.get("coretype") else "")
+               + f", 2048² GEMM {check['gflops_1']} GFLOP/s on 1 thread, {check['gflops_n']} on {check['threads']}\n")
 rows = [r for r in rows if r["side"] != "blas_check"]
 keys = []
 for r in rows:
