@@ -8,9 +8,10 @@ namespace HybridBert.Model;
 /// Several linear layers applied to one input (attention's query, key and value; pooling's projections). Without
 /// autograd (inference, evaluation) they run as one matrix product, which keeps the cores busier than several narrow
 /// ones: a batched product ([layers, tokens, out]) when the layers have one width and split evenly between the
-/// threads (pooling's four on two threads), so that each output is contiguous and the elementwise passes after it
-/// (pooling's maxima and products) do not stride through a wide tensor; otherwise one product over the weights side
-/// by side, the outputs views of it. With autograd each layer runs alone, so that training's gradients are summed as
+/// threads (e.g. four on two threads), so that each output is contiguous and the elementwise passes after it do not
+/// stride through a wide tensor; otherwise one product over the weights side by side, the outputs views of it
+/// (attention's three and pooling's three on two threads: a scratch measurement put three separate products and the
+/// side-by-side one level for pooling, docs/results/design-measurements.md#global-aggregation). With autograd each layer runs alone, so that training's gradients are summed as
 /// they always were. Either way the outputs are the same to the bit as each layer's own.
 /// </summary>
 internal static class Projections
