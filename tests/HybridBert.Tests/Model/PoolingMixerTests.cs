@@ -14,25 +14,21 @@ public sealed class PoolingMixerTests
     [Fact]
     public void The_mean_query_and_its_gradients_are_poNets_mean_of_projected_queries_over_eligible_tokens()
     {
-        var config = Presets.Tiny with { LayerPattern = "P", NumHiddenLayers = 1 };
         torch.manual_seed(11);
-        var ids = torch.randint(5, config.VocabSize, [3, 10], dtype: ScalarType.Int64);
-        var mask = torch.ones_like(ids);
-        mask[1, TensorIndex.Slice(6)] = 0;                       // padding in row 1
-        var dropped = torch.zeros(3, 10, dtype: ScalarType.Bool);
-        dropped[2, TensorIndex.Slice(2, 7)] = true;              // DropMask positions in row 2
-        var context = MixerContext.Build(new EncoderInputs(ids, mask, DropPositions: dropped), config, needsPooling: true);
+        var context = Batch(rows: 3);
         using var denseQ = nn.Linear(config.HiddenSize, config.HiddenSize);
         var h = torch.randn(3, 10, config.HiddenSize, requires_grad: true);
         var upstream = torch.randn(3, config.HiddenSize);
 
         var ours = PoolingMixer.MeanQuery(h, denseQ, context);
-        var (oursH, oursW) = Gradients(ours, upstream, h, denseQ);
+        var oursGradients = AllGradients(ours, upstream, h, denseQ);
+        var (oursH, oursW) = (oursGradients[0], oursGradients[1]);
 
         // PoNet: project every token, then average the eligible ones.
         var eligible = context.Eligible.unsqueeze(-1).to_type(ScalarType.Float32);
         var reference = (denseQ.call(h) * eligible).sum(1) / eligible.sum(1);
-        var (referenceH, referenceW) = Gradients(reference, upstream, h, denseQ);
+        var referenceGradients = AllGradients(reference, upstream, h, denseQ);
+        var (referenceH, referenceW) = (referenceGradients[0], referenceGradients[1]);
 
         Assert.True(ours.allclose(reference, rtol: 1e-5, atol: 1e-6), "mean query");
         Assert.True(oursH.allclose(referenceH, rtol: 1e-5, atol: 1e-7), "gradient of the input");
@@ -45,16 +41,9 @@ public sealed class PoolingMixerTests
     [Fact]
     public void The_global_aggregation_and_its_gradients_are_poNets_attention_of_the_mean_query_over_projected_keys()
     {
-        var config = Presets.Tiny with { LayerPattern = "P", NumHiddenLayers = 1 };
         const int heads = 2;
         torch.manual_seed(12);
-        var ids = torch.randint(5, config.VocabSize, [4, 10], dtype: ScalarType.Int64);
-        var mask = torch.ones_like(ids);
-        mask[1, TensorIndex.Slice(6)] = 0;                       // padding in row 1
-        var dropped = torch.zeros(4, 10, dtype: ScalarType.Bool);
-        dropped[2, TensorIndex.Slice(2, 7)] = true;              // DropMask positions in row 2
-        dropped[3] = true;                                       // row 3: no eligible token at all, g = 0
-        var context = MixerContext.Build(new EncoderInputs(ids, mask, DropPositions: dropped), config, needsPooling: true);
+        var context = Batch(rows: 4);
         using var denseQ = nn.Linear(config.HiddenSize, config.HiddenSize);
         using var denseK = nn.Linear(config.HiddenSize, config.HiddenSize);
         using (torch.no_grad()) denseK.bias!.normal_(0, 1);     // a bias that matters
@@ -85,6 +74,22 @@ public sealed class PoolingMixerTests
         Assert.Equal(0f, oursGradients[0][2, TensorIndex.Slice(2, 7)].abs().sum().item<float>());
     }
 
+    private static readonly EncoderConfig config = Presets.Tiny with { LayerPattern = "P", NumHiddenLayers = 1 };
+
+    /// <summary>A batch of 10 tokens a row: padding in row 1, DropMask positions in row 2, and (with 4 rows) a row 3
+    /// without an eligible token.</summary>
+    private static MixerContext Batch(int rows)
+    {
+        var ids = torch.randint(5, config.VocabSize, [rows, 10], dtype: ScalarType.Int64);
+        var mask = torch.ones_like(ids);
+        mask[1, TensorIndex.Slice(6)] = 0;
+        var dropped = torch.zeros(rows, 10, dtype: ScalarType.Bool);
+        dropped[2, TensorIndex.Slice(2, 7)] = true;
+        if (rows > 3) dropped[3] = true;
+        return MixerContext.Build(new EncoderInputs(ids, mask, DropPositions: dropped), config, needsPooling: true);
+    }
+
+    /// <summary>The gradients of the input and of every parameter of <paramref name="modules"/> (weight, then bias).</summary>
     private static Tensor[] AllGradients(Tensor output, Tensor upstream, Tensor h, params nn.Module[] modules)
     {
         h.grad?.zero_();
@@ -93,12 +98,4 @@ public sealed class PoolingMixerTests
         return [h.grad!.clone(), .. modules.SelectMany(m => m.parameters()).Select(p => p.grad!.clone())];
     }
 
-    private static (Tensor Input, Tensor Weight) Gradients(Tensor output, Tensor upstream, Tensor h, nn.Module denseQ)
-    {
-        h.grad?.zero_();
-        denseQ.zero_grad();
-        (output * upstream).sum().backward();
-        var weight = denseQ.parameters().First();
-        return (h.grad!.clone(), weight.grad!.clone());
-    }
 }
