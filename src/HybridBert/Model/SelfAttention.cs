@@ -68,7 +68,52 @@ public sealed class SelfAttention : nn.Module<Tensor, MixerContext, Tensor>
             .view(batch, heads, seq, seq);
         scores.add_(torch.zeros(keyVisible.shape, dtype: q.dtype, device: q.device).masked_fill_(keyVisible.logical_not(), double.NegativeInfinity));
         var probabilities = scores.softmax(-1);
-        probabilities = probabilities * HiddenDropout.Noise(probabilities, dropout);   // libtorch's dropout, as it draws off Intel
-        return torch.bmm(probabilities.reshape(batch * heads, seq, seq), v.reshape(batch * heads, seq, size)).view(batch, heads, seq, size);
+        return DroppedProduct.Apply(probabilities.view(batch * heads, seq, seq), v.reshape(batch * heads, seq, size), dropout)
+            .view(batch, heads, seq, size);
+    }
+
+    /// <summary>
+    /// dropout(probabilities) · v as one autograd function that keeps, besides the probabilities (which softmax keeps
+    /// anyway: the same tensor) and v, the dropout's mask at 1 byte a value (<see cref="DropoutMask"/>) — where the
+    /// composed ops keep the dropout's float noise and the dropped probabilities, 4 bytes a value each ([batch, heads,
+    /// seq, seq] each). Backward makes the dropped probabilities again and runs the composed ops' own backward steps
+    /// (the batched product's, then the multiply's), so outputs and gradients are the same to the bit
+    /// (SelfAttentionTests), and so are the draws (the mask's are the noise's). A bert layer at 512 × 8 holds 112 MiB for
+    /// backward instead of 168 (docs/results/design-measurements.md#attention-dropout).
+    /// </summary>
+    private sealed class DroppedProduct : autograd.SingleTensorFunction<DroppedProduct>
+    {
+        public override string Name => nameof(DroppedProduct);
+
+        public static Tensor Apply(Tensor probabilities, Tensor v, double dropout)
+        {
+            Backward.ThrowPending();
+            return apply(probabilities, v, dropout);
+        }
+
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+        {
+            var (probabilities, v, dropout) = ((Tensor)vars[0], (Tensor)vars[1], (double)vars[2]);
+            var keep = DropoutMask.Draw(probabilities.shape, dropout, probabilities.device);
+            ctx.save_for_backward([probabilities, v, keep]);
+            ctx.save_data("dropout", dropout);
+            using var dropped = DropoutMask.Apply(probabilities, keep, dropout);
+            return torch.bmm(dropped, v);
+        }
+
+        // Gradients for (probabilities, v, dropout): the last is not a tensor and gets none.
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
+        {
+            return Backward.Guard(3, () =>
+            {
+                var saved = ctx.get_saved_variables();
+                var (probabilities, v, keep) = (saved[0], saved[1], saved[2]);
+                var dropout = (double)ctx.get_data("dropout");
+                using var scope = torch.NewDisposeScope();
+                var gradV = DropoutMask.Apply(probabilities, keep, dropout).transpose(1, 2).bmm(gradOutput);
+                var gradProbabilities = DropoutMask.Apply(gradOutput.bmm(v.transpose(1, 2)), keep, dropout, inPlace: true);
+                return [gradProbabilities.MoveToOuterDisposeScope(), gradV.MoveToOuterDisposeScope(), null!];
+            });
+        }
     }
 }
