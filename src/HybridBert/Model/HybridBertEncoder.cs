@@ -40,8 +40,8 @@ public sealed class HybridBertEncoder : nn.Module<EncoderInputs, Tensor>
 
     /// <summary>
     /// Keep less for backward in training, at some compute (<c>--save-memory</c>; off by default): the FFN's
-    /// activation is computed again in backward instead of kept (<see cref="ActivatedLinear"/>), hidden dropouts
-    /// keep 1-byte masks (<see cref="HiddenDropout"/>) and so does attention's dropout (<see cref="SelfAttention"/>). Results are bitwise the same in fp32. Measured at mini, 4,096
+    /// activation is computed again in backward instead of kept (<see cref="ActivatedLinear"/>) and hidden dropouts
+    /// keep 1-byte masks (<see cref="HiddenDropout"/>). Results are bitwise the same in fp32. Measured at mini, 4,096
     /// tokens: 5–6% lower peak memory (geometric mean over the configurations) for 3–9% longer steps
     /// (docs/results/compare-pytorch).
     /// </summary>
@@ -59,11 +59,9 @@ public sealed class HybridBertEncoder : nn.Module<EncoderInputs, Tensor>
     /// <summary>Sets <see cref="SaveMemory"/>'s switch on every part under <paramref name="root"/> (a model, or one layer).</summary>
     internal static void SetSaveMemory(nn.Module root, bool value)
     {
-        foreach (var module in root.modules().Prepend(root))   // modules() leaves the root out: a mixer may be the root
+        foreach (var module in root.modules())
             if (module is SelfOutput output) output.SaveMemory = value;
             else if (module is Embeddings embeddings) embeddings.SaveMemory = value;
-            else if (module is SelfAttention attention) attention.SaveMemory = value;
-            else if (module is HybridMixer hybrid) hybrid.SaveMemory = value;
     }
 
     /// <summary>The word embedding matrix [vocab, hidden]; the MLM decoder is tied to it.</summary>

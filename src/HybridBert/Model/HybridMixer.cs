@@ -40,13 +40,10 @@ public sealed class HybridMixer : nn.Module<Tensor, MixerContext, Tensor>
         RegisterComponents();
     }
 
-    /// <summary>Keep less for backward in training (<see cref="HybridBertEncoder.SaveMemory"/>).</summary>
-    internal bool SaveMemory { get; set; }
-
     public override Tensor forward(Tensor h, MixerContext context) => Scoped.Keep(() =>
     {
         var p = Projections.Apply(h, query, key, value, dense_o, dense_segment, dense_local);
-        var attended = SelfAttention.Attend(p[0], p[1], p[2], attentionHeads, context, training ? dropoutProb : 0.0, SaveMemory);
+        var attended = SelfAttention.Attend(p[0], p[1], p[2], attentionHeads, context, training ? dropoutProb : 0.0);
         var pooled = PoolingMixer.Pool(PoolingMixer.Global(h, dense_q, dense_k, poolingHeads, context), p[3], p[4], p[5], context);
         return torch.cat([attended, pooled], 2);
     });

@@ -7,11 +7,8 @@ namespace HybridBert.Tests.Model;
 /// <summary>Training attention is libtorch's composite attention without its all-masked-row check: it must stay so.</summary>
 public sealed class SelfAttentionTests
 {
-    // saveMemory: the dropout kept as a 1-byte mask and the dropped probabilities made again in backward.
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Training_attention_gives_scaled_dot_product_attentions_outputs_gradients_and_dropout_bit_for_bit(bool saveMemory)
+    [Fact]
+    public void Training_attention_gives_scaled_dot_product_attentions_outputs_gradients_and_dropout_bit_for_bit()
     {
         torch.manual_seed(5);
         var visible = torch.rand(3, 1, 1, 20) > 0.3;
@@ -24,7 +21,7 @@ public sealed class SelfAttentionTests
         var (expected, expectedGradients) = Run(() => Tests.Reproducibility.LibtorchDraws.Serially
             ? nn.functional.scaled_dot_product_attention(q, k, v, visible, 0.1)
             : ComposedAttention(q, k, v, visible));
-        var (actual, actualGradients) = Run(() => SelfAttention.TrainingAttention(q, k, v, visible, 0.1, saveMemory));
+        var (actual, actualGradients) = Run(() => SelfAttention.TrainingAttention(q, k, v, visible, 0.1));
 
         Assert.True(expected.eq(actual).all().item<bool>(), "outputs (and so the dropout draws)");
         for (var i = 0; i < 3; i++) Assert.True(expectedGradients[i].eq(actualGradients[i]).all().item<bool>(), $"gradient {"qkv"[i]}");
