@@ -345,22 +345,28 @@ public static class OnnxExport
     {
         var width = heads * size;
         string Projection(string name) => Dense(g, h, w, name);
-        var k = Heads(g, Projection("dense_k"), heads, size);
         var o = Heads(g, Projection("dense_o"), heads, size);
 
-        // Global: one query per head, dense_q of the real tokens' mean (PoolingMixer.MeanQuery), attending over them
-        // (K is also the value).
+        // Global: one query per head, dense_q of the real tokens' mean (PoolingMixer.MeanQuery), attending over the keys
+        // K = dense_k(h), which are also the values — taken over the hidden states, K never made (PoolingMixer.Global):
+        // scores (Wₙᵀq̄ₙ)·hₜ, g = Wₙ(Σₜ wₜhₜ) + bₙΣₜ wₜ. The per-head weight products are 3-D, so the int8 quantizer
+        // leaves them in float (they are batch × heads rows, not batch × seq).
         var real3 = g.Op("Unsqueeze", [realF, g.Longs(2)]);                                                             // [B,S,1]
         var count = g.Op("Max", [g.Op("ReduceSum", [real3, g.Longs(1)], ("keepdims", 1L)), g.Float(1)]);                // [B,1,1]
         var mean = g.Op("Div", [g.Op("ReduceSum", [g.Op("Mul", [h, real3]), g.Longs(1)], ("keepdims", 1L)), count]);   // [B,1,H]
         var meanQuery = Heads(g, Dense(g, mean, w, "dense_q"), heads, size);                                            // [B,h,1,d]
-        // [B,h,1,S]
-        var scores = g.Op("Mul",
-            [g.Op("MatMul", [meanQuery, g.Op("Transpose", [k], ("perm", new long[] { 0, 1, 3, 2 }))]), g.Float(1 / MathF.Sqrt(size))]);
+        var keyWeight = g.Op("Reshape", [w("dense_k.weight"), g.Longs(heads, size, -1)]);                               // [h,d,H]
+        var u = g.Op("MatMul", [meanQuery, keyWeight]);                                                                   // [B,h,1,H]
+        var hT = g.Op("Unsqueeze", [g.Op("Transpose", [h], ("perm", new long[] { 0, 2, 1 })), g.Longs(1)]);           // [B,1,H,S]
+        var scores = g.Op("Mul", [g.Op("MatMul", [u, hT]), g.Float(1 / MathF.Sqrt(size))]);                             // [B,h,1,S]
         scores = g.Op("Where", [g.Op("Unsqueeze", [real, g.Longs(1, 2)]), scores, g.Float(float.NegativeInfinity)]);
         var softmax = g.Op("Softmax", [scores], ("axis", -1L));
         var weightsG = g.Op("Where", [g.Op("IsNaN", [softmax]), g.Float(0), softmax]);                                  // no real key: g = 0
-        var global = g.Op("MatMul", [weightsG, k]);                                                                       // [B,h,1,d]
+        var summed = g.Op("MatMul", [weightsG, g.Op("Unsqueeze", [h, g.Longs(1)])]);                                     // [B,h,1,H]
+        var projected = g.Op("MatMul", [summed, g.Op("Transpose", [keyWeight], ("perm", new long[] { 0, 2, 1 }))]);   // [B,h,1,d]
+        var keyBias = g.Op("Mul", [g.Op("Reshape", [w("dense_k.bias"), g.Longs(heads, 1, size)]),
+            g.Op("ReduceSum", [weightsG, g.Longs(-1)], ("keepdims", 1L))]);                                              // bₙΣₜwₜ: [B,h,1,d]
+        var global = g.Op("Add", [projected, keyBias]);                                                                   // [B,h,1,d]
 
         var special3 = g.Op("Unsqueeze", [m.Special, g.Longs(2)]);                                                       // [B,S,1]
         // Segment max: scatter the real tokens' values into a -inf table by segment (max), gather back per token.

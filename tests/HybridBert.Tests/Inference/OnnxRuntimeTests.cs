@@ -300,7 +300,12 @@ public sealed class OnnxRuntimeTests : IDisposable
             // int8: the folder's graph quantizes the MLM head's vocabulary projection too (measured 2.1e-3 here).
             Assert.True(worst < (quantized ? 1e-2 : 1e-4), $"fill-mask scores differ by {worst}");
             var sparse = (new Embedder(reference).EmbedSparse(rows), new Embedder(alone).EmbedSparse(rows));
-            Assert.Equal(sparse.Item1[0].Count, sparse.Item2[0].Count);
+            if (!quantized) Assert.Equal(sparse.Item1[0].Count, sparse.Item2[0].Count);
+            // Both: the same weights, log(1 + relu(logit)); int8 quantizes the vocabulary projection in the folder's graph,
+            // moving these weights by up to 0.023 here (random weights), and a word near 0 may be in one and not the other.
+            var (x, y) = (sparse.Item1[0].ToDictionary(e => e.Index, e => e.Value), sparse.Item2[0].ToDictionary(e => e.Index, e => e.Value));
+            var worstSparse = x.Keys.Union(y.Keys).Max(i => Math.Abs(x.GetValueOrDefault(i) - y.GetValueOrDefault(i)));
+            Assert.True(worstSparse < (quantized ? 0.1 : 1e-4), $"sparse weights differ by {worstSparse}");
         }
 
         var (exit, _, stderr) = ModelCommandTests.Run("fill-mask", "--model", folder, "a [MASK] b");
