@@ -11,8 +11,8 @@ namespace HybridBert.Model;
 /// threads (e.g. four on two threads), so that each output is contiguous and the elementwise passes after it do not
 /// stride through a wide tensor; otherwise one product over the weights side by side, the outputs views of it
 /// (attention's three and pooling's three on two threads: a scratch measurement put three separate products and the
-/// side-by-side one level for pooling, docs/results/design-measurements.md#global-aggregation). With autograd each layer runs alone, so that training's gradients are summed as
-/// they always were. Either way the outputs are the same to the bit as each layer's own.
+/// side-by-side one level for pooling, docs/results/design-measurements.md#global-aggregation). With autograd each
+/// layer runs alone, so that training's gradients are summed as they always were. Either way the outputs are the same to the bit as each layer's own.
 /// </summary>
 internal static class Projections
 {

@@ -97,5 +97,4 @@ public sealed class PoolingMixerTests
         (output * upstream).sum().backward();
         return [h.grad!.clone(), .. modules.SelectMany(m => m.parameters()).Select(p => p.grad!.clone())];
     }
-
 }
