@@ -118,10 +118,11 @@ public sealed class HubCache(string root)
                         files, size, Directory.GetLastWriteTimeUtc(snapshot)));
                 }
             var blobs = Path.Combine(folder, "blobs");
-            var blobFiles = Directory.Exists(blobs) ? Directory.GetFiles(blobs) : [];
+            // Sizes as listed: a download in another process may rename a blob between listing it and asking its size
+            var blobFiles = Directory.Exists(blobs) ? new DirectoryInfo(blobs).GetFiles() : [];
             models.Add(new CachedModel(repo, folder, revisions,
-                blobFiles.Where(f => !f.EndsWith(".incomplete", StringComparison.Ordinal)).Sum(f => new FileInfo(f).Length),
-                blobFiles.Count(f => f.EndsWith(".incomplete", StringComparison.Ordinal))));
+                blobFiles.Where(f => !f.Name.EndsWith(".incomplete", StringComparison.Ordinal)).Sum(f => f.Length),
+                blobFiles.Count(f => f.Name.EndsWith(".incomplete", StringComparison.Ordinal))));
         }
         return models;
     }

@@ -254,7 +254,8 @@ public sealed class HubDownloadTests : IAsyncLifetime
         using (var child = Process.Start(info)!)
         {
             var deadline = DateTime.UtcNow.AddSeconds(60);
-            long Held() => Directory.Exists(blobs) ? Directory.GetFiles(blobs, "*.incomplete").Sum(f => new FileInfo(f).Length) : 0;
+            // Sizes as enumerated: a small file's .incomplete may be renamed between listing it and asking its size
+            long Held() => Directory.Exists(blobs) ? new DirectoryInfo(blobs).EnumerateFiles("*.incomplete").Sum(f => f.Length) : 0;
             while (Held() < 20_000 && DateTime.UtcNow < deadline && !child.HasExited) Thread.Sleep(20);
             if (child.HasExited) Assert.Fail($"the pull ended before it could be killed: {child.StandardError.ReadToEnd()}");
             child.Kill();   // SIGKILL: no chance to clean up
