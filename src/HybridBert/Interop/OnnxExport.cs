@@ -18,7 +18,8 @@ public enum OnnxHead { None, Mlm, Classifier, Token }
 /// <para>TorchSharp has no ONNX exporter and no library here turns a model into a graph, so the graph is written by
 /// hand in this one module, op by op beside the TorchSharp forward it mirrors; the ONNX protobuf classes are
 /// OnnxSharp's. Opset 18: the pooling segment max is <c>ScatterND</c> with <c>reduction="max"</c> into a table
-/// filled with -inf (PyTorch's <c>include_self=False</c>), the local max a 3-wide <c>MaxPool</c>.</para>
+/// filled with float.MinValue, padding's candidates at -inf (PyTorch's <c>include_self=False</c> on real tokens), the
+/// local max an elementwise <c>Max</c> of each token and its neighbours (<c>Pad</c>, two <c>Slice</c>s).</para>
 /// </summary>
 public static class OnnxExport
 {
@@ -232,7 +233,7 @@ public static class OnnxExport
             var poolingHeads = kind.Pools ? c.NumAttentionHeads - attentionHeads : 0;
             var parts = new List<string>();
             if (attentionHeads > 0) parts.Add(AttentionHeads(g, h, keyBias, attentionHeads, c.HeadSize, n => W(L("attention.self." + n))));
-            if (poolingHeads > 0) parts.Add(PoolingHeads(g, h, pool!, realF, real, poolingHeads, c.HeadSize, n => W(L("attention.self." + n))));
+            if (poolingHeads > 0) parts.Add(PoolingHeads(g, h, pool!, real, poolingHeads, c.HeadSize, n => W(L("attention.self." + n))));
             var mixed = parts.Count == 1 ? parts[0] : g.Op("Concat", parts.ToArray(), ("axis", 2L));
             var attended = LayerNorm(g, g.Op("Add", [Dense(g, mixed, W, L("attention.output.dense")), h]), W,
                 L("attention.output.LayerNorm"), c.LayerNormEps);
@@ -312,7 +313,15 @@ public static class OnnxExport
     }
 
     /// <summary>The pooling masks of MixerContext.Build, once per graph.</summary>
-    private sealed record Pooled(string Special, string NotSpecialReal, string FlatSegment, string LocalCandidate, string Batch);
+    /// <remarks>The masks are applied by adding a bias or multiplying by 0/1 on [B,S,1] or [B,1,S], not by <c>Where</c>
+    /// over [B,S,W]: ONNX Runtime's broadcasting <c>Where</c> took a fifth of an int8 ponet forward (mini, 128 × 32).</remarks>
+    /// <param name="FlatSegment">Each token's segment as a row of the flattened [B*S] table.</param>
+    /// <param name="RealBias">[B,S,1]: 0 at real tokens, -inf at padding (segment max candidates).</param>
+    /// <param name="Kept">[B,S,1]: 1 at real non-special tokens, else 0 ([CLS]/[SEP] get 0 from both maxima).</param>
+    /// <param name="LocalBias">[B,S,1]: 0 at real non-special tokens, float.MinValue elsewhere (local max candidates).</param>
+    /// <param name="RealF">[B,S,1]: 1 at real tokens, 0 at padding.</param>
+    /// <param name="SeqLen">S, a scalar.</param>
+    private sealed record Pooled(string FlatSegment, string RealBias, string Kept, string LocalBias, string RealF, string SeqLen);
 
     private static Pooled PoolingMasks(GraphBuilder g, EncoderConfig c, string ids, string real, string realF, string seqLen,
         string? explicitSegments)
@@ -333,64 +342,66 @@ public static class OnnxExport
         var batch = g.Op("Gather", [g.Op("Shape", [ids]), g.Long(0)], ("axis", 0L));
         var rowStart = g.Op("Mul", [g.Op("Unsqueeze", [g.Op("Range", [g.Long(0), batch, g.Long(1)]), g.Longs(1)]), seqLen]);   // [B,1]
         var flat = g.Op("Reshape", [g.Op("Add", [segments, rowStart]), g.Longs(-1)]);                                          // [B*S]
-        var notSpecial = g.Op("Not", [special]);
-        // [B,1,S]
-        var localCandidate = g.Op("Cast", [g.Op("Unsqueeze", [g.Op("And", [real, notSpecial]), g.Longs(1)])],
-            ("to", (long)TensorProto.Types.DataType.Float));
-        return new Pooled(special, notSpecial, flat, localCandidate, batch);
+        var candidate = g.Op("And", [real, g.Op("Not", [special])]);                                                        // [B,S]
+        var real3 = g.Op("Unsqueeze", [real, g.Longs(2)]);
+        return new Pooled(flat,
+            RealBias: g.Op("Where", [real3, g.Float(0), g.Float(float.NegativeInfinity)]),
+            Kept: g.Op("Cast", [g.Op("Unsqueeze", [candidate, g.Longs(2)])], ("to", (long)TensorProto.Types.DataType.Float)),
+            LocalBias: g.Op("Where", [g.Op("Unsqueeze", [candidate, g.Longs(2)]), g.Float(0), g.Float(float.MinValue)]),
+            RealF: g.Op("Unsqueeze", [realF, g.Longs(2)]), SeqLen: seqLen);
     }
 
     /// <summary>PoolingMixer.Pool: (g + segment max) ⊙ O + local max per head; [CLS]/[SEP] get 0 from both maxima; padding outputs 0.</summary>
-    private static string PoolingHeads(GraphBuilder g, string h, Pooled m, string realF, string real, int heads, int size, Func<string, string> w)
+    private static string PoolingHeads(GraphBuilder g, string h, Pooled m, string real, int heads, int size, Func<string, string> w)
     {
         var width = heads * size;
         string Projection(string name) => Dense(g, h, w, name);
-        var o = Heads(g, Projection("dense_o"), heads, size);
 
         // Global: one query per head, dense_q of the real tokens' mean (PoolingMixer.MeanQuery), attending over the keys
         // K = dense_k(h), which are also the values — taken over the hidden states, K never made (PoolingMixer.Global):
         // scores (Wₙᵀq̄ₙ)·hₜ, g = Wₙ(Σₜ wₜhₜ) + bₙΣₜ wₜ. The per-head weight products are 3-D, so the int8 quantizer
         // leaves them in float (they are batch × heads rows, not batch × seq).
-        var real3 = g.Op("Unsqueeze", [realF, g.Longs(2)]);                                                             // [B,S,1]
-        var count = g.Op("Max", [g.Op("ReduceSum", [real3, g.Longs(1)], ("keepdims", 1L)), g.Float(1)]);                // [B,1,1]
-        var mean = g.Op("Div", [g.Op("ReduceSum", [g.Op("Mul", [h, real3]), g.Longs(1)], ("keepdims", 1L)), count]);   // [B,1,H]
+        var count = g.Op("Max", [g.Op("ReduceSum", [m.RealF, g.Longs(1)], ("keepdims", 1L)), g.Float(1)]);             // [B,1,1]
+        var mean = g.Op("Div", [g.Op("ReduceSum", [g.Op("Mul", [h, m.RealF]), g.Longs(1)], ("keepdims", 1L)), count]);  // [B,1,H]
         var meanQuery = Heads(g, Dense(g, mean, w, "dense_q"), heads, size);                                            // [B,h,1,d]
         var keyWeight = g.Op("Reshape", [w("dense_k.weight"), g.Longs(heads, size, -1)]);                               // [h,d,H]
         var u = g.Op("MatMul", [meanQuery, keyWeight]);                                                                   // [B,h,1,H]
-        var hT = g.Op("Unsqueeze", [g.Op("Transpose", [h], ("perm", new long[] { 0, 2, 1 })), g.Longs(1)]);           // [B,1,H,S]
-        var scores = g.Op("Mul", [g.Op("MatMul", [u, hT]), g.Float(1 / MathF.Sqrt(size))]);                             // [B,h,1,S]
+        var h4 = g.Op("Unsqueeze", [h, g.Longs(1)]);                                                                     // [B,1,S,H]
+        // hₜ·uₙ as [B,h,S,1] (h not transposed), which is [B,h,1,S] in memory
+        var dots = g.Op("MatMul", [h4, g.Op("Transpose", [u], ("perm", new long[] { 0, 1, 3, 2 }))]);
+        var scores = g.Op("Mul", [g.Op("Reshape", [dots, g.Longs(0, 0, 1, -1)]), g.Float(1 / MathF.Sqrt(size))]);    // [B,h,1,S]
         scores = g.Op("Where", [g.Op("Unsqueeze", [real, g.Longs(1, 2)]), scores, g.Float(float.NegativeInfinity)]);
         var softmax = g.Op("Softmax", [scores], ("axis", -1L));
         var weightsG = g.Op("Where", [g.Op("IsNaN", [softmax]), g.Float(0), softmax]);                                  // no real key: g = 0
-        var summed = g.Op("MatMul", [weightsG, g.Op("Unsqueeze", [h, g.Longs(1)])]);                                     // [B,h,1,H]
+        var summed = g.Op("MatMul", [weightsG, h4]);                                                                      // [B,h,1,H]
         var projected = g.Op("MatMul", [summed, g.Op("Transpose", [keyWeight], ("perm", new long[] { 0, 2, 1 }))]);   // [B,h,1,d]
         var keyBias = g.Op("Mul", [g.Op("Reshape", [w("dense_k.bias"), g.Longs(heads, 1, size)]),
             g.Op("ReduceSum", [weightsG, g.Longs(-1)], ("keepdims", 1L))]);                                              // bₙΣₜwₜ: [B,h,1,d]
         var global = g.Op("Add", [projected, keyBias]);                                                                   // [B,h,1,d]
 
-        var special3 = g.Op("Unsqueeze", [m.Special, g.Longs(2)]);                                                       // [B,S,1]
-        // Segment max: scatter the real tokens' values into a -inf table by segment (max), gather back per token.
+        // Segment max: scatter the real tokens' values into a table by segment (max), gather back per token. The table
+        // starts at float.MinValue, not -inf, so a segment of padding alone gives a finite value that Kept zeroes.
         var segment = Projection("dense_segment");                                                                        // [B,S,W]
-        var candidates = g.Op("Where", [g.Op("Unsqueeze", [real, g.Longs(2)]), segment, g.Float(float.NegativeInfinity)]);
-        var rows = g.Op("Reshape", [candidates, g.Longs(-1, width)]);                                                     // [B*S,W]
-        var table = g.Op("Expand", [g.Float(float.NegativeInfinity), g.Op("Shape", [rows])]);                           // -inf, [B*S,W]
+        var rows = g.Op("Reshape", [g.Op("Add", [segment, m.RealBias]), g.Longs(-1, width)]);                            // [B*S,W]
+        var table = g.Op("Expand", [g.Float(float.MinValue), g.Op("Shape", [rows])]);                                   // [B*S,W]
         var scattered = g.Op("ScatterND", [table, g.Op("Unsqueeze", [m.FlatSegment, g.Longs(1)]), rows], ("reduction", "max"));
         var perToken = g.Op("Reshape", [g.Op("Gather", [scattered, m.FlatSegment], ("axis", 0L)), g.Op("Shape", [segment])]);
-        var segmentMax = g.Op("Where", [g.Op("Or", [g.Op("IsInf", [perToken]), special3]), g.Float(0), perToken]);
+        var segmentMax = g.Op("Mul", [perToken, m.Kept]);
 
-        // Local max over {i-1, i, i+1} of real non-special tokens.
-        var local = g.Op("Transpose", [Projection("dense_local")], ("perm", new long[] { 0, 2, 1 }));                    // [B,W,S]
-        var localMasked = g.Op("Where", [g.Op("Equal", [m.LocalCandidate, g.Float(0)]), g.Float(float.NegativeInfinity), local]);
-        var pooledLocal = g.Op("MaxPool", [localMasked], ("kernel_shape", new long[] { 3 }), ("pads", new long[] { 1, 1 }),
-            ("strides", new long[] { 1 }));
-        var anyCandidate = g.Op("MaxPool", [m.LocalCandidate], ("kernel_shape", new long[] { 3 }), ("pads", new long[] { 1, 1 }),
-            ("strides", new long[] { 1 }));
-        var localMax = g.Op("Transpose", [g.Op("Where", [g.Op("Equal", [anyCandidate, g.Float(0)]), g.Float(0), pooledLocal])],
-            ("perm", new long[] { 0, 2, 1 }));
-        localMax = g.Op("Where", [special3, g.Float(0), localMax]);
+        // Local max over {i-1, i, i+1} of real non-special tokens: a window with none only ever centres on a token Kept
+        // zeroes (every kept token is its own candidate).
+        var local = g.Op("Add", [Projection("dense_local"), m.LocalBias]);                                              // [B,S,W]
+        var padded = g.Op("Pad", [local, g.Longs(0, 1, 0, 0, 1, 0), g.Float(float.MinValue)]);                          // [B,S+2,W]
+        var before = g.Op("Slice", [padded, g.Longs(0), g.Op("Unsqueeze", [m.SeqLen, g.Longs(0)]), g.Longs(1)]);
+        var after = g.Op("Slice", [padded, g.Longs(2), g.Longs(long.MaxValue), g.Longs(1)]);
+        var localMax = g.Op("Mul", [g.Op("Max", [before, local, after]), m.Kept]);                                    // [B,S,W]
 
-        var mixed = g.Op("Add", [g.Op("Mul", [g.Op("Add", [global, Heads(g, segmentMax, heads, size)]), o]), Heads(g, localMax, heads, size)]);
-        return g.Op("Where", [g.Op("Unsqueeze", [real, g.Longs(2)]), Merge(g, mixed, heads, size), g.Float(0)]);
+        // (g + segment max) ⊙ O + local max, per head, in [B,S,heads,size]: reshapes, no transposes of [B,S,W].
+        string PerHead(string x) => g.Op("Reshape", [x, g.Longs(0, 0, heads, size)]);
+        var globalPerHead = g.Op("Transpose", [global], ("perm", new long[] { 0, 2, 1, 3 }));                           // [B,1,h,d]
+        var mixed = g.Op("Add", [g.Op("Mul", [g.Op("Add", [globalPerHead, PerHead(segmentMax)]), PerHead(Projection("dense_o"))]),
+            PerHead(localMax)]);
+        return g.Op("Mul", [g.Op("Reshape", [mixed, g.Longs(0, 0, width)]), m.RealF]);
     }
 }
 
