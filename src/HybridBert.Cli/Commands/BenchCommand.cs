@@ -265,10 +265,12 @@ internal static class BenchCommand
             Description = $"What each request asks: {string.Join(", ", ServeBenchSpec.Routes)} (grpc-embed: tei.v1 Embed over gRPC)" };
         var workers = new Option<int>("--tokenization-workers") { DefaultValueFactory = _ => d.TokenizationWorkers,
             Description = "The server's --tokenization-workers" };
+        var warmup = new Option<double>("--warmup-seconds") { DefaultValueFactory = _ => d.WarmupSeconds,
+            Description = "Seconds of load at each run's concurrency before the timed requests (not counted)" };
         var output = new Option<DirectoryInfo?>("--out") { Description = "Also write results.jsonl here" };
         var command = new Command("serve", "The HTTP server under load on loopback: requests/s, latency percentiles, mean batch, errors and memory")
         {
-            model, preset, pattern, requests, concurrency, tokens, batchedOnly, threads, maxWait, workers, route, output,
+            model, preset, pattern, requests, concurrency, tokens, batchedOnly, threads, maxWait, workers, route, warmup, output,
         };
         var runtime = new RuntimeOptions();
         runtime.AddTo(command);
@@ -281,7 +283,7 @@ internal static class BenchCommand
                 Concurrency = CommonOptions.IntList(parse.GetValue(concurrency)!, "--concurrency"), InputTokens = parse.GetValue(tokens),
                 CompareUnbatched = !parse.GetValue(batchedOnly), Threads = parse.GetValue(threads), MaxWaitMs = parse.GetValue(maxWait),
                 TokenizationWorkers = parse.GetValue(workers), Route = parse.GetValue(route)!, Runtime = runtime.RuntimeValue(parse),
-                Quantized = parse.GetValue(runtime.Quantized),
+                Quantized = parse.GetValue(runtime.Quantized), WarmupSeconds = parse.GetValue(warmup),
             };
             var work = parse.GetValue(output)?.FullName ?? Path.Combine(Path.GetTempPath(), "hybridbert-bench-serve");
             Directory.CreateDirectory(work);

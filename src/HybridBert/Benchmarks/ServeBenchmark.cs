@@ -31,6 +31,10 @@ public sealed record ServeBenchSpec
     /// <summary>The server's --runtime and --quantized.</summary>
     public Inference.InferenceRuntime Runtime { get; init; } = Serving.ServeOptions.Defaults.Runtime;
     public bool Quantized { get; init; }
+    /// <summary>Seconds of load at the run's concurrency before the timed requests, not counted: the server's and the
+    /// client's code is compiled again at full optimization in its first seconds (.NET's tiered JIT took a fifth of the
+    /// CPU 3 s into a run), which a short run would otherwise time.</summary>
+    public double WarmupSeconds { get; init; } = 5;
 
     public ServeBenchSpec Validate()
     {
@@ -39,6 +43,7 @@ public sealed record ServeBenchSpec
         if (Concurrency.Count == 0 || Concurrency.Any(c => c < 1)) errors.Add("--concurrency needs one or more values >= 1");
         if (InputTokens < 3) errors.Add($"--input-tokens must be >= 3 (got {InputTokens})");
         if (Threads < 1) errors.Add($"--threads must be >= 1 (got {Threads})");
+        if (!(WarmupSeconds >= 0)) errors.Add($"--warmup-seconds must be >= 0 (got {WarmupSeconds})");
         if (!Routes.Contains(Route)) errors.Add($"--route must be one of {string.Join(", ", Routes)} (got '{Route}')");
         if (Inference.InferenceModel.RuntimeProblem(Runtime, Quantized, "cpu") is { } runtime) errors.Add(runtime);
         errors.ThrowIfAny();
@@ -67,6 +72,8 @@ public sealed record ServeBenchResult
     [JsonPropertyName("rss_first_1000_mib")] public required double RssFirstMiB { get; init; }
     [JsonPropertyName("rss_last_1000_mib")] public required double RssLastMiB { get; init; }
     [JsonPropertyName("peak_rss_mib")] public required double PeakRssMiB { get; init; }
+    /// <summary>Seconds of untimed load before the timed requests (<see cref="ServeBenchSpec.WarmupSeconds"/>).</summary>
+    [JsonPropertyName("warmup_s")] public double WarmupSeconds { get; init; }
 }
 
 /// <summary>
@@ -93,7 +100,8 @@ public static class ServeBenchmark
             {
                 cancel.ThrowIfCancellationRequested();
                 var mode = batched ? "dynamic batching" : "one request per forward";
-                log?.Invoke($"{mode}, concurrency {concurrency}: {spec.Requests:N0} requests…");
+                log?.Invoke($"{mode}, concurrency {concurrency}: {spec.Requests:N0} requests" +
+                    (spec.WarmupSeconds > 0 ? $" after {spec.WarmupSeconds:0.#} s of warm-up…" : "…"));
                 results.Add(RunOne(spec, model, texts, batched, concurrency, cancel));
             }
         return results;
@@ -145,44 +153,64 @@ public static class ServeBenchmark
                 if (!Send(texts[i]).GetAwaiter().GetResult()) throw new InvalidOperationException("the server did not answer " +
                     $"{spec.Route} while warming up");
 
+            // Requests [0, count) or until the deadline, at most `concurrency` in flight; each one's latency, and the
+            // server's RSS once the first thousand are done.
             var latencies = new double[spec.Requests];
             int ok = 0, errors = 0, done = 0;
             double rssFirst = 0;
-            var gate = new SemaphoreSlim(concurrency);
-            var clock = Stopwatch.StartNew();
-            var tasks = new List<Task>(spec.Requests);
-            for (var i = 0; i < spec.Requests; i++)
+            int Load(int count, DateTime? deadline, bool timed)
             {
-                gate.Wait(cancel);
-                var index = i;
-                tasks.Add(Task.Run(async () =>
+                var gate = new SemaphoreSlim(concurrency);
+                var tasks = new List<Task>();
+                var i = 0;
+                for (; i < count && (deadline is null || DateTime.UtcNow < deadline); i++)
                 {
-                    var watch = Stopwatch.StartNew();
-                    try
+                    gate.Wait(cancel);
+                    var index = i;
+                    tasks.Add(Task.Run(async () =>
                     {
-                        if (await Send(texts[index % texts.Length])) Interlocked.Increment(ref ok);
-                        else Interlocked.Increment(ref errors);
-                    }
-                    catch (Exception) when (!cancel.IsCancellationRequested)
-                    {
-                        Interlocked.Increment(ref errors);
-                    }
-                    finally
-                    {
-                        latencies[index] = watch.Elapsed.TotalMilliseconds;
-                        if (Interlocked.Increment(ref done) == 1000) rssFirst = Rss(server.Id, "VmRSS");
-                        gate.Release();
-                    }
-                }, cancel));
+                        var watch = Stopwatch.StartNew();
+                        try
+                        {
+                            var answered = await Send(texts[index % texts.Length]);
+                            if (timed && answered) Interlocked.Increment(ref ok);
+                            else if (timed) Interlocked.Increment(ref errors);
+                        }
+                        catch (Exception) when (!cancel.IsCancellationRequested)
+                        {
+                            if (timed) Interlocked.Increment(ref errors);
+                        }
+                        finally
+                        {
+                            if (timed)
+                            {
+                                latencies[index] = watch.Elapsed.TotalMilliseconds;
+                                if (Interlocked.Increment(ref done) == 1000) rssFirst = Rss(server.Id, "VmRSS");
+                            }
+                            gate.Release();
+                        }
+                    }, cancel));
+                }
+                Task.WaitAll(tasks.ToArray(), cancel);
+                return i;
             }
-            Task.WaitAll(tasks.ToArray(), cancel);
+            double Metric(string metrics, string name) =>
+                double.Parse(metrics.Split('\n').First(l => l.StartsWith(name + " ", StringComparison.Ordinal)).Split(' ')[1],
+                CultureInfo.InvariantCulture);
+            (double Sum, double Count) Batches()
+            {
+                var metrics = client.GetStringAsync("/metrics", cancel).GetAwaiter().GetResult();
+                return (Metric(metrics, "hybridbert_batch_requests_sum"), Metric(metrics, "hybridbert_batch_requests_count"));
+            }
+
+            if (spec.WarmupSeconds > 0) Load(int.MaxValue, DateTime.UtcNow.AddSeconds(spec.WarmupSeconds), timed: false);
+            var batchesBefore = Batches();
+            var clock = Stopwatch.StartNew();
+            Load(spec.Requests, null, timed: true);
             var seconds = clock.Elapsed.TotalSeconds;
             var rssLast = Rss(server.Id, "VmRSS");
             var peak = Rss(server.Id, "VmHWM");
-            var metrics = client.GetStringAsync("/metrics", cancel).GetAwaiter().GetResult();
-            double Metric(string name) =>
-                double.Parse(metrics.Split('\n').First(l => l.StartsWith(name + " ", StringComparison.Ordinal)).Split(' ')[1],
-                CultureInfo.InvariantCulture);
+            var batchesAfter = Batches();
             var sorted = latencies.Order().ToArray();
             double Percentile(double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
             return new ServeBenchResult
@@ -191,8 +219,8 @@ public static class ServeBenchmark
                 Errors = errors, Runtime = EnumNames.Kebab(spec.Runtime) + (spec.Quantized ? "-int8" : ""),
                 Lost = spec.Requests - ok - errors, RequestsPerSecond = spec.Requests / seconds,
                 P50Ms = Percentile(0.50), P95Ms = Percentile(0.95), P99Ms = Percentile(0.99),
-                MeanBatchRequests = Metric("hybridbert_batch_requests_sum") / Math.Max(1, Metric("hybridbert_batch_requests_count")),
-                RssFirstMiB = rssFirst, RssLastMiB = rssLast, PeakRssMiB = peak,
+                MeanBatchRequests = (batchesAfter.Sum - batchesBefore.Sum) / Math.Max(1, batchesAfter.Count - batchesBefore.Count),
+                RssFirstMiB = rssFirst, RssLastMiB = rssLast, PeakRssMiB = peak, WarmupSeconds = spec.WarmupSeconds,
             };
         }
         finally

@@ -105,4 +105,34 @@ public sealed class BenchTests
         Assert.False(HugePages("train", "0"));
         Assert.False(HugePages("infer", null));
     }
+
+    [Fact]
+    public void Serve_times_its_requests_after_an_untimed_warm_up_and_counts_every_answer()
+    {
+        var out_ = Directory.CreateTempSubdirectory("hybridbert-bench-serve-").FullName;
+        try
+        {
+            var (exit, output, error) = ModelCommandTests.Run("bench", "serve", "--preset", "tiny", "--concurrency", "8", "--requests", "1000",
+                "--batched-only", "--warmup-seconds", "1", "--runtime", "onnx", "--quantized", "--out", out_);
+            Assert.True(exit == 0, error + output);
+            Assert.Contains("1,000 requests after 1 s of warm-up", error);
+            var r = JsonDocument.Parse(Assert.Single(File.ReadAllLines(Path.Combine(out_, "results.jsonl")))).RootElement;
+            Assert.Equal("onnx-int8", r.GetProperty("runtime").GetString());
+            Assert.Equal(1000, r.GetProperty("ok").GetInt32());
+            Assert.Equal(0, r.GetProperty("errors").GetInt32());
+            Assert.Equal(0, r.GetProperty("lost").GetInt32());
+            Assert.Equal(1, r.GetProperty("warmup_s").GetDouble());
+            // The mean batch is of the timed requests' batches: at most the requests in flight, at least one
+            Assert.InRange(r.GetProperty("mean_batch_requests").GetDouble(), 1, 8);
+            Assert.True(r.GetProperty("requests_per_s").GetDouble() > 0);
+        }
+        finally
+        {
+            Directory.Delete(out_, recursive: true);
+        }
+
+        var (badExit, _, badError) = ModelCommandTests.Run("bench", "serve", "--warmup-seconds", "-1");
+        Assert.Equal(2, badExit);
+        Assert.Contains("--warmup-seconds must be >= 0 (got -1)", badError);
+    }
 }
