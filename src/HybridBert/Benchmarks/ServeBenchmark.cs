@@ -158,12 +158,11 @@ public static class ServeBenchmark
             var latencies = new double[spec.Requests];
             int ok = 0, errors = 0, done = 0;
             double rssFirst = 0;
-            int Load(int count, DateTime? deadline, bool timed)
+            void Load(int count, DateTime? deadline, bool timed)
             {
                 var gate = new SemaphoreSlim(concurrency);
                 var tasks = new List<Task>();
-                var i = 0;
-                for (; i < count && (deadline is null || DateTime.UtcNow < deadline); i++)
+                for (var i = 0; i < count && (deadline is null || DateTime.UtcNow < deadline); i++)
                 {
                     gate.Wait(cancel);
                     var index = i;
@@ -192,7 +191,6 @@ public static class ServeBenchmark
                     }, cancel));
                 }
                 Task.WaitAll(tasks.ToArray(), cancel);
-                return i;
             }
             double Metric(string metrics, string name) =>
                 double.Parse(metrics.Split('\n').First(l => l.StartsWith(name + " ", StringComparison.Ordinal)).Split(' ')[1],

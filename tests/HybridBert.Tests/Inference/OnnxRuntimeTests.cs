@@ -4,6 +4,7 @@ using HybridBert.Interop;
 using HybridBert.Tests.Cli;
 using HybridBert.Tests.Interop;
 using HybridBert.Text;
+using TorchSharp;
 
 namespace HybridBert.Tests.Inference;
 
@@ -104,6 +105,35 @@ public sealed class OnnxRuntimeTests : IDisposable
         var rows = Rows(torchModel);
         var (a, b) = (new Embedder(torchModel).EmbedAll(rows), new Embedder(onnxModel).EmbedAll(rows));
         Assert.True(MaxDifference(a.SelectMany(r => r.SelectMany(v => v)), b.SelectMany(r => r.SelectMany(v => v))) < 1e-4);
+    }
+
+    [Fact]
+    public void A_graph_whose_output_widths_are_not_fixed_gives_the_same_outputs()
+    {
+        // Our graphs fix last_hidden_state's and the logits' widths, so ONNX Runtime writes them into tensors made for
+        // them; another exporter's may leave them symbolic, and then the outputs ONNX Runtime made are copied.
+        var (folder, _, _) = HuggingFaceExportTests.Source("hybrid_4l_interleaved", temp);
+        using (InferenceModel.Load(folder, runtime: InferenceRuntime.Onnx)) { }
+        var bytes = File.ReadAllBytes(Path.Combine(folder, OnnxExport.FolderModel));
+        var loose = Onnx.ModelProto.Parser.ParseFrom(bytes);
+        var vocabulary = (int)loose.Graph.Output.Single(o => o.Name == OnnxEncoder.LogitsOutput).Type.TensorType.Shape.Dim[2].DimValue;
+        foreach (var output in loose.Graph.Output)
+            output.Type.TensorType.Shape.Dim[^1] = new Onnx.TensorShapeProto.Types.Dimension { DimParam = "width" };
+        using var fixedWidths = OnnxEncoder.FromGraph(bytes, keepLogits: true, vocabSize: vocabulary);
+        using var looseWidths = OnnxEncoder.FromGraph(Google.Protobuf.MessageExtensions.ToByteArray(loose), keepLogits: true,
+            vocabSize: vocabulary);
+        Assert.Equal(vocabulary, fixedWidths.LogitsWidth);
+        Assert.Equal(0, looseWidths.LogitsWidth);
+
+        var ids = torch.tensor(new long[] { 101, 104, 105, 102, 106, 102, 101, 107, 102, 0, 0, 0 }).reshape(2, 6);
+        var inputs = new HybridBert.Model.EncoderInputs(ids, ids.ne(0).to_type(torch.ScalarType.Int64), torch.zeros_like(ids));
+        var (hidden, logits) = fixedWidths.ForwardWithLogits(inputs);
+        var (hiddenLoose, logitsLoose) = looseWidths.ForwardWithLogits(inputs);
+        Assert.Equal(new long[] { 2, 6, hidden.shape[2] }, hiddenLoose.shape);
+        Assert.Equal(new long[] { 2, 6, vocabulary }, logits!.shape);
+        Assert.Equal(logits.shape, logitsLoose!.shape);
+        Assert.True(hidden.allclose(hiddenLoose, rtol: 0, atol: 1e-6) && logits.allclose(logitsLoose, rtol: 0, atol: 1e-5));
+        Assert.True(hidden.abs().sum().item<float>() > 0);
     }
 
     [Theory]
