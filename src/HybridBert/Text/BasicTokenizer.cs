@@ -104,9 +104,10 @@ public sealed class BasicTokenizer(bool lowercase = true)
         return words;
     }
 
-    /// <summary>ASCII characters <see cref="Normalize"/> drops (controls; tab, line feed and carriage return are whitespace).</summary>
+    /// <summary>ASCII characters <see cref="Normalize"/> drops (controls, the vertical tab and form feed among them as in
+    /// Hugging Face's; tab, line feed and carriage return are whitespace).</summary>
     private static readonly System.Buffers.SearchValues<char> AsciiControls = System.Buffers.SearchValues.Create(
-        "\0\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008\u000E\u000F\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018" +
+        "\0\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008\u000B\u000C\u000E\u000F\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018" +
         "\u0019\u001A\u001B\u001C\u001D\u001E\u001F\u007F");
 
     /// <summary>BERT's normalization. An ASCII text without control characters takes a vectorised path (only lowercasing
