@@ -31,9 +31,10 @@ public static class TextBenchmark
         var (best, anchor) = (double.MaxValue, double.MaxValue);
         var room = 3 * paragraphs.Max(p => p.Length) + 3;
         var (anchorIds, anchorMask) = (new long[room], new long[room]);
-        // Ours and the anchor alternate, each round timing both: FastBertTokenizer's code runs in both, and .NET compiles
-        // it again, optimized with what it saw, after its first calls; timed one after the other, the second would get
-        // code the first warmed (ours ran first and measured 0.72-0.84x the anchor; interleaved, see docs/results).
+        // Ours and the anchor alternate, each round timing both: .NET compiles code again, optimized with what it saw,
+        // after its first calls, and the two share framework code (string searches, dictionaries); timed one after the
+        // other, the second would get code the first warmed (when ours called FastBertTokenizer, ours-first measured
+        // 0.72-0.84x the anchor; interleaved 0.80-0.92x, see docs/results/onnx-runtime).
         for (var r = 0; r < repeats; r++)
         {
             var tokenizer = new BertTokenizer(vocabulary);   // a cold word cache each time
