@@ -58,7 +58,7 @@ internal static partial class PretrainCommand
             Description = "Return freed memory to the OS every N steps (0 = never: ~20% faster steps, 1.2–1.5× the peak memory)" };
         var saveMemory =
             new Option<bool>("--save-memory") { Description =
-            "Keep less for backward (the FFN activation is recomputed, dropout masks are 1 byte): ~5–6% less peak memory, 3–9% slower " +
+            "Keep less for backward (the FFN activation is recomputed, hidden dropout masks are 1 byte as attention's always are): ~5–6% less peak memory, 3–9% slower " +
             "steps; same results" };
         var maxSteps =
             new Option<long?>("--max-steps") { Description =

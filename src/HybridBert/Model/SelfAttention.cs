@@ -68,7 +68,8 @@ public sealed class SelfAttention : nn.Module<Tensor, MixerContext, Tensor>
             .view(batch, heads, seq, seq);
         scores.add_(torch.zeros(keyVisible.shape, dtype: q.dtype, device: q.device).masked_fill_(keyVisible.logical_not(), double.NegativeInfinity));
         var probabilities = scores.softmax(-1);
-        probabilities = probabilities * HiddenDropout.Noise(probabilities, dropout);   // libtorch's dropout, as it draws off Intel
+        // libtorch's dropout as it draws off Intel, bitwise, keeping a 1-byte mask for backward instead of 4-byte noise
+        probabilities = HiddenDropout.Apply(probabilities, dropout, training: true, saveMemory: true);
         return torch.bmm(probabilities.reshape(batch * heads, seq, seq), v.reshape(batch * heads, seq, size)).view(batch, heads, seq, size);
     }
 }
