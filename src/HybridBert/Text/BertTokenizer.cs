@@ -167,14 +167,15 @@ public sealed class BertTokenizer
         return count;
     }
 
+    private const string AsciiSpaceText = "\t\n\r ";
+    private static readonly char[] AsciiVisible = Enumerable.Range(33, 126 - 33 + 1).Select(c => (char)c).ToArray();
     /// <summary>Printable ASCII and the ASCII whitespace BERT keeps (tab, line feed, carriage return, space).</summary>
-    private static readonly SearchValues<char> PlainAscii = SearchValues.Create(
-        "\t\n\r " + string.Concat(Enumerable.Range(33, 126 - 33 + 1).Select(c => (char)c)));
-    private static readonly SearchValues<char> AsciiSpaces = SearchValues.Create("\t\n\r ");
-    /// <summary>What ends a word in printable ASCII: whitespace, and every non-alphanumeric printable character, which
-    /// BERT makes a word of its own.</summary>
+    private static readonly SearchValues<char> PlainAscii = SearchValues.Create(AsciiSpaceText + new string(AsciiVisible));
+    private static readonly SearchValues<char> AsciiSpaces = SearchValues.Create(AsciiSpaceText);
+    /// <summary>What ends a word in printable ASCII: whitespace, and BERT's punctuation (<see cref="BasicTokenizer.IsPunctuation"/>),
+    /// each character of which is a word of its own.</summary>
     private static readonly SearchValues<char> AsciiBreaks = SearchValues.Create(
-        "\t\n\r " + string.Concat(Enumerable.Range(33, 126 - 33 + 1).Select(c => (char)c).Where(c => !char.IsAsciiLetterOrDigit(c))));
+        AsciiSpaceText + new string(AsciiVisible.Where(c => BasicTokenizer.IsPunctuation(new Rune(c))).ToArray()));
     private char[] lowered = new char[1024];
 
     private int AppendPlain(ReadOnlySpan<char> text, List<int> ids, List<int>? wordIds, int firstWord)
