@@ -68,7 +68,7 @@ public sealed class RerunTests(TinyData data) : IClassFixture<TinyData>, IDispos
         Assert.True(resumed.Exit == 0, resumed.Err);
         Assert.False(Directory.Exists(Path.Combine(run, "data")), "resume prepared the embedded corpus instead of using the run's data");
         Assert.Equal(6, Checkpoint.List(run)[0].Step);
-        Assert.Equal(Reproducibility.CrossProcessTests.Records(straight, "train"), Reproducibility.CrossProcessTests.Records(run, "train"));
+        Reproducibility.SameRun.AssertSameRecords(straight, run, "train");
 
         // A newest checkpoint whose trainer.json is damaged: --resume alone still finds the options (in the one before),
         // and the run goes on from there, setting the damaged one aside with a warning as a resume always has.
