@@ -16,13 +16,14 @@ namespace HybridBert.Tests.Reproducibility;
 /// not found (not the allocator's alignment, huge pages, uninitialized memory, environment or thread settings:
 /// docs/results/design-measurements.md#first-step-rounding). So losses are compared to
 /// <see cref="LossTolerance"/> (relative) and weights to <see cref="WeightTolerance"/> (absolute): a different
-/// thread count moves them by 1.2e-7 and 4.6e-7 after 12 steps, while anything a resume can get wrong — a dropout
-/// mask, a batch, the schedule — moves them by far more (a different seed: <see cref="AssertDifferent"/>).
+/// thread count moves them by 1.2e-7 and 4.6e-7 after 12 steps (the suite's odd first steps moved losses by 1.5e-6),
+/// while anything a resume can get wrong moves them by far more: the optimizer's state forgotten on resume, 7e-4–1.9e-3
+/// relative in the losses and 1.9e-2 in the weights; a different seed (<see cref="AssertDifferent"/>).
 /// </remarks>
 internal static class SameRun
 {
     public const double LossTolerance = 1e-5;
-    public const double WeightTolerance = 1e-5;
+    public const double WeightTolerance = 1e-4;
 
     /// <summary>metrics.jsonl records of one type, without the fields that measure the machine (time, speed, memory).</summary>
     public static List<Dictionary<string, JsonElement>> Records(string runDir, string type) =>
