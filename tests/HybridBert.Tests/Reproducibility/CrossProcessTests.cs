@@ -41,13 +41,7 @@ public sealed class CrossProcessTests : IDisposable
     /// <summary>metrics.jsonl records of one type as text, without the fields that measure the machine (time, speed,
     /// memory): for records that must match exactly (a batch's sequences and digest); losses: <see cref="SameRun"/>.</summary>
     internal static List<string> Records(string runDir, string type) =>
-        File.ReadLines(Path.Combine(runDir, "metrics.jsonl"))
-            .Select(line => JsonDocument.Parse(line).RootElement)
-            .Where(r => r.GetProperty("type").GetString() == type)
-            .Select(r => string.Join(",", r.EnumerateObject()
-                .Where(p => p.Name is not ("tokens_per_s" or "elapsed_s" or "rss_mib"))
-                .Select(p => $"{p.Name}={p.Value.GetRawText()}")))
-            .ToList();
+        SameRun.Records(runDir, type).Select(r => string.Join(",", r.Select(p => $"{p.Key}={p.Value.GetRawText()}"))).ToList();
 
     [Fact]
     public void Two_processes_with_one_seed_log_identical_losses_and_evaluations()

@@ -11,8 +11,8 @@ namespace HybridBert.Tests.Reproducibility;
 /// <remarks>
 /// libtorch does not round every process's first step the same way: in full test-suite runs on this 2-core machine,
 /// about one in three had one child whose first step's losses or gradients differed from its twin's in the last bits
-/// (losses 1.5e-6 relative apart, the steps after it equal to 7 digits), while 200+ children started on a loaded or
-/// idle machine outside the suite never did; the same inputs in one process always gave the same bits. The cause was
+/// (losses 1.5e-6 relative apart, the steps after it equal to 7 digits), while 345 children started on a loaded or
+/// idle machine outside the suite never did. The cause was
 /// not found (not the allocator's alignment, huge pages, uninitialized memory, environment or thread settings:
 /// docs/results/design-measurements.md#first-step-rounding). So losses are compared to
 /// <see cref="LossTolerance"/> (relative) and weights to <see cref="WeightTolerance"/> (absolute): a different
