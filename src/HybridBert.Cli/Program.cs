@@ -96,6 +96,7 @@ public static class Program
         ["bench layers"] = ["hybridbert bench layers --seq 512", "hybridbert bench layers --seq 128 --save-memory --json"],
         ["bench runtimes"] = ["hybridbert bench runtimes --model runs/hybrid",
                               "hybridbert bench runtimes --model runs/ft/seed-1 --file data/tasks/sentiment-sentences/dev.tsv --json"],
+        ["bench gemm"] = ["hybridbert bench gemm", "hybridbert bench gemm --preset base --seq 128 --batch 8 --json"],
         ["reproduce"] = ["hybridbert reproduce --budget smoke --out runs/smoke",
             "hybridbert reproduce --budget default --out runs/reproduce --resume"],
     };

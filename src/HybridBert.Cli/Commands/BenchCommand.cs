@@ -122,6 +122,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(Serve());
         bench.Subcommands.Add(Layers());
         bench.Subcommands.Add(Runtimes());
+        bench.Subcommands.Add(Gemm());
         return bench;
     }
 
@@ -204,6 +205,62 @@ internal static class BenchCommand
             AnsiConsole.Write(table);
             Console.WriteLine($"{spec.Preset}, seq {spec.Seq} × batch {spec.BatchOrDefault}, {spec.Threads} threads, training mode; " +
                 $"medians of {spec.Repeats}");
+        }));
+        return command;
+    }
+
+    private static Command Gemm()
+    {
+        var d = new GemmBenchSpec();
+        var preset = new Option<string>("--preset") { DefaultValueFactory = _ => d.Preset, Description = "Model size whose products are timed" };
+        var seq = new Option<int>("--seq") { DefaultValueFactory = _ => d.Seq, Description = "Sequence length" };
+        var batch = new Option<int?>("--batch") { Description = $"Sequences [default: {BenchSpec.DefaultTokensPerStep} tokens' worth, at least 1]" };
+        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => d.Threads, Description = "Threads for libtorch and ONNX Runtime" };
+        var rounds = new Option<int>("--rounds") { DefaultValueFactory = _ => d.Rounds,
+            Description = "Rounds over every product and engine, interleaved (medians reported)" };
+        var repeats = new Option<int>("--repeats") { DefaultValueFactory = _ => d.Repeats, Description = "Products timed together in a round" };
+        var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => d.Warmup, Description = "Untimed products of each kind first" };
+        var json = new Option<bool>("--json") { Description = "One JSON object per line on stdout instead of the table" };
+        var command = new Command("gemm",
+            "What this CPU's matrix products give each engine (libtorch fp32 and bf16, ONNX Runtime fp32 and int8) at a model's sizes, and the " +
+            "floor their sum puts under an encoder forward")
+        {
+            preset, seq, batch, threads, rounds, repeats, warmup, json,
+        };
+        command.SetAction(parse => CliErrors.Run(cancel =>
+        {
+            var spec = new GemmBenchSpec
+            {
+                Preset = parse.GetValue(preset)!, Seq = parse.GetValue(seq), Batch = parse.GetValue(batch), Threads = parse.GetValue(threads),
+                Rounds = parse.GetValue(rounds), Repeats = parse.GetValue(repeats), Warmup = parse.GetValue(warmup),
+            }.Validate();
+            var asJson = parse.GetValue(json);
+            IReadOnlyList<GemmRow> rows;
+            try
+            {
+                rows = GemmBenchmark.Measure(spec, asJson ? null : new SynchronousProgress<string>(m => Console.Error.Write($"\r{m}".PadRight(30))),
+                    cancel);
+            }
+            finally
+            {
+                if (!asJson) Console.Error.WriteLine();   // end the progress line, also before an error message
+            }
+            if (asJson)
+            {
+                foreach (var r in rows) Console.WriteLine(JsonSerializer.Serialize(r, IO.JsonFiles.Lines));
+                return;
+            }
+            var table = new Table().AddColumn("product").AddColumn(new TableColumn("shape").RightAligned()).AddColumn("engine")
+                .AddColumn(new TableColumn("median ms").RightAligned()).AddColumn(new TableColumn("G(FL)OPS").RightAligned())
+                .AddColumn(new TableColumn("× torch-fp32").RightAligned()).AddColumn(new TableColumn("max rel. error").RightAligned());
+            foreach (var r in rows)
+                table.AddRow(r.Kind == "forward" ? "[bold]encoder forward[/]" : r.Part,
+                    r.Kind == "forward" ? $"all {rows.Where(p => p.Kind == "product" && p.Engine == r.Engine).Sum(p => p.PerForward)}"
+                        : $"{r.M}×{r.K}×{r.N} (×{r.PerForward})",
+                    r.Engine, $"{r.MedianMs:F2}", $"{r.Gflops:F0}", $"{r.VsTorchFp32:F2}", r.MaxRelError is { } e ? $"{e:0.0e+0}" : "");
+            AnsiConsole.Write(table);
+            Console.WriteLine($"{spec.Preset}, {spec.Seq} × {spec.BatchOrDefault} tokens, {spec.Threads} threads; medians of {spec.Rounds} rounds. " +
+                "A forward takes at least its products' time on its engine: the forward rows bound how much faster one runtime can be.");
         }));
         return command;
     }

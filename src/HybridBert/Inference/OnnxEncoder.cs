@@ -53,6 +53,13 @@ public sealed class OnnxEncoder : IDisposable
         }
         Interop.OnnxGraphs.KeepOutputs(model.Graph, outputs);
         hidden = (int)(model.Graph.Output.First(o => o.Name == HiddenOutput).Type.TensorType.Shape.Dim.LastOrDefault()?.DimValue ?? 0);
+        session = Session(model, threads);
+    }
+
+    /// <summary>An ONNX Runtime session on <paramref name="model"/> as every ONNX path here runs one (the encoder, <c>bench
+    /// gemm</c>): CPU, <paramref name="threads"/> intra-op threads, all graph optimizations, sequential.</summary>
+    internal static InferenceSession Session(ModelProto model, int threads)
+    {
         using var options = new SessionOptions
         {
             IntraOpNumThreads = threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
@@ -61,7 +68,7 @@ public sealed class OnnxEncoder : IDisposable
         // Idle threads sleep instead of spinning: on a 2-core machine spinning takes the cores the server's HTTP threads need
         // (bench serve, int8, 32 in flight: +7-14% requests/s without it; bench --mode onnx unchanged within noise).
         options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
-        session = new InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(model), options);
+        return new InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(model), options);
     }
 
     /// <summary>A session on <paramref name="graph"/> (an ONNX model with our inputs and <c>last_hidden_state</c>).</summary>
@@ -135,7 +142,7 @@ public sealed class OnnxEncoder : IDisposable
     private static readonly string[] InputNames = ["input_ids", "attention_mask", "token_type_ids"];
 
     /// <summary>An ONNX Runtime view of a contiguous CPU tensor's memory (elements of type <typeparamref name="T"/>).</summary>
-    private static unsafe OrtValue InPlace<T>(Tensor t, TensorElementType type) where T : unmanaged =>
+    internal static unsafe OrtValue InPlace<T>(Tensor t, TensorElementType type) where T : unmanaged =>
         OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, type, t.shape, (IntPtr)Pointer<T>(t), t.numel() * sizeof(T));
 
     private static unsafe T* Pointer<T>(Tensor t) where T : unmanaged => (T*)t.storage<T>().data_ptr() + t.storage_offset();

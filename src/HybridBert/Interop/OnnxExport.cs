@@ -418,6 +418,13 @@ internal sealed class GraphBuilder(IReadOnlyDictionary<string, Tensor> weights)
         return name;
     }
 
+    /// <summary>A float32 input of fixed shape (<c>bench gemm</c>'s one-product graphs).</summary>
+    public string FloatInput(string name, params long[] dims)
+    {
+        graph.Input.Add(ValueInfo(name, TensorProto.Types.DataType.Float, dims.Select(d => d.ToString()).ToArray()));
+        return name;
+    }
+
     public void Output(string value, string name, string[] dims)
     {
         graph.Node.Add(Node("Identity", [value], name));
