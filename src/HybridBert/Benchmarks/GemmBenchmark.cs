@@ -135,13 +135,12 @@ public static class GemmBenchmark
             var rows = new List<GemmRow>();
             for (var p = 0; p < products.Length; p++)
             {
-                var reference = runners[p][0].Run();
+                var (product, reference) = (products[p], runners[p][0].Run());
                 for (var e = 0; e < Engines.Count; e++)
                 {
-                    var product = products[p];
                     var median = FineTuning.Metrics.Median(times[p][e]);
-                    var error = (runners[p][e].Run().to(ScalarType.Float32) - reference).abs().max().item<float>() /
-                                reference.abs().max().item<float>();
+                    var result = e == 0 ? reference : runners[p][e].Run();
+                    var error = (result.to(ScalarType.Float32) - reference).abs().max().item<float>() / reference.abs().max().item<float>();
                     rows.Add(new GemmRow
                     {
                         Kind = "product", Part = product.Part, Engine = Engines[e], M = product.M, K = product.K, N = product.N,
@@ -177,15 +176,15 @@ public static class GemmBenchmark
         private readonly Tensor weight;
         private readonly InferenceSession? session;
         private readonly OrtValue? feed, written;
-        private readonly Tensor output;
+        private readonly Tensor? output;   // ONNX Runtime writes here
         private readonly RunOptions? runOptions;
         private readonly Tensor input;
 
         public Runner(Product p, string engine, Tensor input, Tensor weight, int threads)
         {
             (this.input, this.weight) = engine == "torch-bf16" ? (input.to(ScalarType.BFloat16), weight.to(ScalarType.BFloat16)) : (input, weight);
-            output = torch.empty(p.M, p.N);
             if (!engine.StartsWith("onnx")) return;
+            output = torch.empty(p.M, p.N);
             var graph = new GraphBuilder(new Dictionary<string, Tensor> { ["weight"] = weight.t().contiguous() });
             graph.Output(graph.Op("MatMul", [graph.FloatInput("input", p.M, p.K), graph.Weight("weight")]), "output",
                 [$"{p.M}", $"{p.N}"]);
@@ -200,8 +199,8 @@ public static class GemmBenchmark
         /// written into one buffer for ONNX Runtime (as <see cref="OnnxEncoder"/> does).</summary>
         public void RunAndRelease()
         {
-            if (session is null) nn.functional.linear(input, weight).Dispose();
-            else session.Run(runOptions, ["input"], [feed!], ["output"], [written!]);
+            var product = Run();
+            if (session is null) product.Dispose();
         }
 
         /// <summary>The product (a fresh tensor for libtorch; the engine's own output buffer for ONNX Runtime).</summary>
@@ -209,7 +208,7 @@ public static class GemmBenchmark
         {
             if (session is null) return nn.functional.linear(input, weight);
             session.Run(runOptions, ["input"], [feed!], ["output"], [written!]);
-            return output;
+            return output!;
         }
 
         public void Dispose()
